@@ -1,0 +1,1 @@
+"""The CRM itself: models, services, permissions, errors and migrations. Knows nothing of Telegram."""

@@ -1,0 +1,103 @@
+"""Engine and unit of work.
+
+SQLite is set up for concurrent writers: WAL, a busy timeout and transactions that begin
+IMMEDIATE, so that a transaction which reads and then writes waits for the write lock up front
+instead of failing with "database is locked" (or two writers claiming the same row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
+    if isinstance(url_or_engine, AsyncEngine):
+        return url_or_engine.dialect.name == "sqlite"
+    return make_url(url_or_engine).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
+    if is_sqlite(url):
+        connect_args = kwargs.pop("connect_args", {})
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        engine = create_async_engine(url, echo=echo, connect_args=connect_args, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    url, server_settings = _split_pg_options(url)
+    if server_settings:
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("server_settings", {}).update(server_settings)
+    return create_async_engine(url, echo=echo, **kwargs)
+
+
+def _split_pg_options(url: str) -> tuple[str, dict[str, str]]:
+    """Honour libpq's `options=-c key=value ...` (e.g. a search_path) with asyncpg, which lacks it."""
+    parsed = make_url(url)
+    options = parsed.query.get("options")
+    if not options:
+        return url, {}
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    settings: dict[str, str] = {}
+    for part in options.replace("-c ", "-c").split():
+        if part.startswith("-c") and "=" in part:
+            key, _, value = part[2:].partition("=")
+            settings[key] = value
+    rest = {k: v for k, v in parsed.query.items() if k != "options"}
+    return parsed.set(query=rest).render_as_string(hide_password=False), settings
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    memory = make_url(str(engine.url)).database in (None, "", ":memory:")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Stop the driver from issuing its own deferred BEGIN; we emit BEGIN IMMEDIATE below.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """Owns the engine and hands out units of work (one AsyncSession, committed once)."""
+
+    def __init__(self, url: str, *, echo: bool = False, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = create_engine(url, echo=echo, **engine_kwargs)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.engine)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """Commit if the block succeeds, roll back if it raises. The only place that commits."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
