@@ -14,3 +14,22 @@ __all__ = [
     "Role",
     "User",
 ]
+from crm_core.models.items import (  # noqa: E402, F401
+    ITEM_MODELS,
+    CommKind,
+    Communication,
+    CommValueType,
+    Company,
+    Contact,
+    Deal,
+    ItemObserver,
+    ItemType,
+    Lead,
+    Pipeline,
+    RequiredField,
+    Stage,
+    StageHistory,
+    StageSemantics,
+    contact_companies,
+)
+from crm_core.models.timeline import EventType, TimelineEvent  # noqa: E402, F401

@@ -1,0 +1,91 @@
+"""Who may see and change an item. One rule, used both as a SQL predicate and per item.
+
+- admin: every item;
+- head of department: items whose responsible is in their department, plus items where they are
+  responsible or an observer;
+- salesperson: items where they are responsible or an observer;
+- an inactive user: nothing.
+Trashed items are invisible to normal access (only the trash service looks at them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.errors import AccessDenied, NotFound, UserDeactivated
+from crm_core.models.items import ItemObserver, ItemType
+from crm_core.models.users import Role, User
+
+
+def visible_clause(
+    actor: User, model: Any, item_type: ItemType | None = None, *, include_deleted: bool = False
+) -> ColumnElement[bool]:
+    """A WHERE clause selecting the rows of `model` (Lead, Deal, Contact, Company or an alias of one)
+    that `actor` may see. Not-deleted rows only unless `include_deleted`."""
+    item_type = item_type or model.ITEM_TYPE
+    if not actor.is_active:
+        return false()
+    alive = true() if include_deleted else model.deleted_at.is_(None)
+    if actor.role == Role.ADMIN:
+        return alive
+    observed = exists().where(
+        ItemObserver.user_id == actor.id,
+        ItemObserver.owner_type == item_type,
+        ItemObserver.owner_id == model.id,
+    )
+    own = or_(model.responsible_id == actor.id, observed)
+    if actor.role == Role.HEAD and actor.department_id is not None:
+        team = select(User.id).where(User.department_id == actor.department_id).scalar_subquery()
+        own = or_(own, model.responsible_id.in_(team))
+    return and_(alive, own)
+
+
+async def can_view(session: AsyncSession, actor: User, item: Any) -> bool:
+    if not actor.is_active:
+        return False
+    if actor.role == Role.ADMIN or item.responsible_id == actor.id:
+        return True
+    if actor.role == Role.HEAD and actor.department_id is not None and item.responsible_id is not None:
+        dept = await session.scalar(select(User.department_id).where(User.id == item.responsible_id))
+        if dept == actor.department_id:
+            return True
+    observer = await session.scalar(
+        select(ItemObserver.user_id).where(
+            ItemObserver.owner_type == item.ITEM_TYPE,
+            ItemObserver.owner_id == item.id,
+            ItemObserver.user_id == actor.id,
+        )
+    )
+    return observer is not None
+
+
+def ensure_active(actor: User) -> None:
+    if not actor.is_active:
+        raise UserDeactivated(user_id=actor.id)
+
+
+def ensure_admin(actor: User) -> None:
+    ensure_active(actor)
+    if actor.role != Role.ADMIN:
+        raise AccessDenied("admin only", user_id=actor.id)
+
+
+async def ensure_can_view(
+    session: AsyncSession, actor: User, item: Any, *, allow_deleted: bool = False
+) -> None:
+    """Raise unless `actor` may see `item`. A trashed item is NotFound unless `allow_deleted`."""
+    ensure_active(actor)
+    if item.deleted_at is not None and not allow_deleted:
+        raise NotFound(ref=item.ref)
+    if not await can_view(session, actor, item):
+        raise AccessDenied(ref=item.ref, user_id=actor.id)
+
+
+async def ensure_can_edit(
+    session: AsyncSession, actor: User, item: Any, *, allow_deleted: bool = False
+) -> None:
+    """Whoever may see an item may change it (Bitrix24's default role set)."""
+    await ensure_can_view(session, actor, item, allow_deleted=allow_deleted)
