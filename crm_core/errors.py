@@ -61,3 +61,21 @@ class RequiredFieldsMissing(ValidationFailed):
 
 class LimitExceeded(DomainError):
     code = "limit_exceeded"
+
+
+class PipelineInvariantViolated(ValidationFailed):
+    """A pipeline must keep exactly one success stage and at least one failure stage."""
+
+    code = "pipeline_invariant"
+
+
+class StageNotEmpty(ValidationFailed):
+    """A stage that still holds items (`count`) cannot be deleted."""
+
+    code = "stage_not_empty"
+
+
+class InvalidRef(ValidationFailed):
+    """Text that is not an item ref like L-12, D-7, C-3, CO-5."""
+
+    code = "invalid_ref"
