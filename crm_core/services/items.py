@@ -1,0 +1,742 @@
+"""Items: create, read, update (with field history), responsible, observers, phones/emails, links.
+
+Phones and emails are child rows (`communications`) holding the value as typed plus a normalised
+form (E.164 phone, lower-cased email) so that duplicates and clients are found however they were
+typed. Every change writes a timeline event; the caller's unit of work commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm_core.clock import ensure_utc, utcnow
+from crm_core.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from crm_core.models.items import (
+    ITEM_MODELS,
+    AnyItem,
+    CommKind,
+    Communication,
+    CommValueType,
+    Company,
+    Contact,
+    Deal,
+    ItemObserver,
+    ItemType,
+    Lead,
+    contact_companies,
+)
+from crm_core.models.timeline import EventType
+from crm_core.models.users import User
+from crm_core.permissions import ensure_active, ensure_can_edit, ensure_can_view
+from crm_core.services.timeline import add_event
+
+DEFAULT_PHONE_REGION = "RU"
+
+# Fields a user may set with create/update, per item type. Stage, pipeline, responsible and
+# observers have services of their own (they write their own timeline events).
+EDITABLE_FIELDS: dict[ItemType, frozenset[str]] = {
+    ItemType.LEAD: frozenset(
+        {
+            "title",
+            "name",
+            "second_name",
+            "last_name",
+            "company_title",
+            "position",
+            "source",
+            "comment",
+            "amount",
+            "currency",
+            "contact_id",
+            "company_id",
+        }
+    ),
+    ItemType.DEAL: frozenset(
+        {
+            "title",
+            "amount",
+            "currency",
+            "source",
+            "comment",
+            "contact_id",
+            "company_id",
+            "lead_id",
+            "begin_date",
+            "close_date",
+        }
+    ),
+    ItemType.CONTACT: frozenset(
+        {"name", "second_name", "last_name", "position", "source", "comment", "lead_id"}
+    ),
+    ItemType.COMPANY: frozenset({"title", "industry", "source", "comment", "lead_id"}),
+}
+
+
+# --- phones and emails -------------------------------------------------------------------------
+
+
+def normalize_phone(value: str, default_region: str = DEFAULT_PHONE_REGION) -> str:
+    """E.164 form of a phone typed any way ("+7 (999) 123-45-67", "8 999 1234567"); the
+    extension is ignored. Raises ValidationFailed for something that is not a phone number."""
+    try:
+        parsed = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationFailed("invalid phone", field="phone", value=value) from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValidationFailed("invalid phone", field="phone", value=value)
+    parsed.extension = None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_normalize_phone(value: str, default_region: str = DEFAULT_PHONE_REGION) -> str | None:
+    try:
+        return normalize_phone(value, default_region)
+    except ValidationFailed:
+        return None
+
+
+def normalize_email(value: str) -> str:
+    """A valid email, lower-cased (compared case-insensitively). Raises ValidationFailed."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed("invalid email", field="email", value=value) from exc
+    return result.normalized.lower()
+
+
+def try_normalize_email(value: str) -> str | None:
+    try:
+        return normalize_email(value)
+    except ValidationFailed:
+        return None
+
+
+@dataclass(frozen=True)
+class CommInput:
+    value: str
+    value_type: CommValueType = CommValueType.WORK
+
+
+CommLike = str | CommInput | tuple[str, str] | dict[str, str]
+
+
+def _comm_input(raw: CommLike) -> CommInput:
+    if isinstance(raw, CommInput):
+        return raw
+    if isinstance(raw, str):
+        return CommInput(raw)
+    if isinstance(raw, tuple):
+        return CommInput(raw[0], CommValueType(raw[1]))
+    return CommInput(raw["value"], CommValueType(raw.get("type") or raw.get("value_type") or "work"))
+
+
+def _normalize(kind: CommKind, value: str, region: str) -> str:
+    return normalize_phone(value, region) if kind == CommKind.PHONE else normalize_email(value)
+
+
+async def get_communications(
+    session: AsyncSession, item_type: ItemType, item_ids: Sequence[int]
+) -> dict[int, list[Communication]]:
+    """Phones and emails of many items in one query: {item_id: [rows in order]}."""
+    out: dict[int, list[Communication]] = {i: [] for i in item_ids}
+    if not item_ids:
+        return out
+    rows = await session.scalars(
+        select(Communication)
+        .where(Communication.owner_type == item_type, Communication.owner_id.in_(list(item_ids)))
+        .order_by(Communication.owner_id, Communication.kind, Communication.sort, Communication.id)
+    )
+    for row in rows:
+        out[row.owner_id].append(row)
+    return out
+
+
+async def phones_of(session: AsyncSession, item: AnyItem) -> list[Communication]:
+    rows = (await get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
+    return [r for r in rows if r.kind == CommKind.PHONE]
+
+
+async def emails_of(session: AsyncSession, item: AnyItem) -> list[Communication]:
+    rows = (await get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
+    return [r for r in rows if r.kind == CommKind.EMAIL]
+
+
+def _prepare_comms(
+    kind: CommKind, values: Iterable[CommLike] | None, region: str
+) -> list[tuple[CommInput, str]]:
+    """Validate and normalise; blank values are skipped, duplicates (same normalised) dropped."""
+    out: list[tuple[CommInput, str]] = []
+    seen: set[str] = set()
+    for raw in values or ():
+        ci = _comm_input(raw)
+        if not ci.value or not ci.value.strip():
+            continue
+        norm = _normalize(kind, ci.value, region)
+        if norm not in seen:
+            seen.add(norm)
+            out.append((CommInput(ci.value.strip(), ci.value_type), norm))
+    return out
+
+
+async def _replace_comms(
+    session: AsyncSession, item: AnyItem, kind: CommKind, prepared: list[tuple[CommInput, str]]
+) -> None:
+    await session.execute(
+        delete(Communication).where(
+            Communication.owner_type == item.ITEM_TYPE,
+            Communication.owner_id == item.id,
+            Communication.kind == kind,
+        )
+    )
+    for i, (ci, norm) in enumerate(prepared):
+        session.add(
+            Communication(
+                owner_type=item.ITEM_TYPE,
+                owner_id=item.id,
+                kind=kind,
+                value=ci.value,
+                normalized=norm,
+                value_type=ci.value_type,
+                sort=i,
+            )
+        )
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+
+async def flush_or_conflict(session: AsyncSession, item: Any = None) -> None:
+    """Flush; a row changed by someone else since it was loaded becomes ConcurrencyConflict."""
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise ConcurrencyConflict(ref=getattr(item, "ref", None)) from exc
+
+
+def check_version(item: AnyItem, expected_version: int | None) -> None:
+    """The version the user saw (e.g. carried in a button) must still be the current one."""
+    if expected_version is not None and item.version != expected_version:
+        raise ConcurrencyConflict(ref=item.ref, expected=expected_version, actual=item.version)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def model_for(item_type: ItemType | str) -> type[AnyItem]:
+    return ITEM_MODELS[ItemType(item_type)]  # type: ignore[return-value]
+
+
+async def get_item(
+    session: AsyncSession, actor: User, item_type: ItemType | str, item_id: int, *, for_edit: bool = False
+) -> AnyItem:
+    """Load an item the actor may see (NotFound if absent or trashed, AccessDenied otherwise)."""
+    ensure_active(actor)
+    item = await session.get(model_for(item_type), item_id)
+    if item is None:
+        raise NotFound(item_type=str(item_type), item_id=item_id)
+    if for_edit:
+        await ensure_can_edit(session, actor, item)
+    else:
+        await ensure_can_view(session, actor, item)
+    return item
+
+
+async def get_observer_ids(session: AsyncSession, item: AnyItem) -> list[int]:
+    rows = await session.scalars(
+        select(ItemObserver.user_id)
+        .where(ItemObserver.owner_type == item.ITEM_TYPE, ItemObserver.owner_id == item.id)
+        .order_by(ItemObserver.created_at, ItemObserver.user_id)
+    )
+    return list(rows)
+
+
+async def get_company_ids(session: AsyncSession, contact_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(contact_companies.c.company_id).where(contact_companies.c.contact_id == contact_id)
+    )
+    return sorted(rows)
+
+
+async def get_contact_ids(session: AsyncSession, company_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(contact_companies.c.contact_id).where(contact_companies.c.company_id == company_id)
+    )
+    return sorted(rows)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _coerce(item_type: ItemType, field: str, value: Any) -> Any:
+    if field == "amount" and value is not None and value != "":
+        try:
+            return Decimal(str(value)).quantize(Decimal("0.01"))
+        except InvalidOperation as exc:
+            raise ValidationFailed("invalid amount", field="amount", value=str(value)) from exc
+    if field == "amount" and value == "":
+        return None
+    if field in ("begin_date", "close_date") and isinstance(value, str) and value:
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationFailed("invalid date", field=field, value=value) from exc
+    if field == "currency" and value:
+        return str(value).upper()[:3]
+    if field == "title" and value is None:
+        return ""
+    if isinstance(value, str):
+        value = value.strip()
+        return value if value or field in ("title",) else None
+    return value
+
+
+def _check_fields(item_type: ItemType, fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - EDITABLE_FIELDS[item_type]
+    if unknown:
+        raise ValidationFailed("unknown fields", fields=sorted(unknown), item_type=str(item_type))
+    return {k: _coerce(item_type, k, v) for k, v in fields.items()}
+
+
+async def _check_links(
+    session: AsyncSession, actor: User, item_type: ItemType, fields: dict[str, Any]
+) -> None:
+    """A linked client/lead must exist, not be trashed, and be visible to the actor."""
+    targets = {"contact_id": Contact, "company_id": Company, "lead_id": Lead}
+    for field, model in targets.items():
+        target_id = fields.get(field)
+        if target_id is None:
+            continue
+        target = await session.get(model, target_id)
+        if target is None or target.deleted_at is not None:
+            raise NotFound(item_type=str(model.ITEM_TYPE), item_id=target_id)
+        await ensure_can_view(session, actor, target)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return ensure_utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+async def recompute_return_customer(session: AsyncSession, lead: Lead) -> bool:
+    """A lead whose client is an existing contact/company is a repeat lead. A client created
+    from this very lead (conversion, lead_id == lead.id) does not make it one."""
+    result = False
+    for model, client_id in ((Contact, lead.contact_id), (Company, lead.company_id)):
+        if client_id is None:
+            continue
+        client = await session.get(model, client_id)
+        if client is not None and client.lead_id != lead.id:
+            result = True
+    lead.is_return_customer = result
+    return result
+
+
+async def _find_client_by_comms(
+    session: AsyncSession, model: type[Contact] | type[Company], prepared: list[tuple[CommKind, str]]
+) -> int | None:
+    """The newest non-trashed contact/company having one of these normalised phones/emails."""
+    if not prepared:
+        return None
+    from sqlalchemy import or_
+
+    conds = [(Communication.kind == kind) & (Communication.normalized == norm) for kind, norm in prepared]
+    return await session.scalar(
+        select(model.id)
+        .join(
+            Communication,
+            (Communication.owner_type == model.ITEM_TYPE) & (Communication.owner_id == model.id),
+        )
+        .where(or_(*conds), model.deleted_at.is_(None))
+        .order_by(model.id.desc())
+        .limit(1)
+    )
+
+
+async def create_item(
+    session: AsyncSession,
+    actor: User,
+    item_type: ItemType | str,
+    fields: dict[str, Any] | None = None,
+    *,
+    phones: Iterable[CommLike] | None = None,
+    emails: Iterable[CommLike] | None = None,
+    responsible_id: int | None = None,
+    observer_ids: Iterable[int] = (),
+    company_ids: Iterable[int] = (),
+    pipeline_id: int | None = None,
+    stage_id: int | None = None,
+    auto_link_client: bool = True,
+    check_required: bool = True,
+    default_region: str = DEFAULT_PHONE_REGION,
+    now: datetime | None = None,
+) -> AnyItem:
+    """Create a lead, deal, contact or company. Leads/deals go to the given stage or the first
+    stage of the given (or default) pipeline. A lead without an explicit client is linked to an
+    existing contact/company sharing a phone or email (a repeat lead) when `auto_link_client`.
+    Raises RequiredFieldsMissing, ValidationFailed, AccessDenied."""
+    from crm_core.services import pipelines as pl
+    from crm_core.services.required_fields import ensure_required
+
+    ensure_active(actor)
+    item_type = ItemType(item_type)
+    now = ensure_utc(now) if now else utcnow()
+    values = _check_fields(item_type, dict(fields or {}))
+    prepared_phones = _prepare_comms(CommKind.PHONE, phones, default_region)
+    prepared_emails = _prepare_comms(CommKind.EMAIL, emails, default_region)
+    await _check_links(session, actor, item_type, values)
+    responsible_id = responsible_id or actor.id
+    await _ensure_user(session, responsible_id)
+
+    model = model_for(item_type)
+    item = model(
+        **values,
+        responsible_id=responsible_id,
+        created_by_id=actor.id,
+        updated_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    stage = None
+    if item_type.has_stages:
+        stage = await pl.resolve_target_stage(session, item_type, pipeline_id=pipeline_id, stage_id=stage_id)
+        item.pipeline_id = stage.pipeline_id
+        item.stage_id = stage.id
+        item.stage_entered_at = now
+        pl.apply_stage_semantics(item, stage, now)
+        if (
+            item_type == ItemType.LEAD
+            and auto_link_client
+            and item.contact_id is None
+            and item.company_id is None
+        ):
+            comms = [(CommKind.PHONE, n) for _, n in prepared_phones] + [
+                (CommKind.EMAIL, n) for _, n in prepared_emails
+            ]
+            item.contact_id = await _find_client_by_comms(session, Contact, comms)
+            item.company_id = await _find_client_by_comms(session, Company, comms)
+    if check_required:
+        await ensure_required(
+            session,
+            item_type,
+            item,
+            pipeline_id=getattr(item, "pipeline_id", None),
+            has_phone=bool(prepared_phones),
+            has_email=bool(prepared_emails),
+        )
+    session.add(item)
+    await session.flush()
+    if isinstance(item, Lead):
+        await recompute_return_customer(session, item)
+    await _replace_comms(session, item, CommKind.PHONE, prepared_phones)
+    await _replace_comms(session, item, CommKind.EMAIL, prepared_emails)
+    observer_set = [u for u in dict.fromkeys(observer_ids) if u != responsible_id]
+    for uid in observer_set:
+        await _ensure_user(session, uid)
+        session.add(ItemObserver(owner_type=item_type, owner_id=item.id, user_id=uid, created_at=now))
+    if isinstance(item, Contact):
+        for cid in dict.fromkeys(company_ids):
+            await _check_links(session, actor, ItemType.COMPANY, {"company_id": cid})
+            await session.execute(insert(contact_companies).values(contact_id=item.id, company_id=cid))
+    if stage is not None:
+        await pl.open_stage_history(session, item, stage, actor, now)
+    payload: dict[str, Any] = {"title": item.display_name}
+    if stage is not None:
+        payload["stage_id"] = stage.id
+    if getattr(item, "lead_id", None):
+        payload["lead_id"] = item.lead_id
+    await add_event(
+        session,
+        owner_type=item_type,
+        owner_id=item.id,
+        event_type=EventType.CREATED,
+        author_id=actor.id,
+        payload=payload,
+        at=now,
+    )
+    await session.flush()
+    return item
+
+
+async def create_lead(session: AsyncSession, actor: User, **kwargs: Any) -> Lead:
+    """create_item for a lead; model fields as keywords, service options as in create_item."""
+    fields, options = _split_kwargs(kwargs)
+    return await create_item(session, actor, ItemType.LEAD, fields, **options)  # type: ignore[return-value]
+
+
+async def create_deal(session: AsyncSession, actor: User, **kwargs: Any) -> Deal:
+    fields, options = _split_kwargs(kwargs)
+    return await create_item(session, actor, ItemType.DEAL, fields, **options)  # type: ignore[return-value]
+
+
+async def create_contact(session: AsyncSession, actor: User, **kwargs: Any) -> Contact:
+    fields, options = _split_kwargs(kwargs)
+    return await create_item(session, actor, ItemType.CONTACT, fields, **options)  # type: ignore[return-value]
+
+
+async def create_company(session: AsyncSession, actor: User, **kwargs: Any) -> Company:
+    fields, options = _split_kwargs(kwargs)
+    return await create_item(session, actor, ItemType.COMPANY, fields, **options)  # type: ignore[return-value]
+
+
+_OPTIONS = {
+    "phones",
+    "emails",
+    "responsible_id",
+    "observer_ids",
+    "company_ids",
+    "pipeline_id",
+    "stage_id",
+    "auto_link_client",
+    "check_required",
+    "default_region",
+    "now",
+}
+
+
+def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return (
+        {k: v for k, v in kwargs.items() if k not in _OPTIONS},
+        {k: v for k, v in kwargs.items() if k in _OPTIONS},
+    )
+
+
+async def update_item(
+    session: AsyncSession,
+    actor: User,
+    item: AnyItem,
+    changes: dict[str, Any] | None = None,
+    *,
+    phones: Iterable[CommLike] | None = None,
+    emails: Iterable[CommLike] | None = None,
+    expected_version: int | None = None,
+    default_region: str = DEFAULT_PHONE_REGION,
+    now: datetime | None = None,
+) -> list[str]:
+    """Change fields (and/or replace the phone/email lists). Each real change writes a
+    field_changed event {field, old, new}. Returns the changed field names.
+    Raises AccessDenied, ConcurrencyConflict, RequiredFieldsMissing, ValidationFailed."""
+    from crm_core.services.required_fields import ensure_required
+
+    await ensure_can_edit(session, actor, item)
+    check_version(item, expected_version)
+    now = ensure_utc(now) if now else utcnow()
+    values = _check_fields(item.ITEM_TYPE, dict(changes or {}))
+    await _check_links(
+        session, actor, item.ITEM_TYPE, {k: v for k, v in values.items() if v != getattr(item, k)}
+    )
+    diffs: list[tuple[str, Any, Any]] = []
+    for field, new in values.items():
+        old = getattr(item, field)
+        if old != new:
+            diffs.append((field, old, new))
+            setattr(item, field, new)
+
+    comm_diffs: list[tuple[str, list[str], list[str]]] = []
+    prepared_by_kind: dict[CommKind, list[tuple[CommInput, str]]] = {}
+    current = (await get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
+    for kind, raw, name in ((CommKind.PHONE, phones, "phones"), (CommKind.EMAIL, emails, "emails")):
+        if raw is None:
+            continue
+        prepared = _prepare_comms(kind, raw, default_region)
+        old_vals = [c.value for c in current if c.kind == kind]
+        new_vals = [ci.value for ci, _ in prepared]
+        old_types = [c.value_type for c in current if c.kind == kind]
+        if old_vals != new_vals or old_types != [ci.value_type for ci, _ in prepared]:
+            prepared_by_kind[kind] = prepared
+            comm_diffs.append((name, old_vals, new_vals))
+    has_phone = (
+        bool(prepared_by_kind[CommKind.PHONE])
+        if CommKind.PHONE in prepared_by_kind
+        else any(c.kind == CommKind.PHONE for c in current)
+    )
+    has_email = (
+        bool(prepared_by_kind[CommKind.EMAIL])
+        if CommKind.EMAIL in prepared_by_kind
+        else any(c.kind == CommKind.EMAIL for c in current)
+    )
+    if not diffs and not comm_diffs:
+        return []
+    await ensure_required(
+        session,
+        item.ITEM_TYPE,
+        item,
+        pipeline_id=getattr(item, "pipeline_id", None),
+        has_phone=has_phone,
+        has_email=has_email,
+    )
+    if isinstance(item, Lead) and any(f in ("contact_id", "company_id") for f, _, _ in diffs):
+        await recompute_return_customer(session, item)
+    item.updated_by_id = actor.id
+    item.updated_at = now
+    await flush_or_conflict(session, item)
+    for kind, prepared in prepared_by_kind.items():
+        await _replace_comms(session, item, kind, prepared)
+    for field, old, new in diffs:
+        await add_event(
+            session,
+            owner_type=item.ITEM_TYPE,
+            owner_id=item.id,
+            event_type=EventType.FIELD_CHANGED,
+            author_id=actor.id,
+            payload={"field": field, "old": _jsonable(old), "new": _jsonable(new)},
+            at=now,
+        )
+    for name, old_vals, new_vals in comm_diffs:
+        await add_event(
+            session,
+            owner_type=item.ITEM_TYPE,
+            owner_id=item.id,
+            event_type=EventType.FIELD_CHANGED,
+            author_id=actor.id,
+            payload={"field": name, "old": old_vals, "new": new_vals},
+            at=now,
+        )
+    await flush_or_conflict(session, item)
+    return [f for f, _, _ in diffs] + [n for n, _, _ in comm_diffs]
+
+
+async def _ensure_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(user_id=user_id)
+    if not user.is_active:
+        raise ValidationFailed("inactive user", field="user", user_id=user_id)
+    return user
+
+
+async def change_responsible(
+    session: AsyncSession,
+    actor: User,
+    item: AnyItem,
+    user_id: int,
+    *,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> None:
+    await ensure_can_edit(session, actor, item)
+    check_version(item, expected_version)
+    await _ensure_user(session, user_id)
+    if item.responsible_id == user_id:
+        return
+    now = ensure_utc(now) if now else utcnow()
+    old = item.responsible_id
+    item.responsible_id = user_id
+    item.updated_by_id = actor.id
+    item.updated_at = now
+    await flush_or_conflict(session, item)
+    await add_event(
+        session,
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        event_type=EventType.RESPONSIBLE_CHANGED,
+        author_id=actor.id,
+        payload={"old": old, "new": user_id},
+        at=now,
+    )
+
+
+async def add_observer(
+    session: AsyncSession, actor: User, item: AnyItem, user_id: int, *, now: datetime | None = None
+) -> bool:
+    """Returns False if the user already observes the item."""
+    await ensure_can_edit(session, actor, item)
+    await _ensure_user(session, user_id)
+    now = ensure_utc(now) if now else utcnow()
+    existing = await session.get(ItemObserver, (item.ITEM_TYPE, item.id, user_id))
+    if existing is not None:
+        return False
+    session.add(ItemObserver(owner_type=item.ITEM_TYPE, owner_id=item.id, user_id=user_id, created_at=now))
+    await add_event(
+        session,
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        event_type=EventType.OBSERVER_ADDED,
+        author_id=actor.id,
+        payload={"user_id": user_id},
+        at=now,
+    )
+    return True
+
+
+async def remove_observer(
+    session: AsyncSession, actor: User, item: AnyItem, user_id: int, *, now: datetime | None = None
+) -> bool:
+    await ensure_can_edit(session, actor, item)
+    existing = await session.get(ItemObserver, (item.ITEM_TYPE, item.id, user_id))
+    if existing is None:
+        return False
+    await session.delete(existing)
+    await add_event(
+        session,
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        event_type=EventType.OBSERVER_REMOVED,
+        author_id=actor.id,
+        payload={"user_id": user_id},
+        at=ensure_utc(now) if now else None,
+    )
+    return True
+
+
+async def link_contact_company(
+    session: AsyncSession, actor: User, contact: Contact, company: Company, *, now: datetime | None = None
+) -> bool:
+    """Link a contact and a company (many-to-many); events on both. False if already linked."""
+    await ensure_can_edit(session, actor, contact)
+    await ensure_can_edit(session, actor, company)
+    exists_ = await session.scalar(
+        select(contact_companies.c.contact_id).where(
+            contact_companies.c.contact_id == contact.id, contact_companies.c.company_id == company.id
+        )
+    )
+    if exists_ is not None:
+        return False
+    await session.execute(insert(contact_companies).values(contact_id=contact.id, company_id=company.id))
+    await _link_events(session, actor, contact, company, EventType.LINK_ADDED, now)
+    return True
+
+
+async def unlink_contact_company(
+    session: AsyncSession, actor: User, contact: Contact, company: Company, *, now: datetime | None = None
+) -> bool:
+    await ensure_can_edit(session, actor, contact)
+    await ensure_can_edit(session, actor, company)
+    result = await session.execute(
+        delete(contact_companies).where(
+            contact_companies.c.contact_id == contact.id, contact_companies.c.company_id == company.id
+        )
+    )
+    if not result.rowcount:
+        return False
+    await _link_events(session, actor, contact, company, EventType.LINK_REMOVED, now)
+    return True
+
+
+async def _link_events(
+    session: AsyncSession, actor: User, a: AnyItem, b: AnyItem, event_type: EventType, now: datetime | None
+) -> None:
+    for this, other in ((a, b), (b, a)):
+        await add_event(
+            session,
+            owner_type=this.ITEM_TYPE,
+            owner_id=this.id,
+            event_type=event_type,
+            author_id=actor.id,
+            payload={"item_type": str(other.ITEM_TYPE), "item_id": other.id, "ref": other.ref},
+            at=now,
+        )

@@ -1,0 +1,445 @@
+"""Pipelines and stages (data, edited by admins) and moving leads/deals between stages.
+
+Invariant: every pipeline has exactly one success stage and at least one failure stage.
+A move writes stage history (time spent in the previous stage) and a stage_changed event;
+a failure stage closes the item as lost, the success stage as won, a process stage reopens it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.clock import ensure_utc, utcnow
+from crm_core.errors import NotFound, PipelineInvariantViolated, StageNotEmpty, ValidationFailed
+from crm_core.models.items import Deal, ItemType, Lead, Pipeline, Stage, StageHistory, StageSemantics
+from crm_core.models.timeline import EventType
+from crm_core.models.users import User
+from crm_core.permissions import ensure_admin, ensure_can_edit
+from crm_core.services.timeline import add_event
+
+STAGED_TYPES = (ItemType.LEAD, ItemType.DEAL)
+
+# Stages a new deal pipeline starts with (same as the seeded "General" one).
+DEFAULT_DEAL_STAGES: list[tuple[str, str, str, StageSemantics, str]] = [
+    ("NEW", "New", "Новая", StageSemantics.PROCESS, "#39A8EF"),
+    ("PREPARATION", "Preparing documents", "Подготовка документов", StageSemantics.PROCESS, "#2FC6F6"),
+    ("PREPAYMENT_INVOICE", "Prepayment invoice", "Счёт на предоплату", StageSemantics.PROCESS, "#55D0E0"),
+    ("EXECUTING", "In progress", "В работе", StageSemantics.PROCESS, "#47E4C2"),
+    ("FINAL_INVOICE", "Final invoice", "Финальный счёт", StageSemantics.PROCESS, "#FFA900"),
+    ("WON", "Won", "Сделка успешна", StageSemantics.SUCCESS, "#7BD500"),
+    ("LOSE", "Lost", "Сделка провалена", StageSemantics.FAILURE, "#FF5752"),
+    ("APOLOGY", "Analyze failure", "Анализ причины провала", StageSemantics.FAILURE, "#FF5752"),
+]
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+async def list_pipelines(session: AsyncSession, entity_type: ItemType | str) -> Sequence[Pipeline]:
+    return (
+        await session.scalars(
+            select(Pipeline)
+            .where(Pipeline.entity_type == ItemType(entity_type))
+            .order_by(Pipeline.sort, Pipeline.id)
+        )
+    ).all()
+
+
+async def get_pipeline(session: AsyncSession, pipeline_id: int) -> Pipeline:
+    pipeline = await session.get(Pipeline, pipeline_id)
+    if pipeline is None:
+        raise NotFound(pipeline_id=pipeline_id)
+    return pipeline
+
+
+async def default_pipeline(session: AsyncSession, entity_type: ItemType | str) -> Pipeline:
+    pipeline = await session.scalar(
+        select(Pipeline)
+        .where(Pipeline.entity_type == ItemType(entity_type))
+        .order_by(Pipeline.is_default.desc(), Pipeline.sort, Pipeline.id)
+        .limit(1)
+    )
+    if pipeline is None:
+        raise NotFound(entity_type=str(entity_type))
+    return pipeline
+
+
+async def list_stages(session: AsyncSession, pipeline_id: int) -> Sequence[Stage]:
+    """Stages in board order: process stages by sort, then success, then failure ones."""
+    rows = (
+        await session.scalars(
+            select(Stage).where(Stage.pipeline_id == pipeline_id).order_by(Stage.sort, Stage.id)
+        )
+    ).all()
+    rank = {StageSemantics.PROCESS: 0, StageSemantics.SUCCESS: 1, StageSemantics.FAILURE: 2}
+    return sorted(rows, key=lambda s: (rank[s.semantics], s.sort, s.id))
+
+
+async def get_stage(session: AsyncSession, stage_id: int) -> Stage:
+    stage = await session.get(Stage, stage_id)
+    if stage is None:
+        raise NotFound(stage_id=stage_id)
+    return stage
+
+
+async def first_stage(session: AsyncSession, pipeline_id: int) -> Stage:
+    stages = await list_stages(session, pipeline_id)
+    if not stages:
+        raise NotFound(pipeline_id=pipeline_id)
+    return stages[0]
+
+
+async def success_stage(session: AsyncSession, pipeline_id: int) -> Stage:
+    stage = await session.scalar(
+        select(Stage).where(Stage.pipeline_id == pipeline_id, Stage.semantics == StageSemantics.SUCCESS)
+    )
+    if stage is None:
+        raise PipelineInvariantViolated("no success stage", pipeline_id=pipeline_id)
+    return stage
+
+
+async def failure_stages(session: AsyncSession, pipeline_id: int) -> list[Stage]:
+    return [s for s in await list_stages(session, pipeline_id) if s.semantics == StageSemantics.FAILURE]
+
+
+async def resolve_target_stage(
+    session: AsyncSession, item_type: ItemType, *, pipeline_id: int | None = None, stage_id: int | None = None
+) -> Stage:
+    """The stage a new lead/deal starts on: the given stage, else the first of the pipeline."""
+    if stage_id is not None:
+        stage = await get_stage(session, stage_id)
+        pipeline = await get_pipeline(session, stage.pipeline_id)
+        if pipeline.entity_type != item_type or (
+            pipeline_id is not None and stage.pipeline_id != pipeline_id
+        ):
+            raise ValidationFailed("stage of another pipeline", stage_id=stage_id)
+        return stage
+    if pipeline_id is not None:
+        pipeline = await get_pipeline(session, pipeline_id)
+        if pipeline.entity_type != item_type:
+            raise ValidationFailed("pipeline of another item type", pipeline_id=pipeline_id)
+    else:
+        pipeline = await default_pipeline(session, item_type)
+    return await first_stage(session, pipeline.id)
+
+
+# --- admin: pipelines and stages ----------------------------------------------------------------
+
+
+async def create_pipeline(
+    session: AsyncSession,
+    actor: User,
+    *,
+    name_ru: str,
+    name_en: str,
+    entity_type: ItemType | str = ItemType.DEAL,
+    sort: int | None = None,
+) -> Pipeline:
+    """A new deal pipeline with the default stages. There is only one lead pipeline."""
+    ensure_admin(actor)
+    if ItemType(entity_type) != ItemType.DEAL:
+        raise ValidationFailed("only deals have several pipelines", entity_type=str(entity_type))
+    if sort is None:
+        sort = (await session.scalar(select(func.max(Pipeline.sort))) or 0) + 10
+    pipeline = Pipeline(
+        entity_type=ItemType.DEAL, name_ru=_name(name_ru), name_en=_name(name_en), sort=sort, is_default=False
+    )
+    session.add(pipeline)
+    await session.flush()
+    for i, (code, en, ru, semantics, color) in enumerate(DEFAULT_DEAL_STAGES):
+        session.add(
+            Stage(
+                pipeline_id=pipeline.id,
+                code=code,
+                name_en=en,
+                name_ru=ru,
+                sort=(i + 1) * 10,
+                color=color,
+                semantics=semantics,
+            )
+        )
+    await session.flush()
+    return pipeline
+
+
+async def rename_pipeline(
+    session: AsyncSession,
+    actor: User,
+    pipeline_id: int,
+    *,
+    name_ru: str | None = None,
+    name_en: str | None = None,
+) -> Pipeline:
+    ensure_admin(actor)
+    pipeline = await get_pipeline(session, pipeline_id)
+    if name_ru is not None:
+        pipeline.name_ru = _name(name_ru)
+    if name_en is not None:
+        pipeline.name_en = _name(name_en)
+    await session.flush()
+    return pipeline
+
+
+def _name(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationFailed("empty name", field="name")
+    return value[:200]
+
+
+def _color(value: str) -> str:
+    value = value.strip()
+    if not (
+        len(value) == 7 and value.startswith("#") and all(c in "0123456789abcdefABCDEF" for c in value[1:])
+    ):
+        raise ValidationFailed("invalid colour", field="color", value=value)
+    return value.upper()
+
+
+async def create_stage(
+    session: AsyncSession,
+    actor: User,
+    pipeline_id: int,
+    *,
+    name_ru: str,
+    name_en: str,
+    semantics: StageSemantics | str = StageSemantics.PROCESS,
+    color: str = "#39A8EF",
+    sort: int | None = None,
+    code: str | None = None,
+) -> Stage:
+    """Add a stage (at the end of its group unless `sort`). A second success stage is refused."""
+    ensure_admin(actor)
+    await get_pipeline(session, pipeline_id)
+    semantics = StageSemantics(semantics)
+    stages = await list_stages(session, pipeline_id)
+    if semantics == StageSemantics.SUCCESS and any(s.semantics == StageSemantics.SUCCESS for s in stages):
+        raise PipelineInvariantViolated("only one success stage", pipeline_id=pipeline_id)
+    if sort is None:
+        same = [s.sort for s in stages if s.semantics == semantics]
+        sort = (max(same) if same else max((s.sort for s in stages), default=0)) + 5
+    stage = Stage(
+        pipeline_id=pipeline_id,
+        name_ru=_name(name_ru),
+        name_en=_name(name_en),
+        semantics=semantics,
+        color=_color(color),
+        sort=sort,
+        code="",
+    )
+    session.add(stage)
+    await session.flush()
+    stage.code = code or f"C{stage.id}"
+    await session.flush()
+    return stage
+
+
+async def update_stage(
+    session: AsyncSession,
+    actor: User,
+    stage_id: int,
+    *,
+    name_ru: str | None = None,
+    name_en: str | None = None,
+    color: str | None = None,
+) -> Stage:
+    """Rename and/or recolour a stage."""
+    ensure_admin(actor)
+    stage = await get_stage(session, stage_id)
+    if name_ru is not None:
+        stage.name_ru = _name(name_ru)
+    if name_en is not None:
+        stage.name_en = _name(name_en)
+    if color is not None:
+        stage.color = _color(color)
+    await session.flush()
+    return stage
+
+
+async def reorder_stages(
+    session: AsyncSession, actor: User, pipeline_id: int, stage_ids: Sequence[int]
+) -> None:
+    """Set the order of a pipeline's stages; `stage_ids` must list each of its stages once."""
+    ensure_admin(actor)
+    stages = {s.id: s for s in await list_stages(session, pipeline_id)}
+    if sorted(stage_ids) != sorted(stages):
+        raise ValidationFailed("stage list does not match the pipeline", pipeline_id=pipeline_id)
+    for i, sid in enumerate(stage_ids):
+        stages[sid].sort = (i + 1) * 10
+    await session.flush()
+
+
+async def count_items_on_stage(session: AsyncSession, stage_id: int) -> int:
+    """Items on a stage, trashed ones included (they may be restored there)."""
+    total = 0
+    for model in (Lead, Deal):
+        total += (
+            await session.scalar(select(func.count()).select_from(model).where(model.stage_id == stage_id))
+            or 0
+        )
+    return total
+
+
+async def delete_stage(session: AsyncSession, actor: User, stage_id: int) -> None:
+    """Delete an empty stage, unless it is the success stage or the last failure stage."""
+    ensure_admin(actor)
+    stage = await get_stage(session, stage_id)
+    count = await count_items_on_stage(session, stage_id)
+    if count:
+        raise StageNotEmpty(stage_id=stage_id, count=count)
+    stages = await list_stages(session, stage.pipeline_id)
+    if stage.semantics == StageSemantics.SUCCESS:
+        raise PipelineInvariantViolated("the success stage cannot be deleted", stage_id=stage_id)
+    if (
+        stage.semantics == StageSemantics.FAILURE
+        and sum(s.semantics == StageSemantics.FAILURE for s in stages) < 2
+    ):
+        raise PipelineInvariantViolated("the last failure stage cannot be deleted", stage_id=stage_id)
+    if (
+        stage.semantics == StageSemantics.PROCESS
+        and sum(s.semantics == StageSemantics.PROCESS for s in stages) < 2
+    ):
+        raise PipelineInvariantViolated("the last process stage cannot be deleted", stage_id=stage_id)
+    # Its history rows go with it (FK cascade); the items' timeline keeps the moves.
+    await session.delete(stage)
+    await session.flush()
+
+
+async def check_invariants(session: AsyncSession, pipeline_id: int) -> None:
+    stages = await list_stages(session, pipeline_id)
+    if sum(s.semantics == StageSemantics.SUCCESS for s in stages) != 1:
+        raise PipelineInvariantViolated("exactly one success stage", pipeline_id=pipeline_id)
+    if not any(s.semantics == StageSemantics.FAILURE for s in stages):
+        raise PipelineInvariantViolated("at least one failure stage", pipeline_id=pipeline_id)
+
+
+# --- moving items -------------------------------------------------------------------------------
+
+
+def apply_stage_semantics(item: Lead | Deal, stage: Stage, now: datetime) -> None:
+    """closed/won follow the stage: success -> won, failure -> lost, process -> open again."""
+    if stage.semantics == StageSemantics.PROCESS:
+        item.closed, item.won, item.closed_at = False, False, None
+    else:
+        if not item.closed:
+            item.closed_at = now
+        item.closed = True
+        item.won = stage.semantics == StageSemantics.SUCCESS
+
+
+async def open_stage_history(
+    session: AsyncSession, item: Lead | Deal, stage: Stage, actor: User | None, now: datetime
+) -> None:
+    session.add(
+        StageHistory(
+            owner_type=item.ITEM_TYPE,
+            owner_id=item.id,
+            pipeline_id=stage.pipeline_id,
+            stage_id=stage.id,
+            entered_at=now,
+            by_user_id=actor.id if actor else None,
+        )
+    )
+
+
+async def stage_history(session: AsyncSession, item: Lead | Deal) -> Sequence[StageHistory]:
+    return (
+        await session.scalars(
+            select(StageHistory)
+            .where(StageHistory.owner_type == item.ITEM_TYPE, StageHistory.owner_id == item.id)
+            .order_by(StageHistory.entered_at, StageHistory.id)
+        )
+    ).all()
+
+
+async def move_stage(
+    session: AsyncSession,
+    actor: User,
+    item: Lead | Deal,
+    stage_id: int,
+    *,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    extra_payload: dict[str, Any] | None = None,
+    check_access: bool = True,
+) -> bool:
+    """Move a lead/deal to any stage of its pipeline (or, for a deal, of another pipeline).
+    Returns False when it is already there. Raises AccessDenied, ConcurrencyConflict, NotFound."""
+    from crm_core.services.items import check_version, flush_or_conflict
+
+    if check_access:
+        await ensure_can_edit(session, actor, item)
+    check_version(item, expected_version)
+    stage = await get_stage(session, stage_id)
+    pipeline = await get_pipeline(session, stage.pipeline_id)
+    if pipeline.entity_type != item.ITEM_TYPE:
+        raise ValidationFailed("stage of another item type", stage_id=stage_id)
+    if stage.id == item.stage_id:
+        return False
+    now = ensure_utc(now) if now else utcnow()
+    old_stage = await get_stage(session, item.stage_id)
+    old_pipeline_id = item.pipeline_id
+    seconds = max(0, int((now - item.stage_entered_at).total_seconds())) if item.stage_entered_at else None
+    item.stage_id = stage.id
+    item.pipeline_id = stage.pipeline_id
+    item.stage_entered_at = now
+    apply_stage_semantics(item, stage, now)
+    item.updated_by_id = actor.id
+    item.updated_at = now
+    # The version check happens here: a concurrent move makes this UPDATE match no row.
+    await flush_or_conflict(session, item)
+    await session.execute(
+        update(StageHistory)
+        .where(
+            StageHistory.owner_type == item.ITEM_TYPE,
+            StageHistory.owner_id == item.id,
+            StageHistory.left_at.is_(None),
+        )
+        .values(left_at=now)
+    )
+    await open_stage_history(session, item, stage, actor, now)
+    payload: dict[str, Any] = {
+        "from_stage_id": old_stage.id,
+        "to_stage_id": stage.id,
+        "from_name_en": old_stage.name_en,
+        "from_name_ru": old_stage.name_ru,
+        "to_name_en": stage.name_en,
+        "to_name_ru": stage.name_ru,
+        "to_semantics": str(stage.semantics),
+        "seconds_in_previous": seconds,
+    }
+    if old_pipeline_id != stage.pipeline_id:
+        payload.update(from_pipeline_id=old_pipeline_id, to_pipeline_id=stage.pipeline_id)
+    payload.update(extra_payload or {})
+    await add_event(
+        session,
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        event_type=EventType.STAGE_CHANGED,
+        author_id=actor.id,
+        payload=payload,
+        at=now,
+    )
+    return True
+
+
+async def move_to_pipeline(
+    session: AsyncSession,
+    actor: User,
+    deal: Deal,
+    pipeline_id: int,
+    *,
+    stage_id: int | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Move a deal to another pipeline: onto `stage_id` or that pipeline's first stage."""
+    if not isinstance(deal, Deal):
+        raise ValidationFailed("only deals change pipelines")
+    target = await resolve_target_stage(session, ItemType.DEAL, pipeline_id=pipeline_id, stage_id=stage_id)
+    return await move_stage(session, actor, deal, target.id, expected_version=expected_version, now=now)
