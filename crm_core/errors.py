@@ -79,3 +79,9 @@ class InvalidRef(ValidationFailed):
     """Text that is not an item ref like L-12, D-7, C-3, CO-5."""
 
     code = "invalid_ref"
+
+
+class LeadAlreadyConverted(ValidationFailed):
+    """Items were already created from this lead."""
+
+    code = "lead_already_converted"
