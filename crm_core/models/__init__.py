@@ -33,3 +33,21 @@ from crm_core.models.items import (  # noqa: E402, F401
     contact_companies,
 )
 from crm_core.models.timeline import EventType, TimelineEvent  # noqa: E402, F401
+from crm_core.models.activities import (  # noqa: E402, F401
+    Activity,
+    ActivityDirection,
+    ActivityReminder,
+    ActivityType,
+    PipelineReminderDefault,
+    ReminderKind,
+    ReminderState,
+    Task,
+    TaskStatus,
+)
+from crm_core.models.comments import Attachment, Comment  # noqa: E402, F401
+from crm_core.models.notifications import (  # noqa: E402, F401
+    Notification,
+    NotificationCategory,
+    NotificationState,
+    UserMutedCategory,
+)

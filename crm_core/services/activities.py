@@ -1,0 +1,493 @@
+"""Activities ("дела") of items: create, change, complete, reopen, reschedule/snooze, delete, list.
+
+Every change is access-checked on the owner item (edit right), writes a timeline event, bumps the
+item's `last_activity_at` (leads and deals have one) and keeps the reminder rows in step, all in
+the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.clock import ensure_utc, utcnow
+from crm_core.errors import NotFound, ValidationFailed
+from crm_core.models.activities import Activity, ActivityDirection, ActivityType
+from crm_core.models.items import ITEM_MODELS, AnyItem, ItemType
+from crm_core.models.timeline import EventType
+from crm_core.models.users import User
+from crm_core.permissions import ensure_active, ensure_can_edit, ensure_can_view
+from crm_core.services import reminders as reminder_service
+from crm_core.services.notifications import notify
+from crm_core.services.timeline import add_event
+
+UNSET: Any = object()
+
+SNOOZE_PRESETS = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1)}
+
+
+# --- helpers shared by activities, tasks and comments ------------------------------------------
+
+
+async def load_item(
+    session: AsyncSession, owner_type: ItemType | str, owner_id: int, *, for_update: bool = False
+) -> AnyItem:
+    """The owner item, or NotFound. `for_update` locks its row (PostgreSQL) to serialise writers."""
+    try:
+        model = ITEM_MODELS[ItemType(owner_type)]
+    except ValueError as exc:
+        raise ValidationFailed("unknown item type", field="owner_type", value=str(owner_type)) from exc
+    stmt = select(model).where(model.id == owner_id)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    item = await session.scalar(stmt)
+    if item is None:
+        raise NotFound("item", owner_type=str(owner_type), owner_id=owner_id)
+    return item
+
+
+async def touch_item(session: AsyncSession, item: AnyItem, now: datetime) -> None:
+    """Record activity on the item (kanban order). A Core UPDATE: it must not bump the item's
+    optimistic-concurrency version, which guards people's edits of the item itself."""
+    if not hasattr(type(item), "last_activity_at"):
+        return
+    table = type(item).__table__
+    await session.execute(update(table).where(table.c.id == item.id).values(last_activity_at=now))
+
+
+async def ensure_user(session: AsyncSession, user_id: int, *, field: str = "responsible_id") -> User:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise ValidationFailed("no such active user", field=field, user_id=user_id)
+    return user
+
+
+def _aware(value: datetime, field: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValidationFailed("a date and time with a timezone is required", field=field)
+    return ensure_utc(value)
+
+
+def _now(now: datetime | None) -> datetime:
+    return ensure_utc(now) if now else utcnow()
+
+
+def _payload(activity: Activity, **extra: Any) -> dict[str, Any]:
+    return {
+        "activity_id": activity.id,
+        "type": activity.type,
+        "subject": activity.subject,
+        "deadline": activity.deadline,
+        "responsible_id": activity.responsible_id,
+        "direction": activity.direction,
+        **extra,
+    }
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+async def get_activity(session: AsyncSession, actor: User, activity_id: int) -> Activity:
+    activity = await session.get(Activity, activity_id)
+    if activity is None:
+        raise NotFound("activity", activity_id=activity_id)
+    item = await load_item(session, activity.owner_type, activity.owner_id)
+    await ensure_can_view(session, actor, item)
+    return activity
+
+
+async def _for_edit(session: AsyncSession, actor: User, activity_id: int) -> tuple[Activity, AnyItem]:
+    activity = await session.get(Activity, activity_id)
+    if activity is None:
+        raise NotFound("activity", activity_id=activity_id)
+    item = await load_item(session, activity.owner_type, activity.owner_id)
+    await ensure_can_edit(session, actor, item)
+    return activity, item
+
+
+async def list_open_activities(
+    session: AsyncSession, actor: User, owner_type: ItemType | str, owner_id: int, *, limit: int = 50
+) -> list[Activity]:
+    """ "What needs to be done": the item's open activities, nearest deadline first."""
+    item = await load_item(session, owner_type, owner_id)
+    await ensure_can_view(session, actor, item)
+    rows = await session.scalars(
+        select(Activity)
+        .where(
+            Activity.owner_type == ItemType(owner_type),
+            Activity.owner_id == owner_id,
+            Activity.completed.is_(False),
+        )
+        .order_by(Activity.deadline, Activity.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def list_activities(
+    session: AsyncSession, actor: User, owner_type: ItemType | str, owner_id: int, *, limit: int = 50
+) -> list[Activity]:
+    """All activities of an item: open ones (nearest first), then completed (latest first)."""
+    item = await load_item(session, owner_type, owner_id)
+    await ensure_can_view(session, actor, item)
+    base = select(Activity).where(Activity.owner_type == ItemType(owner_type), Activity.owner_id == owner_id)
+    open_rows = await session.scalars(
+        base.where(Activity.completed.is_(False)).order_by(Activity.deadline, Activity.id).limit(limit)
+    )
+    done_rows = await session.scalars(
+        base.where(Activity.completed.is_(True))
+        .order_by(Activity.completed_at.desc(), Activity.id.desc())
+        .limit(limit)
+    )
+    return list(open_rows) + list(done_rows)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+async def create_activity(
+    session: AsyncSession,
+    actor: User,
+    *,
+    owner_type: ItemType | str,
+    owner_id: int,
+    deadline: datetime,
+    type: ActivityType | str = ActivityType.CALL,
+    subject: str = "",
+    description: str = "",
+    responsible_id: int | None = None,
+    direction: ActivityDirection | str = ActivityDirection.PLANNED,
+    reminder_offsets: Sequence[int] | None = None,
+    now: datetime | None = None,
+) -> Activity:
+    """Plan an activity on an item the actor may edit. Responsible defaults to the actor;
+    `reminder_offsets` None means "use the defaults" (see services.reminders)."""
+    ensure_active(actor)
+    now = _now(now)
+    item = await load_item(session, owner_type, owner_id)
+    await ensure_can_edit(session, actor, item)
+    return await _create(
+        session,
+        item=item,
+        author_id=actor.id,
+        deadline=_aware(deadline, "deadline"),
+        type=type,
+        subject=subject,
+        description=description,
+        responsible_id=responsible_id or actor.id,
+        direction=direction,
+        reminder_offsets=reminder_offsets,
+        now=now,
+    )
+
+
+async def create_incoming_activity(
+    session: AsyncSession,
+    *,
+    owner_type: ItemType | str,
+    owner_id: int,
+    type: ActivityType | str = ActivityType.MESSAGE,
+    subject: str = "",
+    description: str = "",
+    responsible_id: int | None = None,
+    now: datetime | None = None,
+) -> Activity:
+    """An incoming activity made by the system (a client's message or email): no actor, due at
+    once (as in Bitrix24), responsible = the item's responsible unless given."""
+    now = _now(now)
+    item = await load_item(session, owner_type, owner_id)
+    return await _create(
+        session,
+        item=item,
+        author_id=None,
+        deadline=now,
+        type=type,
+        subject=subject,
+        description=description,
+        responsible_id=responsible_id or item.responsible_id,
+        direction=ActivityDirection.INCOMING,
+        reminder_offsets=None,
+        now=now,
+    )
+
+
+async def _create(
+    session: AsyncSession,
+    *,
+    item: AnyItem,
+    author_id: int | None,
+    deadline: datetime,
+    type: ActivityType | str,
+    subject: str,
+    description: str,
+    responsible_id: int,
+    direction: ActivityDirection | str,
+    reminder_offsets: Sequence[int] | None,
+    now: datetime,
+) -> Activity:
+    try:
+        kind = ActivityType(type)
+        direction = ActivityDirection(direction)
+    except ValueError as exc:
+        raise ValidationFailed("unknown activity type or direction", field="type") from exc
+    if len(subject) > 500:
+        raise ValidationFailed("subject too long", field="subject", max=500)
+    await ensure_user(session, responsible_id)
+    activity = Activity(
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        type=kind,
+        subject=subject,
+        description=description,
+        deadline=deadline,
+        responsible_id=responsible_id,
+        direction=direction,
+        completed=False,
+        created_by_id=author_id,
+        reminder_offsets=None
+        if reminder_offsets is None
+        else reminder_service.validate_offsets(reminder_offsets),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(activity)
+    await session.flush()
+    await add_event(
+        session,
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        event_type=EventType.ACTIVITY_CREATED,
+        author_id=author_id,
+        payload=_payload(activity, description=description),
+        at=now,
+    )
+    await touch_item(session, item, now)
+    await reminder_service.sync_reminders(session, activity, now=now)
+    if author_id is not None and responsible_id != author_id:
+        await notify(
+            session,
+            responsible_id,
+            "activity_assigned",
+            {
+                "activity_id": activity.id,
+                "owner_type": str(item.ITEM_TYPE),
+                "owner_id": item.id,
+                "by": author_id,
+            },
+            now=now,
+        )
+    return activity
+
+
+async def update_activity(
+    session: AsyncSession,
+    actor: User,
+    activity_id: int,
+    *,
+    subject: str | None = None,
+    description: str | None = None,
+    type: ActivityType | str | None = None,
+    responsible_id: int | None = None,
+    reminder_offsets: Sequence[int] | None = UNSET,
+    now: datetime | None = None,
+) -> Activity:
+    """Change fields (None = keep). `reminder_offsets=None` clears the override (back to defaults)."""
+    now = _now(now)
+    activity, item = await _for_edit(session, actor, activity_id)
+    changes: dict[str, list[Any]] = {}
+    if subject is not None and subject != activity.subject:
+        if len(subject) > 500:
+            raise ValidationFailed("subject too long", field="subject", max=500)
+        changes["subject"] = [activity.subject, subject]
+        activity.subject = subject
+    if description is not None and description != activity.description:
+        changes["description"] = [activity.description, description]
+        activity.description = description
+    if type is not None:
+        try:
+            new_type = ActivityType(type)
+        except ValueError as exc:
+            raise ValidationFailed("unknown activity type", field="type") from exc
+        if new_type != activity.type:
+            changes["type"] = [activity.type, new_type]
+            activity.type = new_type
+    resync = False
+    if responsible_id is not None and responsible_id != activity.responsible_id:
+        await ensure_user(session, responsible_id)
+        changes["responsible_id"] = [activity.responsible_id, responsible_id]
+        activity.responsible_id = responsible_id
+        resync = True
+        if responsible_id != actor.id:
+            await notify(
+                session,
+                responsible_id,
+                "activity_assigned",
+                {
+                    "activity_id": activity.id,
+                    "owner_type": str(item.ITEM_TYPE),
+                    "owner_id": item.id,
+                    "by": actor.id,
+                },
+                now=now,
+            )
+    if reminder_offsets is not UNSET:
+        clean = None if reminder_offsets is None else reminder_service.validate_offsets(reminder_offsets)
+        if clean != activity.reminder_offsets:
+            changes["reminder_offsets"] = [activity.reminder_offsets, clean]
+            activity.reminder_offsets = clean
+            resync = True
+    if not changes:
+        return activity
+    activity.updated_at = now
+    await _changed(session, actor, activity, item, now, changes)
+    if resync:
+        await reminder_service.sync_reminders(session, activity, now=now)
+    return activity
+
+
+async def _changed(
+    session: AsyncSession,
+    actor: User,
+    activity: Activity,
+    item: AnyItem,
+    now: datetime,
+    changes: dict[str, Any],
+) -> None:
+    await session.flush()
+    await add_event(
+        session,
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        event_type=EventType.ACTIVITY_CHANGED,
+        author_id=actor.id,
+        payload=_payload(activity, changes=changes),
+        at=now,
+    )
+    await touch_item(session, item, now)
+
+
+async def complete_activity(
+    session: AsyncSession, actor: User, activity_id: int, *, now: datetime | None = None
+) -> Activity:
+    """Complete an open activity: its pending reminders are cancelled in the same transaction.
+    Completing an already completed one changes nothing (a double-tapped button)."""
+    now = _now(now)
+    activity, item = await _for_edit(session, actor, activity_id)
+    if activity.completed:
+        return activity
+    activity.completed = True
+    activity.completed_at = now
+    activity.completed_by_id = actor.id
+    activity.updated_at = now
+    await session.flush()
+    await reminder_service.cancel_reminders(session, activity.id)
+    await add_event(
+        session,
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        event_type=EventType.ACTIVITY_COMPLETED,
+        author_id=actor.id,
+        payload=_payload(activity),
+        at=now,
+    )
+    await touch_item(session, item, now)
+    return activity
+
+
+async def reopen_activity(
+    session: AsyncSession, actor: User, activity_id: int, *, now: datetime | None = None
+) -> Activity:
+    """Reopen a completed activity; its future reminders are created again."""
+    now = _now(now)
+    activity, item = await _for_edit(session, actor, activity_id)
+    if not activity.completed:
+        return activity
+    activity.completed = False
+    activity.completed_at = None
+    activity.completed_by_id = None
+    activity.updated_at = now
+    await _changed(session, actor, activity, item, now, {"completed": [True, False]})
+    await reminder_service.sync_reminders(session, activity, now=now)
+    return activity
+
+
+async def reschedule_activity(
+    session: AsyncSession, actor: User, activity_id: int, deadline: datetime, *, now: datetime | None = None
+) -> Activity:
+    """Move the deadline; pending reminders move with it (or are cancelled if now in the past)."""
+    now = _now(now)
+    deadline = _aware(deadline, "deadline")
+    activity, item = await _for_edit(session, actor, activity_id)
+    if activity.completed:
+        raise ValidationFailed("the activity is completed", field="deadline", activity_id=activity.id)
+    old = activity.deadline
+    if deadline == old:
+        return activity
+    activity.deadline = deadline
+    activity.updated_at = now
+    await _changed(session, actor, activity, item, now, {"deadline": [old, deadline]})
+    await reminder_service.sync_reminders(session, activity, now=now)
+    return activity
+
+
+def snooze_deadline(activity: Activity, preset: str | timedelta, *, now: datetime, timezone: str) -> datetime:
+    """The new deadline of a snooze. "15m"/"1h"/a timedelta: that long after the later of now and
+    the deadline (a snooze never brings a deadline closer); "tomorrow": tomorrow in the user's
+    timezone at the deadline's local time of day."""
+    now = ensure_utc(now)
+    base = max(now, ensure_utc(activity.deadline))
+    if isinstance(preset, timedelta):
+        if preset <= timedelta(0):
+            raise ValidationFailed("snooze must be positive", field="snooze")
+        return base + preset
+    if preset in SNOOZE_PRESETS:
+        return base + SNOOZE_PRESETS[preset]
+    if preset == "tomorrow":
+        tz = ZoneInfo(timezone)
+        local_deadline = ensure_utc(activity.deadline).astimezone(tz)
+        day = now.astimezone(tz).date() + timedelta(days=1)
+        return datetime.combine(day, local_deadline.timetz().replace(tzinfo=None), tzinfo=tz).astimezone(
+            ensure_utc(now).tzinfo
+        )
+    raise ValidationFailed("unknown snooze", field="snooze", value=str(preset))
+
+
+async def snooze_activity(
+    session: AsyncSession,
+    actor: User,
+    activity_id: int,
+    preset: str | timedelta,
+    *,
+    now: datetime | None = None,
+) -> Activity:
+    """Snooze from a reminder: +15 min, +1 h or tomorrow (see snooze_deadline)."""
+    now = _now(now)
+    activity, _item = await _for_edit(session, actor, activity_id)
+    new_deadline = snooze_deadline(activity, preset, now=now, timezone=actor.timezone or "UTC")
+    return await reschedule_activity(session, actor, activity_id, new_deadline, now=now)
+
+
+async def delete_activity(
+    session: AsyncSession, actor: User, activity_id: int, *, now: datetime | None = None
+) -> None:
+    """Remove an activity (a mistake); its reminders go with it (cancelled, then cascaded)."""
+    now = _now(now)
+    activity, item = await _for_edit(session, actor, activity_id)
+    await reminder_service.cancel_reminders(session, activity.id)
+    await add_event(
+        session,
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        event_type=EventType.ACTIVITY_CHANGED,
+        author_id=actor.id,
+        payload=_payload(activity, deleted=True),
+        at=now,
+    )
+    await session.delete(activity)
+    await session.flush()
+    await touch_item(session, item, now)
