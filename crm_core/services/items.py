@@ -217,10 +217,11 @@ async def _replace_comms(
 
 async def flush_or_conflict(session: AsyncSession, item: Any = None) -> None:
     """Flush; a row changed by someone else since it was loaded becomes ConcurrencyConflict."""
+    ref = item.ref if item is not None else None  # read now: a failed flush expires the object
     try:
         await session.flush()
     except StaleDataError as exc:
-        raise ConcurrencyConflict(ref=getattr(item, "ref", None)) from exc
+        raise ConcurrencyConflict(ref=ref) from exc
 
 
 def check_version(item: AnyItem, expected_version: int | None) -> None:
@@ -308,7 +309,12 @@ def _check_fields(item_type: ItemType, fields: dict[str, Any]) -> dict[str, Any]
 
 
 async def _check_links(
-    session: AsyncSession, actor: User, item_type: ItemType, fields: dict[str, Any]
+    session: AsyncSession,
+    actor: User,
+    item_type: ItemType,
+    fields: dict[str, Any],
+    *,
+    check_access: bool = True,
 ) -> None:
     """A linked client/lead must exist, not be trashed, and be visible to the actor."""
     targets = {"contact_id": Contact, "company_id": Company, "lead_id": Lead}
@@ -319,7 +325,8 @@ async def _check_links(
         target = await session.get(model, target_id)
         if target is None or target.deleted_at is not None:
             raise NotFound(item_type=str(model.ITEM_TYPE), item_id=target_id)
-        await ensure_can_view(session, actor, target)
+        if check_access:
+            await ensure_can_view(session, actor, target)
 
 
 def _jsonable(value: Any) -> Any:
@@ -381,6 +388,7 @@ async def create_item(
     pipeline_id: int | None = None,
     stage_id: int | None = None,
     auto_link_client: bool = True,
+    check_link_access: bool = True,
     check_required: bool = True,
     default_region: str = DEFAULT_PHONE_REGION,
     now: datetime | None = None,
@@ -398,7 +406,7 @@ async def create_item(
     values = _check_fields(item_type, dict(fields or {}))
     prepared_phones = _prepare_comms(CommKind.PHONE, phones, default_region)
     prepared_emails = _prepare_comms(CommKind.EMAIL, emails, default_region)
-    await _check_links(session, actor, item_type, values)
+    await _check_links(session, actor, item_type, values, check_access=check_link_access)
     responsible_id = responsible_id or actor.id
     await _ensure_user(session, responsible_id)
 
@@ -502,6 +510,7 @@ _OPTIONS = {
     "pipeline_id",
     "stage_id",
     "auto_link_client",
+    "check_link_access",
     "check_required",
     "default_region",
     "now",
