@@ -1,0 +1,82 @@
+"""Token-bucket flood control modelled on Telegram's documented limits.
+
+Telegram: ~1 message/s per private chat (short bursts tolerated), 20 messages/min per group,
+~30 messages/s overall.  Exceeding any of them yields 429 with ``retry_after`` in whole seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Bucket:
+    capacity: float
+    rate: float  # tokens per second
+    tokens: float
+    updated: float
+
+    def refill(self, now: float) -> None:
+        if now > self.updated:
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def wait_time(self, now: float, cost: float = 1.0) -> float:
+        """Seconds until ``cost`` tokens are available (0 if available now)."""
+        self.refill(now)
+        if self.tokens >= cost:
+            return 0.0
+        return (cost - self.tokens) / self.rate
+
+
+@dataclass
+class RateLimitConfig:
+    private_capacity: float = 3
+    private_per_second: float = 1.0
+    group_capacity: float = 20
+    group_per_second: float = 20 / 60
+    global_capacity: float = 30
+    global_per_second: float = 30.0
+    group_edit_cost: float = 0.25  # edits in groups count "lightly"
+
+
+@dataclass
+class RateLimiter:
+    clock: Callable[[], float]
+    config: RateLimitConfig = field(default_factory=RateLimitConfig)
+    enabled: bool = True
+    _chats: dict[int, Bucket] = field(default_factory=dict)
+    _global: Bucket | None = None
+
+    def _bucket(self, chat_id: int, is_group: bool, now: float) -> Bucket:
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            cap, rate = (
+                (self.config.group_capacity, self.config.group_per_second)
+                if is_group
+                else (self.config.private_capacity, self.config.private_per_second)
+            )
+            bucket = self._chats[chat_id] = Bucket(cap, rate, cap, now)
+        return bucket
+
+    def acquire(self, chat_id: int, *, is_group: bool, cost: float = 1.0) -> int | None:
+        """Consume tokens for one message; returns ``retry_after`` seconds if the call must be refused."""
+        if not self.enabled:
+            return None
+        now = self.clock()
+        if self._global is None:
+            c = self.config
+            self._global = Bucket(c.global_capacity, c.global_per_second, c.global_capacity, now)
+        chat_bucket = self._bucket(chat_id, is_group, now)
+        wait = max(chat_bucket.wait_time(now, cost), self._global.wait_time(now, cost))
+        if wait > 0:
+            return max(1, math.ceil(wait))
+        chat_bucket.tokens -= cost
+        self._global.tokens -= cost
+        return None
+
+    def reset(self) -> None:
+        self._chats.clear()
+        self._global = None
