@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, ValidationFailed
@@ -58,6 +59,7 @@ async def touch_item(session: AsyncSession, item: AnyItem, now: datetime) -> Non
         return
     table = type(item).__table__
     await session.execute(update(table).where(table.c.id == item.id).values(last_activity_at=now))
+    set_committed_value(item, "last_activity_at", now)  # keep the loaded object in step, not dirty
 
 
 async def ensure_user(session: AsyncSession, user_id: int, *, field: str = "responsible_id") -> User:
