@@ -15,9 +15,16 @@ from typing import Any
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm_core.clock import ensure_utc, utcnow
-from crm_core.errors import DomainError, LeadAlreadyConverted, NotFound, RequiredFieldsMissing
+from crm_core.errors import (
+    ConcurrencyConflict,
+    DomainError,
+    LeadAlreadyConverted,
+    NotFound,
+    RequiredFieldsMissing,
+)
 from crm_core.models.items import CommKind, Company, Contact, Deal, ItemType, Lead
 from crm_core.models.timeline import EventType
 from crm_core.models.users import User
@@ -168,75 +175,86 @@ async def convert_lead(
         raise RequiredFieldsMissing(missing, ref=lead.ref)
 
     result = ConversionResult(lead=lead)
-    async with session.begin_nested():
-        common = dict(
-            phones=phones,
-            emails=emails,
-            responsible_id=lead.responsible_id,
-            observer_ids=observers,
-            check_required=False,
-            check_link_access=False,
-            now=now,
-        )
-        if create_company:
-            result.company = await items_svc.create_item(  # type: ignore[assignment]
-                session, actor, ItemType.COMPANY, plan[ItemType.COMPANY], **common
+    lead_ref = lead.ref
+    try:
+        async with session.begin_nested():
+            common = dict(
+                phones=phones,
+                emails=emails,
+                responsible_id=lead.responsible_id,
+                observer_ids=observers,
+                check_required=False,
+                check_link_access=False,
+                now=now,
             )
-        elif reuse_company:
-            result.company = await session.get(Company, reuse_company)
-            if result.company is not None:
-                result.reused.append(result.company.ref)
-        if create_contact:
-            result.contact = await items_svc.create_item(  # type: ignore[assignment]
-                session, actor, ItemType.CONTACT, plan[ItemType.CONTACT], **common
-            )
-        elif reuse_contact:
-            result.contact = await session.get(Contact, reuse_contact)
-            if result.contact is not None:
-                result.reused.append(result.contact.ref)
-        if (create_contact or create_company) and result.contact and result.company:
-            await _link(session, result.contact, result.company)
-        if ItemType.DEAL in targets:
-            deal_values = dict(plan[ItemType.DEAL])
-            deal_values.setdefault("contact_id", result.contact.id if result.contact else None)
-            deal_values.setdefault("company_id", result.company.id if result.company else None)
-            result.deal = await items_svc.create_item(  # type: ignore[assignment]
-                session, actor, ItemType.DEAL, deal_values, stage_id=deal_stage.id, **common
-            )  # type: ignore
-        for new in (result.deal, result.contact, result.company):
-            if new is not None and new.ref not in result.reused:
-                result.created.append(new.ref)
-                await add_event(
-                    session,
-                    owner_type=new.ITEM_TYPE,
-                    owner_id=new.id,
-                    event_type=EventType.CONVERTED,
-                    author_id=actor.id,
-                    payload={"from_lead": lead.ref, "lead_id": lead.id},
-                    at=now,
+            if create_company:
+                result.company = await items_svc.create_item(  # type: ignore[assignment]
+                    session, actor, ItemType.COMPANY, plan[ItemType.COMPANY], **common
                 )
-        if result.contact is not None and lead.contact_id is None:
-            lead.contact_id = result.contact.id
-        if result.company is not None and lead.company_id is None:
-            lead.company_id = result.company.id
-        await items_svc.recompute_return_customer(session, lead)
-        success = await pl.success_stage(session, lead.pipeline_id)
-        moved = await pl.move_stage(
-            session, actor, lead, success.id, now=now, check_access=False, extra_payload={"conversion": True}
-        )
-        if not moved:
-            lead.updated_by_id = actor.id
-            lead.updated_at = now
-            await items_svc.flush_or_conflict(session, lead)
-        await add_event(
-            session,
-            owner_type=ItemType.LEAD,
-            owner_id=lead.id,
-            event_type=EventType.CONVERTED,
-            author_id=actor.id,
-            payload={"scheme": str(scheme), "created": result.created, "reused": result.reused},
-            at=now,
-        )
+            elif reuse_company:
+                result.company = await session.get(Company, reuse_company)
+                if result.company is not None:
+                    result.reused.append(result.company.ref)
+            if create_contact:
+                result.contact = await items_svc.create_item(  # type: ignore[assignment]
+                    session, actor, ItemType.CONTACT, plan[ItemType.CONTACT], **common
+                )
+            elif reuse_contact:
+                result.contact = await session.get(Contact, reuse_contact)
+                if result.contact is not None:
+                    result.reused.append(result.contact.ref)
+            if (create_contact or create_company) and result.contact and result.company:
+                await _link(session, result.contact, result.company)
+            if ItemType.DEAL in targets:
+                deal_values = dict(plan[ItemType.DEAL])
+                deal_values.setdefault("contact_id", result.contact.id if result.contact else None)
+                deal_values.setdefault("company_id", result.company.id if result.company else None)
+                result.deal = await items_svc.create_item(  # type: ignore[assignment]
+                    session, actor, ItemType.DEAL, deal_values, stage_id=deal_stage.id, **common
+                )  # type: ignore
+            for new in (result.deal, result.contact, result.company):
+                if new is not None and new.ref not in result.reused:
+                    result.created.append(new.ref)
+                    await add_event(
+                        session,
+                        owner_type=new.ITEM_TYPE,
+                        owner_id=new.id,
+                        event_type=EventType.CONVERTED,
+                        author_id=actor.id,
+                        payload={"from_lead": lead.ref, "lead_id": lead.id},
+                        at=now,
+                    )
+            if result.contact is not None and lead.contact_id is None:
+                lead.contact_id = result.contact.id
+            if result.company is not None and lead.company_id is None:
+                lead.company_id = result.company.id
+            await items_svc.recompute_return_customer(session, lead)
+            success = await pl.success_stage(session, lead.pipeline_id)
+            moved = await pl.move_stage(
+                session,
+                actor,
+                lead,
+                success.id,
+                now=now,
+                check_access=False,
+                extra_payload={"conversion": True},
+            )
+            if not moved:
+                lead.updated_by_id = actor.id
+                lead.updated_at = now
+                await items_svc.flush_or_conflict(session, lead)
+            await add_event(
+                session,
+                owner_type=ItemType.LEAD,
+                owner_id=lead.id,
+                event_type=EventType.CONVERTED,
+                author_id=actor.id,
+                payload={"scheme": str(scheme), "created": result.created, "reused": result.reused},
+                at=now,
+            )
+
+    except StaleDataError as exc:  # an autoflush met a row changed by someone else
+        raise ConcurrencyConflict(ref=lead_ref) from exc
     return result
 
 

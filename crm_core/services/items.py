@@ -426,17 +426,15 @@ async def create_item(
         item.stage_id = stage.id
         item.stage_entered_at = now
         pl.apply_stage_semantics(item, stage, now)
-        if (
-            item_type == ItemType.LEAD
-            and auto_link_client
-            and item.contact_id is None
-            and item.company_id is None
-        ):
+        if item_type == ItemType.LEAD and auto_link_client:
+            # A known phone/email fills whichever client side was left empty (a repeat lead).
             comms = [(CommKind.PHONE, n) for _, n in prepared_phones] + [
                 (CommKind.EMAIL, n) for _, n in prepared_emails
             ]
-            item.contact_id = await _find_client_by_comms(session, Contact, comms)
-            item.company_id = await _find_client_by_comms(session, Company, comms)
+            if item.contact_id is None:
+                item.contact_id = await _find_client_by_comms(session, Contact, comms)
+            if item.company_id is None:
+                item.company_id = await _find_client_by_comms(session, Company, comms)
     if check_required:
         await ensure_required(
             session,
