@@ -607,6 +607,28 @@ class FakeTelegram:
         }
         return self._enqueue("callback_query", query)
 
+    def forge_callback(
+        self, user_id: int, data: str, *, message_id: int | None = None, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """A hostile client sends callback ``data`` of its choosing, whatever buttons exist.
+
+        Telegram does not check callback data against the keyboard, so neither does this.
+        """
+        user = self._user(user_id)
+        chat = self._chat(user_id if chat_id is None else chat_id)
+        query_id = str(secrets.randbits(63))
+        self._callback_queries[query_id] = _PendingQuery(self.clock())
+        query: dict[str, Any] = {
+            "id": query_id,
+            "from": user.to_api(),
+            "chat_instance": str(abs(hash((self.bot_id, chat.id))) % 10**19),
+            "data": data,
+        }
+        msg = self.get_message(chat.id, message_id) if message_id is not None else None
+        if msg is not None:
+            query["message"] = msg.to_api()
+        return self._enqueue("callback_query", query)
+
     def forward_message(
         self,
         user_id: int,

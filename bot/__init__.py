@@ -1,0 +1,1 @@
+"""The composition root: CLI, settings, the dispatcher factory, middlewares, sender, sandbox."""

@@ -1,0 +1,123 @@
+"""Building and running the bot. `build_dispatcher` is the one factory used by production, the
+sandbox and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+
+from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
+from bot.polling import Poller
+from config import Settings
+from crm_core import migrate
+from crm_core.db import Database
+from handlers import errors as error_handlers
+from handlers import get_routers
+from handlers.commands import LANGUAGES, group_commands, private_commands
+from handlers.context import HandlerOptions
+from scheduler.jobs import build_scheduler
+
+log = logging.getLogger(__name__)
+
+
+def handler_options(settings: Settings, *, first_user_is_admin: bool = False) -> HandlerOptions:
+    return HandlerOptions(
+        admin_ids=frozenset(settings.admin_ids),
+        default_timezone=settings.default_timezone,
+        first_user_is_admin=first_user_is_admin,
+    )
+
+
+def build_storage(redis_url: str | None) -> tuple[BaseStorage, BaseEventIsolation]:
+    """FSM state and per-chat locks: in memory for one process, in Redis when scaled out."""
+    if redis_url:
+        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+        storage = RedisStorage.from_url(redis_url)
+        return storage, RedisEventIsolation(storage.redis)
+    return MemoryStorage(), SimpleEventIsolation()
+
+
+def build_dispatcher(
+    db: Database,
+    options: HandlerOptions,
+    *,
+    storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
+) -> Dispatcher:
+    dp = Dispatcher(storage=storage or MemoryStorage(), events_isolation=events_isolation or SimpleEventIsolation())
+    dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
+    dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
+    dp.include_routers(*get_routers())
+    error_handlers.register(dp)
+    return dp
+
+
+def create_bot(token: str, api_url: str) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+async def register_commands(bot: Bot) -> None:
+    """Command menus per language, separately for private chats and groups."""
+    for scope, build in ((BotCommandScopeAllPrivateChats(), private_commands), (BotCommandScopeAllGroupChats(), group_commands)):
+        await bot.set_my_commands(build("en"), scope=scope)
+        for lang in LANGUAGES:
+            await bot.set_my_commands(build(lang), scope=scope, language_code=lang)
+
+
+class BotApp:
+    """Everything a running bot owns, started and stopped in order."""
+
+    def __init__(self, settings: Settings, bot: Bot, db: Database, *, first_user_is_admin: bool = False) -> None:
+        self.settings = settings
+        self.bot = bot
+        self.db = db
+        storage, isolation = build_storage(settings.redis_url)
+        self.dp = build_dispatcher(
+            db, handler_options(settings, first_user_is_admin=first_user_is_admin),
+            storage=storage, events_isolation=isolation,
+        )
+        self.scheduler = build_scheduler(db)
+        self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
+
+    async def run(self) -> None:
+        await migrate.upgrade(self.db.engine)
+        me = await self.bot.get_me()
+        log.info("bot @%s (id %s) starting", me.username, me.id)
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await register_commands(self.bot)
+        self.scheduler.start()
+        try:
+            await self.poller.run()
+        finally:
+            self.scheduler.shutdown(wait=False)
+            await self.dp.storage.close()
+            await self.dp.fsm.events_isolation.close()
+            await self.bot.session.close()
+            await self.db.dispose()
+            log.info("bot stopped")
+
+    def stop(self) -> None:
+        self.poller.stop()
+
+
+async def run_bot(settings: Settings) -> None:
+    token = settings.require_token()
+    app = BotApp(settings, create_bot(token, settings.telegram_api_url), Database(settings.database_url))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(sig, app.stop)
+    await app.run()

@@ -1,0 +1,61 @@
+"""`crm-bot`: run (default), migrate, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from config import SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crm-bot", description="A Telegram-first CRM bot.")
+    sub = parser.add_subparsers(dest="command", metavar="{run,migrate,sandbox}")
+    sub.add_parser("run", help="run the bot with long polling (default); needs BOT_TOKEN")
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    sandbox = sub.add_parser(
+        "sandbox", help="chat with the bot in this terminal, offline, through a local fake Telegram"
+    )
+    sandbox.add_argument("--user-id", type=int, default=1, help="Telegram user id to act as (default 1)")
+    sandbox.add_argument("--lang", choices=["ru", "en"], default="en", help="the user's Telegram language")
+    sandbox.add_argument("--name", default=None, help="the user's first name")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = load_settings()
+        if command == "run":
+            settings.require_token()
+    except SettingsError as exc:
+        print(f"crm-bot: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.basicConfig(
+        level=settings.log_level if command != "sandbox" else "WARNING",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if command == "migrate":
+            from bot.maintenance import run_migrations
+
+            asyncio.run(run_migrations(settings))
+        elif command == "sandbox":
+            from bot.sandbox import run_sandbox
+
+            return asyncio.run(run_sandbox(settings, user_id=args.user_id, lang=args.lang, name=args.name))
+        else:
+            from bot.app import run_bot
+
+            asyncio.run(run_bot(settings))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Per-update plumbing: one unit of work, update de-duplication, the current user, language."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.types import CallbackQuery, TelegramObject, Update
+from aiogram.types import User as TgUser
+from aiogram.utils.callback_answer import CallbackAnswer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from crm_core.clock import utcnow
+from crm_core.db import Database
+from crm_core.errors import NotRegistered, UserDeactivated
+from crm_core.models import ProcessedUpdate
+from crm_core.services import users as users_service
+from handlers.context import HandlerOptions
+from handlers.texts import Translator
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class UnitOfWorkMiddleware(BaseMiddleware):
+    """Outer update middleware: opens the session, skips an update already processed, finds the
+    user, and commits after the handler (rolls back if it raised)."""
+
+    def __init__(self, db: Database, options: HandlerOptions) -> None:
+        self.db = db
+        self.options = options
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        bot_id = data["bot"].id
+        tg_user: TgUser | None = data.get("event_from_user")
+        # A translator is there from the start so that error handlers can always speak.
+        data["tr"] = Translator(users_service.language_from_telegram(tg_user.language_code if tg_user else None))
+        async with self.db.unit_of_work() as session:
+            if await session.scalar(
+                select(ProcessedUpdate.update_id).where(
+                    ProcessedUpdate.update_id == event.update_id, ProcessedUpdate.bot_id == bot_id
+                )
+            ):
+                log.info("update %s was already processed; skipped", event.update_id)
+                return None
+            # Recorded in the same transaction as the handler's changes: both or neither.
+            session.add(ProcessedUpdate(update_id=event.update_id, bot_id=bot_id, processed_at=utcnow()))
+            try:
+                await session.flush()
+            except IntegrityError:
+                # Another process took this update at the same moment.
+                await session.rollback()
+                return None
+            data["session"] = session
+            data["options"] = self.options
+            data["user"] = None
+            data["registration_error"] = None
+            if tg_user is not None and not tg_user.is_bot:
+                profile = users_service.TelegramProfile(
+                    telegram_id=tg_user.id,
+                    first_name=tg_user.first_name,
+                    last_name=tg_user.last_name,
+                    username=tg_user.username,
+                    language_code=tg_user.language_code,
+                )
+                data["profile"] = profile
+                try:
+                    user = await users_service.recognise(
+                        session,
+                        profile,
+                        admin_ids=self.options.admin_ids,
+                        default_timezone=self.options.default_timezone,
+                        first_user_is_admin=self.options.first_user_is_admin,
+                    )
+                except (NotRegistered, UserDeactivated) as exc:
+                    data["registration_error"] = exc
+                else:
+                    data["user"] = user
+                    data["tr"] = Translator(user.language)
+            return await handler(event, data)
+
+
+class AnswerCallbacksMiddleware(BaseMiddleware):
+    """Outer callback_query middleware: every button press gets an answer.
+
+    Handlers set `callback_answer.text` instead of answering themselves. If a handler raises, the
+    error handler answers with the reason, so nothing is answered here in that case.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, CallbackQuery)
+        answer = data["callback_answer"] = CallbackAnswer(answered=False)
+        result = await handler(event, data)
+        if not answer.disabled and not answer.answered:
+            tr: Translator = data["tr"]
+            text = answer.text
+            if text is None and result is UNHANDLED:
+                text = tr("error.stale_button")
+            await event.answer(text=text, show_alert=answer.show_alert)
+        return result
+

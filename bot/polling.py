@@ -1,0 +1,182 @@
+"""Long polling that loses nothing when the process stops.
+
+aiogram's own polling confirms an update (the next getUpdates offset) as soon as it is read and
+does not wait for running handlers on shutdown. Here an update is confirmed only once its handler
+has finished: the offset never passes an update still in flight. Telegram then keeps returning
+in-flight updates, which are skipped by id; after a crash it redelivers them, and the
+processed_updates table stops a finished one from running twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramConflictError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import GetUpdates
+from aiogram.types import Update
+
+log = logging.getLogger(__name__)
+
+
+class Poller:
+    def __init__(
+        self,
+        dp: Dispatcher,
+        bot: Bot,
+        *,
+        polling_timeout: int = 25,
+        shutdown_timeout: float = 30.0,
+        max_in_flight: int = 100,
+        allowed_updates: list[str] | None = None,
+        **workflow_data: Any,
+    ) -> None:
+        self.dp = dp
+        self.bot = bot
+        self.polling_timeout = polling_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.allowed_updates = allowed_updates
+        self.workflow_data = workflow_data
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._max_seen: int | None = None
+        self._chat_tails: dict[int, asyncio.Future[None]] = {}
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def idle(self) -> bool:
+        """No handler is running (the sandbox and tests wait for this)."""
+        return not self._in_flight
+
+    @property
+    def offset(self) -> int | None:
+        """Confirm everything below the oldest update still being handled."""
+        if self._in_flight:
+            return min(self._in_flight)
+        return None if self._max_seen is None else self._max_seen + 1
+
+    async def run(self) -> None:
+        backoff = 1.0
+        try:
+            while not self._stop.is_set():
+                try:
+                    updates = await self._fetch()
+                except asyncio.CancelledError:
+                    raise
+                except TelegramRetryAfter as exc:
+                    await self._sleep(exc.retry_after)
+                    continue
+                except TelegramConflictError:
+                    log.error("another instance is polling with this token; retrying in 5 s")
+                    await self._sleep(5)
+                    continue
+                except (TelegramNetworkError, TelegramServerError, OSError) as exc:
+                    log.warning("getUpdates failed (%s); retrying in %.0f s", exc, backoff)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 30)
+                    continue
+                backoff = 1.0
+                if updates is None:
+                    break  # stop requested while waiting
+                fresh = [u for u in updates if u.update_id not in self._in_flight and self._is_new(u)]
+                for update in fresh:
+                    await self._slots.acquire()
+                    self._start(update)
+                if updates and not fresh:
+                    # Only in-flight updates came back: wait for one to finish instead of spinning.
+                    await self._wait_any(timeout=0.5)
+        finally:
+            await self._drain()
+
+    def _is_new(self, update: Update) -> bool:
+        return self._max_seen is None or update.update_id > self._max_seen
+
+    async def _fetch(self) -> list[Update] | None:
+        request = asyncio.ensure_future(
+            self.bot(
+                GetUpdates(offset=self.offset, timeout=self.polling_timeout, allowed_updates=self.allowed_updates),
+                request_timeout=self.polling_timeout + 10,
+            )
+        )
+        stopper = asyncio.ensure_future(self._stop.wait())
+        done, _ = await asyncio.wait({request, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if request in done:
+            stopper.cancel()
+            return request.result()
+        request.cancel()
+        try:
+            await request
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001 - the request is abandoned
+            pass
+        return None
+
+    def _start(self, update: Update) -> None:
+        self._max_seen = update.update_id if self._max_seen is None else max(self._max_seen, update.update_id)
+        chat_key = _chat_key(update)
+        previous = self._chat_tails.get(chat_key) if chat_key is not None else None
+        task = asyncio.create_task(self._handle(update, previous))
+        self._in_flight[update.update_id] = task
+        if chat_key is not None:
+            self._chat_tails[chat_key] = task  # type: ignore[assignment]
+
+        def done(_: asyncio.Task[None], update_id: int = update.update_id) -> None:
+            self._in_flight.pop(update_id, None)
+            self._slots.release()
+            if chat_key is not None and self._chat_tails.get(chat_key) is task:
+                del self._chat_tails[chat_key]
+
+        task.add_done_callback(done)
+
+    async def _handle(self, update: Update, previous: asyncio.Future[None] | None) -> None:
+        # Updates of one chat run in order; different chats run concurrently.
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            await self.dp.feed_update(self.bot, update, **self.workflow_data)
+        except Exception:  # noqa: BLE001 - one bad update must not stop polling
+            log.exception("update %s failed", update.update_id)
+
+    async def _wait_any(self, timeout: float) -> None:
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight.values()), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def _drain(self) -> None:
+        """Let running handlers finish, then confirm what they handled to the server."""
+        offset = self.offset
+        if self._in_flight:
+            log.info("waiting for %d running handler(s) to finish", len(self._in_flight))
+            _, pending = await asyncio.wait(list(self._in_flight.values()), timeout=self.shutdown_timeout)
+            unfinished = [uid for uid, task in self._in_flight.items() if task in pending]
+            for task in pending:
+                task.cancel()  # rolled back and not confirmed: Telegram will redeliver it
+            if pending:
+                await asyncio.wait(pending)
+            offset = min(unfinished) if unfinished else self.offset
+        if offset is not None:
+            try:
+                await self.bot(GetUpdates(offset=offset, timeout=0, limit=1), request_timeout=10)
+            except Exception:  # noqa: BLE001 - at worst the updates come again and are skipped by id
+                log.warning("could not confirm the last updates on shutdown", exc_info=True)
+
+
+def _chat_key(update: Update) -> int | None:
+    event = update.event
+    chat = getattr(event, "chat", None)
+    if chat is not None:
+        return chat.id
+    message = getattr(event, "message", None)  # callback queries
+    if message is not None and getattr(message, "chat", None) is not None:
+        return message.chat.id
+    user = getattr(event, "from_user", None)
+    return user.id if user is not None else None

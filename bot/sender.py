@@ -1,0 +1,51 @@
+"""The scheduler's MessageSender port over a real aiogram Bot: maps Telegram's answers to
+delivery outcomes the scheduler can act on (retry later, give up, follow a migration)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from scheduler.ports import DeliveryResult, DeliveryStatus
+
+
+class TelegramSender:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(
+        self, chat_id: int, html: str, *, buttons: list[list[dict[str, Any]]] | None = None
+    ) -> DeliveryResult:
+        markup = None
+        if buttons:
+            markup = InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(**button) for button in row] for row in buttons]
+            )
+        try:
+            message = await self.bot.send_message(chat_id, html, reply_markup=markup)
+        except TelegramRetryAfter as exc:
+            return DeliveryResult(DeliveryStatus.RETRY_AFTER, retry_after=float(exc.retry_after), detail=exc.message)
+        except TelegramMigrateToChat as exc:
+            return DeliveryResult(DeliveryStatus.MIGRATED, migrate_to_chat_id=exc.migrate_to_chat_id, detail=exc.message)
+        except TelegramForbiddenError as exc:
+            return DeliveryResult(DeliveryStatus.UNDELIVERABLE, detail=exc.message)
+        except TelegramBadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                return DeliveryResult(DeliveryStatus.UNDELIVERABLE, detail=exc.message)
+            return DeliveryResult(DeliveryStatus.REJECTED, detail=exc.message)
+        except TelegramNotFound as exc:
+            return DeliveryResult(DeliveryStatus.UNDELIVERABLE, detail=exc.message)
+        except (TelegramServerError, TelegramNetworkError, TimeoutError, OSError) as exc:
+            return DeliveryResult(DeliveryStatus.TEMPORARY, detail=str(exc))
+        return DeliveryResult(DeliveryStatus.SENT, message_id=message.message_id)

@@ -1,0 +1,27 @@
+"""The bot's command list per language and chat scope, registered with setMyCommands."""
+
+from __future__ import annotations
+
+from aiogram.types import BotCommand
+
+from handlers.texts import LANGUAGES, Translator
+
+PRIVATE_COMMANDS = ("start", "menu", "settings", "help", "cancel", "invite")
+GROUP_COMMANDS = ("help",)
+
+
+def private_commands(language: str) -> list[BotCommand]:
+    tr = Translator(language)
+    return [BotCommand(command=c, description=tr(f"cmd.{c}")) for c in PRIVATE_COMMANDS]
+
+
+def group_commands(language: str) -> list[BotCommand]:
+    tr = Translator(language)
+    return [BotCommand(command=c, description=tr(f"cmd.{c}")) for c in GROUP_COMMANDS]
+
+
+def help_lines(language: str) -> str:
+    return "\n".join(f"/{c.command} — {c.description}" for c in private_commands(language))
+
+
+__all__ = ["LANGUAGES", "group_commands", "help_lines", "private_commands"]

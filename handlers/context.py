@@ -1,0 +1,13 @@
+"""What the composition root hands to handlers through workflow data (no import of config/bot)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerOptions:
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+    default_timezone: str = "UTC"
+    # The offline sandbox lets the first person in as an admin.
+    first_user_is_admin: bool = False

@@ -1,0 +1,72 @@
+"""Translate domain errors (and the unexpected) into a clear answer; nothing is half-done because
+the unit of work has already rolled back by the time these run."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Dispatcher
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent
+
+from crm_core.errors import (
+    AccessDenied,
+    ConcurrencyConflict,
+    DomainError,
+    LimitExceeded,
+    NotFound,
+    NotRegistered,
+    RequiredFieldsMissing,
+    UserDeactivated,
+    ValidationFailed,
+)
+from handlers.render import esc
+from handlers.texts import Translator
+
+log = logging.getLogger(__name__)
+
+
+def describe(tr: Translator, exc: DomainError) -> str:
+    if isinstance(exc, NotRegistered):
+        return tr("not_registered")
+    if isinstance(exc, UserDeactivated):
+        return tr("deactivated")
+    if isinstance(exc, RequiredFieldsMissing):
+        return tr("error.required_fields_missing", fields=esc(", ".join(exc.fields)))
+    if isinstance(exc, AccessDenied):
+        return tr("error.access_denied")
+    if isinstance(exc, NotFound):
+        return tr("error.not_found")
+    if isinstance(exc, ConcurrencyConflict):
+        return tr("error.conflict")
+    if isinstance(exc, LimitExceeded):
+        return tr("error.limit_exceeded", detail=esc(str(exc)))
+    if isinstance(exc, ValidationFailed):
+        return tr("error.validation_failed", detail=esc(str(exc)))
+    return tr("error.generic")
+
+
+async def _reply(event: ErrorEvent, text: str) -> None:
+    update = event.update
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.message is not None:
+            await update.message.answer(text)
+        elif update.inline_query is not None:
+            await update.inline_query.answer([], cache_time=1, is_personal=True)
+    except TelegramAPIError:
+        log.warning("could not tell the user about an error", exc_info=True)
+
+
+def register(dp: Dispatcher) -> None:
+    @dp.errors(ExceptionTypeFilter(DomainError))
+    async def on_domain_error(event: ErrorEvent, tr: Translator | None = None) -> None:
+        tr = tr or Translator("en")
+        await _reply(event, describe(tr, event.exception))  # type: ignore[arg-type]
+
+    @dp.errors()
+    async def on_unexpected(event: ErrorEvent, tr: Translator | None = None) -> None:
+        log.error("unhandled error in update %s", event.update.update_id, exc_info=event.exception)
+        await _reply(event, (tr or Translator("en"))("error.generic"))

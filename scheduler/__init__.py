@@ -1,0 +1,1 @@
+"""Background jobs (reminders, digests, housekeeping). Reaches Telegram only through `ports`."""

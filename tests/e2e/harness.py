@@ -1,0 +1,90 @@
+"""Runs the real bot (the production dispatcher factory and polling, a real aiogram HTTP session)
+against the fake Bot API server, and speaks for the people in the chat."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bot.app import BotApp, create_bot
+from bot.fake_telegram import FakeTelegram
+from bot.fake_telegram.models import StoredMessage
+from config import load_settings
+
+
+class Harness:
+    def __init__(self, tg: FakeTelegram, app: BotApp) -> None:
+        self.tg = tg
+        self.app = app
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every injected update was handled and confirmed."""
+        poller = self.app.poller
+        await self.tg.wait_for(lambda: self.tg.pending_updates_count == 0 and poller.idle, timeout)
+
+    async def say(self, user_id: int, text: str, chat_id: int | None = None) -> list[StoredMessage]:
+        """Send a message as the user; return the bot's new messages in that chat."""
+        marker = self.tg.mark()
+        self.tg.send_text(user_id, text, chat_id)
+        await self.settle()
+        return self.new_bot_messages(chat_id or user_id, marker)
+
+    async def press(
+        self, user_id: int, message: StoredMessage, text: str, chat_id: int | None = None
+    ) -> list[StoredMessage]:
+        """Press the button whose label contains `text`; return new bot messages (edits re-read)."""
+        label = find_button(self.current(message), text)
+        chat = chat_id or user_id
+        before = {m.message_id: m.edit_count for m in self.tg.bot_messages(chat)}
+        self.tg.press_button(user_id, message.message_id, button_text=label, chat_id=chat_id)
+        await self.settle()
+        return [m for m in self.tg.bot_messages(chat) if before.get(m.message_id) != m.edit_count]
+
+    def new_bot_messages(self, chat_id: int, marker: int) -> list[StoredMessage]:
+        return [m for m in self.tg.bot_messages(chat_id) if m.seq > marker]
+
+    def current(self, message: StoredMessage) -> StoredMessage:
+        """The message as it is now, after edits."""
+        found = self.tg.get_message(message.chat_id, message.message_id)
+        assert found is not None
+        return found
+
+    def bad_requests(self) -> list[Any]:
+        return self.tg.errors(400)
+
+
+def find_button(message: StoredMessage, text: str) -> str:
+    labels = [label for row in message.inline_keyboard for (label, _data, _url) in row]
+    matches = [label for label in labels if text.lower() in label.lower()]
+    assert matches, f"no button with {text!r} among {labels}"
+    return matches[0]
+
+
+@asynccontextmanager
+async def running_bot(database_url: str, *, admin_ids: list[int] | None = None, **settings: Any) -> AsyncIterator[Harness]:
+    tg = FakeTelegram(rate_limits=True)
+    await tg.start()
+    cfg = load_settings(
+        bot_token=tg.token,
+        telegram_api_url=tg.base_url,
+        database_url=database_url,
+        admin_ids=",".join(str(i) for i in admin_ids or []),
+        shutdown_timeout=settings.pop("shutdown_timeout", 5.0),
+        redis_url=settings.pop("redis_url", None),  # in-memory FSM unless a test asks for Redis
+        **settings,
+    )
+    from crm_core.db import Database
+
+    app = BotApp(cfg, create_bot(tg.token, tg.base_url), Database(cfg.database_url))
+    task = asyncio.create_task(app.run())
+    try:
+        await tg.wait_for(lambda: tg.calls("getUpdates") or task.done(), timeout=10)
+        if task.done():
+            task.result()
+        yield Harness(tg, app)
+    finally:
+        app.stop()
+        await asyncio.wait_for(task, timeout=15)
+        await tg.stop()
