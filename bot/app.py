@@ -42,9 +42,11 @@ def handler_options(settings: Settings, *, first_user_is_admin: bool = False) ->
 def build_storage(redis_url: str | None) -> tuple[BaseStorage, BaseEventIsolation]:
     """FSM state and per-chat locks: in memory for one process, in Redis when scaled out."""
     if redis_url:
+        from aiogram.fsm.storage.base import DefaultKeyBuilder
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
-        storage = RedisStorage.from_url(redis_url)
+        # Keys carry the bot id so that several bots may share one Redis.
+        storage = RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(with_bot_id=True))
         return storage, RedisEventIsolation(storage.redis)
     return MemoryStorage(), SimpleEventIsolation()
 
@@ -93,16 +95,17 @@ class BotApp:
         self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
 
     async def run(self) -> None:
-        await migrate.upgrade(self.db.engine)
-        me = await self.bot.get_me()
-        log.info("bot @%s (id %s) starting", me.username, me.id)
-        await self.bot.delete_webhook(drop_pending_updates=False)
-        await register_commands(self.bot)
-        self.scheduler.start()
         try:
+            await migrate.upgrade(self.db.engine)
+            me = await self.bot.get_me()
+            log.info("bot @%s (id %s) starting", me.username, me.id)
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            await register_commands(self.bot)
+            self.scheduler.start()
             await self.poller.run()
         finally:
-            self.scheduler.shutdown(wait=False)
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
             await self.dp.storage.close()
             await self.dp.fsm.events_isolation.close()
             await self.bot.session.close()

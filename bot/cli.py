@@ -49,9 +49,18 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(run_sandbox(settings, user_id=args.user_id, lang=args.lang, name=args.name))
         else:
+            from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
             from bot.app import run_bot
 
-            asyncio.run(run_bot(settings))
+            try:
+                asyncio.run(run_bot(settings))
+            except TelegramUnauthorizedError:
+                print("crm-bot: Telegram rejected BOT_TOKEN (Unauthorized): check the token", file=sys.stderr)
+                return 2
+            except TelegramNetworkError as exc:
+                print(f"crm-bot: cannot reach TELEGRAM_API_URL {settings.telegram_api_url}: {exc}", file=sys.stderr)
+                return 3
     except KeyboardInterrupt:
         return 130
     return 0

@@ -139,3 +139,52 @@ async def test_every_button_press_is_answered(bot: Harness) -> None:
     assert bot.tg.callback_answers[update["callback_query"]["id"]] is not None
     assert all(answer is not None for answer in bot.tg.callback_answers.values())
     assert [e.description for e in bot.bad_requests()] == []
+
+
+async def test_command_menus_per_language_and_chat_type(bot: Harness) -> None:
+    private_ru = bot.tg.commands_for({"type": "all_private_chats"}, "ru")
+    private_en = bot.tg.commands_for({"type": "all_private_chats"}, "en")
+    groups_en = bot.tg.commands_for({"type": "all_group_chats"}, "en")
+    assert [c["command"] for c in private_en] == [c["command"] for c in private_ru]
+    assert {"start", "menu", "help", "cancel"} <= {c["command"] for c in private_en}
+    assert private_ru[0]["description"] != private_en[0]["description"]  # translated
+    assert {c["command"] for c in groups_en} < {c["command"] for c in private_en}
+    # Without a language, users see English.
+    assert bot.tg.commands_for({"type": "all_private_chats"}, "") == private_en
+
+
+async def test_a_repeated_update_is_not_processed_twice(bot: Harness) -> None:
+    from aiogram.types import Update
+
+    bot.tg.add_user(ADMIN_ID, "Anna", language_code="en")
+    raw = bot.tg.send_text(ADMIN_ID, "/help")
+    await bot.settle()
+    assert len(bot.tg.bot_messages(ADMIN_ID)) == 1
+    # Telegram redelivers an update it was not told about (e.g. after a crash): it is skipped.
+    update = Update.model_validate(raw, context={"bot": bot.app.bot})
+    await bot.app.dp.feed_update(bot.app.bot, update)
+    assert len(bot.tg.bot_messages(ADMIN_ID)) == 1
+
+
+async def test_cancel_leaves_nothing_behind_when_idle(bot: Harness) -> None:
+    bot.tg.add_user(ADMIN_ID, "Anna", language_code="ru")
+    [reply] = await bot.say(ADMIN_ID, "/cancel")
+    assert reply.text == "Отменять нечего."
+
+
+async def test_unauthorized_token_is_one_line(database_url: str) -> None:
+    import asyncio
+    import os
+    import sys
+
+    from bot.fake_telegram import FakeTelegram
+
+    async with FakeTelegram() as tg:
+        env = dict(os.environ, BOT_TOKEN="999:WRONG", TELEGRAM_API_URL=tg.base_url, DATABASE_URL=database_url)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", env=env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 2
+    assert err.decode().strip().splitlines()[-1] == "crm-bot: Telegram rejected BOT_TOKEN (Unauthorized): check the token"
+    assert "Traceback" not in err.decode()
