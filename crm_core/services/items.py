@@ -15,7 +15,7 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -359,8 +359,6 @@ async def _find_client_by_comms(
     """The newest non-trashed contact/company having one of these normalised phones/emails."""
     if not prepared:
         return None
-    from sqlalchemy import or_
-
     conds = [(Communication.kind == kind) & (Communication.normalized == norm) for kind, norm in prepared]
     return await session.scalar(
         select(model.id)

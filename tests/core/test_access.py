@@ -68,7 +68,7 @@ async def test_head_sees_department_only(session):
         await items_svc.get_item(session, head, ItemType.LEAD, lead_other.id)
     with pytest.raises(AccessDenied):
         await items_svc.update_item(session, head, lead_other, {"title": "x"})
-    # The salesperson does not see the teammate's... own items only.
+    # A salesperson of the same department sees only their own items, not the head's view.
     assert await _visible_ids(session, mine, Lead) == {lead_team.id}
 
 
