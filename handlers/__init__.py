@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
+
 from aiogram import Router
+
+# The order in which routers see updates. Strangers are stopped first; the fallback answers what
+# nobody understood, so feature routers go before it (add one line per feature module).
+ROUTER_MODULES: tuple[str, ...] = (
+    "gate",
+    "start",
+    "invites",
+    "settings",
+    "fallback",
+)
 
 
 def get_routers() -> list[Router]:
-    """Routers in the order they must see updates: strangers are stopped first.
+    """The routers, in order.
 
     Routers are module singletons with no state of their own (middlewares live on the
     dispatcher), so a new dispatcher (the tests build many) may adopt them: aiogram refuses a
     second parent, hence the reset of the back-reference.
     """
-    from handlers import fallback, gate, invites, settings, start
-
-    routers = [gate.router, start.router, invites.router, settings.router, fallback.router]
+    routers = [importlib.import_module(f"handlers.{name}").router for name in ROUTER_MODULES]
     for router in routers:
         router._parent_router = None
     return routers

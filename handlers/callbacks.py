@@ -1,4 +1,12 @@
-"""Typed callback data. Prefixes are short: Telegram allows 64 bytes of callback data."""
+"""Typed callback data shared across features. Telegram allows 64 bytes of callback data, so
+prefixes are short. A feature's own callback classes live in its module; prefixes in use:
+  m menu, inv invite, set settings, c card (shared entry points below),
+  cf/cs/cp/tr cards (fields, stage, people, trash), nw/cv/cl capture, conversion, client picker,
+  a/dt/td activities, date picker, /today, tk/tl/cm tasks, timeline, comments,
+  kb/ls/fl/bk/av/cal/fd kanban, lists, filters, bulk, activities view, calendar, find,
+  adm admin, rm reminders and notifications.
+Button data can be forged by any client: handlers re-check everything through crm_core.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,25 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from crm_core.models.items import ItemType
+
 
 class MenuAction(StrEnum):
     MAIN = "main"
     HELP = "help"
     SETTINGS = "settings"
     INVITE = "invite"
+    NEW = "new"
+    TODAY = "today"
+    KANBAN = "kanban"
+    LEADS = "leads"
+    DEALS = "deals"
+    CONTACTS = "contacts"
+    COMPANIES = "companies"
+    ACTIVITIES = "activities"
+    CALENDAR = "calendar"
+    FIND = "find"
+    ADMIN = "admin"
 
 
 class MenuCB(CallbackData, prefix="m"):
@@ -29,3 +50,25 @@ class SettingsAction(StrEnum):
 class SettingsCB(CallbackData, prefix="set"):
     action: SettingsAction
     value: str = ""
+
+
+class CardAction(StrEnum):
+    """Entry points from an item's card; each is handled by the feature that owns it."""
+
+    OPEN = "open"  # cards
+    FIELDS = "fields"  # cards
+    PEOPLE = "people"  # cards: responsible and observers
+    STAGE = "stage"  # cards
+    MORE = "more"  # cards: delete to trash, pipeline change
+    CLIENT = "client"  # capture: the client field
+    CONVERT = "convert"  # conversion (leads)
+    ACTIVITY = "activity"  # activities: plan one
+    COMMENT = "comment"  # comments
+    TIMELINE = "timeline"  # timeline
+    TASK = "task"  # tasks
+
+
+class CardCB(CallbackData, prefix="c"):
+    type: ItemType
+    id: int
+    action: CardAction = CardAction.OPEN

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from crm_core.models import Role, User
@@ -10,13 +10,26 @@ from handlers.callbacks import InviteCB, MenuAction, MenuCB, SettingsAction, Set
 from handlers.texts import LANGUAGES, Translator
 
 
+MENU_ROWS: tuple[tuple[MenuAction, ...], ...] = (
+    (MenuAction.NEW, MenuAction.TODAY),
+    (MenuAction.LEADS, MenuAction.DEALS),
+    (MenuAction.CONTACTS, MenuAction.COMPANIES),
+    (MenuAction.KANBAN, MenuAction.FIND),
+    (MenuAction.ACTIVITIES, MenuAction.CALENDAR),
+    (MenuAction.SETTINGS, MenuAction.HELP),
+)
+
+
 def main_menu(tr: Translator, user: User) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=tr("menu.settings"), callback_data=MenuCB(action=MenuAction.SETTINGS))
-    kb.button(text=tr("menu.help"), callback_data=MenuCB(action=MenuAction.HELP))
+    rows = list(MENU_ROWS)
     if user.is_admin:
-        kb.button(text=tr("menu.invite"), callback_data=MenuCB(action=MenuAction.INVITE))
-    kb.adjust(2)
+        rows.append((MenuAction.ADMIN, MenuAction.INVITE))
+    for row in rows:
+        kb.row(*(
+            InlineKeyboardButton(text=tr(f"menu.{action.value}"), callback_data=MenuCB(action=action).pack())
+            for action in row
+        ))
     return kb.as_markup()
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.errors import InviteInvalid
 from crm_core.models import User
 from crm_core.services import users as users_service
+from crm_core.services.counters import get_counters
 from handlers.callbacks import MenuAction, MenuCB
 from handlers.commands import help_lines
 from handlers.context import HandlerOptions
@@ -54,13 +55,13 @@ async def start_with_invite(
             )
     except InviteInvalid as exc:
         if user is not None:  # already a member: a stale link is no obstacle
-            await send_main_menu(message, user, tr, greet=True)
+            await send_main_menu(message, session, user, tr, greet=True)
             return
         await message.answer(tr(f"invite.invalid.{exc.params.get('reason', 'unknown')}"))
         return
     tr = Translator(joined.language)
     await message.answer(tr("invite.accepted", role=tr(f"role.{joined.role.value}")))
-    await send_main_menu(message, joined, tr, greet=True)
+    await send_main_menu(message, session, joined, tr, greet=True)
     await _tell_inviter(session, bot, joined)
 
 
@@ -79,13 +80,13 @@ async def _tell_inviter(session: AsyncSession, bot: Bot, joined: User) -> None:
 
 
 @router.message(CommandStart(), F.chat.type == "private")
-async def start(message: Message, user: User, tr: Translator) -> None:
-    await send_main_menu(message, user, tr, greet=True)
+async def start(message: Message, session: AsyncSession, user: User, tr: Translator) -> None:
+    await send_main_menu(message, session, user, tr, greet=True)
 
 
 @router.message(Command("menu"), F.chat.type == "private")
-async def menu(message: Message, user: User, tr: Translator) -> None:
-    await send_main_menu(message, user, tr)
+async def menu(message: Message, session: AsyncSession, user: User, tr: Translator) -> None:
+    await send_main_menu(message, session, user, tr)
 
 
 @router.message(Command("help"))
@@ -94,8 +95,8 @@ async def help_command(message: Message, tr: Translator) -> None:
 
 
 @router.callback_query(MenuCB.filter(F.action == MenuAction.MAIN))
-async def menu_button(callback: CallbackQuery, user: User, tr: Translator) -> None:
-    await show(callback, tr("menu.title"), main_menu(tr, user))
+async def menu_button(callback: CallbackQuery, session: AsyncSession, user: User, tr: Translator) -> None:
+    await show(callback, await main_menu_text(session, user, tr), main_menu(tr, user))
 
 
 @router.callback_query(MenuCB.filter(F.action == MenuAction.HELP))
@@ -103,8 +104,18 @@ async def help_button(callback: CallbackQuery, tr: Translator) -> None:
     await show(callback, tr("help", commands=help_lines(tr.language)), back_to_menu(tr))
 
 
-async def send_main_menu(message: Message, user: User, tr: Translator, *, greet: bool = False) -> None:
-    text = tr("menu.title")
+async def main_menu_text(session: AsyncSession, user: User, tr: Translator) -> str:
+    counters = await get_counters(session, user)
+    return tr("menu.title") + "\n" + tr(
+        "menu.counters",
+        overdue=counters.overdue, today=counters.today, incoming=counters.incoming, idle=counters.idle,
+    )
+
+
+async def send_main_menu(
+    message: Message, session: AsyncSession, user: User, tr: Translator, *, greet: bool = False
+) -> None:
+    text = await main_menu_text(session, user, tr)
     if greet:
         text = tr("welcome", name=esc(user.full_name)) + "\n\n" + text
     await message.answer(text, reply_markup=main_menu(tr, user))

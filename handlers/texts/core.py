@@ -1,17 +1,23 @@
-"""User-facing texts in Russian and English, picked by the user's language.
-
-Placeholders are filled with `str.format`; values that came from users must already be escaped
-by the caller (see handlers.render.esc) because every text here is sent as HTML.
-"""
+"""Texts of the foundation: menu, help, access, invites, settings, errors."""
 
 from __future__ import annotations
-
-from typing import Any
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "welcome": "Hello, <b>{name}</b>! This is your CRM.\nLeads, deals, clients and activities, right in Telegram.",
         "menu.title": "<b>Main menu</b>",
+        "menu.counters": "🔴 Overdue: {overdue} · 📅 Today: {today} · 📥 Incoming: {incoming} · 💤 Idle: {idle}",
+        "menu.new": "➕ New lead",
+        "menu.today": "📅 Today",
+        "menu.kanban": "📊 Kanban",
+        "menu.leads": "🎯 Leads",
+        "menu.deals": "💼 Deals",
+        "menu.contacts": "👤 Contacts",
+        "menu.companies": "🏢 Companies",
+        "menu.activities": "🗂 Activities",
+        "menu.calendar": "🗓 Calendar",
+        "menu.find": "🔍 Find",
+        "menu.admin": "🛠 Admin",
         "menu.help": "❓ Help",
         "menu.settings": "⚙️ Settings",
         "menu.invite": "➕ Invite a colleague",
@@ -67,6 +73,18 @@ TEXTS: dict[str, dict[str, str]] = {
     "ru": {
         "welcome": "Здравствуйте, <b>{name}</b>! Это ваша CRM.\nЛиды, сделки, клиенты и дела — прямо в Telegram.",
         "menu.title": "<b>Главное меню</b>",
+        "menu.counters": "🔴 Просрочено: {overdue} · 📅 Сегодня: {today} · 📥 Входящие: {incoming} · 💤 Без дел: {idle}",
+        "menu.new": "➕ Новый лид",
+        "menu.today": "📅 Сегодня",
+        "menu.kanban": "📊 Канбан",
+        "menu.leads": "🎯 Лиды",
+        "menu.deals": "💼 Сделки",
+        "menu.contacts": "👤 Контакты",
+        "menu.companies": "🏢 Компании",
+        "menu.activities": "🗂 Дела",
+        "menu.calendar": "🗓 Календарь",
+        "menu.find": "🔍 Поиск",
+        "menu.admin": "🛠 Админка",
         "menu.help": "❓ Помощь",
         "menu.settings": "⚙️ Настройки",
         "menu.invite": "➕ Пригласить коллегу",
@@ -120,20 +138,3 @@ TEXTS: dict[str, dict[str, str]] = {
         "cmd.invite": "Пригласить коллегу (админ)",
     },
 }
-
-LANGUAGES = tuple(TEXTS)
-
-
-class Translator:
-    """Texts of one language; falls back to English, then to the key, so a gap never crashes."""
-
-    def __init__(self, language: str) -> None:
-        self.language = language if language in TEXTS else "en"
-
-    def __call__(self, key: str, **params: Any) -> str:
-        text = TEXTS[self.language].get(key) or TEXTS["en"].get(key) or key
-        return text.format(**params) if params else text
-
-
-def t(language: str, key: str, **params: Any) -> str:
-    return Translator(language)(key, **params)
