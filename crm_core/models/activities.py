@@ -65,7 +65,7 @@ class Activity(Base, TimestampMixin):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Explicit per-activity reminder offsets (minutes before the deadline); None = use defaults.
-    reminder_offsets: Mapped[list[int] | None] = mapped_column(JSON)
+    reminder_offsets: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (
         # "What needs to be done" of an item and the counters' join (open activities of an owner).

@@ -26,6 +26,7 @@ class NotificationCategory(enum.StrEnum):
     OVERDUE = "overdue"
     DIGEST = "digest"
     COMMENT_ADDED = "comment_added"
+    ACTIVITY_ASSIGNED = "activity_assigned"
     OTHER = "other"
 
 

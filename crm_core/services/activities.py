@@ -20,6 +20,7 @@ from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, ValidationFailed
 from crm_core.models.activities import Activity, ActivityDirection, ActivityType
 from crm_core.models.items import ITEM_MODELS, AnyItem, ItemType
+from crm_core.models.notifications import NotificationCategory
 from crm_core.models.timeline import EventType
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active, ensure_can_edit, ensure_can_view
@@ -67,6 +68,11 @@ async def ensure_user(session: AsyncSession, user_id: int, *, field: str = "resp
     if user is None or not user.is_active:
         raise ValidationFailed("no such active user", field=field, user_id=user_id)
     return user
+
+
+async def _clear_focus(session: AsyncSession, item: AnyItem) -> None:
+    if await reminder_service.clear_focus_if_handled(session, item.ITEM_TYPE, item.id):
+        set_committed_value(item, "focused_at", None)
 
 
 def _aware(value: datetime, field: str) -> datetime:
@@ -274,7 +280,7 @@ async def _create(
         await notify(
             session,
             responsible_id,
-            "activity_assigned",
+            NotificationCategory.ACTIVITY_ASSIGNED,
             {
                 "activity_id": activity.id,
                 "owner_type": str(item.ITEM_TYPE),
@@ -328,7 +334,7 @@ async def update_activity(
             await notify(
                 session,
                 responsible_id,
-                "activity_assigned",
+                NotificationCategory.ACTIVITY_ASSIGNED,
                 {
                     "activity_id": activity.id,
                     "owner_type": str(item.ITEM_TYPE),
@@ -388,6 +394,7 @@ async def complete_activity(
     activity.updated_at = now
     await session.flush()
     await reminder_service.cancel_reminders(session, activity.id)
+    await _clear_focus(session, item)
     await add_event(
         session,
         owner_type=item.ITEM_TYPE,
@@ -492,4 +499,5 @@ async def delete_activity(
     )
     await session.delete(activity)
     await session.flush()
+    await _clear_focus(session, item)
     await touch_item(session, item, now)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
@@ -93,9 +93,15 @@ async def resolve_offsets(session: AsyncSession, activity: Activity) -> list[int
 
 
 async def set_pipeline_defaults(
-    session: AsyncSession, actor: User, pipeline_id: int, offsets: Sequence[int] | None
+    session: AsyncSession,
+    actor: User,
+    pipeline_id: int,
+    offsets: Sequence[int] | None,
+    *,
+    now: datetime | None = None,
 ) -> list[int] | None:
-    """Admins set (or, with None, clear) a pipeline's default reminder offsets."""
+    """Admins set (or, with None, clear) a pipeline's default reminder offsets; open future
+    activities using the defaults are re-planned at once."""
     if not actor.is_admin:
         raise AccessDenied("only admins change pipeline settings")
     if await session.get(Pipeline, pipeline_id) is None:
@@ -104,6 +110,8 @@ async def set_pipeline_defaults(
     if offsets is None:
         if row is not None:
             await session.delete(row)
+            await session.flush()
+            await resync_pipeline_defaults(session, pipeline_id, now=now)
         return None
     clean = validate_offsets(offsets)
     if row is None:
@@ -111,6 +119,7 @@ async def set_pipeline_defaults(
     else:
         row.offsets = clean
     await session.flush()
+    await resync_pipeline_defaults(session, pipeline_id, now=now)
     return clean
 
 
@@ -293,3 +302,102 @@ async def release(session: AsyncSession, ids: Sequence[int], retry_at: datetime)
         .values(claimed_until=ensure_utc(retry_at), claimed_by=None)
         .execution_options(synchronize_session="fetch")
     )
+
+
+# --- keeping reminders in step with changes elsewhere -------------------------------------------
+
+
+async def _sync_many(session: AsyncSession, activities: Sequence[Activity], now: datetime) -> int:
+    for activity in activities:
+        await sync_reminders(session, activity, now=now)
+    return len(activities)
+
+
+async def resync_user_defaults(session: AsyncSession, user_id: int, *, now: datetime | None = None) -> int:
+    """After a user changed `User.reminder_offsets`: re-plan their open future activities that use
+    the defaults. Returns how many activities were re-planned."""
+    now = ensure_utc(now) if now else utcnow()
+    rows = await session.scalars(
+        select(Activity).where(
+            Activity.responsible_id == user_id,
+            Activity.completed.is_(False),
+            Activity.deadline > now,
+            Activity.reminder_offsets.is_(None),
+        )
+    )
+    return await _sync_many(session, list(rows), now)
+
+
+async def resync_pipeline_defaults(
+    session: AsyncSession, pipeline_id: int, *, now: datetime | None = None
+) -> int:
+    """After a pipeline's default changed: re-plan open future activities on its leads/deals that
+    use the defaults."""
+    now = ensure_utc(now) if now else utcnow()
+    activities: list[Activity] = []
+    for model in (Lead, Deal):
+        rows = await session.scalars(
+            select(Activity)
+            .join(model, and_(Activity.owner_type == model.ITEM_TYPE, Activity.owner_id == model.id))
+            .where(
+                model.pipeline_id == pipeline_id,
+                Activity.completed.is_(False),
+                Activity.deadline > now,
+                Activity.reminder_offsets.is_(None),
+            )
+        )
+        activities.extend(rows)
+    return await _sync_many(session, activities, now)
+
+
+async def suspend_item_reminders(session: AsyncSession, owner_type: ItemType | str, owner_id: int) -> None:
+    """The item went to the trash: cancel the live reminders of all its activities."""
+    activity_ids = select(Activity.id).where(
+        Activity.owner_type == ItemType(owner_type), Activity.owner_id == owner_id
+    )
+    await session.execute(
+        update(ActivityReminder)
+        .where(ActivityReminder.activity_id.in_(activity_ids), ActivityReminder.state.in_(LIVE_STATES))
+        .values(state=ReminderState.CANCELLED, claimed_until=None)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+async def resume_item_reminders(
+    session: AsyncSession, owner_type: ItemType | str, owner_id: int, *, now: datetime | None = None
+) -> int:
+    """The item was restored from the trash: re-plan the future reminders of its open activities."""
+    now = ensure_utc(now) if now else utcnow()
+    rows = await session.scalars(
+        select(Activity).where(
+            Activity.owner_type == ItemType(owner_type),
+            Activity.owner_id == owner_id,
+            Activity.completed.is_(False),
+            Activity.deadline > now,
+        )
+    )
+    return await _sync_many(session, list(rows), now)
+
+
+async def clear_focus_if_handled(session: AsyncSession, owner_type: ItemType | str, owner_id: int) -> bool:
+    """Drop the item's focus once none of its open activities has a fired reminder any more
+    (called when an activity is completed or deleted). Returns True if the focus was cleared."""
+    owner_type = ItemType(owner_type)
+    if not owner_type.has_stages:
+        return False
+    still_fired = (
+        select(ActivityReminder.id)
+        .join(Activity, Activity.id == ActivityReminder.activity_id)
+        .where(
+            Activity.owner_type == owner_type,
+            Activity.owner_id == owner_id,
+            Activity.completed.is_(False),
+            ActivityReminder.state == ReminderState.SENT,
+        )
+        .limit(1)
+    )
+    if await session.scalar(still_fired) is not None:
+        return False
+    table = ITEM_MODELS[owner_type].__table__
+    await session.execute(update(table).where(table.c.id == owner_id).values(focused_at=None))
+    return True

@@ -277,3 +277,46 @@ async def test_two_open_transactions_skip_each_others_rows_on_postgresql(db):
         rows = list(await s.scalars(select(ActivityReminder)))
         assert {r.claimed_by for r in rows} == {"a", "b"}
         assert all(r.state == ReminderState.CLAIMED for r in rows)
+
+
+async def test_completing_clears_focus_once_nothing_fired_is_open(db):
+    user, lead, _deal, ids = await _setup(db, n_activities=3)  # activities 0 and 2 are on the lead
+    t = NOW + timedelta(minutes=45)
+    async with db.unit_of_work() as s:
+        claimed = await rem.claim_due(s, now=t, lease_seconds=60, worker_id="w", limit=10)
+        await rem.mark_sent(s, [r.id for r in claimed], t)
+    async with db.unit_of_work() as s:
+        actor = await s.get(type(user), user.id)
+        await acts.complete_activity(s, actor, ids[0], now=t)
+        assert (await s.get(Lead, lead.id)).focused_at == t  # activity 2 still fired and open
+        await acts.complete_activity(s, actor, ids[2], now=t)
+        assert (await s.get(Lead, lead.id)).focused_at is None
+
+
+async def test_default_changes_replan_open_future_activities(session):
+    admin = await make_admin(session)
+    user = await make_user(session)
+    deal = await make_deal(session, user)
+    far = NOW + timedelta(days=3)
+    a = await acts.create_activity(session, user, owner_type="deal", owner_id=deal.id, deadline=far, now=NOW)
+    fixed = await acts.create_activity(
+        session, user, owner_type="deal", owner_id=deal.id, deadline=far, reminder_offsets=[5], now=NOW
+    )
+    await rem.set_pipeline_defaults(session, admin, deal.pipeline_id, [120], now=NOW)
+    assert await offsets_of(session, a.id) == [120]
+    assert await offsets_of(session, fixed.id) == [5]
+    user.reminder_offsets = [30]
+    assert await rem.resync_user_defaults(session, user.id, now=NOW) == 1
+    assert await offsets_of(session, a.id) == [30]
+
+
+async def test_trash_suspends_and_restore_resumes_reminders(session):
+    user = await make_user(session)
+    lead = await make_lead(session, user)
+    a = await acts.create_activity(
+        session, user, owner_type="lead", owner_id=lead.id, deadline=NOW + timedelta(days=1), now=NOW
+    )
+    await rem.suspend_item_reminders(session, "lead", lead.id)
+    assert await live(session, a.id) == []
+    assert await rem.resume_item_reminders(session, "lead", lead.id, now=NOW) == 1
+    assert len(await live(session, a.id)) == 3
