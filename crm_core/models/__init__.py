@@ -51,3 +51,4 @@ from crm_core.models.notifications import (  # noqa: E402, F401
     NotificationState,
     UserMutedCategory,
 )
+from crm_core.models.views import SavedFilter  # noqa: E402, F401
