@@ -1,0 +1,222 @@
+"""Global search across leads, deals, contacts and companies the actor may see.
+
+Matches, best first: an exact ref ("D-7"), an exact phone (typed any way, compared in E.164) or
+email (any case), a name/title starting with the text, a name/title containing it (and a phone
+containing at least 5 typed digits). Prefix matches use the lower(...) indexes; the contains scan
+only runs when the better matches did not fill the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.models.items import (
+    ITEM_MODELS,
+    CommKind,
+    Communication,
+    Company,
+    Contact,
+    ItemType,
+    Lead,
+    Stage,
+)
+from crm_core.models.users import User
+from crm_core.permissions import ensure_active, visible_clause
+from crm_core.refs import format_ref, try_parse_ref
+from crm_core.services.items import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
+
+RANK_REF, RANK_EXACT, RANK_PREFIX, RANK_CONTAINS = 0, 1, 2, 3
+SEARCH_TYPES = (ItemType.DEAL, ItemType.LEAD, ItemType.CONTACT, ItemType.COMPANY)
+MIN_PHONE_DIGITS = 5
+_PHONE_CHARS = set("0123456789+-() .")
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    item_type: ItemType
+    id: int
+    title: str
+    subtitle: str
+    rank: int
+    matched_by: str  # "ref" | "phone" | "email" | "name"
+
+    @property
+    def ref(self) -> str:
+        return format_ref(self.item_type, self.id)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _name_exprs(model: Any) -> tuple[list[Any], list[Any]]:
+    """(indexed expressions for prefix search, expressions for contains search)."""
+    if model is Contact:
+        first, last = func.coalesce(Contact.name, ""), func.coalesce(Contact.last_name, "")
+        return (
+            [func.lower(Contact.name), func.lower(Contact.last_name)],
+            [func.lower(first + " " + last), func.lower(last + " " + first)],
+        )
+    if model is Lead:
+        person = func.coalesce(Lead.name, "") + " " + func.coalesce(Lead.last_name, "")
+        return (
+            [func.lower(Lead.title)],
+            [func.lower(Lead.title), func.lower(person), func.lower(func.coalesce(Lead.company_title, ""))],
+        )
+    return [func.lower(model.title)], [func.lower(model.title)]
+
+
+def _prefix_cond(expr: Any, text: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "sqlite" and text and ord(text[-1]) < 0x10FFFF:
+        # SQLite uses an expression index for a range, not for LIKE: [text, text-with-last-char+1).
+        return (expr >= text) & (expr < text[:-1] + chr(ord(text[-1]) + 1))
+    return expr.like(_escape(text) + "%", escape="\\")  # PostgreSQL: text_pattern_ops index
+
+
+def _select_display(model: Any, language: str) -> Any:
+    """SELECT id, title, detail for a model (detail: stage name / position / industry)."""
+    if model is Contact:
+        title = func.trim(func.coalesce(Contact.name, "") + " " + func.coalesce(Contact.last_name, ""))
+        return select(Contact.id, title, Contact.position)
+    if model is Company:
+        return select(Company.id, Company.title, Company.industry)
+    stage_name = Stage.name_ru if language == "ru" else Stage.name_en
+    title = model.title
+    if model is Lead:
+        person = func.trim(func.coalesce(Lead.name, "") + " " + func.coalesce(Lead.last_name, ""))
+        title = func.coalesce(func.nullif(Lead.title, ""), person)
+    return select(model.id, title, stage_name).join(Stage, Stage.id == model.stage_id)
+
+
+def _hit(item_type: ItemType, row: Any, rank: int, matched_by: str, matched: str | None = None) -> SearchHit:
+    item_id, title, detail = row[0], row[1], row[2]
+    ref = format_ref(item_type, item_id)
+    parts = [ref] + [p for p in (matched, detail) if p]
+    title = (title or "").strip() or ref
+    return SearchHit(item_type, int(item_id), title, " · ".join(parts), rank, matched_by)
+
+
+async def search_items(
+    session: AsyncSession,
+    actor: User,
+    text: str,
+    *,
+    limit: int = 20,
+    types: tuple[ItemType, ...] = SEARCH_TYPES,
+    default_region: str = DEFAULT_PHONE_REGION,
+) -> list[SearchHit]:
+    """Items the actor may see (not trashed) matching `text`, ranked, at most `limit`."""
+    ensure_active(actor)
+    text = (text or "").strip()
+    if not text or limit <= 0:
+        return []
+    dialect = session.get_bind().dialect.name
+    lang = actor.language or "en"
+    hits: dict[tuple[ItemType, int], SearchHit] = {}
+
+    def add(hit: SearchHit) -> None:
+        key = (hit.item_type, hit.id)
+        if key not in hits or hits[key].rank > hit.rank:
+            hits[key] = hit
+
+    # 1. a ref
+    parsed = try_parse_ref(text)
+    if parsed and parsed[0] in types:
+        model = ITEM_MODELS[parsed[0]]
+        row = (
+            await session.execute(
+                _select_display(model, lang).where(model.id == parsed[1], visible_clause(actor, model))
+            )
+        ).first()
+        if row:
+            add(_hit(parsed[0], row, RANK_REF, "ref"))
+
+    # 2. an exact phone/email; a phone's digits as a fragment
+    comm: tuple[CommKind, ColumnElement[bool], str] | None = None
+    partial_digits: str | None = None
+    if "@" in text:
+        email = try_normalize_email(text)
+        if email:
+            comm = (CommKind.EMAIL, Communication.normalized == email, "email")
+    elif set(text) <= _PHONE_CHARS and sum(c.isdigit() for c in text) >= MIN_PHONE_DIGITS:
+        phone = try_normalize_phone(text, default_region)
+        if phone:
+            comm = (CommKind.PHONE, Communication.normalized == phone, "phone")
+        partial_digits = "".join(c for c in text if c.isdigit())
+    if comm is not None:
+        kind, cond, label = comm
+        for item_type in types:
+            model = ITEM_MODELS[item_type]
+            stmt = (
+                _select_display(model, lang)
+                .add_columns(Communication.value)
+                .join(
+                    Communication,
+                    (Communication.owner_type == item_type) & (Communication.owner_id == model.id),
+                )
+                .where(Communication.kind == kind, cond, visible_clause(actor, model))
+                .order_by(model.id.desc())
+                .limit(limit)
+            )
+            for row in (await session.execute(stmt)).all():
+                add(_hit(item_type, row, RANK_EXACT, label, row[3]))
+
+    # 3. names: prefix (indexed) first; the contains scan only if the page is not full yet
+    lowered = text.lower()
+    for item_type in types:
+        model = ITEM_MODELS[item_type]
+        prefix_exprs, _ = _name_exprs(model)
+        cond = or_(*[_prefix_cond(e, lowered, dialect) for e in prefix_exprs])
+        stmt = (
+            _select_display(model, lang)
+            .where(cond, visible_clause(actor, model))
+            .order_by(model.id.desc())
+            .limit(limit)
+        )
+        for row in (await session.execute(stmt)).all():
+            add(_hit(item_type, row, RANK_PREFIX, "name"))
+    if len(hits) < limit:
+        pattern = "%" + _escape(lowered) + "%"
+        for item_type in types:
+            model = ITEM_MODELS[item_type]
+            _, contains_exprs = _name_exprs(model)
+            cond = or_(*[e.like(pattern, escape="\\") for e in contains_exprs])
+            stmt = (
+                _select_display(model, lang)
+                .where(cond, visible_clause(actor, model))
+                .order_by(model.id.desc())
+                .limit(limit)
+            )
+            for row in (await session.execute(stmt)).all():
+                add(_hit(item_type, row, RANK_CONTAINS, "name"))
+    if partial_digits and len(hits) < limit:
+        for item_type in types:
+            model = ITEM_MODELS[item_type]
+            stmt = (
+                _select_display(model, lang)
+                .add_columns(Communication.value)
+                .join(
+                    Communication,
+                    (Communication.owner_type == item_type) & (Communication.owner_id == model.id),
+                )
+                .where(
+                    Communication.kind == CommKind.PHONE,
+                    Communication.normalized.like("%" + partial_digits + "%"),
+                    visible_clause(actor, model),
+                )
+                .order_by(model.id.desc())
+                .limit(limit)
+            )
+            for row in (await session.execute(stmt)).all():
+                add(_hit(item_type, row, RANK_CONTAINS, "phone", row[3]))
+
+    type_order = {t: i for i, t in enumerate(types)}
+    ranked = sorted(hits.values(), key=lambda h: (h.rank, type_order[h.item_type], -h.id))
+    return ranked[:limit]
+
+
+__all__ = ["SearchHit", "search_items", "RANK_REF", "RANK_EXACT", "RANK_PREFIX", "RANK_CONTAINS"]

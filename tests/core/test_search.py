@@ -1,0 +1,99 @@
+"""Global search (crm_core.services.search): refs, phones typed any way, emails in any case, names,
+ranking and visibility."""
+
+from __future__ import annotations
+
+from crm_core.models.items import ItemType
+from crm_core.services import trash
+from crm_core.services.search import RANK_CONTAINS, RANK_EXACT, RANK_PREFIX, RANK_REF, search_items
+from tests.core.factories import make_admin, make_company, make_contact, make_deal, make_lead, make_user
+
+
+def _keys(hits):
+    return [(h.item_type, h.id) for h in hits]
+
+
+async def test_phone_typed_differently_and_partial_digits(session) -> None:
+    admin = await make_admin(session)
+    ivan = await make_contact(session, admin, name="Ivan", last_name="Petrov", phones=["+7 (916) 123-45-67"])
+    acme = await make_company(session, admin, title="Acme", phones=["8 916 123 45 67"])
+    await make_contact(session, admin, name="Other", phones=["+7 903 000 11 22"])
+
+    for typed in ("89161234567", "+7 916 123 45 67", "8 (916) 123-45-67", "+79161234567"):
+        hits = await search_items(session, admin, typed)
+        assert set(_keys(hits)) == {(ItemType.CONTACT, ivan.id), (ItemType.COMPANY, acme.id)}, typed
+        assert all(h.rank == RANK_EXACT and h.matched_by == "phone" for h in hits)
+    hits = await search_items(session, admin, "123-45")
+    assert set(_keys(hits)) == {(ItemType.CONTACT, ivan.id), (ItemType.COMPANY, acme.id)}
+    assert all(h.rank == RANK_CONTAINS for h in hits)
+    assert await search_items(session, admin, "1234") == []  # fewer than 5 digits: not a phone fragment
+
+
+async def test_email_any_case(session) -> None:
+    admin = await make_admin(session)
+    c = await make_contact(session, admin, name="Anna", emails=["Anna.Smith@Example.COM"])
+    lead = await make_lead(
+        session, admin, title="From site", emails=["anna.smith@example.com"], auto_link_client=False
+    )
+    hits = await search_items(session, admin, "ANNA.smith@example.com")
+    assert set(_keys(hits)) == {(ItemType.CONTACT, c.id), (ItemType.LEAD, lead.id)}
+    assert all(h.rank == RANK_EXACT and h.matched_by == "email" for h in hits)
+    assert "Anna.Smith@Example.COM" in next(h for h in hits if h.item_type == ItemType.CONTACT).subtitle
+
+
+async def test_ref_then_prefix_then_contains(session) -> None:
+    admin = await make_admin(session)
+    d = await make_deal(session, admin, title="Window order")
+    best = await make_company(session, admin, title="Best Window Co")
+    win = await make_company(session, admin, title="WINDOWS Ltd")
+    hits = await search_items(session, admin, f"d-{d.id}")
+    assert hits[0].rank == RANK_REF and (hits[0].item_type, hits[0].id) == (ItemType.DEAL, d.id)
+    assert hits[0].title == "Window order" and hits[0].ref == f"D-{d.id}"
+    hits = await search_items(session, admin, "window")
+    assert [(h.item_type, h.id, h.rank) for h in hits] == [
+        (ItemType.DEAL, d.id, RANK_PREFIX),
+        (ItemType.COMPANY, win.id, RANK_PREFIX),
+        (ItemType.COMPANY, best.id, RANK_CONTAINS),
+    ]
+    assert (await search_items(session, admin, "window", limit=2)) == hits[:2]
+
+
+async def test_contact_names_both_orders(session) -> None:
+    admin = await make_admin(session)
+    c = await make_contact(session, admin, name="Ivan", last_name="Petrov")
+    for text in ("petrov", "Ivan Petrov", "petrov ivan", "van pet"):
+        hits = await search_items(session, admin, text)
+        assert _keys(hits) == [(ItemType.CONTACT, c.id)], text
+    assert hits[0].title == "Ivan Petrov"
+
+
+async def test_visibility_and_trash(session) -> None:
+    admin = await make_admin(session)
+    s1 = await make_user(session)
+    s2 = await make_user(session)
+    theirs = await make_deal(session, admin, title="Secret deal", responsible_id=s2.id)
+    mine = await make_deal(session, admin, title="Secret mine", responsible_id=s1.id)
+    watched = await make_contact(
+        session, admin, name="Secret", responsible_id=s2.id, observer_ids=[s1.id], phones=["+7 916 555 44 33"]
+    )
+    hidden = await make_contact(
+        session, admin, name="Hidden", responsible_id=s2.id, phones=["+7 916 555 44 34"]
+    )
+    gone = await make_company(session, admin, title="Secret Co", responsible_id=s1.id)
+    await trash.delete_item(session, admin, gone)
+
+    assert set(_keys(await search_items(session, s1, "secret"))) == {
+        (ItemType.DEAL, mine.id),
+        (ItemType.CONTACT, watched.id),
+    }
+    assert await search_items(session, s1, f"D-{theirs.id}") == []
+    assert await search_items(session, s1, "+7 916 555 44 34") == []
+    assert _keys(await search_items(session, s1, "89165554433")) == [(ItemType.CONTACT, watched.id)]
+    assert set(_keys(await search_items(session, s2, "secret"))) == {
+        (ItemType.DEAL, theirs.id),
+        (ItemType.CONTACT, watched.id),
+    }
+    assert _keys(await search_items(session, s2, "hidden")) == [(ItemType.CONTACT, hidden.id)]
+    assert (ItemType.COMPANY, gone.id) not in _keys(await search_items(session, admin, "secret"))
+    assert await search_items(session, admin, f"CO-{gone.id}") == []
+    assert await search_items(session, admin, "   ") == []
