@@ -8,7 +8,7 @@ the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -460,9 +460,7 @@ def snooze_deadline(activity: Activity, preset: str | timedelta, *, now: datetim
         tz = ZoneInfo(timezone)
         local_deadline = ensure_utc(activity.deadline).astimezone(tz)
         day = now.astimezone(tz).date() + timedelta(days=1)
-        return datetime.combine(day, local_deadline.timetz().replace(tzinfo=None), tzinfo=tz).astimezone(
-            ensure_utc(now).tzinfo
-        )
+        return datetime.combine(day, local_deadline.time(), tzinfo=tz).astimezone(UTC)
     raise ValidationFailed("unknown snooze", field="snooze", value=str(preset))
 
 
