@@ -1,0 +1,44 @@
+"""Read-only queries the item card needs that no other service offers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.models.items import Lead
+from crm_core.models.users import User
+from crm_core.permissions import ensure_active
+
+
+async def assignable_users(
+    session: AsyncSession, actor: User, *, limit: int = 10, offset: int = 0
+) -> tuple[list[User], int]:
+    """Active users anyone may pick as responsible or observer (as in Bitrix24, every colleague
+    can be chosen), by name; returns a page and the total count."""
+    ensure_active(actor)
+    total = await session.scalar(select(func.count(User.id)).where(User.is_active.is_(True))) or 0
+    rows = await session.scalars(
+        select(User)
+        .where(User.is_active.is_(True))
+        .order_by(User.full_name, User.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total)
+
+
+async def users_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, User]:
+    wanted: Sequence[int] = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(User).where(User.id.in_(wanted)))
+    return {u.id: u for u in rows}
+
+
+async def lead_is_converted(session: AsyncSession, lead: Lead) -> bool:
+    """Items were already created from this lead (the rule conversion itself applies)."""
+    from crm_core.services.conversion import _already_converted
+
+    return await _already_converted(session, lead)

@@ -1,0 +1,334 @@
+"""The item card: its header text and keyboard, shared by every feature that shows an item.
+
+Public API for other features:
+  card_screen(session, user, tr, item_type, item_id) -> (text, markup)   access-checked
+  open_card(event, session, user, tr, item_type, item_id)                 edit in place / send
+  load_visible(session, user, item_type, item_id, for_edit=False)         NotFound for no access
+  format_money(amount, currency, language), type_label(tr, item_type), item_label(tr, item),
+  stage_progress(tr, stages, stage), user_name(user)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.clock import utcnow
+from crm_core.errors import AccessDenied, NotFound
+from crm_core.models.items import (
+    AnyItem,
+    CommKind,
+    Company,
+    Contact,
+    Deal,
+    ItemType,
+    Lead,
+    Stage,
+    StageSemantics,
+)
+from crm_core.models.timeline import EventType
+from crm_core.models.users import User
+from crm_core.services import activities as activities_service
+from crm_core.services import comments as comments_service
+from crm_core.services import items as items_service
+from crm_core.services import pipelines as pipelines_service
+from crm_core.services.cards_queries import lead_is_converted, users_by_id
+from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
+from handlers.texts import Translator
+from handlers.ui import show
+
+TYPE_ICONS = {ItemType.LEAD: "🎯", ItemType.DEAL: "💼", ItemType.CONTACT: "👤", ItemType.COMPANY: "🏢"}
+CURRENCY_SIGNS = {"RUB": "₽", "USD": "$", "EUR": "€", "KZT": "₸", "UAH": "₴", "BYN": "Br", "CNY": "¥"}
+TITLE_LIMIT = 200
+PINNED_LIMIT = 7
+PINNED_TEXT_LIMIT = 200
+COMMS_SHOWN = 5
+LINKS_SHOWN = 5
+
+
+# --- small formatting helpers ------------------------------------------------------------------
+
+
+def type_label(tr: Translator, item_type: ItemType | str) -> str:
+    return tr(f"card.type.{ItemType(item_type).value}")
+
+
+def user_name(user: User | None) -> str:
+    """Escaped display name of a colleague."""
+    if user is None:
+        return "—"
+    return esc(truncate(user.full_name or (f"@{user.username}" if user.username else f"#{user.id}"), 60))
+
+
+def item_label(tr: Translator, item: AnyItem) -> str:
+    """Escaped "🎯 L-12 Title" for lists and buttons."""
+    return f"{TYPE_ICONS[item.ITEM_TYPE]} {item.ref} {esc(truncate(item.display_name, 60))}"
+
+
+def format_money(amount: Decimal | int | float | None, currency: str | None, language: str) -> str:
+    """"150 000,50 ₽" (ru) / "150,000.50 ₽" (en); whole amounts without the cents."""
+    if amount is None:
+        return "—"
+    value = Decimal(str(amount)).quantize(Decimal("0.01"))
+    text = f"{value:,.2f}"
+    if text.endswith(".00"):
+        text = text[:-3]
+    if language == "ru":
+        text = text.replace(",", "\u00a0").replace(".", ",")
+    code = (currency or "RUB").upper()
+    return f"{text}\u00a0{CURRENCY_SIGNS.get(code, code)}"
+
+
+def format_dt(value: datetime, user: User) -> str:
+    """A UTC moment in the user's timezone, as people write it here."""
+    try:
+        zone = ZoneInfo(user.timezone or "UTC")
+    except Exception:  # an odd stored name must not break the card
+        zone = ZoneInfo("UTC")
+    return value.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+
+
+def stage_progress(tr: Translator, stages: list[Stage], stage: Stage | None) -> str:
+    """●●●○○ and the stage name; won/lost marked."""
+    if stage is None:
+        return "—"
+    name = esc(stage.name(tr.language))
+    process = [s for s in stages if s.semantics == StageSemantics.PROCESS]
+    if stage.semantics == StageSemantics.SUCCESS:
+        return f"{'●' * len(process)}● ✅ {name}"
+    if stage.semantics == StageSemantics.FAILURE:
+        return f"❌ {name}"
+    ids = [s.id for s in process]
+    pos = ids.index(stage.id) + 1 if stage.id in ids else 1
+    return f"{'●' * pos}{'○' * (len(process) + 1 - pos)} {name}"
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+async def load_visible(
+    session: AsyncSession, user: User, item_type: ItemType | str, item_id: int, *, for_edit: bool = False
+) -> AnyItem:
+    """The item if the user may see it. No access looks exactly like no item, so a typed ref or
+    forged button never reveals that something exists."""
+    try:
+        return await items_service.get_item(session, user, ItemType(item_type), item_id, for_edit=for_edit)
+    except AccessDenied as exc:
+        raise NotFound(item_type=str(item_type), item_id=item_id) from exc
+
+
+# --- the header --------------------------------------------------------------------------------
+
+
+async def _client_line(session: AsyncSession, tr: Translator, item: Lead | Deal) -> str | None:
+    parts: list[str] = []
+    if item.contact_id:
+        contact = await session.get(Contact, item.contact_id)
+        if contact is not None and contact.deleted_at is None:
+            parts.append(f"👤 {esc(truncate(contact.display_name, 80))} ({contact.ref})")
+    if item.company_id:
+        company = await session.get(Company, item.company_id)
+        if company is not None and company.deleted_at is None:
+            parts.append(f"🏢 {esc(truncate(company.display_name, 80))} ({company.ref})")
+    if not parts and isinstance(item, Lead):
+        # A lead keeps its client's details on itself until it is linked or converted.
+        person = " ".join(p for p in (item.name, item.second_name, item.last_name) if p)
+        if person:
+            parts.append(f"👤 {esc(truncate(person, 80))}")
+        if item.company_title:
+            parts.append(f"🏢 {esc(truncate(item.company_title, 80))}")
+    return tr("card.client", client=", ".join(parts)) if parts else None
+
+
+async def _links_line(session: AsyncSession, tr: Translator, item: AnyItem) -> str | None:
+    if isinstance(item, Contact):
+        ids = await items_service.get_company_ids(session, item.id)
+        model: type[Contact] | type[Company] = Company
+        key = "card.companies"
+    elif isinstance(item, Company):
+        ids = await items_service.get_contact_ids(session, item.id)
+        model = Contact
+        key = "card.contacts"
+    else:
+        return None
+    names = []
+    for linked_id in ids[:LINKS_SHOWN]:
+        linked = await session.get(model, linked_id)
+        if linked is not None and linked.deleted_at is None:
+            names.append(f"{esc(truncate(linked.display_name, 60))} ({linked.ref})")
+    if not names:
+        return None
+    more = f" +{len(ids) - LINKS_SHOWN}" if len(ids) > LINKS_SHOWN else ""
+    return tr(key, items=", ".join(names) + more)
+
+
+async def _activity_line(session: AsyncSession, user: User, tr: Translator, item: AnyItem) -> str:
+    nearest = await activities_service.list_open_activities(session, user, item.ITEM_TYPE, item.id, limit=1)
+    if not nearest:
+        return tr("card.todo_none")
+    act = nearest[0]
+    kind = tr(f"card.act.{act.type.value}")
+    subject = f" «{esc(truncate(act.subject, 80))}»" if act.subject else ""
+    overdue = f" {tr('card.overdue')}" if act.deadline < utcnow() else ""
+    return tr("card.todo", activity=f"{kind}{subject} — {format_dt(act.deadline, user)}{overdue}")
+
+
+async def _pinned_blocks(session: AsyncSession, user: User, tr: Translator, item: AnyItem) -> list[str]:
+    events = await comments_service.list_pinned(session, user, item.ITEM_TYPE, item.id)
+    blocks = []
+    for event in events[:PINNED_LIMIT]:
+        payload: dict[str, Any] = event.payload or {}
+        if event.event_type == EventType.COMMENT_ADDED:
+            text = str(payload.get("text") or "")
+        else:
+            text = tr(f"card.event.{event.event_type.value}") if event.event_type else ""
+        blocks.append(f"📌 {esc(truncate(text.replace(chr(10), ' '), PINNED_TEXT_LIMIT))}")
+    return blocks
+
+
+async def card_text(session: AsyncSession, user: User, tr: Translator, item: AnyItem) -> str:
+    """The header of an already access-checked item."""
+    head = f"{TYPE_ICONS[item.ITEM_TYPE]} <b>{type_label(tr, item.ITEM_TYPE)} {item.ref}</b>"
+    if isinstance(item, Lead) and item.is_return_customer:
+        head += f" · {tr('card.repeat_lead')}"
+    lines = [head, f"<b>{esc(truncate(item.display_name, TITLE_LIMIT))}</b>"]
+
+    if isinstance(item, Lead | Deal):
+        stages = list(await pipelines_service.list_stages(session, item.pipeline_id))
+        stage = next((s for s in stages if s.id == item.stage_id), None)
+        stage_text = stage_progress(tr, stages, stage)
+        if isinstance(item, Deal):
+            pipelines = await pipelines_service.list_pipelines(session, ItemType.DEAL)
+            if len(pipelines) > 1:
+                pipeline = next((p for p in pipelines if p.id == item.pipeline_id), None)
+                if pipeline is not None:
+                    stage_text += f" ({esc(pipeline.name(tr.language))})"
+        lines.append(tr("card.stage", stage=stage_text))
+        client = await _client_line(session, tr, item)
+        if client:
+            lines.append(client)
+        if item.amount is not None:
+            lines.append(tr("card.amount", amount=format_money(item.amount, item.currency, tr.language)))
+    links = await _links_line(session, tr, item)
+    if links:
+        lines.append(links)
+
+    observer_ids = await items_service.get_observer_ids(session, item)
+    people = await users_by_id(session, [item.responsible_id, *observer_ids])
+    lines.append(tr("card.responsible", name=user_name(people.get(item.responsible_id))))
+    if observer_ids:
+        lines.append(tr("card.observers", names=", ".join(user_name(people.get(u)) for u in observer_ids)))
+
+    comms = (await items_service.get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
+    phones = [c.value for c in comms if c.kind == CommKind.PHONE]
+    emails = [c.value for c in comms if c.kind == CommKind.EMAIL]
+    if phones:
+        lines.append("📞 " + ", ".join(esc(truncate(p, 40)) for p in phones[:COMMS_SHOWN]))
+    if emails:
+        lines.append("✉️ " + ", ".join(esc(truncate(e, 80)) for e in emails[:COMMS_SHOWN]))
+
+    lines.append("")
+    lines.append(await _activity_line(session, user, tr, item))
+
+    pinned = await _pinned_blocks(session, user, tr, item)
+    text = "\n".join(lines)
+    if pinned:
+        text += "\n\n" + tr("card.pinned") + "\n" + "\n".join(pinned)
+    # A safety net: drop pinned records from the end rather than fail to show the card.
+    while visible_length(text) > MESSAGE_LIMIT and pinned:
+        pinned.pop()
+        text = "\n".join(lines) + ("\n\n" + tr("card.pinned") + "\n" + "\n".join(pinned) if pinned else "")
+    return text
+
+
+# --- the keyboard -------------------------------------------------------------------------------
+
+
+def _btn(tr: Translator, key: str, item: AnyItem, action: CardAction) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=tr(key), callback_data=CardCB(type=item.ITEM_TYPE, id=item.id, action=action).pack()
+    )
+
+
+def card_keyboard(tr: Translator, item: AnyItem, *, converted: bool = False) -> InlineKeyboardMarkup:
+    staged = item.ITEM_TYPE.has_stages
+    rows: list[list[InlineKeyboardButton]] = []
+    first = [_btn(tr, "card.btn.activity", item, CardAction.ACTIVITY)]
+    if staged:
+        first.insert(0, _btn(tr, "card.btn.stage", item, CardAction.STAGE))
+    rows.append(first)
+    rows.append([
+        _btn(tr, "card.btn.comment", item, CardAction.COMMENT),
+        _btn(tr, "card.btn.timeline", item, CardAction.TIMELINE),
+    ])
+    third = [_btn(tr, "card.btn.task", item, CardAction.TASK)]
+    if item.ITEM_TYPE == ItemType.LEAD and not converted:
+        third.append(_btn(tr, "card.btn.convert", item, CardAction.CONVERT))
+    rows.append(third)
+    fourth = [_btn(tr, "card.btn.fields", item, CardAction.FIELDS)]
+    if staged:
+        fourth.insert(0, _btn(tr, "card.btn.client", item, CardAction.CLIENT))
+    rows.append(fourth)
+    rows.append([
+        _btn(tr, "card.btn.people", item, CardAction.PEOPLE),
+        _btn(tr, "card.btn.more", item, CardAction.MORE),
+    ])
+    rows.append([
+        InlineKeyboardButton(text=tr("card.btn.menu"), callback_data=MenuCB(action=MenuAction.MAIN).pack())
+    ])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def back_to_card(tr: Translator, item_type: ItemType, item_id: int) -> InlineKeyboardButton:
+    """A "⬅️ Back" button returning to the card (for screens reached from it)."""
+    return InlineKeyboardButton(
+        text=tr("menu.back"), callback_data=CardCB(type=item_type, id=item_id, action=CardAction.OPEN).pack()
+    )
+
+
+# --- public entry points --------------------------------------------------------------------------
+
+
+async def card_screen(
+    session: AsyncSession, user: User, tr: Translator, item_type: ItemType, item_id: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The card of an item the user may see (NotFound otherwise, also for no access)."""
+    item = await load_visible(session, user, item_type, item_id)
+    converted = isinstance(item, Lead) and await lead_is_converted(session, item)
+    return await card_text(session, user, tr, item), card_keyboard(tr, item, converted=converted)
+
+
+async def open_card(
+    event: Message | CallbackQuery,
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    item_type: ItemType,
+    item_id: int,
+) -> None:
+    """Show the card: edited in place for a button press, sent for a message."""
+    text, markup = await card_screen(session, user, tr, item_type, item_id)
+    await show(event, text, markup)
+
+
+__all__ = [
+    "TYPE_ICONS",
+    "back_to_card",
+    "card_keyboard",
+    "card_screen",
+    "card_text",
+    "format_dt",
+    "format_money",
+    "item_label",
+    "load_visible",
+    "open_card",
+    "stage_progress",
+    "type_label",
+    "user_name",
+]
