@@ -10,6 +10,7 @@ from aiogram import Router
 # nobody understood, so feature routers go before it (add one line per feature module).
 ROUTER_MODULES: tuple[str, ...] = (
     "gate",
+    "cards",  # before start: `/start L-12` deep links open a card
     "start",
     "invites",
     "settings",
