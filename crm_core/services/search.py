@@ -132,8 +132,8 @@ async def search_items(
                 _select_display(model, lang).where(model.id == parsed[1], visible_clause(actor, model))
             )
         ).first()
-        if row:
-            add(_hit(parsed[0], row, RANK_REF, "ref"))
+        if row:  # a typed ref is unambiguous: no need to scan names for "d-7"
+            return [_hit(parsed[0], row, RANK_REF, "ref")]
 
     # 2. an exact phone/email; a phone's digits as a fragment
     comm: tuple[CommKind, ColumnElement[bool], str] | None = None
@@ -165,9 +165,11 @@ async def search_items(
             for row in (await session.execute(stmt)).all():
                 add(_hit(item_type, row, RANK_EXACT, label, row[3]))
 
-    # 3. names: prefix (indexed) first; the contains scan only if the page is not full yet
+    # 3. names: prefix (indexed) first; the contains scan only if the page is not full yet.
+    # A phone that matched exactly is what was meant: skip the name scans for it.
     lowered = text.lower()
-    for item_type in types:
+    name_types = () if comm is not None and partial_digits and hits else types
+    for item_type in name_types:
         model = ITEM_MODELS[item_type]
         prefix_exprs, _ = _name_exprs(model)
         cond = or_(*[_prefix_cond(e, lowered, dialect) for e in prefix_exprs])
@@ -181,7 +183,7 @@ async def search_items(
             add(_hit(item_type, row, RANK_PREFIX, "name"))
     if len(hits) < limit:
         pattern = "%" + _escape(lowered) + "%"
-        for item_type in types:
+        for item_type in name_types:
             model = ITEM_MODELS[item_type]
             _, contains_exprs = _name_exprs(model)
             cond = or_(*[e.like(pattern, escape="\\") for e in contains_exprs])
@@ -193,7 +195,7 @@ async def search_items(
             )
             for row in (await session.execute(stmt)).all():
                 add(_hit(item_type, row, RANK_CONTAINS, "name"))
-    if partial_digits and len(hits) < limit:
+    if partial_digits and len(hits) < limit and not (comm is not None and hits):
         for item_type in types:
             model = ITEM_MODELS[item_type]
             stmt = (
