@@ -14,6 +14,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "start",
     "invites",
     "settings",
+    "capture",
+    "client_field",
+    "conversion",
     "fallback",
 )
 

@@ -1,0 +1,203 @@
+"""Texts of lead capture (cap.), the client field (cl.) and lead conversion (cv.)."""
+
+from __future__ import annotations
+
+_FIELDS_EN = {
+    "title": "title",
+    "name": "name",
+    "second_name": "middle name",
+    "last_name": "last name",
+    "company_title": "company name",
+    "position": "position",
+    "source": "source",
+    "comment": "comment",
+    "amount": "amount",
+    "phone": "phone",
+    "email": "email",
+    "contact_id": "contact",
+    "company_id": "company",
+    "industry": "industry",
+    "begin_date": "start date",
+    "close_date": "close date",
+}
+_FIELDS_RU = {
+    "title": "название",
+    "name": "имя",
+    "second_name": "отчество",
+    "last_name": "фамилия",
+    "company_title": "название компании",
+    "position": "должность",
+    "source": "источник",
+    "comment": "комментарий",
+    "amount": "сумма",
+    "phone": "телефон",
+    "email": "e-mail",
+    "contact_id": "контакт",
+    "company_id": "компания",
+    "industry": "сфера деятельности",
+    "begin_date": "дата начала",
+    "close_date": "дата завершения",
+}
+_LEAD_FIELDS = (
+    "title", "name", "second_name", "last_name", "company_title", "position", "source", "comment",
+    "amount", "phone", "email", "contact_id", "company_id",
+)
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        # capture
+        "cap.btn.skip": "⏭ Skip",
+        "cap.btn.cancel": "✖️ Cancel",
+        "cap.btn.create": "✅ Create lead",
+        "cap.ask_title": "<b>New lead</b>\nWhat is it about? Type the lead's title.",
+        "cap.ask_name": "The client's name? (or Skip)",
+        "cap.ask_phone": "Phone? (or Skip)",
+        "cap.ask_email": "Email? (or Skip)",
+        "cap.ask_required": "The administrator made this field required for leads: <b>{field}</b>. Type it:",
+        "cap.bad_phone": "«{value}» does not look like a phone number. Type it like +7 999 123-45-67.",
+        "cap.bad_email": "«{value}» does not look like an email address. Type it like name@example.com.",
+        "cap.bad_amount": "«{value}» is not an amount. Type a number, like 150000 or 1 500,50.",
+        "cap.required_blocked": (
+            "The lead cannot be created here: these required fields must be filled first: {fields}. "
+            "Ask your administrator."
+        ),
+        "cap.created": "✅ Lead {ref} created.",
+        "cap.repeat": "🔁 Repeat lead: the client is already in the CRM — {client}.",
+        "cap.same_as": "ℹ️ Same phone or email as {refs}.",
+        "cap.untitled": "New lead",
+        "cap.cancelled": "Cancelled: no lead was created.",
+        "cap.fwd_offer": "📨 <b>Create a lead from this message?</b>",
+        "cap.fwd_from": "From: {name}",
+        "cap.fwd_known": "🔁 This sender is a known contact: the lead will be a repeat lead.",
+        "cap.fwd_text": "<blockquote>{text}</blockquote>",
+        # client field
+        "cl.title": "<b>Client of {ref}</b> «{title}»",
+        "cl.none": "No client yet.",
+        "cl.ask": "Type a name, phone or email to find the client or create a new one.",
+        "cl.ask_again": "Choose one, create a new one, or type again.",
+        "cl.found": "Found for «{query}»: {count}.",
+        "cl.not_found": "Nothing found for «{query}».",
+        "cl.btn.unlink_contact": "✖️ Remove the contact",
+        "cl.btn.unlink_company": "✖️ Remove the company",
+        "cl.btn.new_contact": "➕ Create contact «{text}»",
+        "cl.btn.new_company": "➕ Create company «{text}»",
+        "cl.btn.back": "⬅️ Back",
+        "cl.btn.cancel": "✖️ Cancel",
+        "cl.created": "➕ {ref} created.",
+        "cl.linked": "🔗 Client: {client} ({ref}).",
+        "cl.repeat": "🔁 The client is already known: this is a repeat lead.",
+        # conversion
+        "cv.title": "<b>Convert lead {ref}</b> «{title}»\nWhat should it become?",
+        "cv.s.deal_contact_company": "💼 Deal + contact + company",
+        "cv.s.deal": "💼 Deal",
+        "cv.s.contact": "👤 Contact",
+        "cv.s.company": "🏢 Company",
+        "cv.s.contact_company": "👤 Contact + company",
+        "cv.s.deal_contact": "💼 Deal + contact",
+        "cv.s.deal_company": "💼 Deal + company",
+        "cv.btn.more": "More…",
+        "cv.btn.back": "⬅️ Back",
+        "cv.btn.cancel": "✖️ Cancel",
+        "cv.pipeline": "<b>Convert lead {ref}</b>: {scheme}\nWhich pipeline should the deal go to?",
+        "cv.ask": "Required to convert — <b>{field}</b> ({left} left). Type it:",
+        "cv.ask_date": "Required to convert — <b>{field}</b> ({left} left). Type a date like 28.11.2025:",
+        "cv.bad_phone": "«{value}» does not look like a phone number. Type it like +7 999 123-45-67.",
+        "cv.bad_email": "«{value}» does not look like an email address. Type it like name@example.com.",
+        "cv.bad_value": "«{value}» does not fit this field. Try again.",
+        "cv.blocked": (
+            "The lead cannot be converted this way: required fields are empty: {fields}. "
+            "Fill them on the card (or choose another scheme) and convert again."
+        ),
+        "cv.already": "This lead has already been converted.",
+        "cv.cancelled": "Conversion cancelled: nothing was changed.",
+        "cv.done": "✅ <b>Lead {ref} converted.</b>",
+        "cv.created": "{ref} «{title}» — new",
+        "cv.reused": "{ref} «{title}» — existing client",
+        "cv.field": "{item}: {field}",
+        "cv.type.lead": "Lead",
+        "cv.type.deal": "Deal",
+        "cv.type.contact": "Contact",
+        "cv.type.company": "Company",
+    },
+    "ru": {
+        "cap.btn.skip": "⏭ Пропустить",
+        "cap.btn.cancel": "✖️ Отмена",
+        "cap.btn.create": "✅ Создать лид",
+        "cap.ask_title": "<b>Новый лид</b>\nО чём обращение? Введите название лида.",
+        "cap.ask_name": "Как зовут клиента? (или «Пропустить»)",
+        "cap.ask_phone": "Телефон? (или «Пропустить»)",
+        "cap.ask_email": "E-mail? (или «Пропустить»)",
+        "cap.ask_required": "Администратор сделал это поле лида обязательным: <b>{field}</b>. Введите его:",
+        "cap.bad_phone": "«{value}» не похоже на номер телефона. Введите, например, +7 999 123-45-67.",
+        "cap.bad_email": "«{value}» не похоже на адрес e-mail. Введите, например, name@example.com.",
+        "cap.bad_amount": "«{value}» — не сумма. Введите число, например 150000 или 1 500,50.",
+        "cap.required_blocked": (
+            "Здесь лид не создать: сначала нужно заполнить обязательные поля: {fields}. "
+            "Обратитесь к администратору."
+        ),
+        "cap.created": "✅ Лид {ref} создан.",
+        "cap.repeat": "🔁 Повторный лид: клиент уже есть в CRM — {client}.",
+        "cap.same_as": "ℹ️ Тот же телефон или e-mail, что у {refs}.",
+        "cap.untitled": "Новый лид",
+        "cap.cancelled": "Отменено: лид не создан.",
+        "cap.fwd_offer": "📨 <b>Создать лид из этого сообщения?</b>",
+        "cap.fwd_from": "От: {name}",
+        "cap.fwd_known": "🔁 Отправитель — известный контакт: лид будет повторным.",
+        "cap.fwd_text": "<blockquote>{text}</blockquote>",
+        "cl.title": "<b>Клиент {ref}</b> «{title}»",
+        "cl.none": "Клиент пока не выбран.",
+        "cl.ask": "Введите имя, телефон или e-mail, чтобы найти клиента или создать нового.",
+        "cl.ask_again": "Выберите из списка, создайте нового или введите запрос заново.",
+        "cl.found": "Найдено по запросу «{query}»: {count}.",
+        "cl.not_found": "По запросу «{query}» ничего не найдено.",
+        "cl.btn.unlink_contact": "✖️ Убрать контакт",
+        "cl.btn.unlink_company": "✖️ Убрать компанию",
+        "cl.btn.new_contact": "➕ Создать контакт «{text}»",
+        "cl.btn.new_company": "➕ Создать компанию «{text}»",
+        "cl.btn.back": "⬅️ Назад",
+        "cl.btn.cancel": "✖️ Отмена",
+        "cl.created": "➕ Создан {ref}.",
+        "cl.linked": "🔗 Клиент: {client} ({ref}).",
+        "cl.repeat": "🔁 Клиент уже известен: это повторный лид.",
+        "cv.title": "<b>Конвертация лида {ref}</b> «{title}»\nВо что конвертировать?",
+        "cv.s.deal_contact_company": "💼 Сделка + контакт + компания",
+        "cv.s.deal": "💼 Сделка",
+        "cv.s.contact": "👤 Контакт",
+        "cv.s.company": "🏢 Компания",
+        "cv.s.contact_company": "👤 Контакт + компания",
+        "cv.s.deal_contact": "💼 Сделка + контакт",
+        "cv.s.deal_company": "💼 Сделка + компания",
+        "cv.btn.more": "Ещё…",
+        "cv.btn.back": "⬅️ Назад",
+        "cv.btn.cancel": "✖️ Отмена",
+        "cv.pipeline": "<b>Конвертация лида {ref}</b>: {scheme}\nВ какую воронку поместить сделку?",
+        "cv.ask": "Для конвертации нужно заполнить — <b>{field}</b> (осталось: {left}). Введите значение:",
+        "cv.ask_date": (
+            "Для конвертации нужно заполнить — <b>{field}</b> (осталось: {left}). "
+            "Введите дату, например 28.11.2025:"
+        ),
+        "cv.bad_phone": "«{value}» не похоже на номер телефона. Введите, например, +7 999 123-45-67.",
+        "cv.bad_email": "«{value}» не похоже на адрес e-mail. Введите, например, name@example.com.",
+        "cv.bad_value": "«{value}» не подходит для этого поля. Попробуйте ещё раз.",
+        "cv.blocked": (
+            "Так лид не конвертировать: не заполнены обязательные поля: {fields}. "
+            "Заполните их в карточке (или выберите другой вариант) и повторите."
+        ),
+        "cv.already": "Этот лид уже сконвертирован.",
+        "cv.cancelled": "Конвертация отменена: ничего не изменено.",
+        "cv.done": "✅ <b>Лид {ref} сконвертирован.</b>",
+        "cv.created": "{ref} «{title}» — новый",
+        "cv.reused": "{ref} «{title}» — существующий клиент",
+        "cv.field": "{item}: {field}",
+        "cv.type.lead": "Лид",
+        "cv.type.deal": "Сделка",
+        "cv.type.contact": "Контакт",
+        "cv.type.company": "Компания",
+    },
+}
+
+for _lang, _names in (("en", _FIELDS_EN), ("ru", _FIELDS_RU)):
+    for _field, _name in _names.items():
+        TEXTS[_lang][f"cv.f.{_field}"] = _name
+        if _field in _LEAD_FIELDS:
+            TEXTS[_lang][f"cap.field.{_field}"] = _name
