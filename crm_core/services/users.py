@@ -211,3 +211,15 @@ async def list_users(session: AsyncSession, actor: User) -> list[User]:
     if actor.role == Role.HEAD:
         query = query.where(User.department_id == actor.department_id)
     return list(await session.scalars(query))
+
+
+async def set_reminder_offsets(
+    session: AsyncSession, user: User, offsets: list[int], *, now: datetime | None = None
+) -> list[int]:
+    """The user's default reminder offsets; open activities that use the defaults are re-planned."""
+    from crm_core.services.reminders import resync_user_defaults, validate_offsets
+
+    user.reminder_offsets = validate_offsets(offsets)
+    await session.flush()
+    await resync_user_defaults(session, user.id, now=now)
+    return user.reminder_offsets
