@@ -3,7 +3,7 @@ for 30 days, then it is purged for good."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, ValidationFailed
+from crm_core.models.activities import Activity, Task
+from crm_core.models.comments import Attachment, Comment
 from crm_core.models.items import (
     ITEM_MODELS,
     AnyItem,
@@ -23,20 +25,16 @@ from crm_core.models.items import (
 from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active, ensure_can_edit, visible_clause
+from crm_core.services import reminders
 from crm_core.services.items import flush_or_conflict, model_for
 from crm_core.services.timeline import add_event
 
 RETENTION = timedelta(days=30)
 
-# Other modules owning rows attached to items (activities, comments...) register a coroutine
-# `hook(session, item_type, ids)` that deletes them when items are purged.
-PurgeHook = Callable[[AsyncSession, ItemType, list[int]], Awaitable[None]]
-_purge_hooks: list[PurgeHook] = []
-
-
-def register_purge_hook(hook: PurgeHook) -> None:
-    if hook not in _purge_hooks:
-        _purge_hooks.append(hook)
+# Rows attached to an item by (owner_type, owner_id), deleted with it when it is purged; in an
+# order that respects their foreign keys (attachments -> comments -> timeline events).
+# Activities take their reminder rows with them (ON DELETE CASCADE).
+OWNED_ROWS = (Attachment, Comment, Task, Activity, Communication, ItemObserver, StageHistory, TimelineEvent)
 
 
 async def delete_item(
@@ -48,6 +46,8 @@ async def delete_item(
     item.deleted_at = now
     item.deleted_by_id = actor.id
     await flush_or_conflict(session, item)
+    # A trashed item must not ring anyone: its pending reminders are cancelled (restored on restore).
+    await reminders.suspend_item_reminders(session, item.ITEM_TYPE, item.id)
     await add_event(
         session,
         owner_type=item.ITEM_TYPE,
@@ -83,6 +83,7 @@ async def restore_item(
     item.deleted_at = None
     item.deleted_by_id = None
     await flush_or_conflict(session, item)
+    await reminders.resume_item_reminders(session, item.ITEM_TYPE, item.id, now=now)
     await add_event(
         session,
         owner_type=item.ITEM_TYPE,
@@ -131,8 +132,9 @@ async def list_trash(
 
 
 async def purge_trash(session: AsyncSession, now: datetime | None = None, *, batch: int = 1000) -> int:
-    """Delete for good the items trashed more than 30 days ago, with their phones/emails,
-    observers, stage history, timeline and (via hooks) other attached rows. Returns the count.
+    """Delete for good the items trashed more than 30 days ago, with everything attached to them
+    (phones/emails, observers, stage history, timeline, activities and reminders, tasks, comments,
+    attachments). Returns the count.
     A system job: no actor."""
     now = ensure_utc(now) if now else utcnow()
     if batch <= 0:
@@ -152,9 +154,7 @@ async def purge_trash(session: AsyncSession, now: datetime | None = None, *, bat
             )
             if not ids:
                 break
-            for hook in _purge_hooks:
-                await hook(session, item_type, ids)
-            for child in (Communication, ItemObserver, StageHistory, TimelineEvent):
+            for child in OWNED_ROWS:
                 await session.execute(
                     delete(child).where(child.owner_type == item_type, child.owner_id.in_(ids))
                 )
