@@ -17,13 +17,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import AccessDenied, ValidationFailed
 from crm_core.models.activities import Activity, ActivityDirection
-from crm_core.models.items import Deal, ItemType, Lead, Stage, StageSemantics
+from crm_core.models.items import ITEM_MODELS, Deal, ItemType, Lead, Stage, StageSemantics
 from crm_core.models.users import Role, User
 
 GROUPS = ("overdue", "today", "this_week", "next_week", "later", "none")
@@ -248,7 +248,7 @@ async def calendar_month(
     following = date(year + (month == 12), month % 12 + 1, 1)
     start, end = local_midnight(first, tz), local_midnight(following, tz)
     stmt = select(Activity).where(
-        Activity.responsible_id == owner, Activity.deadline >= start, Activity.deadline < end
+        Activity.responsible_id == owner, Activity.deadline >= start, Activity.deadline < end, _owner_alive()
     )
     if not include_completed:
         stmt = stmt.where(Activity.completed.is_(False))
@@ -256,3 +256,14 @@ async def calendar_month(
     for activity in await session.scalars(stmt.order_by(Activity.deadline, Activity.id)):
         days.setdefault(activity.deadline.astimezone(tz).date(), []).append(activity)
     return days
+
+
+def _owner_alive() -> Any:
+    """The activity's item is not in the trash (items are referenced polymorphically)."""
+    return or_(*(
+        and_(
+            Activity.owner_type == item_type,
+            exists().where(model.id == Activity.owner_id, model.deleted_at.is_(None)),
+        )
+        for item_type, model in ITEM_MODELS.items()
+    ))

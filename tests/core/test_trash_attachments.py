@@ -64,3 +64,19 @@ async def test_purge_removes_everything_attached(session: AsyncSession) -> None:
         ActivityReminder.activity_id.not_in(select(Activity.id))
     )
     assert await session.scalar(orphans) == 0
+
+
+async def test_calendar_hides_activities_of_trashed_items(session: AsyncSession) -> None:
+    from crm_core.services.counters import calendar_month
+
+    admin = await make_admin(session)
+    gone = await make_deal(session, admin, title="Gone")
+    here = await make_deal(session, admin, title="Here")
+    for item in (gone, here):
+        await activities.create_activity(
+            session, admin, owner_type="deal", owner_id=item.id, deadline=NOW + timedelta(days=1), now=NOW
+        )
+    await trash.delete_item(session, admin, gone, now=NOW)
+    days = await calendar_month(session, admin, 2026, 11)
+    owners = [a.owner_id for acts in days.values() for a in acts]
+    assert owners == [here.id]
