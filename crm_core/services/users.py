@@ -11,8 +11,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import utcnow
-from crm_core.errors import AccessDenied, InviteInvalid, NotRegistered, UserDeactivated, ValidationFailed
-from crm_core.models import Invite, Role, User
+from crm_core.errors import (
+    AccessDenied,
+    InviteInvalid,
+    NotFound,
+    NotRegistered,
+    UserDeactivated,
+    ValidationFailed,
+)
+from crm_core.models import Department, Invite, Role, User
 
 SUPPORTED_LANGUAGES = ("ru", "en")
 DEFAULT_INVITE_TTL = timedelta(days=7)
@@ -223,3 +230,120 @@ async def set_reminder_offsets(
     await session.flush()
     await resync_user_defaults(session, user.id, now=now)
     return user.reminder_offsets
+
+
+# --- administration of users (admins only) ------------------------------------------------------
+
+
+class LastAdmin(ValidationFailed):
+    """The change would leave the CRM without an active administrator."""
+
+    code = "last_admin"
+
+
+def set_digest_workdays_only(user: User, value: bool) -> None:
+    user.digest_workdays_only = bool(value)
+
+
+def _ensure_admin(actor: User, action: str) -> None:
+    if not actor.is_active or not actor.is_admin:
+        raise AccessDenied(action=action)
+
+
+async def get_user_for_admin(session: AsyncSession, actor: User, user_id: int) -> User:
+    """Any user, active or not, for an admin to manage."""
+    _ensure_admin(actor, "manage_users")
+    target = await session.get(User, user_id)
+    if target is None:
+        raise NotFound(user_id=user_id)
+    return target
+
+
+async def list_users_page(
+    session: AsyncSession, actor: User, *, offset: int = 0, limit: int = 10
+) -> tuple[list[User], int]:
+    """Every user (deactivated ones last), by name, one page at a time, and the total count."""
+    _ensure_admin(actor, "manage_users")
+    total = await session.scalar(select(func.count(User.id))) or 0
+    rows = await session.scalars(
+        select(User)
+        .order_by(User.is_active.desc(), User.full_name, User.id)
+        .offset(max(0, offset))
+        .limit(max(1, limit))
+    )
+    return list(rows), total
+
+
+async def _other_active_admins(session: AsyncSession, target: User) -> int:
+    return (
+        await session.scalar(
+            select(func.count(User.id)).where(
+                User.role == Role.ADMIN, User.is_active.is_(True), User.id != target.id
+            )
+        )
+        or 0
+    )
+
+
+async def set_role(session: AsyncSession, actor: User, user_id: int, role: Role | str) -> User:
+    """Change a user's role. The last active admin cannot be demoted."""
+    target = await get_user_for_admin(session, actor, user_id)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationFailed("unknown role", field="role", value=str(role)) from None
+    if target.role == Role.ADMIN and role != Role.ADMIN and target.is_active:
+        if not await _other_active_admins(session, target):
+            raise LastAdmin("the last administrator cannot be demoted", user_id=target.id)
+    target.role = role
+    await session.flush()
+    return target
+
+
+async def list_departments(session: AsyncSession) -> list[Department]:
+    return list(await session.scalars(select(Department).order_by(Department.name, Department.id)))
+
+
+async def create_department(session: AsyncSession, actor: User, name: str) -> Department:
+    """A department by name; an existing one with the same name (any case) is reused."""
+    _ensure_admin(actor, "manage_departments")
+    name = " ".join((name or "").split())[:200]
+    if not name:
+        raise ValidationFailed("empty name", field="name")
+    for dept in await list_departments(session):
+        if dept.name.casefold() == name.casefold():
+            return dept
+    dept = Department(name=name)
+    session.add(dept)
+    await session.flush()
+    return dept
+
+
+async def set_department(
+    session: AsyncSession, actor: User, user_id: int, department_id: int | None
+) -> User:
+    target = await get_user_for_admin(session, actor, user_id)
+    if department_id is not None and await session.get(Department, department_id) is None:
+        raise NotFound(department_id=department_id)
+    target.department_id = department_id
+    await session.flush()
+    return target
+
+
+async def deactivate_user(session: AsyncSession, actor: User, user_id: int) -> User:
+    """Switch a user's access off (their items stay). The last active admin cannot be."""
+    target = await get_user_for_admin(session, actor, user_id)
+    if not target.is_active:
+        return target
+    if target.role == Role.ADMIN and not await _other_active_admins(session, target):
+        raise LastAdmin("the last administrator cannot be deactivated", user_id=target.id)
+    target.is_active = False
+    await session.flush()
+    return target
+
+
+async def reactivate_user(session: AsyncSession, actor: User, user_id: int) -> User:
+    target = await get_user_for_admin(session, actor, user_id)
+    target.is_active = True
+    await session.flush()
+    return target
