@@ -1,0 +1,49 @@
+"""/today: the open activities a user is responsible for, up to a horizon, on items they may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.clock import ensure_utc
+from crm_core.models.activities import Activity
+from crm_core.models.items import ITEM_MODELS, AnyItem
+from crm_core.models.users import User
+from crm_core.permissions import ensure_active, visible_clause
+
+MAX_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class AgendaEntry:
+    activity: Activity
+    item: AnyItem
+
+
+async def my_open_activities(
+    session: AsyncSession, user: User, *, until: datetime, limit: int = MAX_ROWS
+) -> list[AgendaEntry]:
+    """The user's open activities with a deadline before `until` (overdue ones included), nearest
+    first, each with its item. Trashed items and items the user may no longer see are left out."""
+    ensure_active(user)
+    until = ensure_utc(until)
+    entries: list[AgendaEntry] = []
+    for item_type, model in ITEM_MODELS.items():
+        rows = await session.execute(
+            select(Activity, model)
+            .join(model, and_(Activity.owner_type == item_type, Activity.owner_id == model.id))
+            .where(
+                Activity.responsible_id == user.id,
+                Activity.completed.is_(False),
+                Activity.deadline < until,
+                visible_clause(user, model),
+            )
+            .order_by(Activity.deadline, Activity.id)
+            .limit(limit)
+        )
+        entries.extend(AgendaEntry(activity, item) for activity, item in rows.tuples())
+    entries.sort(key=lambda e: (ensure_utc(e.activity.deadline), e.activity.id))
+    return entries[:limit]
