@@ -17,6 +17,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "capture",
     "client_field",
     "conversion",
+    "activities",
+    "datetime_input",
+    "today",
     "fallback",
 )
 
