@@ -127,10 +127,20 @@ def _cut(field: str, value: str) -> str:
 
 
 async def _ask(
-    event: Message | CallbackQuery, tr: Translator, key: str, *, skip: bool, **params: Any
+    event: Message | CallbackQuery,
+    tr: Translator,
+    key: str,
+    *,
+    skip: bool,
+    error: str | None = None,
+    **params: Any,
 ) -> None:
-    """A form question: a button press edits the question in place, a typed answer gets a new one."""
-    await show(event, tr(key, **params), _form_keyboard(tr, skip=skip))
+    """A form question: a button press edits the question in place, a typed answer gets a new one;
+    a rejected answer is explained in the same message as the repeated question."""
+    text = tr(key, **params)
+    if error:
+        text = error + "\n\n" + text
+    await show(event, text, _form_keyboard(tr, skip=skip))
 
 
 def _field_label(tr: Translator, field: str) -> str:
@@ -328,8 +338,8 @@ async def got_name(message: Message, tr: Translator, state: FSMContext) -> None:
 async def got_phone(message: Message, tr: Translator, state: FSMContext) -> None:
     typed = (message.text or "").strip()
     if items_service.try_normalize_phone(typed) is None:
-        await message.answer(tr("cap.bad_phone", value=esc(truncate(typed, 64))))
-        await _ask(message, tr, "cap.ask_phone", skip=True)
+        error = tr("cap.bad_phone", value=esc(truncate(typed, 64)))
+        await _ask(message, tr, "cap.ask_phone", skip=True, error=error)
         return
     draft = (await state.get_data()).get("draft") or {}
     draft["phones"] = [typed[:255]]
@@ -345,8 +355,8 @@ async def got_email(
     typed = (message.text or "").strip()
     email = items_service.try_normalize_email(typed)
     if email is None:
-        await message.answer(tr("cap.bad_email", value=esc(truncate(typed, 64))))
-        await _ask(message, tr, "cap.ask_email", skip=True)
+        error = tr("cap.bad_email", value=esc(truncate(typed, 64)))
+        await _ask(message, tr, "cap.ask_email", skip=True, error=error)
         return
     draft = (await state.get_data()).get("draft") or {}
     draft["emails"] = [email]
@@ -364,22 +374,22 @@ async def got_required(
     label = _field_label(tr, field)
     if field == "phone":
         if items_service.try_normalize_phone(typed) is None:
-            await message.answer(tr("cap.bad_phone", value=esc(truncate(typed, 64))))
-            await _ask(message, tr, "cap.ask_required", skip=False, field=label)
+            error = tr("cap.bad_phone", value=esc(truncate(typed, 64)))
+            await _ask(message, tr, "cap.ask_required", skip=False, field=label, error=error)
             return
         draft["phones"] = [*(draft.get("phones") or []), typed[:255]]
     elif field == "email":
         email = items_service.try_normalize_email(typed)
         if email is None:
-            await message.answer(tr("cap.bad_email", value=esc(truncate(typed, 64))))
-            await _ask(message, tr, "cap.ask_required", skip=False, field=label)
+            error = tr("cap.bad_email", value=esc(truncate(typed, 64)))
+            await _ask(message, tr, "cap.ask_required", skip=False, field=label, error=error)
             return
         draft["emails"] = [*(draft.get("emails") or []), email]
     elif field == "amount":
         amount = parse_amount(typed)
         if amount is None:
-            await message.answer(tr("cap.bad_amount", value=esc(truncate(typed, 64))))
-            await _ask(message, tr, "cap.ask_required", skip=False, field=label)
+            error = tr("cap.bad_amount", value=esc(truncate(typed, 64)))
+            await _ask(message, tr, "cap.ask_required", skip=False, field=label, error=error)
             return
         draft.setdefault("extra", {})["amount"] = amount
     elif field in TEXT_LIMITS and _cut(field, typed):

@@ -214,12 +214,19 @@ def _label(tr: Translator, name: str) -> str:
 
 
 async def _ask(
-    event: Message | CallbackQuery, tr: Translator, lead_id: int, name: str, *, total: int
+    event: Message | CallbackQuery,
+    tr: Translator,
+    lead_id: int,
+    name: str,
+    *,
+    total: int,
+    error: str | None = None,
 ) -> None:
     key = "cv.ask_date" if name.split(".", 1)[-1] in DATE_FIELDS else "cv.ask"
     cancel_row = _btn(tr("cv.btn.cancel"), ConvCB(act="cancel", lead=lead_id))
     markup = InlineKeyboardMarkup(inline_keyboard=[cancel_row])
-    await show(event, tr(key, field=_label(tr, name), left=total), markup)
+    text = tr(key, field=_label(tr, name), left=total)
+    await show(event, f"{error}\n\n{text}" if error else text, markup)
 
 
 def parse_date(typed: str, today: date) -> str | None:
@@ -265,8 +272,8 @@ async def typed_field(
         else:
             norm = items_service.try_normalize_email(typed)
         if norm is None:
-            await message.answer(tr(f"cv.bad_{field}", value=esc(truncate(typed, 64))))
-            await _ask(message, tr, lead.id, name, total=len(missing))
+            error = tr(f"cv.bad_{field}", value=esc(truncate(typed, 64)))
+            await _ask(message, tr, lead.id, name, total=len(missing), error=error)
             return
         current = (await items_service.get_communications(session, ItemType.LEAD, [lead.id]))[lead.id]
         values = [c.value for c in current if c.kind == kind] + [typed[:255]]
@@ -280,8 +287,8 @@ async def typed_field(
         value = typed[: TEXT_LIMITS.get(field, 255)] or None
     if field not in ("phone", "email"):
         if value is None:
-            await message.answer(tr("cv.bad_value", value=esc(truncate(typed, 64))))
-            await _ask(message, tr, lead.id, name, total=len(missing))
+            error = tr("cv.bad_value", value=esc(truncate(typed, 64)))
+            await _ask(message, tr, lead.id, name, total=len(missing), error=error)
             return
         extra.setdefault(item_type, {})[field] = value
     missing = missing[1:]
