@@ -1,0 +1,602 @@
+"""An item's timeline: paged newest first, filtered by event type, pinned records on top, pin/unpin
+and a comment's entry (full text, files, edit/delete for its author or an admin).
+
+Public for other features:
+  TlCB, CmCB                       callback data of the timeline (tl) and comments (cm)
+  timeline_screen(session, user, tr, item_type, item_id, f="", page=0) -> (text, markup)
+  comment_screen(session, user, tr, comment_id, f="", page=0) -> (text, markup)
+  event_summary(tr, event, names, user) -> str    one event as escaped HTML
+  short_time(value, user) -> str                  "12.03 14:05" in the user's timezone
+Every button re-loads through crm_core with the acting user; ids in callback data are never trusted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.callback_answer import CallbackAnswer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.clock import utcnow
+from crm_core.errors import AccessDenied, LimitExceeded, NotFound
+from crm_core.models.activities import ActivityType, TaskStatus
+from crm_core.models.comments import Attachment, Comment
+from crm_core.models.items import ItemType
+from crm_core.models.timeline import EventType, TimelineEvent
+from crm_core.models.users import User
+from crm_core.services import comments as comments_service
+from crm_core.services import timeline as timeline_service
+from crm_core.services.cards_queries import users_by_id
+from crm_core.services.counters import user_zone
+from handlers.callbacks import CardAction, CardCB
+from handlers.card_render import back_to_card, item_label, load_visible, user_name
+from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
+from handlers.texts import TEXTS, Translator
+from handlers.ui import show
+
+router = Router(name="timeline")
+
+PAGE = 8
+COMMENT_FULL_LIMIT = 3000
+VALUE_LIMIT = 80
+# Comment excerpts on a page shrink until the page fits one message.
+EXCERPT_LIMITS = (240, 120, 60, 30)
+
+# Filter codes (short: they travel in callback data) -> event types; "" is everything.
+FILTERS: dict[str, tuple[EventType, ...] | None] = {
+    "": None,
+    "cm": (
+        EventType.COMMENT_ADDED,
+        EventType.COMMENT_EDITED,
+        EventType.COMMENT_DELETED,
+        EventType.FILE_ATTACHED,
+    ),
+    "st": (EventType.STAGE_CHANGED, EventType.CONVERTED),
+    "ac": (EventType.ACTIVITY_CREATED, EventType.ACTIVITY_CHANGED, EventType.ACTIVITY_COMPLETED),
+    "tk": (EventType.TASK_CREATED, EventType.TASK_STATUS_CHANGED, EventType.TASK_DEADLINE_CHANGED),
+    "fl": (
+        EventType.FIELD_CHANGED,
+        EventType.RESPONSIBLE_CHANGED,
+        EventType.OBSERVER_ADDED,
+        EventType.OBSERVER_REMOVED,
+        EventType.LINK_ADDED,
+        EventType.LINK_REMOVED,
+    ),
+}
+
+
+class TlCB(CallbackData, prefix="tl"):
+    """a: v view page p with filter f, fm filter menu, pn/up pin/unpin event v from the page
+    (pe/ue from a comment's entry), o open comment v, fs send attachment v."""
+
+    a: str
+    t: str = ""
+    id: int = 0
+    f: str = ""
+    p: int = 0
+    v: int = 0
+
+
+class CmCB(CallbackData, prefix="cm"):
+    """Handled in handlers.comments. a: x cancel adding (item t/id), e edit comment v,
+    ex cancel editing, d ask to delete, dd delete; f/p: the timeline page to return to."""
+
+    a: str
+    t: str = ""
+    id: int = 0
+    v: int = 0
+    f: str = ""
+    p: int = 0
+
+
+def _filter(code: str) -> str:
+    return code if code in FILTERS else ""
+
+
+def _item_type(raw: str) -> ItemType:
+    try:
+        return ItemType(raw)
+    except ValueError as exc:
+        raise NotFound(item_type=raw) from exc
+
+
+# --- formatting ----------------------------------------------------------------------------------
+
+
+def short_time(value: datetime | str | None, user: User, now: datetime | None = None) -> str:
+    """A moment in the user's timezone: "12.03 14:05", with the year when it is not this year."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return esc(truncate(value, 40))
+    tz = user_zone(user)
+    local = value.astimezone(tz)
+    this_year = (now or utcnow()).astimezone(tz).year
+    return local.strftime("%d.%m %H:%M" if local.year == this_year else "%d.%m.%Y %H:%M")
+
+
+def _one_line(value: Any, limit: int = VALUE_LIMIT) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    return esc(truncate(str(value).replace("\n", " "), limit))
+
+
+def _field_label(tr: Translator, field: str) -> str:
+    key = {"phones": "phone", "emails": "email"}.get(field, field)
+    if f"card.f.{key}" in TEXTS["en"]:
+        return tr(f"card.f.{key}")
+    return esc(field)
+
+
+def _status(tr: Translator, value: Any) -> str:
+    try:
+        return tr(f"tk.status.{TaskStatus(str(value)).value}")
+    except ValueError:
+        return esc(str(value))
+
+
+def _activity(tr: Translator, payload: dict[str, Any]) -> str:
+    try:
+        kind = tr(f"tl.act.{ActivityType(str(payload.get('type'))).value}")
+    except ValueError:
+        kind = tr("tl.act.universal")
+    subject = payload.get("subject")
+    return f"{kind} «{_one_line(subject)}»" if subject else kind
+
+
+def _size(size: Any) -> str:
+    if not isinstance(size, int) or size < 0:
+        return ""
+    if size < 1024:
+        return f" ({size} B)"
+    if size < 1024 * 1024:
+        return f" ({size // 1024} KB)"
+    return f" ({size / (1024 * 1024):.1f} MB)"
+
+
+def event_summary(
+    tr: Translator, event: TimelineEvent, names: dict[int, User], user: User, excerpt: int = EXCERPT_LIMITS[0]
+) -> str:
+    """What happened, in one line of escaped HTML (without the author and the time)."""
+    p: dict[str, Any] = event.payload or {}
+    kind = EventType(event.event_type)
+    lang = tr.language
+
+    def who(user_id: Any) -> str:
+        return user_name(names.get(user_id)) if isinstance(user_id, int) else "—"
+
+    if kind == EventType.COMMENT_ADDED:
+        if p.get("deleted"):
+            return tr("tl.ev.comment_gone")
+        text = str(p.get("text") or "")
+        body = f"«{esc(truncate(' '.join(text.split()), excerpt))}»" if text else ""
+        files = p.get("files")
+        extra = f" 📎{files}" if isinstance(files, int) and files else ""
+        edited = f" {tr('tl.edited')}" if p.get("edited") else ""
+        return tr("tl.ev.comment", text=body or tr("tl.ev.file_only")) + extra + edited
+    if kind == EventType.STAGE_CHANGED:
+        old = p.get(f"from_name_{lang}") or p.get("from_name_en") or "—"
+        new = p.get(f"to_name_{lang}") or p.get("to_name_en") or "—"
+        return tr("tl.ev.stage", old=_one_line(old), new=_one_line(new))
+    if kind == EventType.FIELD_CHANGED:
+        field = str(p.get("field") or "")
+        return tr(
+            "tl.ev.field",
+            field=_field_label(tr, field),
+            old=_one_line(p.get("old")),
+            new=_one_line(p.get("new")),
+        )
+    if kind == EventType.RESPONSIBLE_CHANGED:
+        return tr("tl.ev.responsible", old=who(p.get("old")), new=who(p.get("new")))
+    if kind in (EventType.OBSERVER_ADDED, EventType.OBSERVER_REMOVED):
+        return tr(f"tl.ev.{kind.value}", name=who(p.get("user_id")))
+    if kind in (EventType.LINK_ADDED, EventType.LINK_REMOVED):
+        return tr(f"tl.ev.{kind.value}", ref=_one_line(p.get("ref")))
+    if kind == EventType.CONVERTED:
+        if p.get("from_lead"):
+            return tr("tl.ev.converted_from", ref=_one_line(p.get("from_lead")))
+        return tr("tl.ev.converted", refs=_one_line(p.get("created") or p.get("reused")))
+    if kind == EventType.CREATED:
+        return tr("tl.ev.created", title=_one_line(p.get("title")))
+    if kind in (EventType.DELETED, EventType.RESTORED, EventType.COMMENT_EDITED, EventType.COMMENT_DELETED):
+        return tr(f"tl.ev.{kind.value}")
+    if kind == EventType.ACTIVITY_CREATED:
+        return tr(
+            "tl.ev.activity_created", activity=_activity(tr, p), when=short_time(p.get("deadline"), user)
+        )
+    if kind == EventType.ACTIVITY_CHANGED:
+        key = "tl.ev.activity_removed" if p.get("deleted") else "tl.ev.activity_changed"
+        return tr(key, activity=_activity(tr, p), when=short_time(p.get("deadline"), user))
+    if kind == EventType.ACTIVITY_COMPLETED:
+        return tr("tl.ev.activity_completed", activity=_activity(tr, p))
+    title = _one_line(p.get("title"))
+    if kind == EventType.TASK_CREATED:
+        when = tr("tl.deadline", when=short_time(p["deadline"], user)) if p.get("deadline") else ""
+        return tr("tl.ev.task_created", title=title, who=who(p.get("responsible_id"))) + when
+    if kind == EventType.TASK_STATUS_CHANGED:
+        return tr(
+            "tl.ev.task_status", title=title, old=_status(tr, p.get("old")), new=_status(tr, p.get("new"))
+        )
+    if kind == EventType.TASK_DEADLINE_CHANGED:
+        return tr(
+            "tl.ev.task_deadline",
+            title=title,
+            old=short_time(p.get("old"), user),
+            new=short_time(p.get("new"), user),
+        )
+    if kind in (EventType.MESSAGE_IN, EventType.MESSAGE_OUT):
+        text = str(p.get("text") or "")
+        return tr(f"tl.ev.{kind.value}", text=esc(truncate(" ".join(text.split()), excerpt)))
+    if kind == EventType.FILE_ATTACHED:
+        return tr("tl.ev.file", name=_one_line(p.get("name") or "file")) + _size(p.get("size"))
+    return esc(kind.value)
+
+
+def _user_ids(events: list[TimelineEvent]) -> set[int]:
+    ids: set[int] = set()
+    for event in events:
+        if event.author_id:
+            ids.add(event.author_id)
+        p = event.payload or {}
+        for key in ("old", "new", "user_id", "responsible_id"):
+            if isinstance(p.get(key), int) and not isinstance(p.get(key), bool):
+                ids.add(p[key])
+    return ids
+
+
+def _is_comment(event: TimelineEvent) -> bool:
+    return event.event_type == EventType.COMMENT_ADDED and not (event.payload or {}).get("deleted")
+
+
+# --- screens ---------------------------------------------------------------------------------------
+
+
+def _cb(a: str, t: ItemType | str, id: int, f: str = "", p: int = 0, v: int = 0) -> str:
+    return TlCB(a=a, t=str(t), id=id, f=f, p=p, v=v).pack()
+
+
+async def timeline_screen(
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    item_type: ItemType | str,
+    item_id: int,
+    f: str = "",
+    page: int = 0,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A page of an item's timeline the user may see (NotFound otherwise, also for no access)."""
+    item = await load_visible(session, user, item_type, item_id)
+    t = item.ITEM_TYPE
+    f = _filter(f)
+    page = max(page, 0)
+    types = FILTERS[f]
+    # Pinned records stand apart on the first page and are left out of the stream below them, so
+    # each record is shown once whatever the page.
+    pinned: list[TimelineEvent] = []
+    if page == 0:
+        pinned = [
+            e
+            for e in await comments_service.list_pinned(session, user, t, item.id)
+            if types is None or e.event_type in types
+        ]
+    stream = list(
+        await timeline_service.item_timeline(
+            session,
+            user,
+            item,
+            pinned_first=False,
+            pinned=False,
+            event_types=types,
+            limit=PAGE + 1,
+            offset=page * PAGE,
+        )
+    )
+    has_next = len(stream) > PAGE
+    stream = stream[:PAGE]
+    names = await users_by_id(session, _user_ids(pinned + stream))
+
+    head = [
+        tr("tl.title", item=item_label(tr, item)),
+        tr("tl.filter_line", filter=tr(f"tl.f.{f or 'all'}"), page=page + 1),
+    ]
+    numbered = list(enumerate(pinned + stream, 1))
+
+    def render(excerpt: int) -> str:
+        blocks = list(head)
+        if pinned:
+            blocks.append("")
+            blocks.append(tr("tl.pinned"))
+        for n, event in numbered:
+            if n == len(pinned) + 1:
+                blocks.append("")
+            mark = "📌 " if event.pinned else ""
+            line = f"<b>{n}.</b> {mark}{event_summary(tr, event, names, user, excerpt)}"
+            author = user_name(names.get(event.author_id)) if event.author_id else tr("tl.system")
+            meta = f"    <i>{author} · {short_time(event.created_at, user)}</i>"
+            blocks.append(f"{line}\n{meta}")
+        if not numbered:
+            blocks.append("")
+            blocks.append(tr("tl.empty") if f == "" and page == 0 else tr("tl.empty_filtered"))
+        return "\n".join(blocks)
+
+    text = render(EXCERPT_LIMITS[0])
+    for limit in EXCERPT_LIMITS[1:]:
+        if visible_length(text) <= MESSAGE_LIMIT:
+            break
+        text = render(limit)
+
+    kb: list[list[InlineKeyboardButton]] = []
+    entry_buttons: list[InlineKeyboardButton] = []
+    for n, event in numbered:
+        if event.pinned:
+            entry_buttons.append(
+                InlineKeyboardButton(
+                    text=tr("tl.btn.unpin", n=n), callback_data=_cb("up", t, item.id, f, page, event.id)
+                )
+            )
+        elif _is_comment(event):
+            entry_buttons.append(
+                InlineKeyboardButton(
+                    text=tr("tl.btn.pin", n=n), callback_data=_cb("pn", t, item.id, f, page, event.id)
+                )
+            )
+        comment_id = (event.payload or {}).get("comment_id")
+        if _is_comment(event) and isinstance(comment_id, int):
+            entry_buttons.append(
+                InlineKeyboardButton(
+                    text=tr("tl.btn.open", n=n), callback_data=_cb("o", t, item.id, f, page, comment_id)
+                )
+            )
+    for i in range(0, len(entry_buttons), 4):
+        kb.append(entry_buttons[i : i + 4])
+    nav = []
+    if page > 0:
+        nav.append(
+            InlineKeyboardButton(text=tr("tl.btn.prev"), callback_data=_cb("v", t, item.id, f, page - 1))
+        )
+    if has_next:
+        nav.append(
+            InlineKeyboardButton(text=tr("tl.btn.next"), callback_data=_cb("v", t, item.id, f, page + 1))
+        )
+    if nav:
+        kb.append(nav)
+    kb.append(
+        [
+            InlineKeyboardButton(
+                text=tr("tl.btn.filter", filter=tr(f"tl.f.{f or 'all'}")),
+                callback_data=_cb("fm", t, item.id, f),
+            ),
+            InlineKeyboardButton(
+                text=tr("tl.btn.comment"),
+                callback_data=CardCB(type=t, id=item.id, action=CardAction.COMMENT).pack(),
+            ),
+        ]
+    )
+    kb.append([back_to_card(tr, t, item.id)])
+    return text, InlineKeyboardMarkup(inline_keyboard=kb)
+
+
+async def _filter_screen(
+    session: AsyncSession, user: User, tr: Translator, item_type: ItemType, item_id: int, current: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    item = await load_visible(session, user, item_type, item_id)
+    rows = []
+    for code in FILTERS:
+        label = tr(f"tl.f.{code or 'all'}")
+        if code == current:
+            label = f"• {label}"
+        rows.append([InlineKeyboardButton(text=label, callback_data=_cb("v", item.ITEM_TYPE, item.id, code))])
+    rows.append(
+        [InlineKeyboardButton(text=tr("menu.back"), callback_data=_cb("v", item.ITEM_TYPE, item.id, current))]
+    )
+    return tr("tl.filter_title", item=item_label(tr, item)), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def load_comment(session: AsyncSession, user: User, comment_id: int) -> Comment:
+    """A live comment on an item the user may see (NotFound otherwise, also for no access)."""
+    comment = await session.get(Comment, comment_id)
+    if comment is None or comment.deleted_at is not None:
+        raise NotFound("comment", comment_id=comment_id)
+    await load_visible(session, user, comment.owner_type, comment.owner_id)
+    return comment
+
+
+async def _comment_files(session: AsyncSession, user: User, comment: Comment) -> list[Attachment]:
+    files = await comments_service.list_attachments(
+        session, user, comment.owner_type, comment.owner_id, limit=200
+    )
+    return sorted((a for a in files if a.comment_id == comment.id), key=lambda a: a.id)
+
+
+def may_change_comment(user: User, comment: Comment) -> bool:
+    """Whether to offer Delete: the author or an admin (crm_core decides again when pressed).
+    Edit is offered to the author only."""
+    return comment.author_id == user.id or user.is_admin
+
+
+async def comment_screen(
+    session: AsyncSession, user: User, tr: Translator, comment_id: int, f: str = "", page: int = 0
+) -> tuple[str, InlineKeyboardMarkup]:
+    """One comment in full, with its files and what the user may do with it."""
+    comment = await load_comment(session, user, comment_id)
+    item = await load_visible(session, user, comment.owner_type, comment.owner_id)
+    t = item.ITEM_TYPE
+    f = _filter(f)
+    names = await users_by_id(session, [comment.author_id] if comment.author_id else [])
+    event = await session.get(TimelineEvent, comment.timeline_event_id) if comment.timeline_event_id else None
+    files = await _comment_files(session, user, comment)
+    edited = f" {tr('tl.edited')}" if comment.edited_at else ""
+    lines = [
+        tr("cm.entry_title", item=item_label(tr, item)),
+        f"<i>{user_name(names.get(comment.author_id))} · {short_time(comment.created_at, user)}</i>{edited}",
+    ]
+    if event is not None and event.pinned:
+        lines.append(tr("cm.pinned_mark"))
+    if comment.text:
+        lines.append("")
+        lines.append(esc(truncate(comment.text, COMMENT_FULL_LIMIT)))
+    if files:
+        lines.append("")
+        for n, a in enumerate(files[:10], 1):
+            lines.append(f"📎 {n}. {esc(truncate(a.name or 'file', 80))}{_size(a.size)}")
+    kb: list[list[InlineKeyboardButton]] = []
+    if files:
+        kb.append(
+            [
+                InlineKeyboardButton(
+                    text=tr("cm.btn.file", n=n), callback_data=_cb("fs", t, item.id, f, page, a.id)
+                )
+                for n, a in enumerate(files[:10], 1)
+            ][:5]
+        )
+    row = []
+    if event is not None:
+        if event.pinned:
+            row.append(
+                InlineKeyboardButton(
+                    text=tr("cm.btn.unpin"), callback_data=_cb("ue", t, item.id, f, page, event.id)
+                )
+            )
+        else:
+            row.append(
+                InlineKeyboardButton(
+                    text=tr("cm.btn.pin"), callback_data=_cb("pe", t, item.id, f, page, event.id)
+                )
+            )
+    if comment.author_id == user.id:
+        row.append(
+            InlineKeyboardButton(
+                text=tr("cm.btn.edit"),
+                callback_data=CmCB(a="e", t=str(t), id=item.id, v=comment.id, f=f, p=page).pack(),
+            )
+        )
+    if may_change_comment(user, comment):
+        row.append(
+            InlineKeyboardButton(
+                text=tr("cm.btn.delete"),
+                callback_data=CmCB(a="d", t=str(t), id=item.id, v=comment.id, f=f, p=page).pack(),
+            )
+        )
+    if row:
+        kb.append(row)
+    kb.append([InlineKeyboardButton(text=tr("cm.btn.back"), callback_data=_cb("v", t, item.id, f, page))])
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=kb)
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+@router.callback_query(CardCB.filter(F.action == CardAction.TIMELINE))
+async def from_card(
+    callback: CallbackQuery, callback_data: CardCB, session: AsyncSession, user: User, tr: Translator
+) -> None:
+    await show(callback, *await timeline_screen(session, user, tr, callback_data.type, callback_data.id))
+
+
+@router.callback_query(TlCB.filter(F.a == "v"))
+async def view_page(
+    callback: CallbackQuery, callback_data: TlCB, session: AsyncSession, user: User, tr: Translator
+) -> None:
+    t = _item_type(callback_data.t)
+    await show(
+        callback,
+        *await timeline_screen(session, user, tr, t, callback_data.id, callback_data.f, callback_data.p),
+    )
+
+
+@router.callback_query(TlCB.filter(F.a == "fm"))
+async def filter_menu(
+    callback: CallbackQuery, callback_data: TlCB, session: AsyncSession, user: User, tr: Translator
+) -> None:
+    t = _item_type(callback_data.t)
+    await show(
+        callback, *await _filter_screen(session, user, tr, t, callback_data.id, _filter(callback_data.f))
+    )
+
+
+@router.callback_query(TlCB.filter(F.a.in_({"pn", "up", "pe", "ue"})))
+async def pin_toggle(
+    callback: CallbackQuery,
+    callback_data: TlCB,
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    callback_answer: CallbackAnswer,
+) -> None:
+    try:
+        if callback_data.a in ("pn", "pe"):
+            event = await comments_service.pin_event(session, user, callback_data.v)
+        else:
+            event = await comments_service.unpin_event(session, user, callback_data.v)
+    except LimitExceeded as exc:
+        # Nothing was changed; say why in plain words rather than as an error.
+        callback_answer.text = tr("tl.pin_limit", limit=exc.params.get("limit", comments_service.MAX_PINNED))
+        callback_answer.show_alert = True
+        return
+    except AccessDenied as exc:
+        # Someone else's item looks exactly like a missing one.
+        raise NotFound(event_id=callback_data.v) from exc
+    pinning = callback_data.a in ("pn", "pe")
+    callback_answer.text = tr("tl.pinned_ok" if pinning else "tl.unpinned_ok")
+    # Back where the button was: the comment's entry (pe/ue) or the timeline page (pn/up).
+    comment_id = (event.payload or {}).get("comment_id")
+    if callback_data.a in ("pe", "ue") and isinstance(comment_id, int) and _is_comment(event):
+        await show(
+            callback, *await comment_screen(session, user, tr, comment_id, callback_data.f, callback_data.p)
+        )
+        return
+    await show(
+        callback,
+        *await timeline_screen(
+            session, user, tr, event.owner_type, event.owner_id, callback_data.f, callback_data.p
+        ),
+    )
+
+
+@router.callback_query(TlCB.filter(F.a == "o"))
+async def open_comment(
+    callback: CallbackQuery, callback_data: TlCB, session: AsyncSession, user: User, tr: Translator
+) -> None:
+    await show(
+        callback, *await comment_screen(session, user, tr, callback_data.v, callback_data.f, callback_data.p)
+    )
+
+
+@router.callback_query(TlCB.filter(F.a == "fs"))
+async def send_file(
+    callback: CallbackQuery,
+    callback_data: TlCB,
+    session: AsyncSession,
+    user: User,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """Send an attached file back by its Telegram reference (the bytes never left Telegram)."""
+    t = _item_type(callback_data.t)
+    files = await comments_service.list_attachments(session, user, t, callback_data.id, limit=200)
+    attachment = next((a for a in files if a.id == callback_data.v), None)
+    if attachment is None:
+        raise NotFound("attachment", attachment_id=callback_data.v)
+    chat_id = callback.message.chat.id if callback.message is not None else callback.from_user.id
+    if is_photo(attachment.name, attachment.mime):
+        await bot.send_photo(chat_id, attachment.file_id)
+    else:
+        await bot.send_document(chat_id, attachment.file_id)
+
+
+PHOTO_PREFIX = "photo_"
+
+
+def is_photo(name: str | None, mime: str | None) -> bool:
+    """Photos are stored under a name of ours (they have none in Telegram) and go back as photos:
+    a photo's file_id cannot be sent as a document."""
+    return bool(name and name.startswith(PHOTO_PREFIX) and (mime or "").startswith("image/"))
