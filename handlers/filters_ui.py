@@ -1,0 +1,669 @@
+"""Filters of the item lists: the builder (field -> operator -> value typed or chosen, date presets
+in the user's timezone, a typed custom range), saved filters (save under a name, choose one, pin it
+as the default used when the list opens, delete).
+
+The list's view (conditions, sort, the chosen saved filter, paging cursors, the selection) lives in
+FSM data under "lv_<type>"; crm_core validates every condition (count_items) before it is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.errors import NotFound, ValidationFailed
+from crm_core.models.items import ItemType
+from crm_core.models.users import User
+from crm_core.services import pipelines as pipelines_service
+from crm_core.services import views as views_service
+from crm_core.services.cards_queries import assignable_users, users_by_id
+from crm_core.services.views import Condition
+from handlers.render import esc, truncate
+from handlers.texts import Translator
+from handlers.ui import show
+
+router = Router(name="filters_ui")
+
+USERS_PAGE = 8
+MAX_CONDITIONS = 8
+VALUE_LIMIT = 200
+
+# --- what can be filtered ------------------------------------------------------------------------
+
+# UI kinds: text, money, date, bool, stage, user, phone, email
+_COMMON_TAIL = [("responsible_id", "user"), ("created_at", "date"), ("updated_at", "date"),
+                ("phone", "phone"), ("email", "email"), ("source", "text")]  # fmt: skip
+FILTER_FIELDS: dict[ItemType, list[tuple[str, str]]] = {
+    ItemType.LEAD: [("title", "text"), ("stage_id", "stage"), ("amount", "money"), *_COMMON_TAIL,
+                    ("last_activity_at", "date"), ("is_return_customer", "bool"), ("closed", "bool")],
+    ItemType.DEAL: [("title", "text"), ("stage_id", "stage"), ("amount", "money"), *_COMMON_TAIL[:3],
+                    ("close_date", "date"), ("last_activity_at", "date"), ("source", "text"),
+                    ("closed", "bool"), ("won", "bool")],
+    ItemType.CONTACT: [("name", "text"), ("last_name", "text"), ("position", "text"), *_COMMON_TAIL],
+    ItemType.COMPANY: [("title", "text"), ("industry", "text"), *_COMMON_TAIL],
+}  # fmt: skip
+OPS: dict[str, tuple[str, ...]] = {
+    "text": ("contains", "eq", "not_null", "is_null"),
+    "money": ("gte", "lte", "eq", "is_null"),
+    "phone": ("contains", "eq", "not_null", "is_null"),
+    "email": ("contains", "eq", "not_null", "is_null"),
+}
+TYPED_OPS = frozenset({"contains", "eq", "gte", "lte"})
+DATE_PRESETS = ("today", "yesterday", "this_week", "last_7_days", "last_30_days", "this_month")
+SORT_FIELDS: dict[ItemType, tuple[str, ...]] = {
+    ItemType.LEAD: ("created_at", "updated_at", "title", "amount", "last_activity_at"),
+    ItemType.DEAL: ("created_at", "updated_at", "title", "amount", "close_date"),
+    ItemType.CONTACT: ("created_at", "updated_at", "name", "last_name"),
+    ItemType.COMPANY: ("created_at", "updated_at", "title"),
+}
+_RANGE = re.compile(
+    r"^\s*(\d{1,2}[./]\d{1,2}[./]\d{2,4})\s*(?:[-–—]|\.\.)\s*(\d{1,2}[./]\d{1,2}[./]\d{2,4})\s*$"
+)
+_DAY = re.compile(r"^\s*(\d{1,2}[./]\d{1,2}[./]\d{2,4})\s*$")
+
+
+class FlCB(CallbackData, prefix="fl"):
+    """a: m filter screen, af add (choose field), f field chosen, o operator chosen, v value chosen,
+    up users page, rm remove condition f, clr clear, sv save, use/pin/unpin/del a saved filter v,
+    x stop typing. t item type, f field index, o operator, v value."""
+
+    a: str
+    t: ItemType
+    f: int = -1
+    o: str = ""
+    v: str = ""
+
+
+class FilterForm(StatesGroup):
+    value = State()
+    name = State()
+
+
+def _fl(text: str, **data: Any) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=FlCB(**data).pack())
+
+
+# --- the view kept in FSM data ---------------------------------------------------------------------
+
+
+@dataclass
+class ListView:
+    conditions: list[dict[str, Any]]
+    sort: list[list[str]] | None
+    saved_id: int | None
+    cursors: list[str | None]
+    selected: list[int]
+    selecting: bool
+
+    def to_data(self) -> dict[str, Any]:
+        return {"c": self.conditions, "s": self.sort, "sf": self.saved_id, "cur": self.cursors,
+                "sel": self.selected, "m": int(self.selecting)}  # fmt: skip
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ListView:
+        return cls(
+            conditions=list(data.get("c") or []), sort=data.get("s") or None, saved_id=data.get("sf"),
+            cursors=list(data.get("cur") or [None]), selected=[int(i) for i in data.get("sel") or []],
+            selecting=bool(data.get("m")),
+        )  # fmt: skip
+
+    def filters(self) -> list[Condition]:
+        return [Condition.from_json(c) for c in self.conditions]
+
+    def reset_paging(self) -> None:
+        self.cursors = [None]
+
+
+def _key(item_type: ItemType) -> str:
+    return f"lv_{ItemType(item_type).value}"
+
+
+async def fresh_view(session: AsyncSession, user: User, item_type: ItemType) -> ListView:
+    """How a list opens: with the pinned default filter, if there is one."""
+    pinned = await views_service.default_filter(session, user, item_type)
+    if pinned is None:
+        return ListView([], None, None, [None], [], False)
+    return ListView(list(pinned.conditions or []), pinned.sort or None, pinned.id, [None], [], False)
+
+
+async def load_view(
+    state: FSMContext, session: AsyncSession, user: User, item_type: ItemType, *, fresh: bool = False
+) -> ListView:
+    data = await state.get_data()
+    raw = data.get(_key(item_type))
+    if fresh or not isinstance(raw, dict):
+        view = await fresh_view(session, user, item_type)
+        await save_view(state, item_type, view)
+        return view
+    return ListView.from_data(raw)
+
+
+async def save_view(state: FSMContext, item_type: ItemType, view: ListView) -> None:
+    await state.update_data({_key(item_type): view.to_data()})
+
+
+async def leave_forms(state: FSMContext) -> None:
+    """Navigating the list leaves this module's typing steps (other features' forms are kept)."""
+    current = await state.get_state() or ""
+    if current.startswith(("FilterForm:", "FindForm:")):
+        await state.set_state(None)
+
+
+# --- describing conditions -------------------------------------------------------------------------
+
+
+def field_label(tr: Translator, name: str) -> str:
+    return tr(f"fl.f.{name}")
+
+
+def _date_text(value: str) -> str:
+    try:
+        return date.fromisoformat(value).strftime("%d.%m.%Y")
+    except (TypeError, ValueError):
+        return esc(str(value))
+
+
+async def describe(session: AsyncSession, tr: Translator, conditions: list[dict[str, Any]]) -> list[str]:
+    """Human lines for stored conditions ("Created: last 7 days", "Stage: In progress")."""
+    out = []
+    stage_ids = [int(c["value"]) for c in conditions if c.get("field") == "stage_id" and c.get("op") == "eq"]
+    user_ids = [
+        int(c["value"]) for c in conditions if c.get("field") == "responsible_id" and c.get("op") == "eq"
+    ]
+    stages = {}
+    for sid in stage_ids:
+        try:
+            stages[sid] = (await pipelines_service.get_stage(session, sid)).name(tr.language)
+        except NotFound:
+            stages[sid] = f"#{sid}"
+    people = await users_by_id(session, user_ids)
+    for c in conditions:
+        name, op, value = c.get("field", ""), c.get("op", ""), c.get("value")
+        label = field_label(tr, name)
+        if op in ("is_null", "not_null"):
+            text = tr(f"fl.op.{op}")
+        elif op == "preset":
+            if isinstance(value, list) and value and value[0] == "range":
+                lo, hi = value[1] if len(value) == 2 else value[1:3]
+                text = tr("fl.range_value", start=_date_text(lo), end=_date_text(hi))
+            else:
+                text = tr(f"fl.preset.{value}")
+        elif name == "stage_id":
+            text = esc(truncate(stages.get(int(value), "?"), 60))
+        elif name == "responsible_id":
+            who = people.get(int(value))
+            text = esc(truncate(who.full_name if who else f"#{value}", 60))
+        elif isinstance(value, bool):
+            text = tr("fl.yes") if value else tr("fl.no")
+        else:
+            text = f"{tr(f'fl.op.{op}')} «{esc(truncate(str(value), 60))}»"
+        out.append(f"{label}: {text}")
+    return out
+
+
+def sort_label(tr: Translator, sort: list[list[str]] | None) -> str:
+    if not sort:
+        return tr("fl.sort_default")
+    return ", ".join(f"{field_label(tr, f)} {'↓' if d == 'desc' else '↑'}" for f, d in sort)
+
+
+# --- parsing typed values ----------------------------------------------------------------------------
+
+
+def _parse_day(text: str) -> date:
+    parts = re.split(r"[./]", text.strip())
+    day, month, year = (int(p) for p in parts)
+    if year < 100:
+        year += 2000
+    return date(year, month, day)
+
+
+def parse_range(text: str) -> tuple[date, date] | None:
+    """ "01.11.2026-15.11.2026" (or one day) -> (from, to), to inclusive; None if not a range."""
+    try:
+        m = _RANGE.match(text)
+        if m:
+            lo, hi = _parse_day(m.group(1)), _parse_day(m.group(2))
+            return (lo, hi) if lo <= hi else (hi, lo)
+        m = _DAY.match(text)
+        if m:
+            d = _parse_day(m.group(1))
+            return d, d
+    except ValueError:
+        return None
+    return None
+
+
+def parse_amount(text: str) -> Decimal | None:
+    s = re.sub(r"[\s\u00a0₽$€]", "", text or "")
+    s = re.sub(r"(?i)(руб\.?|rub|usd|eur)$", "", s)
+    if s.count(",") == 1 and "." not in s:
+        s = s.replace(",", ".")
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+# --- screens ---------------------------------------------------------------------------------------
+
+
+def _field(item_type: ItemType, index: int) -> tuple[str, str]:
+    fields = FILTER_FIELDS[item_type]
+    if not 0 <= index < len(fields):
+        raise ValidationFailed("unknown field", field=str(index))
+    return fields[index]
+
+
+async def filter_screen(
+    session: AsyncSession, user: User, tr: Translator, item_type: ItemType, view: ListView, notice: str = ""
+) -> tuple[str, InlineKeyboardMarkup]:
+    t = item_type
+    lines = [notice, ""] if notice else []
+    lines.append(tr("fl.title", what=tr(f"ls.title.{t.value}")))
+    saved = await views_service.list_saved_filters(session, user, t)
+    active = next((s for s in saved if s.id == view.saved_id), None)
+    if active is not None:
+        pin = " 📌" if active.is_default else ""
+        lines.append(tr("fl.saved_active", name=esc(truncate(active.name, 60))) + pin)
+    described = await describe(session, tr, view.conditions)
+    if described:
+        lines.extend(f"{n}. {d}" for n, d in enumerate(described, 1))
+    else:
+        lines.append(tr("fl.none"))
+    rows: list[list[InlineKeyboardButton]] = []
+    if len(view.conditions) < MAX_CONDITIONS:
+        rows.append([_fl(tr("fl.add"), a="af", t=t)])
+    if view.conditions:
+        removes = [_fl(tr("fl.remove", n=n + 1), a="rm", t=t, f=n) for n in range(len(view.conditions))]
+        for i in range(0, len(removes), 4):
+            rows.append(removes[i : i + 4])
+        rows.append([_fl(tr("fl.save"), a="sv", t=t), _fl(tr("fl.clear"), a="clr", t=t)])
+    if active is not None:
+        pin = "unpin" if active.is_default else "pin"
+        rows.append([
+            _fl(tr(f"fl.{pin}"), a=pin, t=t, v=str(active.id)),
+            _fl(tr("fl.delete_saved"), a="del", t=t, v=str(active.id)),
+        ])  # fmt: skip
+    if saved:
+        lines.append("")
+        lines.append(tr("fl.saved_title"))
+        for sf in saved:
+            mark = "📌 " if sf.is_default else "📁 "
+            current = "• " if sf.id == view.saved_id else ""
+            rows.append([_fl(f"{current}{mark}{truncate(sf.name, 40)}", a="use", t=t, v=str(sf.id))])
+    rows.append([InlineKeyboardButton(text=tr("fl.back_list"), callback_data=_list_cb(t))])
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _list_cb(item_type: ItemType) -> str:
+    from handlers.lists import LsCB
+
+    return LsCB(a="pg", t=item_type, n=0).pack()
+
+
+def fields_screen(tr: Translator, item_type: ItemType) -> tuple[str, InlineKeyboardMarkup]:
+    buttons = [
+        _fl(field_label(tr, name), a="f", t=item_type, f=i)
+        for i, (name, _kind) in enumerate(FILTER_FIELDS[item_type])
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([_fl(tr("views.back"), a="m", t=item_type)])
+    return tr("fl.choose_field"), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def values_screen(
+    session: AsyncSession, user: User, tr: Translator, item_type: ItemType, index: int, page: int = 0
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The second step: operators, or the values to choose for dates, yes/no, stages and people."""
+    name, kind = _field(item_type, index)
+    t = item_type
+    rows: list[list[InlineKeyboardButton]] = []
+    text = tr("fl.choose_op", field=field_label(tr, name))
+    if kind == "date":
+        presets = [_fl(tr(f"fl.preset.{p}"), a="v", t=t, f=index, o="preset", v=p) for p in DATE_PRESETS]
+        rows.extend(presets[i : i + 2] for i in range(0, len(presets), 2))
+        rows.append([_fl(tr("fl.preset.range_typed"), a="o", t=t, f=index, o="range")])
+        rows.append([
+            _fl(tr("fl.op.not_null"), a="o", t=t, f=index, o="not_null"),
+            _fl(tr("fl.op.is_null"), a="o", t=t, f=index, o="is_null"),
+        ])  # fmt: skip
+        text = tr("fl.choose_period", field=field_label(tr, name))
+    elif kind == "bool":
+        rows.append([
+            _fl(tr("fl.yes"), a="v", t=t, f=index, o="eq", v="1"),
+            _fl(tr("fl.no"), a="v", t=t, f=index, o="eq", v="0"),
+        ])  # fmt: skip
+        text = tr("fl.choose_value", field=field_label(tr, name))
+    elif kind == "stage":
+        for pipeline in await pipelines_service.list_pipelines(session, item_type):
+            for stage in await pipelines_service.list_stages(session, pipeline.id):
+                label = stage.name(tr.language)
+                if item_type == ItemType.DEAL and len(await pipelines_service.list_pipelines(session, t)) > 1:
+                    label = f"{pipeline.name(tr.language)}: {label}"
+                rows.append([_fl(truncate(label, 60), a="v", t=t, f=index, o="eq", v=str(stage.id))])
+        text = tr("fl.choose_value", field=field_label(tr, name))
+    elif kind == "user":
+        users, total = await assignable_users(session, user, limit=USERS_PAGE, offset=page * USERS_PAGE)
+        if page == 0:
+            rows.append([_fl(tr("fl.me"), a="v", t=t, f=index, o="eq", v=str(user.id))])
+        for u in users:
+            if u.id != user.id:
+                rows.append(
+                    [_fl(truncate(u.full_name or f"#{u.id}", 40), a="v", t=t, f=index, o="eq", v=str(u.id))]
+                )
+        nav = []
+        if page > 0:
+            nav.append(_fl(tr("views.prev"), a="up", t=t, f=index, v=str(page - 1)))
+        if (page + 1) * USERS_PAGE < total:
+            nav.append(_fl(tr("views.next"), a="up", t=t, f=index, v=str(page + 1)))
+        if nav:
+            rows.append(nav)
+        text = tr("fl.choose_value", field=field_label(tr, name))
+    else:
+        ops = [_fl(tr(f"fl.op.{op}"), a="o", t=t, f=index, o=op) for op in OPS[kind]]
+        rows.extend(ops[i : i + 2] for i in range(0, len(ops), 2))
+    rows.append([_fl(tr("views.back"), a="af", t=t)])
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+# --- changing the view -----------------------------------------------------------------------------
+
+
+async def _add_condition(
+    session: AsyncSession, user: User, state: FSMContext, item_type: ItemType, cond: Condition
+) -> ListView:
+    view = await load_view(state, session, user, item_type)
+    conditions = [*view.conditions, cond.to_json()]
+    # crm_core validates the field, the operator and the value (ValidationFailed otherwise).
+    await views_service.count_items(
+        session, user, item_type, filters=[Condition.from_json(c) for c in conditions]
+    )
+    view.conditions = conditions
+    view.saved_id = None  # the view no longer is the saved filter as it was
+    view.reset_paging()
+    await save_view(state, item_type, view)
+    return view
+
+
+async def _back_to_list(
+    event: CallbackQuery | Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext,
+    item_type: ItemType, notice: str = "",
+) -> None:  # fmt: skip
+    from handlers.lists import show_list
+
+    await show_list(event, session, user, tr, state, item_type, 0, notice=notice)
+
+
+@router.callback_query(FlCB.filter(F.a == "m"))
+async def menu_button(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    await leave_forms(state)
+    view = await load_view(state, session, user, callback_data.t)
+    await show(callback, *await filter_screen(session, user, tr, callback_data.t, view))
+
+
+@router.callback_query(FlCB.filter(F.a == "af"))
+async def add_button(callback: CallbackQuery, callback_data: FlCB, tr: Translator, state: FSMContext) -> None:
+    await leave_forms(state)
+    await show(callback, *fields_screen(tr, callback_data.t))
+
+
+@router.callback_query(FlCB.filter(F.a.in_({"f", "up"})))
+async def field_button(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator
+) -> None:
+    page = int(callback_data.v) if callback_data.a == "up" and callback_data.v.isdigit() else 0
+    await show(callback, *await values_screen(session, user, tr, callback_data.t, callback_data.f, page))
+
+
+@router.callback_query(FlCB.filter(F.a == "o"))
+async def operator_button(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    t, op = callback_data.t, callback_data.o
+    name, kind = _field(t, callback_data.f)
+    if op in ("is_null", "not_null"):
+        await _add_condition(session, user, state, t, Condition(name, op))
+        await _back_to_list(callback, session, user, tr, state, t, tr("fl.added"))
+        return
+    if op != "range" and (kind not in OPS or op not in OPS[kind]):
+        raise ValidationFailed("operator not allowed", field=name, op=op)
+    await state.set_state(FilterForm.value)
+    await state.update_data(fb={"t": t.value, "f": callback_data.f, "o": op})
+    key = "fl.type_range" if op == "range" else f"fl.type.{kind}"
+    markup = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
+    await show(callback, tr(key, field=field_label(tr, name), op=tr(f"fl.op.{op}")), markup)
+
+
+@router.callback_query(FlCB.filter(F.a == "v"))
+async def value_button(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    t, op, raw = callback_data.t, callback_data.o, callback_data.v
+    name, kind = _field(t, callback_data.f)
+    value: Any
+    if kind == "date" and op == "preset" and raw in DATE_PRESETS:
+        value = raw
+    elif kind == "bool" and op == "eq" and raw in ("0", "1"):
+        value = raw == "1"
+    elif kind in ("stage", "user") and op == "eq" and raw.isdigit():
+        value = int(raw)
+    else:
+        raise ValidationFailed("invalid value", field=name, value=raw)
+    await _add_condition(session, user, state, t, Condition(name, op, value))
+    await _back_to_list(callback, session, user, tr, state, t, tr("fl.added"))
+
+
+@router.message(FilterForm.value, F.text, ~F.text.startswith("/"))
+async def value_typed(
+    message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
+) -> None:
+    data = await state.get_data()
+    fb = data.get("fb") or {}
+    try:
+        t = ItemType(fb.get("t"))
+        name, kind = _field(t, int(fb.get("f", -1)))
+    except (ValueError, TypeError):
+        await state.set_state(None)
+        await message.answer(tr("error.stale_button"))
+        return
+    op = str(fb.get("o"))
+    text = (message.text or "").strip()
+    cancel = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
+    value: Any
+    if op == "range":
+        parsed = parse_range(text)
+        if parsed is None:
+            await message.answer(tr("fl.bad_range"), reply_markup=cancel)
+            return
+        cond = Condition(name, "preset", ["range", parsed[0].isoformat(), parsed[1].isoformat()])
+    else:
+        if kind == "money":
+            value = parse_amount(text)
+            if value is None:
+                await message.answer(tr("fl.bad_amount"), reply_markup=cancel)
+                return
+            value = str(value)
+        else:
+            if not text or len(text) > VALUE_LIMIT:
+                await message.answer(tr("fl.bad_text"), reply_markup=cancel)
+                return
+            value = text
+        cond = Condition(name, op, value)
+    try:
+        await _add_condition(session, user, state, t, cond)
+    except ValidationFailed:
+        # A value crm_core refuses (a malformed phone for "equals"...): ask again, keep the step.
+        await message.answer(tr("fl.bad_value", value=esc(truncate(text, 60))), reply_markup=cancel)
+        return
+    await state.set_state(None)
+    await _back_to_list(message, session, user, tr, state, t, tr("fl.added"))
+
+
+@router.callback_query(FlCB.filter(F.a == "x"))
+async def stop_typing(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    await leave_forms(state)
+    view = await load_view(state, session, user, callback_data.t)
+    await show(callback, *await filter_screen(session, user, tr, callback_data.t, view))
+
+
+@router.callback_query(FlCB.filter(F.a == "rm"))
+async def remove_button(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    view = await load_view(state, session, user, t)
+    if 0 <= callback_data.f < len(view.conditions):
+        view.conditions.pop(callback_data.f)
+        view.saved_id = None
+        view.reset_paging()
+        await save_view(state, t, view)
+    await show(callback, *await filter_screen(session, user, tr, t, view))
+
+
+@router.callback_query(FlCB.filter(F.a == "clr"))
+async def clear_button(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    view = await load_view(state, session, user, t)
+    view.conditions, view.saved_id = [], None
+    view.reset_paging()
+    await save_view(state, t, view)
+    await _back_to_list(callback, session, user, tr, state, t, tr("fl.cleared"))
+
+
+@router.callback_query(FlCB.filter(F.a == "sv"))
+async def save_button(
+    callback: CallbackQuery, callback_data: FlCB, tr: Translator, state: FSMContext
+) -> None:
+    t = callback_data.t
+    await state.set_state(FilterForm.name)
+    await state.update_data(fb={"t": t.value})
+    markup = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
+    await show(callback, tr("fl.type_name"), markup)
+
+
+@router.message(FilterForm.name, F.text, ~F.text.startswith("/"))
+async def name_typed(
+    message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
+) -> None:
+    data = await state.get_data()
+    try:
+        t = ItemType((data.get("fb") or {}).get("t"))
+    except ValueError:
+        await state.set_state(None)
+        await message.answer(tr("error.stale_button"))
+        return
+    view = await load_view(state, session, user, t)
+    name = (message.text or "").strip()
+    cancel = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
+    try:
+        async with session.begin_nested():
+            sf = await views_service.create_saved_filter(session, user, t, name, view.filters(), view.sort)
+    except ValidationFailed as exc:
+        key = "fl.name_taken" if "exists" in str(exc) else "fl.bad_name"
+        await message.answer(tr(key, name=esc(truncate(name, 60))), reply_markup=cancel)
+        return
+    view.saved_id = sf.id
+    await save_view(state, t, view)
+    await state.set_state(None)
+    text, markup = await filter_screen(
+        session, user, tr, t, view, tr("fl.saved", name=esc(truncate(sf.name, 60)))
+    )
+    await message.answer(text, reply_markup=markup)
+
+
+def _saved_id(callback_data: FlCB) -> int:
+    if not callback_data.v.isdigit():
+        raise NotFound(filter_id=callback_data.v)
+    return int(callback_data.v)
+
+
+@router.callback_query(FlCB.filter(F.a == "use"))
+async def use_button(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    sf_id = _saved_id(callback_data)
+    # Only the user's own filters of this type exist for them (another's id is "not found").
+    sf = next((s for s in await views_service.list_saved_filters(session, user, t) if s.id == sf_id), None)
+    if sf is None:
+        raise NotFound(filter_id=sf_id)
+    view = await load_view(state, session, user, t)
+    view.conditions, view.sort, view.saved_id = list(sf.conditions or []), sf.sort or None, sf.id
+    view.reset_paging()
+    await save_view(state, t, view)
+    await _back_to_list(
+        callback, session, user, tr, state, t, tr("fl.applied", name=esc(truncate(sf.name, 60)))
+    )
+
+
+@router.callback_query(FlCB.filter(F.a.in_({"pin", "unpin"})))
+async def pin_button(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    sf = await views_service.set_default_filter(
+        session, user, _saved_id(callback_data), pinned=callback_data.a == "pin"
+    )
+    callback_answer.text = tr("fl.pinned" if sf.is_default else "fl.unpinned", name=truncate(sf.name, 60))
+    view = await load_view(state, session, user, t)
+    await show(callback, *await filter_screen(session, user, tr, t, view))
+
+
+@router.callback_query(FlCB.filter(F.a == "del"))
+async def delete_button(
+    callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    sf_id = _saved_id(callback_data)
+    await views_service.delete_saved_filter(session, user, sf_id)
+    view = await load_view(state, session, user, t)
+    if view.saved_id == sf_id:
+        view.saved_id = None
+        await save_view(state, t, view)
+    callback_answer.text = tr("fl.deleted")
+    await show(callback, *await filter_screen(session, user, tr, t, view))
+
+
+__all__ = [
+    "FILTER_FIELDS",
+    "SORT_FIELDS",
+    "FilterForm",
+    "FlCB",
+    "ListView",
+    "describe",
+    "field_label",
+    "filter_screen",
+    "leave_forms",
+    "load_view",
+    "parse_range",
+    "save_view",
+    "sort_label",
+]

@@ -1,0 +1,615 @@
+"""Lists of leads, deals, contacts and companies: paged with keyset cursors (kept in FSM data, so
+button data stays short), sorted, filtered (handlers.filters_ui), and bulk actions on a selection:
+stage, responsible, conversion of leads (one scheme, a report per lead), delete to the trash."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.errors import DomainError, ValidationFailed
+from crm_core.models.items import AnyItem, CommKind, ItemType, StageSemantics
+from crm_core.models.users import User
+from crm_core.services import conversion as conversion_service
+from crm_core.services import items as items_service
+from crm_core.services import pipelines as pipelines_service
+from crm_core.services import trash as trash_service
+from crm_core.services import views as views_service
+from crm_core.services.cards_queries import assignable_users, users_by_id
+from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.card_render import TYPE_ICONS, format_money, load_visible
+from handlers.errors import describe as describe_error
+from handlers.filters_ui import (
+    SORT_FIELDS,
+    ListView,
+    describe,
+    field_label,
+    leave_forms,
+    load_view,
+    save_view,
+    sort_label,
+)
+from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
+from handlers.texts import Translator
+from handlers.ui import show
+
+router = Router(name="lists")
+
+PAGE_SIZE = 10
+TITLE_LIMIT = 40
+MAX_SELECTED = 50
+USERS_PAGE = 8
+REPORT_LINES = 15
+SEMANTIC_MARK = {StageSemantics.PROCESS: "", StageSemantics.SUCCESS: "✅ ", StageSemantics.FAILURE: "❌ "}
+
+MENU_TYPES = {
+    MenuAction.LEADS: ItemType.LEAD,
+    MenuAction.DEALS: ItemType.DEAL,
+    MenuAction.CONTACTS: ItemType.CONTACT,
+    MenuAction.COMPANIES: ItemType.COMPANY,
+}
+COMMAND_TYPES = {"leads": ItemType.LEAD, "deals": ItemType.DEAL, "contacts": ItemType.CONTACT,
+                 "companies": ItemType.COMPANY}  # fmt: skip
+
+
+class LsCB(CallbackData, prefix="ls"):
+    """a: pg page n, so sort screen, ss set sort v="<field>.<a|d>", sel toggle selection mode,
+    all select the page, none clear the selection."""
+
+    a: str
+    t: ItemType
+    n: int = 0
+    v: str = ""
+
+
+class BkCB(CallbackData, prefix="bk"):
+    """Bulk: t toggle item id, st stage screen, sm move to stage v, rs people (page n),
+    rv set responsible id, cv schemes, cx convert with scheme v, dl ask, dy delete."""
+
+    a: str
+    t: ItemType
+    id: int = 0
+    n: int = 0
+    v: str = ""
+
+
+def _ls(text: str, **data: Any) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=LsCB(**data).pack())
+
+
+def _bk(text: str, **data: Any) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=BkCB(**data).pack())
+
+
+# --- the list screen ------------------------------------------------------------------------------
+
+
+async def _stage_names(session: AsyncSession, tr: Translator, item_type: ItemType) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for pipeline in await pipelines_service.list_pipelines(session, item_type):
+        for stage in await pipelines_service.list_stages(session, pipeline.id):
+            names[stage.id] = SEMANTIC_MARK[stage.semantics] + stage.name(tr.language)
+    return names
+
+
+async def _item_lines(
+    session: AsyncSession, tr: Translator, item_type: ItemType, items: list[AnyItem]
+) -> dict[int, str]:
+    """Short details after the title: stage, amount, responsible; phone/email for clients."""
+    out: dict[int, list[str]] = {i.id: [] for i in items}
+    people = await users_by_id(session, [i.responsible_id for i in items])
+    if item_type.has_stages:
+        stages = await _stage_names(session, tr, item_type)
+        for i in items:
+            out[i.id].append(esc(truncate(stages.get(i.stage_id, "?"), 40)))  # type: ignore[union-attr]
+            if i.amount is not None:  # type: ignore[union-attr]
+                out[i.id].append(format_money(i.amount, i.currency, tr.language))  # type: ignore[union-attr]
+    else:
+        comms = await items_service.get_communications(session, item_type, [i.id for i in items])
+        for i in items:
+            phone = next((c.value for c in comms[i.id] if c.kind == CommKind.PHONE), None)
+            email = next((c.value for c in comms[i.id] if c.kind == CommKind.EMAIL), None)
+            out[i.id].extend(esc(truncate(v, 40)) for v in (phone, email) if v)
+    for i in items:
+        owner = people.get(i.responsible_id)
+        if owner is not None:
+            out[i.id].append("👤" + esc(truncate(owner.full_name or "", 30)))
+    return {k: " · ".join(v) for k, v in out.items()}
+
+
+async def list_screen(
+    session: AsyncSession, user: User, tr: Translator, state: FSMContext, item_type: ItemType, page_no: int,
+    notice: str = "", *, fresh: bool = False,
+) -> tuple[str, InlineKeyboardMarkup]:  # fmt: skip
+    t = item_type
+    view = await load_view(state, session, user, t, fresh=fresh)
+    if not 0 <= page_no < len(view.cursors):
+        page_no = 0  # an old button: start over rather than guess a cursor
+    page = await views_service.list_items(
+        session, user, t, filters=view.filters(), sort=view.sort, limit=PAGE_SIZE,
+        cursor=view.cursors[page_no], with_total=True,
+    )  # fmt: skip
+    if not page.items and page_no > 0:
+        page_no = 0
+        page = await views_service.list_items(
+            session, user, t, filters=view.filters(), sort=view.sort, limit=PAGE_SIZE, with_total=True
+        )
+    view.cursors = view.cursors[: page_no + 1] + ([page.next_cursor] if page.next_cursor else [])
+    await save_view(state, t, view)
+
+    total = page.total or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    head = [notice, ""] if notice else []
+    head.append(tr("ls.head", what=tr(f"ls.title.{t.value}"), count=total))
+    if view.saved_id is not None:
+        sf = next(
+            (s for s in await views_service.list_saved_filters(session, user, t) if s.id == view.saved_id),
+            None,
+        )
+        if sf is not None:
+            head.append(
+                tr("ls.saved_filter", name=esc(truncate(sf.name, 60))) + (" 📌" if sf.is_default else "")
+            )
+    conditions = await describe(session, tr, view.conditions)
+    if conditions:
+        head.append(tr("ls.filter", conditions="; ".join(conditions)))
+    head.append(tr("ls.sort", sort=sort_label(tr, view.sort)))
+    if view.selecting:
+        head.append(tr("bk.selecting", count=len(view.selected)))
+    blocks: list[str] = [""]
+    if not page.items:
+        blocks.append(tr("ls.empty"))
+    details = await _item_lines(session, tr, t, page.items)
+    rows: list[list[InlineKeyboardButton]] = []
+    first = page_no * PAGE_SIZE + 1
+    selected = set(view.selected)
+    for n, item in enumerate(page.items, first):
+        mark = ("✅ " if item.id in selected else "▫️ ") if view.selecting else ""
+        title = esc(truncate(item.display_name, TITLE_LIMIT))
+        line = f"{n}. {mark}{TYPE_ICONS[t]} {item.ref} {title}"
+        if details.get(item.id):
+            line += f"\n     {details[item.id]}"
+        blocks.append(line)
+        label = f"{mark}{n}. {item.ref} {truncate(item.display_name, 28)}"
+        if view.selecting:
+            rows.append([_bk(label, a="t", t=t, id=item.id, n=page_no)])
+        else:
+            rows.append([
+                InlineKeyboardButton(
+                    text=label, callback_data=CardCB(type=t, id=item.id, action=CardAction.OPEN).pack()
+                )
+            ])  # fmt: skip
+    if pages > 1 or page_no > 0:
+        blocks.append("")
+        blocks.append(tr("views.page", page=page_no + 1, pages=pages))
+    nav = []
+    if page_no > 0:
+        nav.append(_ls(tr("views.prev"), a="pg", t=t, n=page_no - 1))
+    if page.next_cursor:
+        nav.append(_ls(tr("views.next"), a="pg", t=t, n=page_no + 1))
+    if nav:
+        rows.append(nav)
+    if view.selecting:
+        actions = []
+        if t.has_stages:
+            actions.append(_bk(tr("bk.stage"), a="st", t=t, n=page_no))
+        actions.append(_bk(tr("bk.responsible"), a="rs", t=t, n=0))
+        rows.append(actions)
+        second = [_bk(tr("bk.delete"), a="dl", t=t, n=page_no)]
+        if t == ItemType.LEAD:
+            second.insert(0, _bk(tr("bk.convert"), a="cv", t=t, n=page_no))
+        rows.append(second)
+        rows.append(
+            [
+                _ls(tr("bk.select_page"), a="all", t=t, n=page_no),
+                _ls(tr("bk.clear"), a="none", t=t, n=page_no),
+            ]
+        )
+        rows.append([_ls(tr("bk.done_selecting"), a="sel", t=t, n=page_no)])
+    else:
+        rows.append([
+            _ls(tr("ls.btn.filter"), a="fl", t=t),
+            _ls(tr("ls.btn.sort"), a="so", t=t),
+            _ls(tr("ls.btn.select"), a="sel", t=t, n=page_no),
+        ])  # fmt: skip
+    rows.append(
+        [InlineKeyboardButton(text=tr("views.btn.menu"), callback_data=MenuCB(action=MenuAction.MAIN).pack())]
+    )
+    text = "\n".join(head + blocks)
+    while visible_length(text) > MESSAGE_LIMIT and len(blocks) > 1:  # safety net
+        blocks.pop()
+        text = "\n".join(head + blocks)
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def show_list(
+    event: CallbackQuery | Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext,
+    item_type: ItemType, page_no: int = 0, *, notice: str = "", fresh: bool = False,
+) -> None:  # fmt: skip
+    await leave_forms(state)
+    await show(event, *await list_screen(session, user, tr, state, item_type, page_no, notice, fresh=fresh))
+
+
+# --- opening ----------------------------------------------------------------------------------------
+
+
+@router.message(Command(*COMMAND_TYPES), F.chat.type == "private")
+async def list_command(
+    message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
+) -> None:
+    name = (message.text or "").split()[0].lstrip("/").split("@")[0].lower()
+    await show_list(message, session, user, tr, state, COMMAND_TYPES[name], fresh=True)
+
+
+@router.callback_query(MenuCB.filter(F.action.in_(set(MENU_TYPES))))
+async def list_menu(
+    callback: CallbackQuery, callback_data: MenuCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    await show_list(callback, session, user, tr, state, MENU_TYPES[callback_data.action], fresh=True)
+
+
+@router.callback_query(LsCB.filter(F.a == "pg"))
+async def page_button(
+    callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    await show_list(callback, session, user, tr, state, callback_data.t, callback_data.n)
+
+
+@router.callback_query(LsCB.filter(F.a == "fl"))
+async def filter_button(
+    callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    from handlers.filters_ui import filter_screen
+
+    view = await load_view(state, session, user, callback_data.t)
+    await show(callback, *await filter_screen(session, user, tr, callback_data.t, view))
+
+
+# --- sorting ------------------------------------------------------------------------------------------
+
+
+def sort_screen(tr: Translator, item_type: ItemType, view: ListView) -> tuple[str, InlineKeyboardMarkup]:
+    current = view.sort[0] if view.sort else ["created_at", "desc"]
+    rows = []
+    for name in SORT_FIELDS[item_type]:
+        row = []
+        for direction, arrow in (("asc", "↑"), ("desc", "↓")):
+            mark = "• " if current == [name, direction] else ""
+            row.append(
+                _ls(f"{mark}{field_label(tr, name)} {arrow}", a="ss", t=item_type, v=f"{name}.{direction[0]}")
+            )
+        rows.append(row)
+    rows.append([_ls(tr("views.back"), a="pg", t=item_type, n=0)])
+    return tr("ls.sort_title", sort=sort_label(tr, view.sort)), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+@router.callback_query(LsCB.filter(F.a == "so"))
+async def sort_button(
+    callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    view = await load_view(state, session, user, callback_data.t)
+    await show(callback, *sort_screen(tr, callback_data.t, view))
+
+
+@router.callback_query(LsCB.filter(F.a == "ss"))
+async def set_sort(
+    callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    name, _, d = callback_data.v.partition(".")
+    if name not in SORT_FIELDS[t] or d not in ("a", "d"):
+        raise ValidationFailed("field is not sortable", field=name)
+    view = await load_view(state, session, user, t)
+    view.sort = [[name, "desc" if d == "d" else "asc"]]
+    view.reset_paging()
+    await save_view(state, t, view)
+    await show_list(callback, session, user, tr, state, t, 0)
+
+
+# --- selection ----------------------------------------------------------------------------------------
+
+
+@router.callback_query(LsCB.filter(F.a.in_({"sel", "all", "none"})))
+async def selection_button(
+    callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t, a = callback_data.t, callback_data.a
+    view = await load_view(state, session, user, t)
+    if a == "sel":
+        view.selecting = not view.selecting
+        if view.selecting:
+            callback_answer.text = tr("bk.hint")
+    elif a == "none":
+        view.selected = []
+    else:
+        page_no = callback_data.n if 0 <= callback_data.n < len(view.cursors) else 0
+        page = await views_service.list_items(
+            session,
+            user,
+            t,
+            filters=view.filters(),
+            sort=view.sort,
+            limit=PAGE_SIZE,
+            cursor=view.cursors[page_no],
+        )
+        for item in page.items:
+            if item.id not in view.selected and len(view.selected) < MAX_SELECTED:
+                view.selected.append(item.id)
+    await save_view(state, t, view)
+    await show_list(callback, session, user, tr, state, t, callback_data.n)
+
+
+@router.callback_query(BkCB.filter(F.a == "t"))
+async def toggle_item(
+    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    # Only an item the user may see can be selected (forged ids are refused here already).
+    item = await load_visible(session, user, t, callback_data.id)
+    view = await load_view(state, session, user, t)
+    view.selecting = True
+    if item.id in view.selected:
+        view.selected.remove(item.id)
+    elif len(view.selected) >= MAX_SELECTED:
+        callback_answer.text = tr("bk.too_many", max=MAX_SELECTED)
+        callback_answer.show_alert = True
+    else:
+        view.selected.append(item.id)
+    await save_view(state, t, view)
+    await show_list(callback, session, user, tr, state, t, callback_data.n)
+
+
+async def _require_selection(
+    callback: CallbackQuery, state: FSMContext, session: AsyncSession, user: User, tr: Translator,
+    t: ItemType, callback_answer: CallbackAnswer,
+) -> ListView | None:  # fmt: skip
+    view = await load_view(state, session, user, t)
+    if not view.selected:
+        callback_answer.text = tr("bk.nothing_selected")
+        callback_answer.show_alert = True
+        return None
+    return view
+
+
+# --- bulk actions ----------------------------------------------------------------------------------
+
+
+async def _for_each(
+    session: AsyncSession, user: User, tr: Translator, t: ItemType, ids: list[int],
+    action: Callable[[AnyItem], Awaitable[Any]],
+) -> tuple[list[str], list[str]]:  # fmt: skip
+    """Run `action` on each selected item the user may change, each in its own savepoint: one
+    refusal does not undo the others. Returns (refs done, "ref — reason" lines)."""
+    done, failed = [], []
+    for item_id in ids:
+        ref = f"{t.prefix}-{item_id}"
+        try:
+            async with session.begin_nested():
+                item = await load_visible(session, user, t, item_id, for_edit=True)
+                await action(item)
+            done.append(ref)
+        except DomainError as exc:
+            failed.append(f"{ref} — {describe_error(tr, exc)}")
+    return done, failed
+
+
+def _report(tr: Translator, done: list[str], failed: list[str], key: str, **params: Any) -> str:
+    lines = [tr(key, count=len(done), **params)]
+    if done:
+        lines.append(
+            esc(", ".join(done[: REPORT_LINES * 3])) + (" …" if len(done) > REPORT_LINES * 3 else "")
+        )
+    if failed:
+        lines.append(tr("bk.failed", count=len(failed)))
+        lines.extend(failed[:REPORT_LINES])
+        if len(failed) > REPORT_LINES:
+            lines.append(tr("bk.and_more", count=len(failed) - REPORT_LINES))
+    return "\n".join(lines)
+
+
+async def _finish(
+    callback: CallbackQuery, session: AsyncSession, user: User, tr: Translator, state: FSMContext,
+    t: ItemType, view: ListView, report: str,
+) -> None:  # fmt: skip
+    view.selected, view.selecting = [], False
+    view.reset_paging()
+    await save_view(state, t, view)
+    await show_list(callback, session, user, tr, state, t, 0, notice=report)
+
+
+@router.callback_query(BkCB.filter(F.a == "st"))
+async def bulk_stage_screen(
+    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    if not t.has_stages:
+        raise ValidationFailed("no stages", item_type=t.value)
+    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
+    if view is None:
+        return
+    pipelines = list(await pipelines_service.list_pipelines(session, t))
+    rows = []
+    for pipeline in pipelines:
+        for stage in await pipelines_service.list_stages(session, pipeline.id):
+            label = SEMANTIC_MARK[stage.semantics] + stage.name(tr.language)
+            if len(pipelines) > 1:
+                label = f"{pipeline.name(tr.language)}: {label}"
+            rows.append([_bk(truncate(label, 60), a="sm", t=t, v=str(stage.id))])
+    rows.append([_ls(tr("views.back"), a="pg", t=t, n=callback_data.n)])
+    await show(
+        callback, tr("bk.stage_title", count=len(view.selected)), InlineKeyboardMarkup(inline_keyboard=rows)
+    )
+
+
+@router.callback_query(BkCB.filter(F.a == "sm"))
+async def bulk_move(
+    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
+    if view is None:
+        return
+    if not callback_data.v.isdigit():
+        raise ValidationFailed("invalid stage", field="stage_id")
+    stage = await pipelines_service.get_stage(session, int(callback_data.v))
+
+    async def move(item: AnyItem) -> None:
+        await pipelines_service.move_stage(session, user, item, stage.id)  # type: ignore[arg-type]
+
+    done, failed = await _for_each(session, user, tr, t, view.selected, move)
+    report = _report(tr, done, failed, "bk.moved", stage=esc(truncate(stage.name(tr.language), 60)))
+    await _finish(callback, session, user, tr, state, t, view, report)
+
+
+@router.callback_query(BkCB.filter(F.a == "rs"))
+async def bulk_people(
+    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
+    if view is None:
+        return
+    page = max(0, callback_data.n)
+    users, total = await assignable_users(session, user, limit=USERS_PAGE, offset=page * USERS_PAGE)
+    rows = [[_bk(truncate(u.full_name or f"#{u.id}", 40), a="rv", t=t, id=u.id)] for u in users]
+    nav = []
+    if page > 0:
+        nav.append(_bk(tr("views.prev"), a="rs", t=t, n=page - 1))
+    if (page + 1) * USERS_PAGE < total:
+        nav.append(_bk(tr("views.next"), a="rs", t=t, n=page + 1))
+    if nav:
+        rows.append(nav)
+    rows.append([_ls(tr("views.back"), a="pg", t=t, n=0)])
+    text = tr("bk.responsible_title", count=len(view.selected))
+    await show(callback, text, InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.callback_query(BkCB.filter(F.a == "rv"))
+async def bulk_responsible(
+    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
+    if view is None:
+        return
+    who = (await users_by_id(session, [callback_data.id])).get(callback_data.id)
+
+    async def reassign(item: AnyItem) -> None:
+        await items_service.change_responsible(session, user, item, callback_data.id)
+
+    done, failed = await _for_each(session, user, tr, t, view.selected, reassign)
+    name = esc(truncate(who.full_name if who else f"#{callback_data.id}", 60))
+    await _finish(
+        callback, session, user, tr, state, t, view, _report(tr, done, failed, "bk.reassigned", name=name)
+    )
+
+
+@router.callback_query(BkCB.filter(F.a == "cv"))
+async def bulk_convert_screen(
+    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    if t != ItemType.LEAD:
+        raise ValidationFailed("only leads are converted", item_type=t.value)
+    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
+    if view is None:
+        return
+    rows = [[_bk(tr(f"cv.s.{s.value}"), a="cx", t=t, v=s.value)] for s in conversion_service.Scheme]
+    rows.append([_ls(tr("views.back"), a="pg", t=t, n=callback_data.n)])
+    await show(
+        callback, tr("bk.convert_title", count=len(view.selected)), InlineKeyboardMarkup(inline_keyboard=rows)
+    )
+
+
+@router.callback_query(BkCB.filter(F.a == "cx"))
+async def bulk_convert(
+    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    if t != ItemType.LEAD:
+        raise ValidationFailed("only leads are converted", item_type=t.value)
+    try:
+        scheme = conversion_service.Scheme(callback_data.v)
+    except ValueError as exc:
+        raise ValidationFailed("unknown scheme", scheme=callback_data.v) from exc
+    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
+    if view is None:
+        return
+    # crm_core converts each lead on its own (access, required fields, all or nothing per lead).
+    results = await conversion_service.convert_leads_bulk(session, user, view.selected, scheme)
+    ok = [r for r in results if r.ok]
+    lines = [tr("bk.converted", count=len(ok), total=len(results), scheme=tr(f"cv.s.{scheme.value}"))]
+    for r in results[:REPORT_LINES]:
+        ref = f"L-{r.lead_id}"
+        if r.ok:
+            lines.append(tr("bk.converted_one", ref=ref, created=esc(", ".join(r.created)) or "—"))
+        else:
+            reason = describe_error(tr, r.error) if r.error else tr("error.generic")
+            lines.append(tr("bk.not_converted_one", ref=ref, reason=reason))
+    if len(results) > REPORT_LINES:
+        lines.append(tr("bk.and_more", count=len(results) - REPORT_LINES))
+    await _finish(callback, session, user, tr, state, t, view, "\n".join(lines))
+
+
+@router.callback_query(BkCB.filter(F.a == "dl"))
+async def bulk_delete_ask(
+    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
+    if view is None:
+        return
+    refs = ", ".join(f"{t.prefix}-{i}" for i in view.selected[:20]) + (
+        " …" if len(view.selected) > 20 else ""
+    )
+    rows = [
+        [_bk(tr("bk.delete_yes", count=len(view.selected)), a="dy", t=t)],
+        [_ls(tr("views.back"), a="pg", t=t, n=callback_data.n)],
+    ]
+    await show(
+        callback,
+        tr("bk.delete_ask", count=len(view.selected), refs=refs),
+        InlineKeyboardMarkup(inline_keyboard=rows),
+    )
+
+
+@router.callback_query(BkCB.filter(F.a == "dy"))
+async def bulk_delete(
+    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext, callback_answer: CallbackAnswer,
+) -> None:  # fmt: skip
+    t = callback_data.t
+    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
+    if view is None:
+        return
+
+    async def delete(item: AnyItem) -> None:
+        await trash_service.delete_item(session, user, item)
+
+    done, failed = await _for_each(session, user, tr, t, view.selected, delete)
+    await _finish(callback, session, user, tr, state, t, view, _report(tr, done, failed, "bk.deleted"))
+
+
+__all__ = ["BkCB", "LsCB", "list_screen", "router", "show_list"]
