@@ -581,8 +581,8 @@ async def send_file(
     callback_answer: CallbackAnswer,
 ) -> None:
     """Send an attached file back by its Telegram reference (the bytes never left Telegram)."""
-    t = _item_type(callback_data.t)
-    files = await comments_service.list_attachments(session, user, t, callback_data.id, limit=200)
+    item = await load_visible(session, user, _item_type(callback_data.t), callback_data.id)
+    files = await comments_service.list_attachments(session, user, item.ITEM_TYPE, item.id, limit=200)
     attachment = next((a for a in files if a.id == callback_data.v), None)
     if attachment is None:
         raise NotFound("attachment", attachment_id=callback_data.v)
