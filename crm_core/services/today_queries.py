@@ -44,6 +44,6 @@ async def my_open_activities(
             .order_by(Activity.deadline, Activity.id)
             .limit(limit)
         )
-        entries.extend(AgendaEntry(activity, item) for activity, item in rows.tuples())
+        entries.extend(AgendaEntry(activity, item) for activity, item in rows)
     entries.sort(key=lambda e: (ensure_utc(e.activity.deadline), e.activity.id))
     return entries[:limit]

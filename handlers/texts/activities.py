@@ -102,7 +102,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "today.next": "Next ➡️",
         "today.refresh": "🔄 Refresh",
         "today.completed": "✅ Completed: {activity}",
-        "today.plan_next": "➕ Plan next · {ref}",
+        "today.plan_next": "➕ New activity · {ref}",
         "today.done_toast": "Done ✅",
     },
     "ru": {
@@ -206,7 +206,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "today.next": "Следующая ➡️",
         "today.refresh": "🔄 Обновить",
         "today.completed": "✅ Выполнено: {activity}",
-        "today.plan_next": "➕ Следующее дело · {ref}",
+        "today.plan_next": "➕ Новое дело · {ref}",
         "today.done_toast": "Готово ✅",
     },
 }
