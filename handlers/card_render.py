@@ -72,7 +72,7 @@ def item_label(tr: Translator, item: AnyItem) -> str:
 
 
 def format_money(amount: Decimal | int | float | None, currency: str | None, language: str) -> str:
-    """"150 000,50 ₽" (ru) / "150,000.50 ₽" (en); whole amounts without the cents."""
+    """ "150 000,50 ₽" (ru) / "150,000.50 ₽" (en); whole amounts without the cents."""
     if amount is None:
         return "—"
     value = Decimal(str(amount)).quantize(Decimal("0.01"))
@@ -263,10 +263,12 @@ def card_keyboard(tr: Translator, item: AnyItem, *, converted: bool = False) -> 
     if staged:
         first.insert(0, _btn(tr, "card.btn.stage", item, CardAction.STAGE))
     rows.append(first)
-    rows.append([
-        _btn(tr, "card.btn.comment", item, CardAction.COMMENT),
-        _btn(tr, "card.btn.timeline", item, CardAction.TIMELINE),
-    ])
+    rows.append(
+        [
+            _btn(tr, "card.btn.comment", item, CardAction.COMMENT),
+            _btn(tr, "card.btn.timeline", item, CardAction.TIMELINE),
+        ]
+    )
     third = [_btn(tr, "card.btn.task", item, CardAction.TASK)]
     if item.ITEM_TYPE == ItemType.LEAD and not converted:
         third.append(_btn(tr, "card.btn.convert", item, CardAction.CONVERT))
@@ -275,13 +277,15 @@ def card_keyboard(tr: Translator, item: AnyItem, *, converted: bool = False) -> 
     if staged:
         fourth.insert(0, _btn(tr, "card.btn.client", item, CardAction.CLIENT))
     rows.append(fourth)
-    rows.append([
-        _btn(tr, "card.btn.people", item, CardAction.PEOPLE),
-        _btn(tr, "card.btn.more", item, CardAction.MORE),
-    ])
-    rows.append([
-        InlineKeyboardButton(text=tr("card.btn.menu"), callback_data=MenuCB(action=MenuAction.MAIN).pack())
-    ])
+    rows.append(
+        [
+            _btn(tr, "card.btn.people", item, CardAction.PEOPLE),
+            _btn(tr, "card.btn.more", item, CardAction.MORE),
+        ]
+    )
+    rows.append(
+        [InlineKeyboardButton(text=tr("card.btn.menu"), callback_data=MenuCB(action=MenuAction.MAIN).pack())]
+    )
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
