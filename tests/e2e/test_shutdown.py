@@ -28,7 +28,7 @@ async def _start_bot(tg: FakeTelegram, database_url: str) -> asyncio.subprocess.
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     before = len(tg.calls("getUpdates"))
-    await tg.wait_for(lambda: len(tg.calls("getUpdates")) > before or proc.returncode is not None, timeout=20)
+    await tg.wait_for(lambda: len(tg.calls("getUpdates")) > before or proc.returncode is not None, timeout=90)
     assert proc.returncode is None, (await proc.stdout.read()).decode()  # type: ignore[union-attr]
     return proc
 
