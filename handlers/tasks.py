@@ -9,6 +9,8 @@ crm_core; ids in buttons are re-checked there with the acting user.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -94,6 +96,15 @@ def _cb(a: str, t: ItemType | str = "", id: int = 0, v: str | int = "") -> str:
 
 def _btn(text: str, a: str, t: ItemType | str = "", id: int = 0, v: str | int = "") -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=_cb(a, t, id, v))
+
+
+@contextmanager
+def _hidden_as_missing(task_id: int) -> Iterator[None]:
+    """A task on an item the user may not see answers exactly like a missing one."""
+    try:
+        yield
+    except AccessDenied as exc:
+        raise NotFound("task", task_id=task_id) from exc
 
 
 def _item_type(raw: str) -> ItemType:
@@ -251,7 +262,8 @@ async def open_task(
     if await state.get_state() == TaskDeadline.value.state:  # "Cancel" on the deadline screen
         await state.clear()
     # The responsible opening a new task marks it viewed (crm_core).
-    task = await tasks_service.view_task(session, user, callback_data.id)
+    with _hidden_as_missing(callback_data.id):
+        task = await tasks_service.view_task(session, user, callback_data.id)
     await show(callback, *await task_screen(session, user, tr, task))
 
 
@@ -264,7 +276,8 @@ async def set_status(
     tr: Translator,
     callback_answer: CallbackAnswer,
 ) -> None:
-    task = await tasks_service.change_task_status(session, user, callback_data.id, callback_data.v)
+    with _hidden_as_missing(callback_data.id):
+        task = await tasks_service.change_task_status(session, user, callback_data.id, callback_data.v)
     callback_answer.text = tr("tk.status_set", status=tr(f"tk.status.{TaskStatus(task.status).value}"))
     await show(callback, *await task_screen(session, user, tr, task))
 
@@ -278,7 +291,8 @@ async def ask_deadline(
     tr: Translator,
     state: FSMContext,
 ) -> None:
-    task = await tasks_service.get_task(session, user, callback_data.id)
+    with _hidden_as_missing(callback_data.id):
+        task = await tasks_service.get_task(session, user, callback_data.id)
     await state.clear()
     await state.set_state(TaskDeadline.value)
     await state.update_data(tk_task=task.id)
@@ -299,7 +313,8 @@ async def _set_deadline(
     task_id: int,
     deadline: datetime | None,
 ) -> None:
-    task = await tasks_service.change_task_deadline(session, user, task_id, deadline)
+    with _hidden_as_missing(task_id):
+        task = await tasks_service.change_task_deadline(session, user, task_id, deadline)
     if await state.get_state() == TaskDeadline.value.state:
         await state.clear()
     text, markup = await task_screen(session, user, tr, task)
@@ -322,7 +337,6 @@ async def deadline_button(
         if deadline is None or deadline <= utcnow():
             callback_answer.text = tr("error.stale_button")
             return
-    await tasks_service.get_task(session, user, callback_data.id)
     await _set_deadline(callback, session, user, tr, state, callback_data.id, deadline)
 
 
