@@ -255,7 +255,7 @@ async def month_screen(
         row = []
         for day in week:
             if day.month != month:
-                row.append(_cal(" ", a="n"))
+                row.append(_cal("·", a="n"))  # Telegram refuses blank labels
                 continue
             count = len(days.get(day, []))
             label = str(day.day) + (f"·{count}" if count else "")
