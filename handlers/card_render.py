@@ -50,6 +50,7 @@ PINNED_LIMIT = 7
 PINNED_TEXT_LIMIT = 200
 COMMS_SHOWN = 5
 LINKS_SHOWN = 5
+OBSERVERS_SHOWN = 10
 
 
 # --- small formatting helpers ------------------------------------------------------------------
@@ -223,7 +224,10 @@ async def card_text(session: AsyncSession, user: User, tr: Translator, item: Any
     people = await users_by_id(session, [item.responsible_id, *observer_ids])
     lines.append(tr("card.responsible", name=user_name(people.get(item.responsible_id))))
     if observer_ids:
-        lines.append(tr("card.observers", names=", ".join(user_name(people.get(u)) for u in observer_ids)))
+        names = ", ".join(user_name(people.get(u)) for u in observer_ids[:OBSERVERS_SHOWN])
+        if len(observer_ids) > OBSERVERS_SHOWN:
+            names += f" +{len(observer_ids) - OBSERVERS_SHOWN}"
+        lines.append(tr("card.observers", names=names))
 
     comms = (await items_service.get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
     phones = [c.value for c in comms if c.kind == CommKind.PHONE]

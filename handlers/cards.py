@@ -55,6 +55,7 @@ from handlers.ui import show
 router = Router(name="cards")
 
 USERS_PAGE = 8
+REMOVE_BUTTONS = 10
 TRASH_PAGE = 8
 TEXT_FIELD_DEFAULT_LIMIT = 4000
 
@@ -267,7 +268,7 @@ def _show_value(tr: Translator, item: AnyItem, key: str, value: Any) -> str:
         return value.strftime("%d.%m.%Y")
     if isinstance(value, list):
         return ", ".join(esc(truncate(str(v), 60)) for v in value)
-    return esc(truncate(str(value), 300))
+    return esc(truncate(str(value), 200))
 
 
 async def _missing_after(session: AsyncSession, item: AnyItem, pending: dict[str, Any]) -> list[str]:
@@ -310,8 +311,16 @@ async def open_by_ref(message: Message, session: AsyncSession, user: User, tr: T
 
 @router.callback_query(CardCB.filter(F.action == CardAction.OPEN))
 async def open_by_button(
-    callback: CallbackQuery, callback_data: CardCB, session: AsyncSession, user: User, tr: Translator
+    callback: CallbackQuery,
+    callback_data: CardCB,
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    state: FSMContext,
 ) -> None:
+    # Back on the card, a half-filled field form is abandoned: a later message is not its value.
+    if await state.get_state() == FieldForm.value.state:
+        await state.clear()
     await open_card(callback, session, user, tr, callback_data.type, callback_data.id)
 
 
@@ -442,7 +451,8 @@ async def cancel_field(
     tr: Translator,
     state: FSMContext,
 ) -> None:
-    await state.clear()
+    if await state.get_state() == FieldForm.value.state:
+        await state.clear()
     await open_card(callback, session, user, tr, callback_data.t, callback_data.id)
 
 
@@ -565,7 +575,7 @@ async def people_screen(
     lines = [
         tr("card.people.title", ref=item.ref, name=esc(truncate(item.display_name, 100))),
         tr("card.responsible", name=user_name(people.get(item.responsible_id))),
-        tr("card.observers", names=", ".join(user_name(people.get(u)) for u in observer_ids) or "—"),
+        tr("card.observers", names=", ".join(user_name(people.get(u)) for u in observer_ids[:50]) or "—"),
     ]
     t, i = item.ITEM_TYPE, item.id
     rows = [
@@ -580,7 +590,8 @@ async def people_screen(
             )
         ],
     ]
-    for uid in observer_ids:
+    # A few direct "remove" buttons; the picker handles any number of observers.
+    for uid in observer_ids[:REMOVE_BUTTONS]:
         rows.append(
             [
                 InlineKeyboardButton(
@@ -835,7 +846,8 @@ async def move_stage(
         callback_answer.text = tr("card.no_stages")
         return
     stage = await pipelines_service.get_stage(session, callback_data.v)
-    if isinstance(item, Lead) and stage.pipeline_id != item.pipeline_id:
+    if stage.pipeline_id != item.pipeline_id:
+        # Only a forged or very old button names another pipeline's stage (pipelines change via "pp").
         raise NotFound(stage_id=stage.id)
 
     async def move() -> bool:

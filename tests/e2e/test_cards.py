@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -29,6 +30,8 @@ from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import required_fields as required_service
 from crm_core.services import trash as trash_service
+from crm_core.services import users as users_service
+from crm_core.services.conversion import convert_lead
 from handlers.callbacks import CardAction, CardCB
 from handlers.cards import FieldCB, PeopleCB, StageCB, TrashCB
 from tests.e2e.harness import Harness
@@ -142,14 +145,16 @@ async def test_card_header_shows_everything_a_salesperson_needs(bot: Harness) ->
         company_id=company_id,
         observer_ids=[other.id],
     )
+    deadline = (utcnow() - timedelta(hours=2)).replace(second=0, microsecond=0)
     async with bot.app.db.unit_of_work() as s:
         actor = await s.get(User, sales.id)
+        users_service.set_timezone(actor, "Asia/Vladivostok")  # UTC+10: the deadline is shown there
         await activities_service.create_activity(
             s,
             actor,
             owner_type=ItemType.LEAD,
             owner_id=lead_id,
-            deadline=utcnow() - timedelta(hours=2),
+            deadline=deadline,
             subject="Call back about the price",
         )
         await activities_service.create_activity(
@@ -173,6 +178,8 @@ async def test_card_header_shows_everything_a_salesperson_needs(bot: Harness) ->
     assert "Responsible: Sam Seller" in text and "Observers: Olga Other" in text
     assert "+7 999 000-11-22" in text and "ivan@example.com" in text
     assert "What needs to be done" in text and "Call back about the price" in text and "overdue" in text
+    local = deadline.astimezone(ZoneInfo("Asia/Vladivostok")).strftime("%d.%m.%Y %H:%M")
+    assert local in text
     assert "Later one" not in text  # only the nearest one
     assert "Pinned" in text and "Prefers <b>email</b>" in text and "Not pinned remark" not in text
 
@@ -194,6 +201,18 @@ async def test_card_in_russian(bot: Harness) -> None:
     contact_id = await _create(bot, sales, "contact", name="Пётр")
     [card] = await bot.say(SALES_ID, f"с{contact_id}")
     assert f"Контакт C-{contact_id}" in card.text
+
+
+async def test_converted_lead_offers_no_convert(bot: Harness) -> None:
+    _admin, sales, _other = await _team(bot)
+    lead_id = await _create(bot, sales, "lead", title="Done deal", name="Ivan")
+    async with bot.app.db.unit_of_work() as s:
+        await convert_lead(s, await s.get(User, sales.id), lead_id, "contact")
+    [card] = await bot.say(SALES_ID, f"L-{lead_id}")
+    labels = _labels(card)
+    assert not any("Convert" in label for label in labels)
+    assert any("Stage" in label for label in labels)
+    assert "✅" in card.text  # converted: on the success stage
 
 
 # --- stages ---------------------------------------------------------------------------------------
@@ -534,6 +553,7 @@ async def test_a_salesperson_cannot_open_or_touch_anothers_item(bot: Harness) ->
         CardCB(type=ItemType.LEAD, id=lead_id, action=CardAction.MORE).pack(),
         StageCB(t=ItemType.LEAD, id=lead_id, a="mv", v=lost_id).pack(),
         StageCB(t=ItemType.DEAL, id=deal_id, a="pp", v=1).pack(),
+        StageCB(t=ItemType.DEAL, id=deal_id, a="mv", v=lost_id).pack(),
         FieldCB(t=ItemType.LEAD, id=lead_id, f="title").pack(),
         PeopleCB(t=ItemType.LEAD, id=lead_id, a="sr", v=sales.id).pack(),
         PeopleCB(t=ItemType.LEAD, id=lead_id, a="to", v=sales.id).pack(),
@@ -566,6 +586,23 @@ async def test_a_salesperson_cannot_open_or_touch_anothers_item(bot: Harness) ->
             )
             == 1
         )  # created only
+
+    # On his own lead, a stage of another pipeline (a deal's) is refused too.
+    own_lead_id = await _create(bot, sales, "lead", title="Mine")
+    async with bot.app.db.unit_of_work() as s:
+        deal_stage = await s.scalar(
+            select(Stage).where(Stage.pipeline_id == (await s.get(Deal, deal_id)).pipeline_id)
+        )
+        deal_stage_id = deal_stage.id
+    own_before = await _load(bot, Lead, own_lead_id)
+    update = bot.tg.forge_callback(
+        SALES_ID,
+        StageCB(t=ItemType.LEAD, id=own_lead_id, a="mv", v=deal_stage_id).pack(),
+        message_id=own.message_id,
+    )
+    await bot.settle()
+    assert "Not found" in _answer(bot, update)
+    assert (await _load(bot, Lead, own_lead_id)).stage_id == own_before.stage_id
 
     # Someone else's trash is invisible and cannot be restored.
     async with bot.app.db.unit_of_work() as s:
