@@ -35,11 +35,17 @@ async def _arrange(bot: Harness, sales: User) -> tuple[dict[str, int], datetime]
     ids = await make_items(bot, sales, ItemType.LEAD, 5, prefix="Agenda")
     names = ["overdue", "today", "later", "none", "next_week"]
     lead = dict(zip(names, ids, strict=True))
-    await _plan(bot, sales, lead["overdue"], datetime.combine(today - timedelta(days=2), time(10), tzinfo=tz), "Late")
+    await _plan(
+        bot, sales, lead["overdue"], datetime.combine(today - timedelta(days=2), time(10), tzinfo=tz), "Late"
+    )
     await _plan(bot, sales, lead["today"], datetime.combine(today, time(23, 59), tzinfo=tz), "Tonight")
-    await _plan(bot, sales, lead["later"], datetime.combine(today + timedelta(days=40), time(9), tzinfo=tz), "Far")
+    await _plan(
+        bot, sales, lead["later"], datetime.combine(today + timedelta(days=40), time(9), tzinfo=tz), "Far"
+    )
     monday = today - timedelta(days=today.weekday())
-    await _plan(bot, sales, lead["next_week"], datetime.combine(monday + timedelta(days=8), time(9), tzinfo=tz), "Tue")
+    await _plan(
+        bot, sales, lead["next_week"], datetime.combine(monday + timedelta(days=8), time(9), tzinfo=tz), "Tue"
+    )
     return lead, now_local
 
 
@@ -69,7 +75,9 @@ async def test_activities_view_groups(bot: Harness) -> None:
     group = bot.current(menu)
     await bot.press(SALES_ID, group, f"L-{lead['overdue']}")
     card = bot.current(menu)
-    assert f"L-{lead['overdue']}" in card.text and "Stage" in " ".join(b for r in card.inline_keyboard for b, _d, _u in r)
+    assert f"L-{lead['overdue']}" in card.text and "Stage" in " ".join(
+        b for r in card.inline_keyboard for b, _d, _u in r
+    )
 
 
 async def test_calendar_month_and_day_in_russian(bot: Harness) -> None:
@@ -81,8 +89,7 @@ async def test_calendar_month_and_day_in_russian(bot: Harness) -> None:
     [menu] = await bot.say(SALES_ID, "/menu")
     await bot.press(SALES_ID, menu, "Календарь")
     month = bot.current(menu)
-    months_ru = ["Январь", "Февраль", "Март", "Апрель", "Май", "Июнь", "Июль", "Август", "Сентябрь", "Октябрь",
-                 "Ноябрь", "Декабрь"]  # fmt: skip
+    months_ru = "Январь Февраль Март Апрель Май Июнь Июль Август Сентябрь Октябрь Ноябрь Декабрь".split()
     assert f"{months_ru[now_local.month - 1]} {now_local.year}" in month.text
     day = now_local.day
     labels = [b for row in month.inline_keyboard for b, _d, _u in row]
@@ -102,7 +109,9 @@ async def test_calendar_month_and_day_in_russian(bot: Harness) -> None:
     await bot.press(SALES_ID, bot.current(menu2), "Предыдущий")
     assert f"{months_ru[now_local.month - 1]} {now_local.year}" in bot.current(menu2).text
     # Forged: a bad month and an unknown group are refused politely.
-    update = bot.tg.forge_callback(SALES_ID, CalCB(a="d", y=2026, m=13, d=40).pack(), message_id=menu2.message_id)
+    update = bot.tg.forge_callback(
+        SALES_ID, CalCB(a="d", y=2026, m=13, d=40).pack(), message_id=menu2.message_id
+    )
     await bot.settle()
     assert answer_text(bot, update)  # the reason, as an alert
     update = bot.tg.forge_callback(OTHER_ID, AvCB(a="g", g="secret").pack())

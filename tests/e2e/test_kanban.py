@@ -171,7 +171,9 @@ async def test_deal_pipelines_switch_and_russian(bot: Harness) -> None:
     await bot.press(SALES_ID, home, "Сделки: Общая")
     board = bot.current(home)
     assert "Канбан · Сделки: Общая" in board.text
-    assert f"Новая — 3 · {format_money(Decimal('450000'), 'RUB', 'ru')}" in board.text or "— 3 ·" in board.text
+    assert (
+        f"Новая — 3 · {format_money(Decimal('450000'), 'RUB', 'ru')}" in board.text or "— 3 ·" in board.text
+    )
     assert "В работе: 3" in board.text
     await bot.press(SALES_ID, board, "Другая воронка")
     await bot.press(SALES_ID, bot.current(home), "Сделки: Опт")

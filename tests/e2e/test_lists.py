@@ -26,7 +26,13 @@ REF = re.compile(r"\b(L|D|C|CO)-(\d+)\b")
 
 def refs_in(text: str) -> list[str]:
     """Refs in the order the list shows them (one per numbered line)."""
-    return [m.group(0) for line in text.splitlines() if re.match(r"^\d+\. ", line) for m in [REF.search(line)] if m]
+    return [
+        m.group(0)
+        for line in text.splitlines()
+        if re.match(r"^\d+\. ", line)
+        for m in [REF.search(line)]
+        if m
+    ]
 
 
 async def test_paging_every_item_once_and_sort_in_russian(bot: Harness) -> None:
@@ -41,7 +47,9 @@ async def test_paging_every_item_once_and_sort_in_russian(bot: Harness) -> None:
     await bot.press(SALES_ID, page, "Следующая")
     last = bot.current(page)
     seen += refs_in(last.text)
-    assert "Страница 3 из 3" in last.text and not any("Следующая" in b for row in last.inline_keyboard for b, _d, _u in row)
+    assert "Страница 3 из 3" in last.text and not any(
+        "Следующая" in b for row in last.inline_keyboard for b, _d, _u in row
+    )
     assert sorted(seen) == sorted(f"L-{i}" for i in mine) and len(seen) == 25  # each once
     assert not {f"L-{i}" for i in theirs} & set(seen)  # a salesperson sees only their items
     await bot.press(SALES_ID, last, "Предыдущая")
@@ -140,7 +148,10 @@ async def test_filter_by_stage_and_amount_in_russian(bot: Harness) -> None:
     await bot.press(SALES_ID, listed, "Добавить условие")
     await bot.press(SALES_ID, listed, "Стадия")
     await bot.press(SALES_ID, listed, stages[0].name_ru)
-    assert "найдено: 2" in bot.current(listed).text and f"Стадия: {stages[0].name_ru}" in bot.current(listed).text
+    assert (
+        "найдено: 2" in bot.current(listed).text
+        and f"Стадия: {stages[0].name_ru}" in bot.current(listed).text
+    )
 
 
 async def test_bulk_stage_responsible_delete_and_forged(bot: Harness) -> None:
@@ -166,7 +177,9 @@ async def test_bulk_stage_responsible_delete_and_forged(bot: Harness) -> None:
         assert sorted(r.id for r in rows if r.stage_id == work.id) == sorted(ids[:3])
 
     # A forged toggle of someone else's lead is refused and not selected.
-    update = bot.tg.forge_callback(SALES_ID, BkCB(a="t", t=ItemType.LEAD, id=theirs).pack(), message_id=page.message_id)
+    update = bot.tg.forge_callback(
+        SALES_ID, BkCB(a="t", t=ItemType.LEAD, id=theirs).pack(), message_id=page.message_id
+    )
     await bot.settle()
     assert "Not found" in answer_text(bot, update)
 
@@ -226,6 +239,8 @@ async def test_bulk_convert_reports_each_lead(bot: Harness) -> None:
 
 def test_longest_list_callbacks_fit() -> None:
     assert len(LsCB(a="ss", t=ItemType.COMPANY, n=10**6, v="last_activity_at.d").pack().encode()) <= 64
-    assert len(BkCB(a="cx", t=ItemType.LEAD, id=10**9, n=10**6, v="deal_contact_company").pack().encode()) <= 64
+    assert (
+        len(BkCB(a="cx", t=ItemType.LEAD, id=10**9, n=10**6, v="deal_contact_company").pack().encode()) <= 64
+    )
     assert len(FlCB(a="v", t=ItemType.COMPANY, f=99, o="preset", v="last_30_days").pack().encode()) <= 64
     assert len(FlCB(a="unpin", t=ItemType.COMPANY, f=99, o="not_null", v=str(10**9)).pack().encode()) <= 64
