@@ -20,6 +20,11 @@ ROUTER_MODULES: tuple[str, ...] = (
     "activities",
     "datetime_input",
     "today",
+    "kanban",
+    "lists",
+    "filters_ui",
+    "agenda",
+    "search",
     "fallback",
 )
 

@@ -6,7 +6,10 @@ from aiogram.types import BotCommand
 
 from handlers.texts import LANGUAGES, Translator
 
-PRIVATE_COMMANDS = ("start", "menu", "settings", "help", "cancel", "invite")
+PRIVATE_COMMANDS = (
+    "start", "menu", "find", "kanban", "leads", "deals", "contacts", "companies", "settings", "help", "cancel",
+    "invite",
+)
 GROUP_COMMANDS = ("help",)
 
 
