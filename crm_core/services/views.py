@@ -403,11 +403,35 @@ def _condition_clause(
     }[op]()
 
 
+def fast_visible(actor: User, model: Any, item_type: ItemType | None = None) -> list[ColumnElement[bool]]:
+    """visible_clause plus, for non-admins, `id IN (own ∪ observed ∪ team)`: a superset of the
+    visible ids built from indexed lookups, so the planner reads a user's rows by index instead of
+    testing the OR/EXISTS rule on every row of the table. visible_clause stays the authority."""
+    from crm_core.models.users import Role
+
+    item_type = item_type or model.ITEM_TYPE
+    clause = visible_clause(actor, model, item_type)
+    if not actor.is_active or actor.role == Role.ADMIN:
+        return [clause]
+    parts = [
+        select(model.id).where(model.responsible_id == actor.id),
+        select(ItemObserver.owner_id).where(
+            ItemObserver.user_id == actor.id, ItemObserver.owner_type == item_type
+        ),
+    ]
+    if actor.role == Role.HEAD and actor.department_id is not None:
+        team = select(User.id).where(User.department_id == actor.department_id)
+        parts.append(select(model.id).where(model.responsible_id.in_(team)))
+    from sqlalchemy import union
+
+    return [clause, model.id.in_(union(*parts))]
+
+
 def _filtered(
     session: AsyncSession, actor: User, item_type: ItemType, filters: Sequence[Condition], now: datetime
 ) -> tuple[Any, list[ColumnElement[bool]]]:
     model = ITEM_MODELS[item_type]
-    where = [visible_clause(actor, model)]
+    where = fast_visible(actor, model)
     for cond in filters:
         if not isinstance(cond, Condition):
             cond = Condition.from_json(cond)
@@ -677,7 +701,7 @@ async def kanban(
         return []
     stmt = (
         select(model.stage_id, model.currency, func.count(), func.sum(model.amount))
-        .where(model.pipeline_id == pipeline_id, visible_clause(actor, model))
+        .where(model.pipeline_id == pipeline_id, *fast_visible(actor, model))
         .group_by(model.stage_id, model.currency)
     )
     if not include_closed:
@@ -717,7 +741,7 @@ async def stage_items(
     item_type = ItemType(pipeline.entity_type)
     model = ITEM_MODELS[item_type]
     keys = _sort_keys(item_type, STAGE_ORDER, STAGE_ORDER)
-    where = [model.stage_id == stage_id, visible_clause(actor, model)]
+    where = [model.stage_id == stage_id, *fast_visible(actor, model)]
     return await _page(
         session, item_type, model, where, keys,
         limit=limit, cursor=cursor, offset=offset, with_total=with_total,
