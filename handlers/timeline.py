@@ -12,7 +12,8 @@ Every button re-loads through crm_core with the acting user; ids in callback dat
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -21,7 +22,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.clock import utcnow
+from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import AccessDenied, LimitExceeded, NotFound
 from crm_core.models.activities import ActivityType, TaskStatus
 from crm_core.models.comments import Attachment, Comment
@@ -93,8 +94,44 @@ class CmCB(CallbackData, prefix="cm"):
     p: int = 0
 
 
-def _filter(code: str) -> str:
-    return code if code in FILTERS else ""
+PERIODS = (0, 7, 30)  # days back; 0 is any time
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the reader chose to see, packed into callback data as "<type>.<m>.<days>" (or "")."""
+
+    code: str = ""
+    mine: bool = False
+    days: int = 0
+
+    @classmethod
+    def parse(cls, raw: str) -> Filter:
+        code, _, rest = (raw or "").partition(".")
+        mine, _, days = rest.partition(".")
+        return cls(
+            code if code in FILTERS else "",
+            mine == "m",
+            int(days) if days.isdigit() and int(days) in PERIODS else 0,
+        )
+
+    def pack(self) -> str:
+        if not self.mine and not self.days:
+            return self.code
+        return f"{self.code}.{'m' if self.mine else ''}.{self.days or ''}"
+
+    def label(self, tr: Translator) -> str:
+        parts = [tr(f"tl.f.{self.code or 'all'}")]
+        if self.mine:
+            parts.append(tr("tl.f.mine_short"))
+        if self.days:
+            parts.append(tr("tl.f.days_short", n=self.days))
+        return " · ".join(parts)
+
+
+def _filter(raw: str) -> str:
+    """The packed filter, normalised (anything forged falls back to the defaults)."""
+    return Filter.parse(raw).pack()
 
 
 def _item_type(raw: str) -> ItemType:
@@ -276,9 +313,12 @@ async def timeline_screen(
     """A page of an item's timeline the user may see (NotFound otherwise, also for no access)."""
     item = await load_visible(session, user, item_type, item_id)
     t = item.ITEM_TYPE
-    f = _filter(f)
+    chosen = Filter.parse(f)
+    f = chosen.pack()
     page = max(page, 0)
-    types = FILTERS[f]
+    types = FILTERS[chosen.code]
+    author_id = user.id if chosen.mine else None
+    since = utcnow() - timedelta(days=chosen.days) if chosen.days else None
     # Pinned records stand apart on the first page and are left out of the stream below them, so
     # each record is shown once whatever the page.
     pinned: list[TimelineEvent] = []
@@ -286,7 +326,9 @@ async def timeline_screen(
         pinned = [
             e
             for e in await comments_service.list_pinned(session, user, t, item.id)
-            if types is None or e.event_type in types
+            if (types is None or e.event_type in types)
+            and (author_id is None or e.author_id == author_id)
+            and (since is None or ensure_utc(e.created_at) >= since)
         ]
     stream = list(
         await timeline_service.item_timeline(
@@ -296,6 +338,8 @@ async def timeline_screen(
             pinned_first=False,
             pinned=False,
             event_types=types,
+            author_id=author_id,
+            since=since,
             limit=PAGE + 1,
             offset=page * PAGE,
         )
@@ -306,7 +350,7 @@ async def timeline_screen(
 
     head = [
         tr("tl.title", item=item_label(tr, item)),
-        tr("tl.filter_line", filter=tr(f"tl.f.{f or 'all'}"), page=page + 1),
+        tr("tl.filter_line", filter=chosen.label(tr), page=page + 1),
     ]
     numbered = list(enumerate(pinned + stream, 1))
 
@@ -325,7 +369,7 @@ async def timeline_screen(
             blocks.append(f"{line}\n{meta}")
         if not numbered:
             blocks.append("")
-            blocks.append(tr("tl.empty") if f == "" and page == 0 else tr("tl.empty_filtered"))
+            blocks.append(tr("tl.empty") if not f and page == 0 else tr("tl.empty_filtered"))
         return "\n".join(blocks)
 
     text = render(EXCERPT_LIMITS[0])
@@ -372,7 +416,7 @@ async def timeline_screen(
     kb.append(
         [
             InlineKeyboardButton(
-                text=tr("tl.btn.filter", filter=tr(f"tl.f.{f or 'all'}")),
+                text=tr("tl.btn.filter", filter=chosen.label(tr)),
                 callback_data=_cb("fm", t, item.id, f),
             ),
             InlineKeyboardButton(
@@ -389,14 +433,38 @@ async def _filter_screen(
     session: AsyncSession, user: User, tr: Translator, item_type: ItemType, item_id: int, current: str
 ) -> tuple[str, InlineKeyboardMarkup]:
     item = await load_visible(session, user, item_type, item_id)
-    rows = []
-    for code in FILTERS:
-        label = tr(f"tl.f.{code or 'all'}")
-        if code == current:
-            label = f"• {label}"
-        rows.append([InlineKeyboardButton(text=label, callback_data=_cb("v", item.ITEM_TYPE, item.id, code))])
+    chosen = Filter.parse(current)
+
+    def button(label: str, selected: bool, to: Filter) -> InlineKeyboardButton:
+        text = f"• {label}" if selected else label
+        return InlineKeyboardButton(text=text, callback_data=_cb("v", item.ITEM_TYPE, item.id, to.pack()))
+
+    rows = [
+        [button(tr(f"tl.f.{code or 'all'}"), code == chosen.code, replace(chosen, code=code))]
+        for code in FILTERS
+    ]
     rows.append(
-        [InlineKeyboardButton(text=tr("menu.back"), callback_data=_cb("v", item.ITEM_TYPE, item.id, current))]
+        [
+            button(tr("tl.f.everyone"), not chosen.mine, replace(chosen, mine=False)),
+            button(tr("tl.f.mine"), chosen.mine, replace(chosen, mine=True)),
+        ]
+    )
+    rows.append(
+        [
+            button(
+                tr("tl.f.days", n=days) if days else tr("tl.f.any_time"),
+                days == chosen.days,
+                replace(chosen, days=days),
+            )
+            for days in PERIODS
+        ]
+    )
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=tr("menu.back"), callback_data=_cb("v", item.ITEM_TYPE, item.id, chosen.pack())
+            )
+        ]
     )
     return tr("tl.filter_title", item=item_label(tr, item)), InlineKeyboardMarkup(inline_keyboard=rows)
 

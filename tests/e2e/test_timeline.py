@@ -214,3 +214,45 @@ async def test_observer_sees_timeline_stranger_does_not(bot: Harness) -> None:
     async with bot.app.db.unit_of_work() as s:
         lead = await s.get(Lead, hidden.id)
     assert lead is not None and lead.deleted_at is None
+
+
+async def test_author_and_period_filters(bot: Harness) -> None:
+    _admin, sales, other = await _team(bot)
+    lead_id = await _busy_lead(bot, sales, other)  # Sam's records of March 2024; Olga observes
+    async with bot.app.db.unit_of_work() as s:
+        await comments_service.add_comment(
+            s, await s.get(User, other.id), ItemType.LEAD, lead_id, "Olga today"
+        )
+        await comments_service.add_comment(
+            s, await s.get(User, sales.id), ItemType.LEAD, lead_id, "Sam today"
+        )
+    [card] = await bot.say(SALES_ID, f"L-{lead_id}")
+    [timeline] = await bot.press(SALES_ID, card, "Timeline")
+    [menu] = await bot.press(SALES_ID, timeline, "🔎 All records")
+    assert "• 👥 Everyone's" in _labels(menu) and "• Any time" in _labels(menu)
+    [mine] = await bot.press(SALES_ID, menu, "Only mine")
+    assert "Showing: All records · mine" in mine.text
+    assert "Sam today" in mine.text and "Olga today" not in mine.text
+    [menu] = await bot.press(SALES_ID, mine, "🔎")
+    assert "• 👤 Only mine" in _labels(menu)
+    [recent] = await bot.press(SALES_ID, menu, "7 days")
+    assert "Showing: All records · mine · last 7 days" in recent.text
+    assert (
+        "Sam today" in recent.text
+        and "Olga today" not in recent.text
+        and "Window order" not in recent.text.split("\n", 2)[2]
+    )
+    [menu] = await bot.press(SALES_ID, recent, "🔎")
+    [everyone] = await bot.press(SALES_ID, menu, "Everyone's")
+    assert "Showing: All records · last 7 days" in everyone.text
+    assert "Sam today" in everyone.text and "Olga today" in everyone.text and "2024" not in everyone.text
+    [menu] = await bot.press(SALES_ID, everyone, "🔎")
+    [comments] = await bot.press(SALES_ID, menu, "Comments and files")
+    assert "Showing: Comments and files · last 7 days" in comments.text
+    # A forged filter string falls back to the defaults instead of failing.
+    update = bot.tg.forge_callback(
+        SALES_ID, TlCB(a="v", t="lead", id=lead_id, f="zz.q.999").pack(), message_id=comments.message_id
+    )
+    await bot.settle()
+    assert "Showing: All records · page 1" in bot.current(comments).text
+    assert _answer(bot, update) == ""
