@@ -10,6 +10,7 @@ size, mime), never downloaded.
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity
@@ -151,9 +152,35 @@ async def on_comment(
         files=[ref] if ref is not None else [],
     )
     await state.clear()
+    if message.media_group_id and ref is not None:
+        # The rest of an album arrives as separate messages after the form ended: remember it.
+        await state.update_data(cm_album=message.media_group_id, cm_t=str(item_type), cm_id=item_id)
     note = tr("cm.added_file") if ref is not None else tr("cm.added")
     card_text, markup = await card_screen(session, user, tr, item_type, item_id)
     await message.answer(_with_note(note, card_text), reply_markup=markup)
+
+
+async def _rest_of_album(message: Message, state: FSMContext) -> bool:
+    return bool(message.media_group_id) and (await state.get_data()).get("cm_album") == message.media_group_id
+
+
+@router.message(StateFilter(None), F.chat.type == "private", _rest_of_album)
+async def on_album_part(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    """Another file of the album whose first file made a comment: one more comment with it, quietly
+    (the card with the confirmation is already there)."""
+    data = await state.get_data()
+    ref = file_of(message)
+    if ref is None:
+        return
+    await comments_service.add_comment(
+        session,
+        user,
+        _item_type(str(data.get("cm_t"))),
+        int(data.get("cm_id") or 0),
+        truncate(message.caption or "", comments_service.MAX_COMMENT_LENGTH),
+        mention_user_ids=await mentioned_ids(session, message.caption_entities),
+        files=[ref],
+    )
 
 
 @router.callback_query(CmCB.filter(F.a == "x"))

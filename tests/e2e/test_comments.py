@@ -360,3 +360,26 @@ def test_callback_data_fits_64_bytes() -> None:
         CmCB(a="dd", t="company", id=big, v=big, f="fl", p=9999).pack(),
     ):
         assert len(data.encode()) <= 64, data
+
+
+async def test_album_of_photos_becomes_comments(bot: Harness) -> None:
+    _admin, sales, _other, _stranger = await _team(bot)
+    lead_id = await _lead(bot, sales, "Window order")
+    [card] = await bot.say(SALES_ID, f"L-{lead_id}")
+    await bot.press(SALES_ID, card, "Comment")
+    marker = bot.tg.mark()
+    for n in range(3):
+        stored = bot.tg.store_file(b"\xff\xd8\xff\xe0 photo %d" % n, kind="photos", mime_type="image/jpeg")
+        content = {"photo": bot.tg._photo_api(stored), "media_group_id": "13579"}
+        bot.tg._incoming(SALES_ID, None, caption="Measurements" if n == 0 else None, content=content)
+    await bot.settle()
+    replies = bot.new_bot_messages(SALES_ID, marker)
+    assert len(replies) == 1 and "Comment with the file added" in replies[0].text
+    comments = await _comments(bot, lead_id)
+    assert [c.text for c in comments] == ["Measurements", "", ""]
+    async with bot.app.db.unit_of_work() as s:
+        files = list(await s.scalars(select(Attachment).where(Attachment.owner_id == lead_id)))
+    assert sorted(f.comment_id for f in files) == [c.id for c in comments]
+    # A later photo outside the album is no comment.
+    await bot.say(SALES_ID, "hello")
+    assert len(await _comments(bot, lead_id)) == 3
