@@ -25,9 +25,10 @@ from crm_core.models.items import (
     Stage,
 )
 from crm_core.models.users import User
-from crm_core.permissions import ensure_active, visible_clause
+from crm_core.permissions import ensure_active
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.items import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
+from crm_core.services.views import fast_visible
 
 RANK_REF, RANK_EXACT, RANK_PREFIX, RANK_CONTAINS = 0, 1, 2, 3
 SEARCH_TYPES = (ItemType.DEAL, ItemType.LEAD, ItemType.CONTACT, ItemType.COMPANY)
@@ -129,7 +130,7 @@ async def search_items(
         model = ITEM_MODELS[parsed[0]]
         row = (
             await session.execute(
-                _select_display(model, lang).where(model.id == parsed[1], visible_clause(actor, model))
+                _select_display(model, lang).where(model.id == parsed[1], *fast_visible(actor, model))
             )
         ).first()
         if row:  # a typed ref is unambiguous: no need to scan names for "d-7"
@@ -158,7 +159,7 @@ async def search_items(
                     Communication,
                     (Communication.owner_type == item_type) & (Communication.owner_id == model.id),
                 )
-                .where(Communication.kind == kind, cond, visible_clause(actor, model))
+                .where(Communication.kind == kind, cond, *fast_visible(actor, model))
                 .order_by(model.id.desc())
                 .limit(limit)
             )
@@ -175,7 +176,7 @@ async def search_items(
         cond = or_(*[_prefix_cond(e, lowered, dialect) for e in prefix_exprs])
         stmt = (
             _select_display(model, lang)
-            .where(cond, visible_clause(actor, model))
+            .where(cond, *fast_visible(actor, model))
             .order_by(model.id.desc())
             .limit(limit)
         )
@@ -189,7 +190,7 @@ async def search_items(
             cond = or_(*[e.like(pattern, escape="\\") for e in contains_exprs])
             stmt = (
                 _select_display(model, lang)
-                .where(cond, visible_clause(actor, model))
+                .where(cond, *fast_visible(actor, model))
                 .order_by(model.id.desc())
                 .limit(limit)
             )
@@ -208,7 +209,7 @@ async def search_items(
                 .where(
                     Communication.kind == CommKind.PHONE,
                     Communication.normalized.like("%" + partial_digits + "%"),
-                    visible_clause(actor, model),
+                    *fast_visible(actor, model),
                 )
                 .order_by(model.id.desc())
                 .limit(limit)
