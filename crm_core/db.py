@@ -70,10 +70,21 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        # SQLite's own lower()/upper() only know ASCII; Russian names must compare case-insensitively.
+        dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
+        dbapi_conn.create_function("upper", 1, _upper, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
 
 
 class Database:
