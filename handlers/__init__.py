@@ -14,6 +14,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "start",
     "invites",
     "settings",
+    "admin",
     "capture",
     "client_field",
     "conversion",

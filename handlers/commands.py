@@ -8,7 +8,7 @@ from handlers.texts import LANGUAGES, Translator
 
 PRIVATE_COMMANDS = (
     "start", "menu", "find", "kanban", "leads", "deals", "contacts", "companies", "settings", "help", "cancel",
-    "invite",
+    "invite", "admin",
 )
 GROUP_COMMANDS = ("help",)
 
