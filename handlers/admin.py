@@ -201,7 +201,7 @@ async def admin_menu_button(
 async def _leave_form(state: FSMContext) -> None:
     current = await state.get_state()
     if current is not None and current.startswith(f"{AdminForm.__name__}:"):
-        await state.clear()
+        await state.set_state(None)  # keep other features' data
 
 
 Action = Callable[[CallbackQuery, AdmCB, Ctx], Awaitable[None]]
@@ -233,6 +233,7 @@ async def admin_button(
         callback_answer.text, callback_answer.show_alert = tr("adm.only"), True
         return
     handler = ACTIONS.get(callback_data.a)
+    await _leave_form(state)  # any admin button ends a pending typed input; "ask" ones start anew
     if handler is None:
         callback_answer.text = tr("error.stale_button")
         return
@@ -814,7 +815,7 @@ async def _required_save(cb: CallbackQuery, data: AdmCB, ctx: Ctx) -> None:
 async def _typed_prelude(message: Message, user: User, tr: Translator, state: FSMContext) -> str | None:
     """The typed name, or None after answering (not an admin any more, or an empty name)."""
     if not user.is_admin:
-        await state.clear()
+        await state.set_state(None)  # keep other features' data
         await message.answer(tr("adm.only"))
         return None
     name = " ".join((message.text or "").split())
@@ -835,7 +836,7 @@ async def department_typed(
     if name is None:
         return
     data = await state.get_data()
-    await state.clear()
+    await state.set_state(None)  # keep other features' data
     dept = await users_service.create_department(session, user, name)
     await users_service.set_department(session, user, int(data.get("adm_user") or 0), dept.id)
     ctx = Ctx(session, user, tr, state, bot)
@@ -853,7 +854,7 @@ async def pipeline_new_typed(
     name = await _typed_prelude(message, user, tr, state)
     if name is None:
         return
-    await state.clear()
+    await state.set_state(None)  # keep other features' data
     pipeline = await pipelines_service.create_pipeline(session, user, name_ru=name, name_en=name)
     await _reply(
         message, await pipeline_screen(Ctx(session, user, tr, state, bot), pipeline.id), tr("adm.pl.created")
@@ -868,7 +869,7 @@ async def pipeline_rename_typed(
     if name is None:
         return
     pipeline_id = int((await state.get_data()).get("adm_pipeline") or 0)
-    await state.clear()
+    await state.set_state(None)  # keep other features' data
     # A typed name is the name for everyone, whatever their language.
     await pipelines_service.rename_pipeline(session, user, pipeline_id, name_ru=name, name_en=name)
     await _reply(
@@ -884,7 +885,7 @@ async def stage_rename_typed(
     if name is None:
         return
     stage_id = int((await state.get_data()).get("adm_stage") or 0)
-    await state.clear()
+    await state.set_state(None)  # keep other features' data
     await pipelines_service.update_stage(session, user, stage_id, name_ru=name, name_en=name)
     await _reply(
         message, await stage_screen(Ctx(session, user, tr, state, bot), stage_id), tr("adm.st.renamed")

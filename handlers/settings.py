@@ -7,7 +7,9 @@ data can be forged, typed text is anything.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -266,7 +268,20 @@ async def set_language(
 async def _leave_form(state: FSMContext) -> None:
     """Leave a settings input (the user navigated away); other features' forms are not touched."""
     if await state.get_state() in (SettingsForm.timezone.state, SettingsForm.digest_time.state):
-        await state.clear()
+        await state.set_state(None)  # keep other features' data
+
+
+@router.callback_query.middleware()
+async def _buttons_end_typed_input(
+    handler: Callable[[CallbackQuery, dict[str, Any]], Awaitable[Any]],
+    event: CallbackQuery,
+    data: dict[str, Any],
+) -> Any:
+    """Any settings button ends a pending typed input (the "Type..." buttons start a new one)."""
+    state = data.get("state")
+    if state is not None:
+        await _leave_form(state)
+    return await handler(event, data)
 
 
 @router.callback_query(SetCB.filter(F.a.in_({"home", "cx"})))
@@ -320,7 +335,7 @@ async def timezone_typed(
             tr("settings.tz.bad", value=esc(truncate(name, TZ_INPUT_LIMIT))), reply_markup=_cancel_markup(tr)
         )
         return
-    await state.clear()
+    await state.set_state(None)  # keep other features' data
     await _reply(
         message,
         await settings_screen(session, user, tr),
@@ -415,7 +430,7 @@ async def digest_typed(message: Message, user: User, tr: Translator, state: FSMC
         )
         return
     users_service.set_digest_time(user, value)
-    await state.clear()
+    await state.set_state(None)  # keep other features' data
     await _reply(message, digest_screen(user, tr))
 
 
