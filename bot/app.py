@@ -91,7 +91,21 @@ class BotApp:
             db, handler_options(settings, first_user_is_admin=first_user_is_admin),
             storage=storage, events_isolation=isolation,
         )
-        self.scheduler = build_scheduler(db)
+        from datetime import timedelta
+
+        from bot.sender import TelegramSender
+        from handlers.notify_render import NotifyRenderer
+        from scheduler.delivery import DeliveryConfig
+
+        delivery = DeliveryConfig(
+            lease_seconds=settings.reminder_lease_seconds,
+            poll_seconds=settings.reminder_poll_seconds,
+            stale_after=timedelta(minutes=settings.reminder_stale_minutes),
+            global_rate=settings.delivery_rate_per_second,
+        )
+        self.scheduler = build_scheduler(
+            db, sender=TelegramSender(bot), renderer=NotifyRenderer(), config=delivery
+        )
         self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
 
     async def run(self) -> None:
@@ -104,8 +118,7 @@ class BotApp:
             self.scheduler.start()
             await self.poller.run()
         finally:
-            if self.scheduler.running:
-                self.scheduler.shutdown(wait=False)
+            await self.scheduler.stop()
             await self.dp.storage.close()
             await self.dp.fsm.events_isolation.close()
             await self.bot.session.close()

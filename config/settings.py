@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Seconds given to in-flight handlers to finish on SIGTERM/SIGINT.
     shutdown_timeout: float = 30.0
+    # Reminder and notification delivery (scheduler/delivery.py).
+    reminder_lease_seconds: float = Field(60.0, ge=1)  # a claimed, unsent row is retried after this
+    reminder_poll_seconds: float = Field(5.0, gt=0)  # fallback poll behind the precise wake-up
+    reminder_stale_minutes: int = Field(180, ge=1)  # older due reminders are summarised in one message
+    delivery_rate_per_second: float = Field(28.0, gt=0)  # all chats together (Telegram allows ~30)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "activities",
     "datetime_input",
     "today",
+    "reminders",
     "timeline",
     "comments",
     "tasks",

@@ -1,8 +1,14 @@
-"""APScheduler wiring: a few periodic jobs over the database (never one job per reminder)."""
+"""APScheduler wiring: a few periodic jobs over the database (never one job per reminder).
+
+Jobs: deliver (keeps the delivery engine running and wakes it: the poll fallback behind its
+precise wake-ups), digests (queues each user's daily digest at their local time), overdue tasks,
+trash purge, and housekeeping of processed update ids.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -11,6 +17,11 @@ from sqlalchemy import delete
 from crm_core.clock import utcnow
 from crm_core.db import Database
 from crm_core.models import ProcessedUpdate
+from crm_core.services import delivery as delivery_service
+from crm_core.services import tasks as task_service
+from crm_core.services import trash as trash_service
+from scheduler.delivery import DeliveryConfig, DeliveryEngine, wake_all
+from scheduler.ports import ItemChats, MessageSender, NotificationRenderer
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +36,112 @@ async def purge_processed_updates(db: Database, now: datetime | None = None) -> 
     return result.rowcount or 0
 
 
-def build_scheduler(db: Database) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(
-        purge_processed_updates,
-        "interval",
-        hours=6,
-        args=[db],
-        id="purge_processed_updates",
-        max_instances=1,
-        coalesce=True,
-    )
-    return scheduler
+async def queue_digests(db: Database, now: datetime | None = None) -> int:
+    async with db.unit_of_work() as session:
+        queued = await delivery_service.queue_digests(session, now or utcnow())
+    if queued:
+        wake_all()
+    return queued
+
+
+async def mark_overdue_tasks(db: Database, now: datetime | None = None) -> int:
+    async with db.unit_of_work() as session:
+        tasks = await task_service.mark_overdue_tasks(session, now=now or utcnow())
+    return len(tasks)
+
+
+async def purge_trash(db: Database, now: datetime | None = None) -> int:
+    async with db.unit_of_work() as session:
+        return await trash_service.purge_trash(session, now or utcnow())
+
+
+class Scheduler:
+    """The bot's background work: an AsyncIOScheduler with the periodic jobs, and (when a sender
+    and a renderer are given) the delivery engine it keeps alive."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        sender: MessageSender | None = None,
+        renderer: NotificationRenderer | None = None,
+        config: DeliveryConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        item_chats: ItemChats | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.config = config or DeliveryConfig()
+        self.aps = AsyncIOScheduler(timezone="UTC")
+        self.engine: DeliveryEngine | None = None
+        if sender is not None and renderer is not None:
+            self.engine = DeliveryEngine(
+                db, sender, renderer, config=self.config, clock=self._now, item_chats=item_chats
+            )
+        every = {"max_instances": 1, "coalesce": True}
+        self.aps.add_job(
+            purge_processed_updates, "interval", hours=6, args=[db], id="purge_processed_updates", **every
+        )
+        if self.engine is not None:
+            self.aps.add_job(
+                self._deliver, "interval", seconds=self.config.poll_seconds, id="deliver", **every
+            )
+            self.aps.add_job(self._digests, "interval", seconds=60, id="digests", **every)
+            self.aps.add_job(self._overdue_tasks, "interval", seconds=60, id="overdue_tasks", **every)
+            self.aps.add_job(self._purge_trash, "interval", hours=1, id="purge_trash", **every)
+
+    def _now(self) -> datetime:
+        return self.clock()
+
+    @property
+    def running(self) -> bool:
+        return self.aps.running
+
+    def start(self) -> None:
+        self.aps.start()
+        if self.engine is not None:
+            self.engine.start()
+            # First digests/overdue sweep right away rather than a minute after start-up.
+            for job_id in ("digests", "overdue_tasks"):
+                self.aps.modify_job(job_id, next_run_time=datetime.now(self.aps.timezone))
+
+    def shutdown(self, wait: bool = False) -> None:
+        if self.aps.running:
+            self.aps.shutdown(wait=wait)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        self.shutdown(wait=False)
+        if self.engine is not None:
+            await self.engine.stop(timeout)
+
+    async def _deliver(self) -> None:
+        engine = self.engine
+        assert engine is not None
+        runner = engine._runner
+        if runner is not None and runner.done() and not engine._stopping:
+            exc = None if runner.cancelled() else runner.exception()
+            log.error("the delivery engine stopped (%r); restarting it", exc)
+            engine._runner = None
+            engine.start()
+        engine.wake()
+
+    async def _digests(self) -> None:
+        await queue_digests(self.db, self._now())
+
+    async def _overdue_tasks(self) -> None:
+        await mark_overdue_tasks(self.db, self._now())
+
+    async def _purge_trash(self) -> None:
+        await purge_trash(self.db, self._now())
+
+
+def build_scheduler(
+    db: Database,
+    *,
+    sender: MessageSender | None = None,
+    renderer: NotificationRenderer | None = None,
+    config: DeliveryConfig | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    item_chats: ItemChats | None = None,
+) -> Scheduler:
+    return Scheduler(db, sender=sender, renderer=renderer, config=config, clock=clock, item_chats=item_chats)

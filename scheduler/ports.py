@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -31,3 +32,56 @@ class MessageSender(Protocol):
     ) -> DeliveryResult:
         """Send one HTML message; `buttons` rows of {"text", "callback_data"|"url"}."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One rendered message: HTML text and inline buttons ({"text", "callback_data"|"url"})."""
+
+    html: str
+    buttons: list[list[dict[str, Any]]] | None = None
+
+
+class NotificationRenderer(Protocol):
+    """Turns reminders and outbox notifications into messages in the recipient's language and
+    timezone. Implemented by the presentation layer (handlers/), wired in by bot/; it may read
+    the database through the session it is given and must not write."""
+
+    async def reminder(
+        self,
+        session: Any,
+        reminder: Any,
+        activity: Any,
+        user: Any,
+        *,
+        now: datetime,
+        overdue_too: bool = False,
+    ) -> OutgoingMessage | None:
+        """A reminder (kind reminder or overdue) of `activity` for `user`; None = nothing to send
+        (e.g. the item went to the trash)."""
+        ...
+
+    async def stale_summary(
+        self, session: Any, user: Any, items: list[tuple[Any, Any]], *, now: datetime
+    ) -> OutgoingMessage:
+        """One message for many (reminder, activity) pairs that came due long ago."""
+        ...
+
+    async def notification(
+        self, session: Any, notification: Any, user: Any, *, now: datetime
+    ) -> list[OutgoingMessage]:
+        """An outbox notification (events, digest); several messages when it is long; [] = skip."""
+        ...
+
+
+class ItemChats(Protocol):
+    """Group chats bound to an item (the group-chat issue). A reminder also goes there."""
+
+    async def chats_for_item(self, session: Any, owner_type: str, owner_id: int) -> list[int]: ...
+
+
+class NoItemChats:
+    """Until group chats exist, no item has one."""
+
+    async def chats_for_item(self, session: Any, owner_type: str, owner_id: int) -> list[int]:
+        return []
