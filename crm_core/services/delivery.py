@@ -227,6 +227,9 @@ def digest_date(user: User, now: datetime, catch_up: timedelta = DIGEST_CATCH_UP
     if user.digest_workdays_only and local.weekday() >= 5:
         return None
     at = datetime.combine(local.date(), user.digest_time or time(9, 0), tzinfo=tz)
+    # Someone who joined after today's digest time starts getting digests tomorrow.
+    if user.created_at is not None and ensure_utc(user.created_at) > ensure_utc(at):
+        return None
     if at <= local < at + catch_up:
         return local.date().isoformat()
     return None

@@ -291,8 +291,10 @@ async def test_digest_queued_once_at_local_time_on_working_days(db: Database) ->
     from crm_core.services import delivery
 
     async with db.unit_of_work() as s:
-        user = await make_user(s, timezone="Asia/Vladivostok")  # 09:00 there = 23:00 UTC before
-        weekend = await make_user(s, timezone="UTC")
+        joined = datetime(2026, 1, 1, tzinfo=UTC)
+        user = await make_user(s, timezone="Asia/Vladivostok", created_at=joined)  # 09:00 = 23:00 UTC
+        weekend = await make_user(s, timezone="UTC", created_at=joined)
+        await make_user(s, timezone="Asia/Vladivostok")  # joined after that digest time: none today
         lead = await make_lead(s, user, title="Today lead")
         await acts.create_activity(
             s, user, owner_type="lead", owner_id=lead.id, deadline=datetime(2026, 3, 10, 1, 0, tzinfo=UTC),
