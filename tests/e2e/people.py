@@ -23,10 +23,10 @@ async def add_member(
     bot.tg.add_user(telegram_id, name, language_code=lang)
     async with bot.app.db.unit_of_work() as s:
         admin = await s.scalar(select(User).where(User.telegram_id == ADMIN_ID))
-        if admin is None:
-            admin = await users_service.recognise(
-                s, users_service.TelegramProfile(ADMIN_ID, "Admin"), admin_ids={ADMIN_ID}
-            )
+    if admin is None or ADMIN_ID not in bot.tg.users:
+        # The inviting admin is a real chat partner of the bot (it tells them who joined).
+        admin = await admin_user(bot)
+    async with bot.app.db.unit_of_work() as s:
         dept_id = None
         if department is not None:
             dept = await s.scalar(select(Department).where(Department.name == department))
