@@ -324,7 +324,10 @@ async def test_digest_queued_once_at_local_time_on_working_days(db: Database) ->
     reason="SKIP LOCKED between workers is PostgreSQL's; SQLite serialises writers (runs in CI's PG pass)",
 )
 async def test_two_workers_on_one_postgres_deliver_each_of_1000_once(database_url: str) -> None:
+    from crm_core import migrate
+
     db1, db2 = Database(database_url), Database(database_url)
+    await migrate.upgrade(db1.engine)
     try:
         async with db1.unit_of_work() as s:
             users = [await make_user(s) for _ in range(50)]
