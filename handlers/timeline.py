@@ -42,6 +42,7 @@ from handlers.ui import show
 router = Router(name="timeline")
 
 PAGE = 8
+MAX_PAGE = 100_000
 COMMENT_FULL_LIMIT = 3000
 VALUE_LIMIT = 80
 # Comment excerpts on a page shrink until the page fits one message.
@@ -315,7 +316,7 @@ async def timeline_screen(
     t = item.ITEM_TYPE
     chosen = Filter.parse(f)
     f = chosen.pack()
-    page = max(page, 0)
+    page = min(max(page, 0), MAX_PAGE)  # forged huge pages must not overflow the offset
     types = FILTERS[chosen.code]
     author_id = user.id if chosen.mine else None
     since = utcnow() - timedelta(days=chosen.days) if chosen.days else None
