@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.clock import utcnow
 from crm_core.db import Database
-from crm_core.models.activities import ActivityReminder, ReminderKind
+from crm_core.models.activities import ActivityReminder, ReminderKind, ReminderState
 from crm_core.models.notifications import Notification, NotificationCategory, UserMutedCategory
 from crm_core.models.users import User
 from crm_core.services import delivery as delivery_service
@@ -468,6 +468,29 @@ class DeliveryEngine:
                     stale[user.id].append((r, activity))
                 else:
                     grouped[(activity.id, user.id)].append(r)
+
+            # An overdue notice whose reminder at the deadline went out in another batch: folded too.
+            lone = [rows[0] for rows in grouped.values() if all(r.kind == ReminderKind.OVERDUE for r in rows)]
+            if lone:
+                siblings = set(
+                    (
+                        await s.execute(
+                            select(
+                                ActivityReminder.activity_id,
+                                ActivityReminder.user_id,
+                                ActivityReminder.due_at,
+                            ).where(
+                                ActivityReminder.activity_id.in_([r.activity_id for r in lone]),
+                                ActivityReminder.kind == ReminderKind.REMINDER,
+                                ActivityReminder.state.in_([ReminderState.SENT, ReminderState.CLAIMED]),
+                            )
+                        )
+                    ).all()
+                )
+                for r in lone:
+                    if (r.activity_id, r.user_id, r.due_at) in siblings:
+                        quiet_r.append(r.id)
+                        del grouped[(r.activity_id, r.user_id)]
 
             for (activity_id, user_id), rows in grouped.items():
                 user, activity = users[user_id], activities[activity_id]
