@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 from contextlib import suppress
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -19,6 +20,8 @@ from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivat
 
 from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
 from bot.polling import Poller
+from bot.retry import WaitOutFloodControl
+from bot.sender import TelegramSender
 from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
@@ -26,6 +29,8 @@ from handlers import errors as error_handlers
 from handlers import get_routers
 from handlers.commands import LANGUAGES, group_commands, private_commands
 from handlers.context import HandlerOptions
+from handlers.notify_render import NotifyRenderer
+from scheduler.delivery import DeliveryConfig
 from scheduler.jobs import build_scheduler
 
 log = logging.getLogger(__name__)
@@ -66,8 +71,10 @@ def build_dispatcher(
     return dp
 
 
-def create_bot(token: str, api_url: str) -> Bot:
+def create_bot(token: str, api_url: str, *, wait_out_flood_control: bool = True) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    if wait_out_flood_control:
+        session.middleware(WaitOutFloodControl())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -91,20 +98,19 @@ class BotApp:
             db, handler_options(settings, first_user_is_admin=first_user_is_admin),
             storage=storage, events_isolation=isolation,
         )
-        from datetime import timedelta
-
-        from bot.sender import TelegramSender
-        from handlers.notify_render import NotifyRenderer
-        from scheduler.delivery import DeliveryConfig
-
         delivery = DeliveryConfig(
             lease_seconds=settings.reminder_lease_seconds,
             poll_seconds=settings.reminder_poll_seconds,
             stale_after=timedelta(minutes=settings.reminder_stale_minutes),
             global_rate=settings.delivery_rate_per_second,
         )
+        # Deliveries pace each chat themselves: they get a session of their own that reports a 429
+        # at once instead of waiting it out like replies to people do.
+        self.delivery_bot = Bot(
+            bot.token, session=AiohttpSession(api=bot.session.api), default=bot.default
+        )
         self.scheduler = build_scheduler(
-            db, sender=TelegramSender(bot), renderer=NotifyRenderer(), config=delivery
+            db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
         )
         self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
 
@@ -122,6 +128,7 @@ class BotApp:
             await self.dp.storage.close()
             await self.dp.fsm.events_isolation.close()
             await self.bot.session.close()
+            await self.delivery_bot.session.close()
             await self.db.dispose()
             log.info("bot stopped")
 

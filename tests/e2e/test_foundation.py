@@ -188,3 +188,14 @@ async def test_unauthorized_token_is_one_line(database_url: str) -> None:
     assert proc.returncode == 2
     assert err.decode().strip().splitlines()[-1] == "crm-bot: Telegram rejected BOT_TOKEN (Unauthorized): check the token"
     assert "Traceback" not in err.decode()
+
+
+async def test_a_reply_that_hits_flood_control_waits_and_arrives(bot: Harness) -> None:
+    bot.tg.add_user(ADMIN_ID, "Anna", language_code="en")
+    bot.tg.fail_next("sendMessage", retry_after=1, chat_id=ADMIN_ID)
+    [reply] = await bot.say(ADMIN_ID, "/help")
+    assert "Commands" in reply.text
+    sends = bot.tg.calls("sendMessage")
+    assert [r.status for r in sends] == [429, 200]
+    assert sends[1].time - sends[0].time >= 1.0  # not before retry_after
+    assert bot.tg.early_retries == []
