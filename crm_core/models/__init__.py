@@ -1,20 +1,29 @@
 """All models, imported here so that `Base.metadata` knows every table."""
 
-from crm_core.models.base import Base, TimestampMixin, UTCDateTime
-from crm_core.models.users import DEFAULT_REMINDER_OFFSETS, Department, Invite, ProcessedUpdate, Role, User
-
-__all__ = [
-    "Base",
-    "TimestampMixin",
-    "UTCDateTime",
-    "DEFAULT_REMINDER_OFFSETS",
-    "Department",
-    "Invite",
-    "ProcessedUpdate",
-    "Role",
-    "User",
-]
-from crm_core.models.items import (  # noqa: E402, F401
+from crm_core.models.activities import (
+    Activity,
+    ActivityDirection,
+    ActivityReminder,
+    ActivityType,
+    PipelineReminderDefault,
+    ReminderKind,
+    ReminderState,
+    Task,
+    TaskStatus,
+)
+from crm_core.models.base import (
+    Base,
+    TimestampMixin,
+    UTCDateTime,
+)
+from crm_core.models.comments import (
+    Attachment,
+    Comment,
+)
+from crm_core.models.delivery import (
+    ChatDelivery,
+)
+from crm_core.models.items import (
     ITEM_MODELS,
     CommKind,
     Communication,
@@ -32,23 +41,71 @@ from crm_core.models.items import (  # noqa: E402, F401
     StageSemantics,
     contact_companies,
 )
-from crm_core.models.timeline import EventType, TimelineEvent  # noqa: E402, F401
-from crm_core.models.activities import (  # noqa: E402, F401
-    Activity,
-    ActivityDirection,
-    ActivityReminder,
-    ActivityType,
-    PipelineReminderDefault,
-    ReminderKind,
-    ReminderState,
-    Task,
-    TaskStatus,
-)
-from crm_core.models.comments import Attachment, Comment  # noqa: E402, F401
-from crm_core.models.notifications import (  # noqa: E402, F401
+from crm_core.models.notifications import (
     Notification,
     NotificationCategory,
     NotificationState,
     UserMutedCategory,
 )
-from crm_core.models.views import SavedFilter  # noqa: E402, F401
+from crm_core.models.timeline import (
+    EventType,
+    TimelineEvent,
+)
+from crm_core.models.users import (
+    DEFAULT_REMINDER_OFFSETS,
+    Department,
+    Invite,
+    ProcessedUpdate,
+    Role,
+    User,
+)
+from crm_core.models.views import (
+    SavedFilter,
+)
+
+__all__ = [
+    "Activity",
+    "ActivityDirection",
+    "ActivityReminder",
+    "ActivityType",
+    "Attachment",
+    "Base",
+    "ChatDelivery",
+    "CommKind",
+    "CommValueType",
+    "Comment",
+    "Communication",
+    "Company",
+    "Contact",
+    "DEFAULT_REMINDER_OFFSETS",
+    "Deal",
+    "Department",
+    "EventType",
+    "ITEM_MODELS",
+    "Invite",
+    "ItemObserver",
+    "ItemType",
+    "Lead",
+    "Notification",
+    "NotificationCategory",
+    "NotificationState",
+    "Pipeline",
+    "PipelineReminderDefault",
+    "ProcessedUpdate",
+    "ReminderKind",
+    "ReminderState",
+    "RequiredField",
+    "Role",
+    "SavedFilter",
+    "Stage",
+    "StageHistory",
+    "StageSemantics",
+    "Task",
+    "TaskStatus",
+    "TimelineEvent",
+    "TimestampMixin",
+    "UTCDateTime",
+    "User",
+    "UserMutedCategory",
+    "contact_companies",
+]
