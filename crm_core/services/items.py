@@ -35,9 +35,11 @@ from crm_core.models.items import (
     Lead,
     contact_companies,
 )
+from crm_core.models.notifications import NotificationCategory
 from crm_core.models.timeline import EventType
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active, ensure_can_edit, ensure_can_view
+from crm_core.services.notifications import notify
 from crm_core.services.timeline import add_event
 
 DEFAULT_PHONE_REGION = "RU"
@@ -472,6 +474,10 @@ async def create_item(
         payload=payload,
         at=now,
     )
+    assigned = NotificationCategory.LEAD_ASSIGNED if isinstance(item, Lead) else NotificationCategory.RESPONSIBLE_ASSIGNED
+    await _tell(session, responsible_id, assigned, item, actor, now)
+    for uid in observer_set:
+        await _tell(session, uid, NotificationCategory.OBSERVER_ADDED, item, actor, now)
     await session.flush()
     return item
 
@@ -624,6 +630,22 @@ async def _ensure_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+async def _tell(
+    session: AsyncSession, user_id: int, category: NotificationCategory, item: AnyItem, actor: User, now: datetime
+) -> None:
+    """A person is given an item (or made an observer) by someone else: queue a notification in the
+    same transaction as the change. Nobody is told about what they did themselves."""
+    if user_id == actor.id:
+        return
+    await notify(
+        session,
+        user_id,
+        category,
+        {"owner_type": str(item.ITEM_TYPE), "owner_id": item.id, "ref": item.ref, "by": actor.id},
+        now=now,
+    )
+
+
 async def change_responsible(
     session: AsyncSession,
     actor: User,
@@ -653,6 +675,7 @@ async def change_responsible(
         payload={"old": old, "new": user_id},
         at=now,
     )
+    await _tell(session, user_id, NotificationCategory.RESPONSIBLE_ASSIGNED, item, actor, now)
 
 
 async def add_observer(
@@ -675,6 +698,7 @@ async def add_observer(
         payload={"user_id": user_id},
         at=now,
     )
+    await _tell(session, user_id, NotificationCategory.OBSERVER_ADDED, item, actor, now)
     return True
 
 
