@@ -29,7 +29,6 @@ from crm_core.models.items import AnyItem, ItemType
 from crm_core.services import activities as activities_service
 from crm_core.services import reminders as reminders_service
 from crm_core.services.counters import user_zone
-from crm_core.services.when import tomorrow_at
 from handlers.callbacks import CardAction, CardCB
 from handlers.card_render import back_to_card, item_label, load_visible, open_card
 from handlers.datetime_input import Ctx, Event, ask_datetime, format_moment, register_target
@@ -510,12 +509,10 @@ async def snooze(
 ) -> None:
     now = utcnow()
     tz = user_zone(user)
-    if callback_data.v in ("15m", "1h"):
-        activity = await activities_service.snooze_activity(session, user, callback_data.id, callback_data.v)
-    elif callback_data.v == "tm":
-        # "Tomorrow 10:00" as the button says (crm_core's "tomorrow" keeps the deadline's hour).
-        activity = await activities_service.reschedule_activity(
-            session, user, callback_data.id, tomorrow_at(now, tz)
+    presets = {"15m": "15m", "1h": "1h", "tm": "tomorrow"}
+    if callback_data.v in presets:
+        activity = await activities_service.snooze_activity(
+            session, user, callback_data.id, presets[callback_data.v], now=now
         )
     else:
         callback_answer.text = tr("error.stale_button")

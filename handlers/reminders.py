@@ -27,7 +27,6 @@ from handlers.ui import show
 router = Router(name="reminders")
 
 # The snooze "Tomorrow 10:00" (the user's local time).
-TOMORROW_HOUR = 10
 
 
 class RemAction(StrEnum):
@@ -67,14 +66,8 @@ async def reminder_button(
         callback_answer.text = tr("rem.answer.done")
         status = tr("rem.status.done")
     else:
-        if action is RemAction.TOMORROW:
-            deadline = delivery_service.tomorrow_at(now, user.timezone, TOMORROW_HOUR)
-            activity = await activity_service.reschedule_activity(
-                session, user, activity.id, deadline, now=now
-            )
-        else:
-            preset = "15m" if action is RemAction.SNOOZE_15 else "1h"
-            activity = await activity_service.snooze_activity(session, user, activity.id, preset, now=now)
+        preset = {RemAction.SNOOZE_15: "15m", RemAction.SNOOZE_1H: "1h", RemAction.TOMORROW: "tomorrow"}[action]
+        activity = await activity_service.snooze_activity(session, user, activity.id, preset, now=now)
         when = local_time(tr, user, activity.deadline, now)
         callback_answer.text = tr("rem.answer.snoozed", deadline=when)
         status = tr("rem.status.snoozed", deadline=when)

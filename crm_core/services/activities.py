@@ -8,7 +8,7 @@ the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from crm_core.permissions import ensure_active, ensure_can_edit, ensure_can_view
 from crm_core.services import reminders as reminder_service
 from crm_core.services.notifications import notify
 from crm_core.services.timeline import add_event
+from crm_core.services.when import tomorrow_at
 
 UNSET: Any = object()
 
@@ -446,8 +447,8 @@ async def reschedule_activity(
 
 def snooze_deadline(activity: Activity, preset: str | timedelta, *, now: datetime, timezone: str) -> datetime:
     """The new deadline of a snooze. "15m"/"1h"/a timedelta: that long after the later of now and
-    the deadline (a snooze never brings a deadline closer); "tomorrow": tomorrow in the user's
-    timezone at the deadline's local time of day."""
+    the deadline (a snooze never brings a deadline closer); "tomorrow": tomorrow at 10:00 in the
+    user's timezone (the start of a working day, as the reminder's button says)."""
     now = ensure_utc(now)
     base = max(now, ensure_utc(activity.deadline))
     if isinstance(preset, timedelta):
@@ -457,10 +458,7 @@ def snooze_deadline(activity: Activity, preset: str | timedelta, *, now: datetim
     if preset in SNOOZE_PRESETS:
         return base + SNOOZE_PRESETS[preset]
     if preset == "tomorrow":
-        tz = ZoneInfo(timezone)
-        local_deadline = ensure_utc(activity.deadline).astimezone(tz)
-        day = now.astimezone(tz).date() + timedelta(days=1)
-        return datetime.combine(day, local_deadline.time(), tzinfo=tz).astimezone(UTC)
+        return tomorrow_at(now, ZoneInfo(timezone))
     raise ValidationFailed("unknown snooze", field="snooze", value=str(preset))
 
 

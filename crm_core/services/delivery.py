@@ -46,7 +46,6 @@ __all__ = [
     "renew_leases",
     "next_due_at",
     "queue_digests",
-    "tomorrow_at",
     "load_items",
     "today_activities",
     "team_overdue",
@@ -257,13 +256,6 @@ async def queue_digests(
         )
         queued += row is not None
     return queued
-
-
-def tomorrow_at(now: datetime, timezone: str | None, hour: int = 10, minute: int = 0) -> datetime:
-    """Tomorrow at hour:minute in the user's timezone, as UTC (the "Tomorrow 10:00" snooze)."""
-    tz = _zone(timezone)
-    day = ensure_utc(now).astimezone(tz).date() + timedelta(days=1)
-    return ensure_utc(datetime.combine(day, time(hour, minute), tzinfo=tz))
 
 
 # --- reading for messages ----------------------------------------------------------------------
