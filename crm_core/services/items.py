@@ -342,14 +342,17 @@ def _jsonable(value: Any) -> Any:
 
 
 async def recompute_return_customer(session: AsyncSession, lead: Lead) -> bool:
-    """A lead whose client is an existing contact/company is a repeat lead. A client created
-    from this very lead (conversion, lead_id == lead.id) does not make it one."""
+    """A lead whose client is an existing contact/company is a repeat lead: one that was in the CRM
+    before the lead came. A client created for this lead afterwards (typed into its client field,
+    or made by converting it) does not make it one."""
     result = False
     for model, client_id in ((Contact, lead.contact_id), (Company, lead.company_id)):
         if client_id is None:
             continue
         client = await session.get(model, client_id)
-        if client is not None and client.lead_id != lead.id:
+        if client is None or client.lead_id == lead.id:
+            continue
+        if lead.created_at is None or client.created_at is None or client.created_at < lead.created_at:
             result = True
     lead.is_return_customer = result
     return result
