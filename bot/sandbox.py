@@ -12,14 +12,19 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from sqlalchemy import func, select
+
 from bot.app import BotApp, create_bot
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.models import StoredMessage
 from config import Settings
+from crm_core import migrate
 from crm_core.db import Database
+from crm_core.models import ProcessedUpdate
 
 HELP = """Sandbox commands (everything else is sent to the bot as a message):
   :N                    press button N of the latest message with buttons
+  :b TEXT               press the button whose label contains TEXT (latest message with buttons)
   :press MSG N          press button N of message MSG
   :user ID [ru|en] [NAME]  act as another Telegram user (created on first use)
   :group ID [TITLE]     talk in a group chat (created with the current user in it)
@@ -89,6 +94,8 @@ class Sandbox:
         try:
             if cmd.isdigit():
                 await self._press(self.last_with_buttons, int(cmd))
+            elif cmd == "b" and args:
+                await self._press_label(self.last_with_buttons, " ".join(args))
             elif cmd == "press" and len(args) == 2:
                 msg = self.tg.get_message(self.chat_id, int(args[0]))
                 await self._press(msg, int(args[1]))
@@ -113,6 +120,17 @@ class Sandbox:
         except (LookupError, ValueError) as exc:
             self.print(f"-- {exc}")
         return True
+
+    async def _press_label(self, message: StoredMessage | None, text: str) -> None:
+        if message is None:
+            raise LookupError("no message with buttons to press")
+        current = self.tg.get_message(message.chat_id, message.message_id) or message
+        labels = [b[0] for row in current.inline_keyboard for b in row]
+        for number, label in enumerate(labels, 1):
+            if text.casefold() in label.casefold():
+                await self._press(current, number)
+                return
+        raise LookupError(f"no button with {text!r}")
 
     async def _press(self, message: StoredMessage | None, number: int) -> None:
         if message is None:
@@ -194,12 +212,18 @@ async def run_sandbox(
 ) -> int:
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
+    db = Database(settings.database_url)
+    await migrate.upgrade(db.engine)
+    # Like Telegram, update ids keep growing across runs: the database remembers processed ones.
+    async with db.unit_of_work() as session:
+        last_update = await session.scalar(select(func.max(ProcessedUpdate.update_id)))
     # No flood control: scripted input would otherwise trip Telegram's per-chat limit.
-    tg = FakeTelegram(rate_limits=False, bot_username="crm_sandbox_bot", bot_first_name="CRM")
-    await tg.start()
-    app = BotApp(
-        settings, create_bot(tg.token, tg.base_url), Database(settings.database_url), first_user_is_admin=True
+    tg = FakeTelegram(
+        rate_limits=False, bot_username="crm_sandbox_bot", bot_first_name="CRM",
+        first_update_id=(last_update or 0) + 1,
     )
+    await tg.start()
+    app = BotApp(settings, create_bot(tg.token, tg.base_url), db, first_user_is_admin=True)
     runner = asyncio.create_task(app.run())
     try:
         await tg.wait_for(lambda: tg.calls("getUpdates") or runner.done(), timeout=60)
