@@ -63,7 +63,9 @@ def build_dispatcher(
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
 ) -> Dispatcher:
-    dp = Dispatcher(storage=storage or MemoryStorage(), events_isolation=events_isolation or SimpleEventIsolation())
+    dp = Dispatcher(
+        storage=storage or MemoryStorage(), events_isolation=events_isolation or SimpleEventIsolation()
+    )
     dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
     dp.include_routers(*get_routers())
@@ -80,7 +82,10 @@ def create_bot(token: str, api_url: str, *, wait_out_flood_control: bool = True)
 
 async def register_commands(bot: Bot) -> None:
     """Command menus per language, separately for private chats and groups."""
-    for scope, build in ((BotCommandScopeAllPrivateChats(), private_commands), (BotCommandScopeAllGroupChats(), group_commands)):
+    for scope, build in (
+        (BotCommandScopeAllPrivateChats(), private_commands),
+        (BotCommandScopeAllGroupChats(), group_commands),
+    ):
         await bot.set_my_commands(build("en"), scope=scope)
         for lang in LANGUAGES:
             await bot.set_my_commands(build(lang), scope=scope, language_code=lang)
@@ -89,14 +94,18 @@ async def register_commands(bot: Bot) -> None:
 class BotApp:
     """Everything a running bot owns, started and stopped in order."""
 
-    def __init__(self, settings: Settings, bot: Bot, db: Database, *, first_user_is_admin: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, bot: Bot, db: Database, *, first_user_is_admin: bool = False
+    ) -> None:
         self.settings = settings
         self.bot = bot
         self.db = db
         storage, isolation = build_storage(settings.redis_url)
         self.dp = build_dispatcher(
-            db, handler_options(settings, first_user_is_admin=first_user_is_admin),
-            storage=storage, events_isolation=isolation,
+            db,
+            handler_options(settings, first_user_is_admin=first_user_is_admin),
+            storage=storage,
+            events_isolation=isolation,
         )
         delivery = DeliveryConfig(
             lease_seconds=settings.reminder_lease_seconds,
@@ -106,9 +115,7 @@ class BotApp:
         )
         # Deliveries pace each chat themselves: they get a session of their own that reports a 429
         # at once instead of waiting it out like replies to people do.
-        self.delivery_bot = Bot(
-            bot.token, session=AiohttpSession(api=bot.session.api), default=bot.default
-        )
+        self.delivery_bot = Bot(bot.token, session=AiohttpSession(api=bot.session.api), default=bot.default)
         self.scheduler = build_scheduler(
             db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
         )

@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
                 print("crm-bot: Telegram rejected BOT_TOKEN (Unauthorized): check the token", file=sys.stderr)
                 return 2
             except TelegramNetworkError as exc:
-                print(f"crm-bot: cannot reach TELEGRAM_API_URL {settings.telegram_api_url}: {exc}", file=sys.stderr)
+                print(
+                    f"crm-bot: cannot reach TELEGRAM_API_URL {settings.telegram_api_url}: {exc}",
+                    file=sys.stderr,
+                )
                 return 3
     except KeyboardInterrupt:
         return 130

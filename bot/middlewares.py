@@ -40,7 +40,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         bot_id = data["bot"].id
         tg_user: TgUser | None = data.get("event_from_user")
         # A translator is there from the start so that error handlers can always speak.
-        data["tr"] = Translator(users_service.language_from_telegram(tg_user.language_code if tg_user else None))
+        data["tr"] = Translator(
+            users_service.language_from_telegram(tg_user.language_code if tg_user else None)
+        )
         async with self.db.unit_of_work() as session:
             if await session.scalar(
                 select(ProcessedUpdate.update_id).where(
@@ -104,4 +106,3 @@ class AnswerCallbacksMiddleware(BaseMiddleware):
                 text = tr("error.stale_button")
             await event.answer(text=text, show_alert=answer.show_alert)
         return result
-

@@ -14,7 +14,12 @@ import logging
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramConflictError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramConflictError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
@@ -99,7 +104,9 @@ class Poller:
     async def _fetch(self) -> list[Update] | None:
         request = asyncio.ensure_future(
             self.bot(
-                GetUpdates(offset=self.offset, timeout=self.polling_timeout, allowed_updates=self.allowed_updates),
+                GetUpdates(
+                    offset=self.offset, timeout=self.polling_timeout, allowed_updates=self.allowed_updates
+                ),
                 request_timeout=self.polling_timeout + 10,
             )
         )
@@ -143,7 +150,9 @@ class Poller:
 
     async def _wait_any(self, timeout: float) -> None:
         if self._in_flight:
-            await asyncio.wait(list(self._in_flight.values()), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                list(self._in_flight.values()), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
 
     async def _sleep(self, seconds: float) -> None:
         try:

@@ -35,7 +35,11 @@ class WaitOutFloodControl(BaseRequestMiddleware):
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
                 attempt += 1
-                if isinstance(method, GetUpdates) or attempt >= self.attempts or exc.retry_after > self.max_wait:
+                if (
+                    isinstance(method, GetUpdates)
+                    or attempt >= self.attempts
+                    or exc.retry_after > self.max_wait
+                ):
                     raise
                 log.info("flood control on %s: waiting %s s", type(method).__name__, exc.retry_after)
                 await asyncio.sleep(exc.retry_after)

@@ -173,7 +173,9 @@ class Sandbox:
     def render(self, msg: StoredMessage, *, edited: bool) -> None:
         where = "" if msg.chat_id == self.chat_id else f" → chat {msg.chat_id}"
         head = f"[bot #{msg.message_id}{' edited' if edited else ''}{where}]"
-        body = msg.text if msg.text is not None else (msg.caption or f"<{', '.join(msg.content) or 'message'}>")
+        body = (
+            msg.text if msg.text is not None else (msg.caption or f"<{', '.join(msg.content) or 'message'}>")
+        )
         lines = [head, body]
         buttons = [b for row in msg.inline_keyboard for b in row]
         if buttons:
@@ -207,8 +209,13 @@ async def _read_lines(stream: TextIO) -> asyncio.Queue[str | None]:
 
 
 async def run_sandbox(
-    settings: Settings, *, user_id: int, lang: str, name: str | None = None,
-    stdin: TextIO | None = None, stdout: TextIO | None = None,
+    settings: Settings,
+    *,
+    user_id: int,
+    lang: str,
+    name: str | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
 ) -> int:
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
@@ -219,7 +226,9 @@ async def run_sandbox(
         last_update = await session.scalar(select(func.max(ProcessedUpdate.update_id)))
     # No flood control: scripted input would otherwise trip Telegram's per-chat limit.
     tg = FakeTelegram(
-        rate_limits=False, bot_username="crm_sandbox_bot", bot_first_name="CRM",
+        rate_limits=False,
+        bot_username="crm_sandbox_bot",
+        bot_first_name="CRM",
         first_update_id=(last_update or 0) + 1,
     )
     await tg.start()

@@ -35,9 +35,13 @@ class TelegramSender:
         try:
             message = await self.bot.send_message(chat_id, html, reply_markup=markup)
         except TelegramRetryAfter as exc:
-            return DeliveryResult(DeliveryStatus.RETRY_AFTER, retry_after=float(exc.retry_after), detail=exc.message)
+            return DeliveryResult(
+                DeliveryStatus.RETRY_AFTER, retry_after=float(exc.retry_after), detail=exc.message
+            )
         except TelegramMigrateToChat as exc:
-            return DeliveryResult(DeliveryStatus.MIGRATED, migrate_to_chat_id=exc.migrate_to_chat_id, detail=exc.message)
+            return DeliveryResult(
+                DeliveryStatus.MIGRATED, migrate_to_chat_id=exc.migrate_to_chat_id, detail=exc.message
+            )
         except TelegramForbiddenError as exc:
             return DeliveryResult(DeliveryStatus.UNDELIVERABLE, detail=exc.message)
         except TelegramBadRequest as exc:

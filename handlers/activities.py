@@ -124,10 +124,12 @@ async def items_activities_screen(
         lines.append(tr("act.list_more", count=len(rows) - LIST_SHOWN))
     kb: list[list[InlineKeyboardButton]] = []
     for n, activity in enumerate(shown, 1):
-        kb.append([
-            _button(tr("act.done_n", n=n), "dn", item.ITEM_TYPE, activity.id, "l"),
-            _button(tr("act.move_n", n=n), "op", item.ITEM_TYPE, activity.id),
-        ])
+        kb.append(
+            [
+                _button(tr("act.done_n", n=n), "dn", item.ITEM_TYPE, activity.id, "l"),
+                _button(tr("act.move_n", n=n), "op", item.ITEM_TYPE, activity.id),
+            ]
+        )
     kb.append([_button(tr("act.plan_new"), "pl", item.ITEM_TYPE, item.id)])
     kb.append([back_to_card(tr, item.ITEM_TYPE, item.id)])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=kb)
@@ -150,11 +152,13 @@ async def _activity_screen(
     kb: list[list[InlineKeyboardButton]] = []
     if activity.is_open:
         kb.append([_button(tr("act.done"), "dn", t, activity.id, "a")])
-        kb.append([
-            _button(tr("act.snooze.15m"), "sz", t, activity.id, "15m"),
-            _button(tr("act.snooze.1h"), "sz", t, activity.id, "1h"),
-            _button(tr("act.snooze.tm"), "sz", t, activity.id, "tm"),
-        ])
+        kb.append(
+            [
+                _button(tr("act.snooze.15m"), "sz", t, activity.id, "15m"),
+                _button(tr("act.snooze.1h"), "sz", t, activity.id, "1h"),
+                _button(tr("act.snooze.tm"), "sz", t, activity.id, "tm"),
+            ]
+        )
         kb.append([_button(tr("act.reschedule"), "rd", t, activity.id)])
     kb.append([_button(tr("act.back"), "ls", t, item.id)])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=kb)
@@ -227,7 +231,7 @@ async def start_planning(event: Event, ctx: Ctx, item_type: ItemType, item_id: i
 
 
 async def _draft_title(ctx: Ctx, with_description: bool = True) -> str:
-    """"📞 Call · 🎯 L-12 Title" (+ the description) heading the form's later screens."""
+    """ "📞 Call · 🎯 L-12 Title" (+ the description) heading the form's later screens."""
     data = await ctx.state.get_data()
     item = await load_visible(ctx.session, ctx.user, data["a_t"], int(data["a_id"]))
     kind = ctx.tr(f"act.type.{data.get('a_kind') or ActivityType.CALL.value}")

@@ -109,9 +109,7 @@ def entity_hints(text: str | None, entities: list[MessageEntity] | None) -> list
     """Phones and emails Telegram itself recognised in a text, as (kind, value)."""
     if not text or not entities:
         return []
-    return [
-        (e.type, e.extract_from(text)) for e in entities if e.type in ("phone_number", "email")
-    ]
+    return [(e.type, e.extract_from(text)) for e in entities if e.type in ("phone_number", "email")]
 
 
 def shared_phone(raw: str) -> str | None:
@@ -227,7 +225,11 @@ async def _finish(
     others = [
         d.ref
         for d in await clients_service.find_duplicates(
-            session, user, phones=draft.get("phones") or [], emails=draft.get("emails") or [], exclude=lead,
+            session,
+            user,
+            phones=draft.get("phones") or [],
+            emails=draft.get("emails") or [],
+            exclude=lead,
             types=(ItemType.LEAD,),
         )
     ]

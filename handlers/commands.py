@@ -8,8 +8,22 @@ from handlers.texts import LANGUAGES, Translator
 
 # Issue 4's order: the day's work first, administration last.
 PRIVATE_COMMANDS = (
-    "start", "menu", "new", "today", "find", "kanban", "leads", "deals", "contacts", "companies",
-    "trash", "settings", "help", "cancel", "invite", "admin",
+    "start",
+    "menu",
+    "new",
+    "today",
+    "find",
+    "kanban",
+    "leads",
+    "deals",
+    "contacts",
+    "companies",
+    "trash",
+    "settings",
+    "help",
+    "cancel",
+    "invite",
+    "admin",
 )
 GROUP_COMMANDS = ("help",)
 

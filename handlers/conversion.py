@@ -174,9 +174,11 @@ async def _run(
         if blocked:
             await state.clear()
             labels = ", ".join(_label(tr, f) for f in missing)
-            await show(event, tr("cv.blocked", fields=esc(labels)), InlineKeyboardMarkup(
-                inline_keyboard=[_card_btn(tr, lead_id)]
-            ))
+            await show(
+                event,
+                tr("cv.blocked", fields=esc(labels)),
+                InlineKeyboardMarkup(inline_keyboard=[_card_btn(tr, lead_id)]),
+            )
             return
         await state.set_state(ConvertForm.field)
         await state.set_data(
@@ -230,7 +232,7 @@ async def _ask(
 
 
 def parse_date(typed: str, today: date) -> str | None:
-    """"28.11.2025", "28.11" (this year) or "2025-11-28" as an ISO date, or None."""
+    """ "28.11.2025", "28.11" (this year) or "2025-11-28" as an ISO date, or None."""
     typed = typed.strip()
     try:
         return date.fromisoformat(typed).isoformat()
@@ -297,9 +299,7 @@ async def typed_field(
         await _ask(message, tr, lead.id, missing[0], total=len(missing))
         return
     # Everything asked: run again (it may find more, e.g. after a pipeline's rules changed).
-    await _run(
-        message, session, user, tr, state, lead.id, Scheme(data["scheme"]), data.get("pipe"), extra
-    )
+    await _run(message, session, user, tr, state, lead.id, Scheme(data["scheme"]), data.get("pipe"), extra)
 
 
 @router.callback_query(ConvCB.filter(F.act == "cancel"))

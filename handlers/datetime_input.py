@@ -87,7 +87,7 @@ def register_target(name: str, on_pick: OnPick, on_cancel: OnCancel) -> None:
 
 
 def format_moment(tr: Translator, value: datetime, tz: ZoneInfo, now: datetime | None = None) -> str:
-    """"today 15:30", "tomorrow 10:00", "yesterday 09:00", else "Mon 28.11 15:30" (with the year
+    """ "today 15:30", "tomorrow 10:00", "yesterday 09:00", else "Mon 28.11 15:30" (with the year
     when it is not this year), in the user's timezone."""
     now = now or utcnow()
     local = value.astimezone(tz)
@@ -359,4 +359,3 @@ async def on_text(
         await message.answer(tr("dt.not_understood", text=esc(truncate(text, 100))))
         return
     await _picked(message, ctx, value)
-

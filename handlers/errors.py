@@ -41,7 +41,7 @@ def describe(tr: Translator, exc: DomainError) -> str:
     if isinstance(exc, ConcurrencyConflict):
         return tr("error.conflict")
     if isinstance(exc, LimitExceeded):
-        return tr("error.limit_exceeded", detail=esc(str(exc)))
+        return tr("error.limit_exceeded", limit=esc(exc.params.get("limit", "")))
     if isinstance(exc, ValidationFailed):
         return tr("error.validation_failed", detail=esc(str(exc)))
     return tr("error.generic")

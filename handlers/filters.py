@@ -9,7 +9,6 @@ from aiogram.types import TelegramObject
 
 from crm_core.models import User
 
-
 INVITE_START = "/start inv_"
 
 

@@ -21,7 +21,9 @@ def _refusal(tr: Translator, registration_error: DomainError | None) -> str:
 
 
 @router.message(F.chat.type == "private")
-async def refuse_message(message: Message, tr: Translator, registration_error: DomainError | None = None) -> None:
+async def refuse_message(
+    message: Message, tr: Translator, registration_error: DomainError | None = None
+) -> None:
     await message.answer(_refusal(tr, registration_error))
 
 

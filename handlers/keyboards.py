@@ -25,10 +25,14 @@ def main_menu(tr: Translator, user: User) -> InlineKeyboardMarkup:
     if user.is_admin:
         rows.append((MenuAction.ADMIN, MenuAction.INVITE))
     for row in rows:
-        kb.row(*(
-            InlineKeyboardButton(text=tr(f"menu.{action.value}"), callback_data=MenuCB(action=action).pack())
-            for action in row
-        ))
+        kb.row(
+            *(
+                InlineKeyboardButton(
+                    text=tr(f"menu.{action.value}"), callback_data=MenuCB(action=action).pack()
+                )
+                for action in row
+            )
+        )
     return kb.as_markup()
 
 

@@ -66,7 +66,9 @@ async def reminder_button(
         callback_answer.text = tr("rem.answer.done")
         status = tr("rem.status.done")
     else:
-        preset = {RemAction.SNOOZE_15: "15m", RemAction.SNOOZE_1H: "1h", RemAction.TOMORROW: "tomorrow"}[action]
+        preset = {RemAction.SNOOZE_15: "15m", RemAction.SNOOZE_1H: "1h", RemAction.TOMORROW: "tomorrow"}[
+            action
+        ]
         activity = await activity_service.snooze_activity(session, user, activity.id, preset, now=now)
         when = local_time(tr, user, activity.deadline, now)
         callback_answer.text = tr("rem.answer.snoozed", deadline=when)

@@ -36,7 +36,9 @@ async def cancel(message: Message, state: FSMContext, tr: Translator) -> None:
     await message.answer(tr("cancelled"))
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PREFIX)), F.chat.type == "private")
+@router.message(
+    CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PREFIX)), F.chat.type == "private"
+)
 async def start_with_invite(
     message: Message,
     command: CommandObject,
@@ -106,9 +108,16 @@ async def help_button(callback: CallbackQuery, tr: Translator) -> None:
 
 async def main_menu_text(session: AsyncSession, user: User, tr: Translator) -> str:
     counters = await get_counters(session, user)
-    return tr("menu.title") + "\n" + tr(
-        "menu.counters",
-        overdue=counters.overdue, today=counters.today, incoming=counters.incoming, idle=counters.idle,
+    return (
+        tr("menu.title")
+        + "\n"
+        + tr(
+            "menu.counters",
+            overdue=counters.overdue,
+            today=counters.today,
+            incoming=counters.incoming,
+            idle=counters.idle,
+        )
     )
 
 

@@ -85,13 +85,15 @@ async def today_screen(
             last_group = group
         blocks.append(_entry_line(tr, n, entry, tz, now))
         item = entry.item
-        kb.append([
-            _td(tr("today.done_n", n=n), "dn", page, entry.activity.id),
-            InlineKeyboardButton(
-                text=f"{TYPE_ICONS[item.ITEM_TYPE]} {item.ref}",
-                callback_data=CardCB(type=item.ITEM_TYPE, id=item.id, action=CardAction.OPEN).pack(),
-            ),
-        ])
+        kb.append(
+            [
+                _td(tr("today.done_n", n=n), "dn", page, entry.activity.id),
+                InlineKeyboardButton(
+                    text=f"{TYPE_ICONS[item.ITEM_TYPE]} {item.ref}",
+                    callback_data=CardCB(type=item.ITEM_TYPE, id=item.id, action=CardAction.OPEN).pack(),
+                ),
+            ]
+        )
     if pages > 1:
         blocks.append("\n" + tr("today.page", page=page + 1, pages=pages))
         nav = []
@@ -100,10 +102,12 @@ async def today_screen(
         if page < pages - 1:
             nav.append(_td(tr("today.next"), "p", page + 1))
         kb.append(nav)
-    kb.append([
-        _td(tr("today.refresh"), "p", page),
-        InlineKeyboardButton(text=tr("menu.back"), callback_data=MenuCB(action=MenuAction.MAIN).pack()),
-    ])
+    kb.append(
+        [
+            _td(tr("today.refresh"), "p", page),
+            InlineKeyboardButton(text=tr("menu.back"), callback_data=MenuCB(action=MenuAction.MAIN).pack()),
+        ]
+    )
     text = "\n".join(head + blocks)
     # A page holds few short lines; the safety net keeps it within Telegram's limit regardless.
     while visible_length(text) > MESSAGE_LIMIT and len(blocks) > 1:

@@ -6,7 +6,15 @@ from config import SettingsError, load_settings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    for name in ("BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "REDIS_URL", "ADMIN_IDS", "DEFAULT_TIMEZONE", "LOG_LEVEL"):
+    for name in (
+        "BOT_TOKEN",
+        "TELEGRAM_API_URL",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "ADMIN_IDS",
+        "DEFAULT_TIMEZONE",
+        "LOG_LEVEL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -47,7 +55,9 @@ def test_malformed_setting_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, na
     assert "\n" not in message
 
 
-@pytest.mark.parametrize(("token", "expected"), [(None, "BOT_TOKEN is not set"), ("nonsense", "BOT_TOKEN is malformed")])
+@pytest.mark.parametrize(
+    ("token", "expected"), [(None, "BOT_TOKEN is not set"), ("nonsense", "BOT_TOKEN is malformed")]
+)
 def test_run_without_a_good_token_stops_with_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], token: str | None, expected: str
 ) -> None:
@@ -59,7 +69,9 @@ def test_run_without_a_good_token_stops_with_one_line(
     assert "Traceback" not in err
 
 
-def test_cli_reports_bad_settings_without_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_bad_settings_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DEFAULT_TIMEZONE", "Nowhere/City")
     assert main(["migrate"]) == 2
     assert capsys.readouterr().err.strip() == (

@@ -69,7 +69,11 @@ class CommValueType(enum.StrEnum):
 def str_enum(enum_cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
     """Enum stored as a plain string (no native type, no CHECK): new members need no migration."""
     return Enum(
-        enum_cls, name=name, native_enum=False, create_constraint=False, length=length,
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
         values_callable=lambda e: [m.value for m in e],
     )
 

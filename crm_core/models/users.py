@@ -20,7 +20,9 @@ class Role(enum.StrEnum):
 
 
 def role_column() -> Enum:
-    return Enum(Role, name="user_role", native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    return Enum(
+        Role, name="user_role", native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 class Department(Base, TimestampMixin):

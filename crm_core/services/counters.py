@@ -260,10 +260,12 @@ async def calendar_month(
 
 def _owner_alive() -> Any:
     """The activity's item is not in the trash (items are referenced polymorphically)."""
-    return or_(*(
-        and_(
-            Activity.owner_type == item_type,
-            exists().where(model.id == Activity.owner_id, model.deleted_at.is_(None)),
+    return or_(
+        *(
+            and_(
+                Activity.owner_type == item_type,
+                exists().where(model.id == Activity.owner_id, model.deleted_at.is_(None)),
+            )
+            for item_type, model in ITEM_MODELS.items()
         )
-        for item_type, model in ITEM_MODELS.items()
-    ))
+    )

@@ -477,7 +477,11 @@ async def create_item(
         payload=payload,
         at=now,
     )
-    assigned = NotificationCategory.LEAD_ASSIGNED if isinstance(item, Lead) else NotificationCategory.RESPONSIBLE_ASSIGNED
+    assigned = (
+        NotificationCategory.LEAD_ASSIGNED
+        if isinstance(item, Lead)
+        else NotificationCategory.RESPONSIBLE_ASSIGNED
+    )
     await _tell(session, responsible_id, assigned, item, actor, now)
     for uid in observer_set:
         await _tell(session, uid, NotificationCategory.OBSERVER_ADDED, item, actor, now)
@@ -634,7 +638,12 @@ async def _ensure_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def _tell(
-    session: AsyncSession, user_id: int, category: NotificationCategory, item: AnyItem, actor: User, now: datetime
+    session: AsyncSession,
+    user_id: int,
+    category: NotificationCategory,
+    item: AnyItem,
+    actor: User,
+    now: datetime,
 ) -> None:
     """A person is given an item (or made an observer) by someone else: queue a notification in the
     same transaction as the change. Nobody is told about what they did themselves."""

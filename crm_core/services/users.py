@@ -319,9 +319,7 @@ async def create_department(session: AsyncSession, actor: User, name: str) -> De
     return dept
 
 
-async def set_department(
-    session: AsyncSession, actor: User, user_id: int, department_id: int | None
-) -> User:
+async def set_department(session: AsyncSession, actor: User, user_id: int, department_id: int | None) -> User:
     target = await get_user_for_admin(session, actor, user_id)
     if department_id is not None and await session.get(Department, department_id) is None:
         raise NotFound(department_id=department_id)

@@ -57,7 +57,16 @@ MAX_LIMIT = 500
 # --- fields -------------------------------------------------------------------------------------
 
 TEXT, INT, DECIMAL, DATETIME, DATE, BOOL, PHONE, EMAIL, OBSERVER, CONTACT_COMPANY = (
-    "text", "int", "decimal", "datetime", "date", "bool", "phone", "email", "observer", "contact_company",
+    "text",
+    "int",
+    "decimal",
+    "datetime",
+    "date",
+    "bool",
+    "phone",
+    "email",
+    "observer",
+    "contact_company",
 )
 
 OPS_BY_KIND: dict[str, frozenset[str]] = {
@@ -104,13 +113,22 @@ _STAGED = {
 }
 FIELDS: dict[ItemType, dict[str, str]] = {
     ItemType.LEAD: {
-        **_COMMON, **_STAGED, "is_return_customer": BOOL, "name": TEXT, "last_name": TEXT,
+        **_COMMON,
+        **_STAGED,
+        "is_return_customer": BOOL,
+        "name": TEXT,
+        "last_name": TEXT,
         "company_title": TEXT,
     },
     ItemType.DEAL: {**_COMMON, **_STAGED, "close_date": DATE, "begin_date": DATE, "lead_id": INT},
     ItemType.CONTACT: {
-        **_COMMON, "name": TEXT, "last_name": TEXT, "second_name": TEXT, "position": TEXT,
-        "company_id": CONTACT_COMPANY, "lead_id": INT,
+        **_COMMON,
+        "name": TEXT,
+        "last_name": TEXT,
+        "second_name": TEXT,
+        "position": TEXT,
+        "company_id": CONTACT_COMPANY,
+        "lead_id": INT,
     },
     ItemType.COMPANY: {**_COMMON, "title": TEXT, "industry": TEXT, "lead_id": INT},
 }
@@ -122,8 +140,20 @@ _ALIASES: dict[ItemType, dict[str, str]] = {
     ItemType.DEAL: {"name": "title"},
 }
 _NOT_NULL_COLUMNS = frozenset(
-    {"id", "responsible_id", "created_at", "updated_at", "title", "stage_id", "pipeline_id", "currency",
-     "closed", "won", "is_return_customer", "stage_entered_at"}
+    {
+        "id",
+        "responsible_id",
+        "created_at",
+        "updated_at",
+        "title",
+        "stage_id",
+        "pipeline_id",
+        "currency",
+        "closed",
+        "won",
+        "is_return_customer",
+        "stage_entered_at",
+    }
 )
 
 
@@ -637,8 +667,15 @@ async def list_items(
     model, where = _filtered(session, actor, item_type, filters, now)
     keys = _sort_keys(item_type, sort, DEFAULT_SORT[item_type])
     return await _page(
-        session, item_type, model, where, keys,
-        limit=limit, cursor=cursor, offset=offset, with_total=with_total,
+        session,
+        item_type,
+        model,
+        where,
+        keys,
+        limit=limit,
+        cursor=cursor,
+        offset=offset,
+        with_total=with_total,
     )
 
 
@@ -743,8 +780,15 @@ async def stage_items(
     keys = _sort_keys(item_type, STAGE_ORDER, STAGE_ORDER)
     where = [model.stage_id == stage_id, *fast_visible(actor, model)]
     return await _page(
-        session, item_type, model, where, keys,
-        limit=limit, cursor=cursor, offset=offset, with_total=with_total,
+        session,
+        item_type,
+        model,
+        where,
+        keys,
+        limit=limit,
+        cursor=cursor,
+        offset=offset,
+        with_total=with_total,
     )
 
 
@@ -822,7 +866,11 @@ async def create_saved_filter(
     if is_default:
         await _clear_default(session, actor, item_type)
     sf = SavedFilter(
-        user_id=actor.id, item_type=item_type, name=name, conditions=conds, sort=sort_json,
+        user_id=actor.id,
+        item_type=item_type,
+        name=name,
+        conditions=conds,
+        sort=sort_json,
         is_default=is_default,
     )
     session.add(sf)
@@ -840,7 +888,9 @@ async def update_saved_filter(
 ) -> SavedFilter:
     sf = await _own_filter(session, actor, filter_id)
     conds, sort_json = _validate_spec(
-        actor, ItemType(sf.item_type), conditions if conditions is not None else sf.conditions,
+        actor,
+        ItemType(sf.item_type),
+        conditions if conditions is not None else sf.conditions,
         sort if sort is not None else sf.sort,
     )
     sf.conditions, sf.sort = conds, sort_json
@@ -917,6 +967,14 @@ async def list_with_filter(
     """list_items with one of the actor's saved filters."""
     sf = await _own_filter(session, actor, filter_id)
     return await list_items(
-        session, actor, ItemType(sf.item_type), filters=filter_conditions(sf), sort=sf.sort or None,
-        limit=limit, cursor=cursor, offset=offset, with_total=with_total, now=now,
+        session,
+        actor,
+        ItemType(sf.item_type),
+        filters=filter_conditions(sf),
+        sort=sf.sort or None,
+        limit=limit,
+        cursor=cursor,
+        offset=offset,
+        with_total=with_total,
+        now=now,
     )

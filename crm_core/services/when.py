@@ -150,7 +150,7 @@ def _take_time(s: str) -> tuple[time | None, str]:
 
 
 def _take_bare_hour(s: str) -> tuple[time | None, str]:
-    """"at 9", "в 9": only once the date is out of the way ("в 10 мая" is a date)."""
+    """ "at 9", "в 9": only once the date is out of the way ("в 10 мая" is a date)."""
     m, rest = _take(_TIME_AT_HOUR, s)
     if m:
         return _hm(int(m.group(1)), 0), rest
@@ -293,7 +293,7 @@ QUICK_CHOICES = ("1h", "t18", "tm10", "mo10")
 
 
 def quick_choice(key: str, now: datetime, tz: ZoneInfo) -> datetime | None:
-    """"1h": in one hour (whole minutes); "t18": today 18:00; "tm10": tomorrow 10:00; "mo10": next
+    """ "1h": in one hour (whole minutes); "t18": today 18:00; "tm10": tomorrow 10:00; "mo10": next
     Monday 10:00 (the coming Monday after today). None for an unknown key."""
     now = _utc(now)
     today = local_today(now, tz)

@@ -39,8 +39,19 @@ _FIELDS_RU = {
     "close_date": "дата завершения",
 }
 _LEAD_FIELDS = (
-    "title", "name", "second_name", "last_name", "company_title", "position", "source", "comment",
-    "amount", "phone", "email", "contact_id", "company_id",
+    "title",
+    "name",
+    "second_name",
+    "last_name",
+    "company_title",
+    "position",
+    "source",
+    "comment",
+    "amount",
+    "phone",
+    "email",
+    "contact_id",
+    "company_id",
 )
 
 TEXTS: dict[str, dict[str, str]] = {

@@ -85,8 +85,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card.fields.required_note": "* required",
         "card.fields.missing": "⚠️ Required fields are empty: {fields}",
         "card.fields.missing_elsewhere": (
-            "⚠️ Not saved: required fields are empty: {fields}. Fill them with the Client "
-            "button first."
+            "⚠️ Not saved: required fields are empty: {fields}. Fill them with the Client button first."
         ),
         "card.fields.hint": "Tap a field to change it.",
         "card.field.prompt": "✏️ <b>{field}</b> of {ref}\nNow: {value}\n\nSend the new value.",
@@ -132,8 +131,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card.stage.already": "Already at {stage}",
         "card.no_stages": "Contacts and companies have no stages.",
         "card.pipeline.choose": (
-            "🔀 <b>Pipeline of {ref}</b> {name}\nThe deal goes to the first stage of the "
-            "chosen pipeline:"
+            "🔀 <b>Pipeline of {ref}</b> {name}\nThe deal goes to the first stage of the chosen pipeline:"
         ),
         "card.pipeline.deals_only": "Only deals change pipelines.",
         "card.pipeline.already": "The deal is already in this pipeline.",
@@ -233,8 +231,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card.fields.required_note": "* обязательное поле",
         "card.fields.missing": "⚠️ Не заполнены обязательные поля: {fields}",
         "card.fields.missing_elsewhere": (
-            "⚠️ Не сохранено: не заполнены обязательные поля: {fields}. Сначала заполните их "
-            "кнопкой «Клиент»."
+            "⚠️ Не сохранено: не заполнены обязательные поля: {fields}. Сначала заполните их кнопкой «Клиент»."
         ),
         "card.fields.hint": "Нажмите на поле, чтобы изменить его.",
         "card.field.prompt": "✏️ <b>{field}</b> — {ref}\nСейчас: {value}\n\nОтправьте новое значение.",
@@ -253,8 +250,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card.bad.too_long": "Слишком длинно: не больше {limit} символов.",
         "card.bad.not_text": "Отправьте значение текстом или нажмите «Отмена».",
         "card.required_field": (
-            "Поле «{field}» обязательное: оно не может быть пустым. Отправьте значение или "
-            "нажмите «Отмена»."
+            "Поле «{field}» обязательное: оно не может быть пустым. Отправьте значение или нажмите «Отмена»."
         ),
         "card.conflict": (
             "⚠️ Пока вы редактировали, кто-то изменил эту карточку, поэтому ваше изменение "
@@ -267,8 +263,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card.people.remove": "➖ Убрать наблюдателя {name}",
         "card.people.pick_responsible": "👤 Выберите ответственного за <b>{ref}</b> {name}:",
         "card.people.pick_observers": (
-            "👁 Наблюдатели <b>{ref}</b> {name}. Нажмите на имя, чтобы добавить или убрать (✓ "
-            "— наблюдает):"
+            "👁 Наблюдатели <b>{ref}</b> {name}. Нажмите на имя, чтобы добавить или убрать (✓ — наблюдает):"
         ),
         "card.people.no_longer_yours": (
             "{ref} {name} теперь ведёт коллега: у вас больше нет доступа к этой карточке."
@@ -284,8 +279,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card.stage.already": "Уже на стадии «{stage}»",
         "card.no_stages": "У контактов и компаний нет стадий.",
         "card.pipeline.choose": (
-            "🔀 <b>Воронка {ref}</b> {name}\nСделка перейдёт на первую стадию выбранной "
-            "воронки:"
+            "🔀 <b>Воронка {ref}</b> {name}\nСделка перейдёт на первую стадию выбранной воронки:"
         ),
         "card.pipeline.deals_only": "Воронку можно сменить только у сделки.",
         "card.pipeline.already": "Сделка уже в этой воронке.",

@@ -146,8 +146,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "rem.task.completed": "завершена",
         "rem.digest.title": "☀️ <b>Доброе утро, {name}!</b> Ваш день, {date}",
         "rem.digest.counters": (
-            "🔴 Просрочено: {overdue} · 📅 Сегодня: {today} · "
-            "📥 Входящие: {incoming} · 💤 Без дел: {idle}"
+            "🔴 Просрочено: {overdue} · 📅 Сегодня: {today} · 📥 Входящие: {incoming} · 💤 Без дел: {idle}"
         ),
         "rem.digest.today": "<b>Дела на сегодня</b>",
         "rem.digest.none_today": "На сегодня дел не запланировано.",

@@ -298,9 +298,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "adm.users.title": (
             "👥 <b>Сотрудники</b>: {total}\nНажмите на человека, чтобы изменить роль, отдел или доступ."
         ),
-        "adm.user.card": (
-            "👤 <b>{name}</b>{username}\nРоль: {role}\nОтдел: {department}\nДоступ: {status}"
-        ),
+        "adm.user.card": ("👤 <b>{name}</b>{username}\nРоль: {role}\nОтдел: {department}\nДоступ: {status}"),
         "adm.user.active": "✅ включён",
         "adm.user.inactive": "🚫 отключён",
         "adm.user.no_department": "—",

@@ -10,7 +10,9 @@ from tests.core.factories import make_admin, make_lead, make_user
 
 
 async def _queued(session: AsyncSession, user_id: int) -> list[tuple[str, str]]:
-    rows = await session.scalars(select(Notification).where(Notification.user_id == user_id).order_by(Notification.id))
+    rows = await session.scalars(
+        select(Notification).where(Notification.user_id == user_id).order_by(Notification.id)
+    )
     return [(n.category, n.payload["ref"]) for n in rows]
 
 

@@ -18,9 +18,9 @@ NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 async def _live_reminders(session: AsyncSession, activity_id: int) -> int:
     return await session.scalar(
-        select(func.count()).select_from(ActivityReminder).where(
-            ActivityReminder.activity_id == activity_id, ActivityReminder.state == ReminderState.PENDING
-        )
+        select(func.count())
+        .select_from(ActivityReminder)
+        .where(ActivityReminder.activity_id == activity_id, ActivityReminder.state == ReminderState.PENDING)
     )
 
 
@@ -46,9 +46,15 @@ async def test_purge_removes_everything_attached(session: AsyncSession) -> None:
         await activities.create_activity(
             session, admin, owner_type="deal", owner_id=item.id, deadline=NOW + timedelta(days=1), now=NOW
         )
-        await tasks.create_task(session, admin, owner_type="deal", owner_id=item.id, title="Send offer", now=NOW)
+        await tasks.create_task(
+            session, admin, owner_type="deal", owner_id=item.id, title="Send offer", now=NOW
+        )
         await comments.add_comment(
-            session, admin, "deal", item.id, "note",
+            session,
+            admin,
+            "deal",
+            item.id,
+            "note",
             files=[FileRef(file_id="f", file_unique_id="u", name="a.pdf", size=10, mime="application/pdf")],
             now=NOW,
         )
@@ -56,12 +62,22 @@ async def test_purge_removes_everything_attached(session: AsyncSession) -> None:
     assert await trash.purge_trash(session, NOW + timedelta(days=31)) == 1
 
     for model in (Activity, Task, Comment, Attachment, TimelineEvent):
-        owned = select(func.count()).select_from(model).where(model.owner_id == deal.id, model.owner_type == "deal")
-        kept = select(func.count()).select_from(model).where(model.owner_id == keep.id, model.owner_type == "deal")
+        owned = (
+            select(func.count())
+            .select_from(model)
+            .where(model.owner_id == deal.id, model.owner_type == "deal")
+        )
+        kept = (
+            select(func.count())
+            .select_from(model)
+            .where(model.owner_id == keep.id, model.owner_type == "deal")
+        )
         assert await session.scalar(owned) == 0, model.__name__
         assert await session.scalar(kept) >= 1, model.__name__
-    orphans = select(func.count()).select_from(ActivityReminder).where(
-        ActivityReminder.activity_id.not_in(select(Activity.id))
+    orphans = (
+        select(func.count())
+        .select_from(ActivityReminder)
+        .where(ActivityReminder.activity_id.not_in(select(Activity.id)))
     )
     assert await session.scalar(orphans) == 0
 

@@ -4,8 +4,8 @@ against the fake Bot API server, and speaks for the people in the chat."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from bot.app import BotApp, create_bot
@@ -63,7 +63,9 @@ def find_button(message: StoredMessage, text: str) -> str:
 
 
 @asynccontextmanager
-async def running_bot(database_url: str, *, admin_ids: list[int] | None = None, **settings: Any) -> AsyncIterator[Harness]:
+async def running_bot(
+    database_url: str, *, admin_ids: list[int] | None = None, **settings: Any
+) -> AsyncIterator[Harness]:
     tg = FakeTelegram(rate_limits=True)
     await tg.start()
     cfg = load_settings(

@@ -182,11 +182,19 @@ async def test_unauthorized_token_is_one_line(database_url: str) -> None:
     async with FakeTelegram() as tg:
         env = dict(os.environ, BOT_TOKEN="999:WRONG", TELEGRAM_API_URL=tg.base_url, DATABASE_URL=database_url)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", env=env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            sys.executable,
+            "-m",
+            "bot.cli",
+            env=env,
+            stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
         _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 2
-    assert err.decode().strip().splitlines()[-1] == "crm-bot: Telegram rejected BOT_TOKEN (Unauthorized): check the token"
+    assert (
+        err.decode().strip().splitlines()[-1]
+        == "crm-bot: Telegram rejected BOT_TOKEN (Unauthorized): check the token"
+    )
     assert "Traceback" not in err.decode()
 
 

@@ -11,8 +11,16 @@ from pathlib import Path
 async def _sandbox(script: str, cwd: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "sandbox", *args, cwd=cwd, env=env,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "sandbox",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(script.encode()), timeout=180)
     assert proc.returncode == 0, out.decode()

@@ -28,7 +28,9 @@ async def sender(tg: FakeTelegram) -> AsyncIterator[TelegramSender]:
 async def test_sent_with_buttons(tg: FakeTelegram, sender: TelegramSender) -> None:
     tg.add_user(1, "Anna")
     tg.send_text(1, "hi")  # the user has started the bot
-    result = await sender.send(1, "<b>Call</b> &amp; more", buttons=[[{"text": "Done", "callback_data": "a:1"}]])
+    result = await sender.send(
+        1, "<b>Call</b> &amp; more", buttons=[[{"text": "Done", "callback_data": "a:1"}]]
+    )
     assert result.status is DeliveryStatus.SENT
     msg = tg.get_message(1, result.message_id)  # type: ignore[arg-type]
     assert msg is not None and msg.text == "Call & more"

@@ -24,8 +24,13 @@ async def _start_bot(tg: FakeTelegram, database_url: str) -> asyncio.subprocess.
         LOG_LEVEL="INFO",
     )
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     before = len(tg.calls("getUpdates"))
     await tg.wait_for(lambda: len(tg.calls("getUpdates")) > before or proc.returncode is not None, timeout=90)
@@ -57,7 +62,9 @@ async def test_sigterm_during_a_slow_handler_loses_nothing(database_url: str) ->
 
         # The next process picks up what the first did not handle, and only that.
         proc = await _start_bot(tg, database_url)
-        await tg.wait_for(lambda: tg.pending_updates_count == 0 and len(tg.bot_messages(ADMIN)) == 3, timeout=10)
+        await tg.wait_for(
+            lambda: tg.pending_updates_count == 0 and len(tg.bot_messages(ADMIN)) == 3, timeout=10
+        )
         await asyncio.sleep(0.5)
         texts = [m.text for m in tg.bot_messages(ADMIN)]
         assert sum("Commands" in t for t in texts) == 1, texts
