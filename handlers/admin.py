@@ -33,33 +33,9 @@ from handlers.callbacks import MenuAction, MenuCB
 from handlers.render import esc, truncate
 from handlers.start import INVITE_PREFIX
 from handlers.texts import Translator
-from handlers.ui import show as _show_anyway
+from handlers.ui import reply_screen, show
 
 router = Router(name="admin")
-
-
-def _markup_data(markup: InlineKeyboardMarkup | None) -> object:
-    return markup.model_dump(exclude_none=True, exclude_defaults=True) if markup else None
-
-
-async def show(event: CallbackQuery | Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """handlers.ui.show, skipping an edit that would change nothing (Telegram answers those with a
-    400 "message is not modified"): pressing the option that is already chosen, for instance."""
-    if isinstance(event, CallbackQuery) and isinstance(event.message, Message):
-        current = event.message
-        try:
-            same = current.html_text == text and _markup_data(current.reply_markup) == _markup_data(markup)
-        except (TypeError, ValueError):  # entities the decoder cannot rebuild: just edit
-            same = False
-        if same:
-            return
-    await _show_anyway(event, text, markup)
-
-
-async def _reply(message: Message, screen: tuple[str, InlineKeyboardMarkup], note: str = "") -> None:
-    """One message (a note on what was just done, then the screen): chats are rate-limited."""
-    text = f"{note}\n\n{screen[0]}" if note else screen[0]
-    await message.answer(text, reply_markup=screen[1])
 
 
 USERS_PAGE = 8
@@ -184,7 +160,7 @@ async def admin_command(message: Message, user: User, tr: Translator, state: FSM
         await message.answer(tr("adm.only"))
         return
     await _leave_form(state)
-    await _reply(message, home_screen(tr))
+    await reply_screen(message, home_screen(tr))
 
 
 @router.callback_query(MenuCB.filter(F.action == MenuAction.ADMIN))
@@ -840,7 +816,7 @@ async def department_typed(
     dept = await users_service.create_department(session, user, name)
     await users_service.set_department(session, user, int(data.get("adm_user") or 0), dept.id)
     ctx = Ctx(session, user, tr, state, bot)
-    await _reply(
+    await reply_screen(
         message,
         await user_screen(ctx, int(data["adm_user"]), int(data.get("adm_page") or 0)),
         tr("adm.dept.set", department=_name(dept.name)),
@@ -856,7 +832,7 @@ async def pipeline_new_typed(
         return
     await state.set_state(None)  # keep other features' data
     pipeline = await pipelines_service.create_pipeline(session, user, name_ru=name, name_en=name)
-    await _reply(
+    await reply_screen(
         message, await pipeline_screen(Ctx(session, user, tr, state, bot), pipeline.id), tr("adm.pl.created")
     )
 
@@ -872,7 +848,7 @@ async def pipeline_rename_typed(
     await state.set_state(None)  # keep other features' data
     # A typed name is the name for everyone, whatever their language.
     await pipelines_service.rename_pipeline(session, user, pipeline_id, name_ru=name, name_en=name)
-    await _reply(
+    await reply_screen(
         message, await pipeline_screen(Ctx(session, user, tr, state, bot), pipeline_id), tr("adm.pl.renamed")
     )
 
@@ -887,7 +863,7 @@ async def stage_rename_typed(
     stage_id = int((await state.get_data()).get("adm_stage") or 0)
     await state.set_state(None)  # keep other features' data
     await pipelines_service.update_stage(session, user, stage_id, name_ru=name, name_en=name)
-    await _reply(
+    await reply_screen(
         message, await stage_screen(Ctx(session, user, tr, state, bot), stage_id), tr("adm.st.renamed")
     )
 

@@ -30,33 +30,9 @@ from crm_core.services import users as users_service
 from handlers.callbacks import MenuAction, MenuCB, SettingsAction, SettingsCB
 from handlers.render import esc, truncate
 from handlers.texts import LANGUAGES, Translator
-from handlers.ui import show as _show_anyway
+from handlers.ui import reply_screen, show
 
 router = Router(name="settings")
-
-
-def _markup_data(markup: InlineKeyboardMarkup | None) -> object:
-    return markup.model_dump(exclude_none=True, exclude_defaults=True) if markup else None
-
-
-async def show(event: CallbackQuery | Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """handlers.ui.show, skipping an edit that would change nothing (Telegram answers those with a
-    400 "message is not modified"): pressing the option that is already chosen, for instance."""
-    if isinstance(event, CallbackQuery) and isinstance(event.message, Message):
-        current = event.message
-        try:
-            same = current.html_text == text and _markup_data(current.reply_markup) == _markup_data(markup)
-        except (TypeError, ValueError):  # entities the decoder cannot rebuild: just edit
-            same = False
-        if same:
-            return
-    await _show_anyway(event, text, markup)
-
-
-async def _reply(message: Message, screen: tuple[str, InlineKeyboardMarkup], note: str = "") -> None:
-    """One message (a note on what was just done, then the screen): chats are rate-limited."""
-    text = f"{note}\n\n{screen[0]}" if note else screen[0]
-    await message.answer(text, reply_markup=screen[1])
 
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
@@ -245,7 +221,7 @@ async def settings_command(
     message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
 ) -> None:
     await _leave_form(state)
-    await _reply(message, await settings_screen(session, user, tr))
+    await reply_screen(message, await settings_screen(session, user, tr))
 
 
 @router.callback_query(MenuCB.filter(F.action == MenuAction.SETTINGS))
@@ -336,7 +312,7 @@ async def timezone_typed(
         )
         return
     await state.set_state(None)  # keep other features' data
-    await _reply(
+    await reply_screen(
         message,
         await settings_screen(session, user, tr),
         tr("settings.tz.set", timezone=esc(zone_label(user.timezone))),
@@ -431,7 +407,7 @@ async def digest_typed(message: Message, user: User, tr: Translator, state: FSMC
         return
     users_service.set_digest_time(user, value)
     await state.set_state(None)  # keep other features' data
-    await _reply(message, digest_screen(user, tr))
+    await reply_screen(message, digest_screen(user, tr))
 
 
 # --- muted notification categories ---------------------------------------------------------------

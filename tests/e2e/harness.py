@@ -8,10 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bot.app import BotApp, create_bot
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.models import StoredMessage
 from config import load_settings
+from crm_core.clock import utcnow
+from crm_core.models import ActivityReminder, Notification, NotificationState, ReminderState
 
 
 class Harness:
@@ -20,9 +24,36 @@ class Harness:
         self.app = app
 
     async def settle(self, timeout: float = 10.0) -> None:
-        """Wait until every injected update was handled and confirmed."""
+        """Wait until every injected update was handled and confirmed, and what that queued for
+        delivery right away (notifications, due reminders) has gone out, so that a pushed message
+        belongs to the step that caused it."""
         poller = self.app.poller
         await self.tg.wait_for(lambda: self.tg.pending_updates_count == 0 and poller.idle, timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(timeout, 5.0)
+        while await self._deliveries_due() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def _deliveries_due(self) -> bool:
+        now = utcnow()
+        async with self.app.db.sessionmaker() as s:
+            notes = await s.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(
+                    Notification.state.in_((NotificationState.PENDING, NotificationState.CLAIMED)),
+                    Notification.available_at <= now,
+                )
+            )
+            reminders = await s.scalar(
+                select(func.count())
+                .select_from(ActivityReminder)
+                .where(
+                    ActivityReminder.state.in_((ReminderState.PENDING, ReminderState.CLAIMED)),
+                    ActivityReminder.due_at <= now,
+                )
+            )
+        return bool(notes or reminders)
 
     async def say(self, user_id: int, text: str, chat_id: int | None = None) -> list[StoredMessage]:
         """Send a message as the user; return the bot's new messages in that chat."""

@@ -20,7 +20,7 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def sender(tg: FakeTelegram) -> AsyncIterator[TelegramSender]:
-    bot = create_bot(tg.token, tg.base_url)
+    bot = create_bot(tg.token, tg.base_url, wait_out_flood_control=False)  # as the scheduler uses it
     yield TelegramSender(bot)
     await bot.session.close()
 
