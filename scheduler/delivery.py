@@ -679,6 +679,11 @@ class DeliveryEngine:
             if not await self._still_ours(job):
                 self._finish(lane, job)
                 return
+            shared_wait = await self._shared_wait(job.chat_id)
+            if shared_wait > 0:
+                # Another process was told retry_after for this chat: never ask before it ends.
+                lane.not_before = max(lane.not_before, self.mono() + shared_wait)
+                return
             message = job.messages[job.part]
             try:
                 result = await asyncio.wait_for(
@@ -703,6 +708,12 @@ class DeliveryEngine:
             self._lane_event.set()
             if self._room() >= self.config.capacity // 2:
                 self.wake()
+
+    async def _shared_wait(self, chat_id: int) -> float:
+        """Seconds this chat must still wait because of a retry_after any process recorded."""
+        async with self.db.sessionmaker() as s:
+            until = await delivery_service.not_before(s, chat_id)
+        return 0.0 if until is None else max(0.0, (until - self.clock()).total_seconds())
 
     async def _still_ours(self, job: Job) -> bool:
         """Renew the lease when it is about to run out, so that no other worker can take the row

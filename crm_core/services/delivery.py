@@ -100,6 +100,11 @@ async def mark_deliverable(session: AsyncSession, chat_id: int, now: datetime) -
     )
 
 
+async def not_before(session: AsyncSession, chat_id: int) -> datetime | None:
+    """Until when nobody may send to this chat (a retry_after Telegram gave any process)."""
+    return await session.scalar(select(ChatDelivery.not_before).where(ChatDelivery.chat_id == chat_id))
+
+
 async def set_not_before(session: AsyncSession, chat_id: int, until: datetime, now: datetime) -> None:
     """Telegram said retry_after for this chat: every process waits until `until`."""
     await _upsert(session, chat_id, now, not_before=ensure_utc(until))
