@@ -191,6 +191,7 @@ class Lane:
     bucket: Bucket
     queue: deque[Job] = field(default_factory=deque)
     not_before: float = 0.0  # monotonic; Telegram's retry_after or our backoff
+    recorded_until: datetime | None = None  # the shared retry_after this process itself recorded
     busy: bool = False
     scheduled: tuple[float, int] | None = None
 
@@ -679,7 +680,7 @@ class DeliveryEngine:
             if not await self._still_ours(job):
                 self._finish(lane, job)
                 return
-            shared_wait = await self._shared_wait(job.chat_id)
+            shared_wait = await self._shared_wait(lane)
             if shared_wait > 0:
                 # Another process was told retry_after for this chat: never ask before it ends.
                 lane.not_before = max(lane.not_before, self.mono() + shared_wait)
@@ -709,11 +710,14 @@ class DeliveryEngine:
             if self._room() >= self.config.capacity // 2:
                 self.wake()
 
-    async def _shared_wait(self, chat_id: int) -> float:
-        """Seconds this chat must still wait because of a retry_after any process recorded."""
+    async def _shared_wait(self, lane: Lane) -> float:
+        """Seconds this chat must still wait because of a retry_after another process recorded
+        (our own is already in lane.not_before)."""
         async with self.db.sessionmaker() as s:
-            until = await delivery_service.not_before(s, chat_id)
-        return 0.0 if until is None else max(0.0, (until - self.clock()).total_seconds())
+            until = await delivery_service.not_before(s, lane.chat_id)
+        if until is None or (lane.recorded_until is not None and until <= lane.recorded_until):
+            return 0.0
+        return max(0.0, (until - self.clock()).total_seconds())
 
     async def _still_ours(self, job: Job) -> bool:
         """Renew the lease when it is about to run out, so that no other worker can take the row
@@ -772,6 +776,7 @@ class DeliveryEngine:
             lane.not_before = max(lane.not_before, self.mono() + delay + 0.05)
             now = self.clock()
             until = now + timedelta(seconds=delay + 0.05)
+            lane.recorded_until = until
             try:
                 async with self.db.unit_of_work() as s:
                     await delivery_service.set_not_before(s, lane.chat_id, until, now)
