@@ -42,10 +42,11 @@ class _Seen:
 
 
 class Sandbox:
-    def __init__(self, tg: FakeTelegram, app: BotApp, out: TextIO) -> None:
+    def __init__(self, tg: FakeTelegram, app: BotApp, out: TextIO, *, echo: bool = False) -> None:
         self.tg = tg
         self.app = app
         self.out = out
+        self.echo = echo  # piped input: show what "the user" typed, so the output reads as a chat
         self.user_id = 0
         self.chat_id = 0
         self.last_with_buttons: StoredMessage | None = None
@@ -77,6 +78,8 @@ class Sandbox:
         line = line.rstrip("\n")
         if not line.strip():
             return True
+        if self.echo:
+            self.print(f"> {line}")
         if line.startswith(":"):
             return await self._command(line[1:].strip())
         self.tg.send_text(self.user_id, line, None if self.chat_id == self.user_id else self.chat_id)
@@ -238,8 +241,8 @@ async def run_sandbox(
         await tg.wait_for(lambda: tg.calls("getUpdates") or runner.done(), timeout=60)
         if runner.done():
             runner.result()
-        box = Sandbox(tg, app, out)
         interactive = stdin.isatty()
+        box = Sandbox(tg, app, out, echo=not interactive)
         box.print(f"CRM sandbox: the bot runs on {settings.database_url}. Type :help for sandbox commands.")
         box.become(user_id, lang, name)
         lines = await _read_lines(stdin)

@@ -34,6 +34,7 @@ async def test_piped_sandbox_session_on_the_default_sqlite_file(tmp_path: Path) 
     assert "-- pressed [12] ❓ Help" in out and "What this bot does" in out
     assert "Timezone: UTC" in out
     assert "Sandbox commands" in out  # unknown sandbox command shows the help
+    assert "> :b Help" in out  # piped input is echoed, so the output reads as a chat
     assert (tmp_path / "crm.db").exists()  # same database settings as crm-bot
 
     # A second user in Russian is a stranger: access needs an invite.
