@@ -11,7 +11,6 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import CallbackQuery, TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.callback_answer import CallbackAnswer
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crm_core.clock import utcnow
@@ -44,20 +43,14 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             users_service.language_from_telegram(tg_user.language_code if tg_user else None)
         )
         async with self.db.unit_of_work() as session:
-            if await session.scalar(
-                select(ProcessedUpdate.update_id).where(
-                    ProcessedUpdate.update_id == event.update_id, ProcessedUpdate.bot_id == bot_id
-                )
-            ):
-                log.info("update %s was already processed; skipped", event.update_id)
-                return None
-            # Recorded in the same transaction as the handler's changes: both or neither.
+            # Recorded in the same transaction as the handler's changes: both or neither. The primary
+            # key refuses an update already processed (here or by another process): one query, not two.
             session.add(ProcessedUpdate(update_id=event.update_id, bot_id=bot_id, processed_at=utcnow()))
             try:
                 await session.flush()
             except IntegrityError:
-                # Another process took this update at the same moment.
                 await session.rollback()
+                log.info("update %s was already processed; skipped", event.update_id)
                 return None
             data["session"] = session
             data["options"] = self.options
