@@ -1216,10 +1216,13 @@ class FakeTelegram:
         self._poller = me
 
         # Confirmation: every update with id < offset is forgotten forever.
+        before = len(self._updates)
         if offset > 0:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
         elif offset < 0:
             self._updates = self._updates[offset:] if -offset < len(self._updates) else self._updates
+        if len(self._updates) != before:
+            self._touch()  # waiters on "all confirmed" wake now, not when this long poll ends
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
