@@ -172,6 +172,7 @@ class FakeTelegram:
         self._allowed_updates: frozenset[str] | None = None  # None = Telegram's default set
         self._poller: asyncio.Future[None] | None = None
         self._changed = asyncio.Event()  # pulsed on any state change (updates, messages, requests)
+        self._stopping = asyncio.Event()  # ends held (delayed) requests when the server stops
         self._seq = itertools.count(1)
         self._last_seq = 0
         self._inject_marker = 0
@@ -198,6 +199,7 @@ class FakeTelegram:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Start serving; returns and sets ``base_url`` (e.g. ``http://127.0.0.1:54321``)."""
+        self._stopping = asyncio.Event()
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -209,6 +211,7 @@ class FakeTelegram:
         return self.base_url
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._poller is not None and not self._poller.done():
             self._poller.cancel()
         if self._runner is not None:
@@ -969,7 +972,12 @@ class FakeTelegram:
             record.chat_id = params.get("chat_id")
             delay = self._take(self._delays, key, record.chat_id)
             if delay is not None:
-                await asyncio.sleep(delay.delay)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), delay.delay)
+                except TimeoutError:
+                    pass
+                else:  # the server is going down: a held request is not carried out
+                    raise ApiError(502, "Bad Gateway")
             fault = self._take(self._faults, key, record.chat_id)
             if fault is not None:
                 if fault.parameters and "retry_after" in fault.parameters and record.chat_id is not None:
