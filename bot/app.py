@@ -73,8 +73,19 @@ def build_dispatcher(
     return dp
 
 
+class BotSession(AiohttpSession):
+    """aiogram's aiohttp session. Its close() waits 250 ms for TLS connections to shut down; a
+    plain-HTTP Bot API server (a local one, the fake) has none, so closing it does not wait."""
+
+    async def close(self) -> None:
+        if self.api.base.lower().startswith("https://"):
+            await super().close()
+        elif self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
 def create_bot(token: str, api_url: str, *, wait_out_flood_control: bool = True) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    session = BotSession(api=TelegramAPIServer.from_base(api_url))
     if wait_out_flood_control:
         session.middleware(WaitOutFloodControl())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
@@ -115,7 +126,7 @@ class BotApp:
         )
         # Deliveries pace each chat themselves: they get a session of their own that reports a 429
         # at once instead of waiting it out like replies to people do.
-        self.delivery_bot = Bot(bot.token, session=AiohttpSession(api=bot.session.api), default=bot.default)
+        self.delivery_bot = Bot(bot.token, session=BotSession(api=bot.session.api), default=bot.default)
         self.scheduler = build_scheduler(
             db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
         )
@@ -134,8 +145,7 @@ class BotApp:
             await self.scheduler.stop()
             await self.dp.storage.close()
             await self.dp.fsm.events_isolation.close()
-            await self.bot.session.close()
-            await self.delivery_bot.session.close()
+            await asyncio.gather(self.bot.session.close(), self.delivery_bot.session.close())
             await self.db.dispose()
             log.info("bot stopped")
 

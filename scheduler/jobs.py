@@ -7,10 +7,14 @@ trash purge, and housekeeping of processed update ids.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
 
@@ -74,21 +78,46 @@ class Scheduler:
         self.config = config or DeliveryConfig()
         self.aps = AsyncIOScheduler(timezone="UTC")
         self.engine: DeliveryEngine | None = None
+        self._running_jobs: set[asyncio.Task[object]] = set()
         if sender is not None and renderer is not None:
             self.engine = DeliveryEngine(
                 db, sender, renderer, config=self.config, clock=self._now, item_chats=item_chats
             )
         every = {"max_instances": 1, "coalesce": True}
-        self.aps.add_job(
-            purge_processed_updates, "interval", hours=6, args=[db], id="purge_processed_updates", **every
+        self.add_job(
+            purge_processed_updates,
+            "interval",
+            hours=6,
+            args=[db],
+            id="purge_processed_updates",
+            **every,
         )
         if self.engine is not None:
-            self.aps.add_job(
-                self._deliver, "interval", seconds=self.config.poll_seconds, id="deliver", **every
+            self.add_job(
+                self._deliver,
+                "interval",
+                seconds=self.config.poll_seconds,
+                id="deliver",
+                **every,
             )
-            self.aps.add_job(self._digests, "interval", seconds=60, id="digests", **every)
-            self.aps.add_job(self._overdue_tasks, "interval", seconds=60, id="overdue_tasks", **every)
-            self.aps.add_job(self._purge_trash, "interval", hours=1, id="purge_trash", **every)
+            self.add_job(self._digests, "interval", seconds=60, id="digests", **every)
+            self.add_job(self._overdue_tasks, "interval", seconds=60, id="overdue_tasks", **every)
+            self.add_job(self._purge_trash, "interval", hours=1, id="purge_trash", **every)
+
+    def add_job(self, job: Callable[..., Awaitable[object]], *args: Any, **kwargs: Any) -> Job:
+        """APScheduler's add_job for a coroutine job whose run stop() lets finish."""
+
+        @functools.wraps(job)
+        async def run(*job_args: object, **job_kwargs: object) -> object:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running_jobs.add(task)
+            try:
+                return await job(*job_args, **job_kwargs)
+            finally:
+                self._running_jobs.discard(task)
+
+        return self.aps.add_job(run, *args, **kwargs)
 
     def _now(self) -> datetime:
         return self.clock()
@@ -110,7 +139,15 @@ class Scheduler:
             self.aps.shutdown(wait=wait)
 
     async def stop(self, timeout: float = 5.0) -> None:
+        # APScheduler's asyncio executor cancels running jobs on shutdown; a job cancelled in the
+        # middle of a database call loses its transaction and its connection. No new runs, then
+        # let the running ones finish.
+        if self.aps.running:
+            self.aps.pause()
+        if self._running_jobs:
+            await asyncio.wait(set(self._running_jobs), timeout=timeout)
         self.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
         if self.engine is not None:
             await self.engine.stop(timeout)
 

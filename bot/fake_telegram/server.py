@@ -955,6 +955,7 @@ class FakeTelegram:
         key = method_name.lower()
         record = RequestRecord(method=method_name, params={}, time=self.clock())
         self.requests.append(record)
+        self._touch()  # a waiter on "the bot has called X" wakes now, even if X is a long poll
         try:
             if token != self.token:
                 raise ApiError(401, "Unauthorized")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from crm_core.db import Database
 from crm_core.models import Invite, Role, User
 from tests.e2e.conftest import ADMIN_ID
 from tests.e2e.harness import Harness
@@ -19,7 +18,7 @@ async def test_unknown_user_is_refused_politely(bot: Harness) -> None:
     # Nothing else works either.
     replies = await bot.say(2002, "/menu")
     assert "invite" in replies[0].text.lower()
-    async with Database(bot.app.settings.database_url).unit_of_work() as s:
+    async with bot.app.db.unit_of_work() as s:
         assert await s.scalar(select(func.count(User.id))) == 0
     assert bot.bad_requests() == []
 
@@ -57,7 +56,7 @@ async def test_invite_link_registers_a_salesperson_once(bot: Harness) -> None:
     assert any("Main menu" in m.text for m in replies)
     # The inviter hears about it.
     assert any("Boris" in m.text and "joined" in m.text for m in bot.tg.bot_messages(ADMIN_ID))
-    async with Database(bot.app.settings.database_url).unit_of_work() as s:
+    async with bot.app.db.unit_of_work() as s:
         boris = await s.scalar(select(User).where(User.telegram_id == 3003))
         assert boris is not None and boris.role == Role.SALESPERSON
         invite = await s.scalar(select(Invite))
@@ -121,7 +120,7 @@ async def test_forged_button_from_a_stranger_changes_nothing(bot: Harness) -> No
     answer = bot.tg.callback_answers[update["callback_query"]["id"]]
     assert answer is not None and "invite" in answer.get("text", "").lower()
     assert bot.new_bot_messages(6006, marker) == []
-    async with Database(bot.app.settings.database_url).unit_of_work() as s:
+    async with bot.app.db.unit_of_work() as s:
         assert await s.scalar(select(func.count(Invite.id))) == 0
         assert await s.scalar(select(func.count(User.id))) == 0
     assert bot.bad_requests() == []
