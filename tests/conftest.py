@@ -1,7 +1,8 @@
 """Shared fixtures: a fresh, migrated database per test on SQLite or PostgreSQL.
 
 The backend is DATABASE_URL's: unset (or sqlite) runs on a temporary SQLite file; a
-postgresql+asyncpg URL runs each test in a schema of its own that is dropped afterwards.
+postgresql+asyncpg URL runs each test in a database of its own on that server, cloned from a
+template migrated once per run, and dropped afterwards.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import concurrent.futures
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from crm_core import migrate
 from crm_core.db import Database, is_sqlite
@@ -40,6 +41,33 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """One migrated PostgreSQL database per run; each test gets a copy (CREATE DATABASE ... TEMPLATE
+    takes ~25 ms where migrating a fresh schema took ~250 ms)."""
+    import asyncio
+
+    name = f"crm_tmpl_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        await _admin_sql(f'CREATE DATABASE "{name}"')
+        db = Database(_url_with_database(name))
+        try:
+            await migrate.upgrade(db.engine)
+        finally:
+            await db.dispose()  # a template must have no open connections
+
+    async def drop() -> None:
+        await _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, create()).result()
+        try:
+            yield name
+        finally:
+            pool.submit(asyncio.run, drop()).result()
+
+
 @pytest.fixture
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A URL of a fresh migrated database for this test."""
@@ -49,25 +77,34 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         shutil.copy(template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = Database(BASE_URL)
-    async with admin.engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in BASE_URL else "?"
-    url = f"{BASE_URL}{sep}options=-csearch_path%3D{schema}"
+    template = request.getfixturevalue("postgres_template")
+    name = f"crm_t_{uuid.uuid4().hex[:12]}"
+    await _admin_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
-        yield url
+        yield _url_with_database(name)
     finally:
-        async with admin.engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        # FORCE: a bot process a test killed may have left a session behind.
+        await _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _url_with_database(name: str) -> str:
+    return make_url(BASE_URL).set(database=name).render_as_string(hide_password=False)
+
+
+async def _admin_sql(statement: str) -> None:
+    """CREATE/DROP DATABASE cannot run in a transaction: autocommit on DATABASE_URL's database."""
+    admin = Database(BASE_URL)
+    try:
+        engine = admin.engine.execution_options(isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
         await admin.dispose()
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
-    if not is_sqlite(database_url):
-        await migrate.upgrade(database.engine)
     try:
         yield database
     finally:
