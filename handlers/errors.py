@@ -43,8 +43,19 @@ def describe(tr: Translator, exc: DomainError) -> str:
     if isinstance(exc, LimitExceeded):
         return tr("error.limit_exceeded", limit=esc(exc.params.get("limit", "")))
     if isinstance(exc, ValidationFailed):
-        return tr("error.validation_failed", detail=esc(str(exc)))
+        return tr("error.validation_failed", detail=validation_detail(tr, exc))
     return tr("error.generic")
+
+
+def validation_detail(tr: Translator, exc: ValidationFailed) -> str:
+    """crm_core's message is a stable English phrase; say it in the user's language."""
+    key = f"invalid.{exc}"
+    if not tr.has(key):
+        return esc(str(exc))
+    try:
+        return tr(key, **{name: esc(value) for name, value in exc.params.items()})
+    except (KeyError, IndexError):  # a placeholder the error did not carry
+        return esc(str(exc))
 
 
 async def _reply(event: ErrorEvent, text: str) -> None:

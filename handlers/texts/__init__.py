@@ -37,6 +37,9 @@ class Translator:
     def __init__(self, language: str) -> None:
         self.language = language if language in TEXTS else "en"
 
+    def has(self, key: str) -> bool:
+        return key in TEXTS[self.language] or key in TEXTS["en"]
+
     def __call__(self, key: str, **params: Any) -> str:
         text = TEXTS[self.language].get(key) or TEXTS["en"].get(key) or key
         return text.format(**params) if params else text
