@@ -6,9 +6,7 @@ blocked user, and kill -9 between claim and send."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,7 +19,7 @@ from crm_core.models import User
 from crm_core.models.activities import Activity, ActivityReminder, ReminderState
 from crm_core.services import activities as acts
 from crm_core.services import items as items_svc
-from tests.e2e.harness import Harness
+from tests.e2e.harness import Harness, start_bot_process
 from tests.e2e.people import add_member, admin_user
 
 
@@ -280,24 +278,9 @@ async def test_blocked_without_notice_gets_403_once_and_is_dropped(crm: Harness)
 
 
 async def _start(tg: FakeTelegram, database_url: str) -> asyncio.subprocess.Process:
-    env = dict(os.environ)
-    env.update(
-        BOT_TOKEN=tg.token,
-        TELEGRAM_API_URL=tg.base_url,
-        DATABASE_URL=database_url,
-        ADMIN_IDS="9999",
-        REMINDER_LEASE_SECONDS="4",
-        REMINDER_POLL_SECONDS="1",
-        LOG_LEVEL="INFO",
+    return await start_bot_process(
+        tg, database_url, ADMIN_IDS="9999", REMINDER_LEASE_SECONDS="4", REMINDER_POLL_SECONDS="1"
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    before = len(tg.calls("getUpdates"))
-    await tg.wait_for(lambda: len(tg.calls("getUpdates")) > before or proc.returncode is not None, timeout=30)
-    assert proc.returncode is None, (await proc.stdout.read()).decode()  # type: ignore[union-attr]
-    return proc
 
 
 async def test_kill_9_between_claim_and_send_delivers_once(database_url: str) -> None:

@@ -4,38 +4,16 @@ update that arrives during shutdown is handled by the next process, not lost and
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 
 from bot.fake_telegram import FakeTelegram
+from tests.e2e.harness import start_bot_process
 
 ADMIN = 7007
 
 
 async def _start_bot(tg: FakeTelegram, database_url: str) -> asyncio.subprocess.Process:
-    env = dict(os.environ)
-    env.update(
-        BOT_TOKEN=tg.token,
-        TELEGRAM_API_URL=tg.base_url,
-        DATABASE_URL=database_url,
-        ADMIN_IDS=str(ADMIN),
-        SHUTDOWN_TIMEOUT="20",
-        LOG_LEVEL="INFO",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    before = len(tg.calls("getUpdates"))
-    await tg.wait_for(lambda: len(tg.calls("getUpdates")) > before or proc.returncode is not None, timeout=90)
-    assert proc.returncode is None, (await proc.stdout.read()).decode()  # type: ignore[union-attr]
-    return proc
+    return await start_bot_process(tg, database_url, ADMIN_IDS=str(ADMIN), SHUTDOWN_TIMEOUT="20")
 
 
 async def test_sigterm_during_a_slow_handler_loses_nothing(database_url: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from datetime import timedelta
 
 import pytest
@@ -15,8 +14,9 @@ from bot.fake_telegram import FakeTelegram
 from crm_core import migrate
 from crm_core.clock import utcnow
 from crm_core.db import Database, is_sqlite
-from crm_core.models import Activity, ActivityReminder, ReminderKind, ReminderState
-from tests.core.factories import make_lead, make_user
+from crm_core.models import ActivityReminder, ReminderState
+from tests.core.factories import make_due_reminders, make_lead, make_user
+from tests.e2e.harness import start_bot_process
 
 N = 1000
 PEOPLE = 50
@@ -32,33 +32,8 @@ async def _arrange(db: Database) -> list[int]:
     async with db.unit_of_work() as s:
         users = [await make_user(s) for _ in range(PEOPLE)]
         lead = await make_lead(s, users[0])
-        activities = [
-            Activity(
-                owner_type="lead", owner_id=lead.id, deadline=now + timedelta(seconds=2),
-                responsible_id=users[i % PEOPLE].id, subject=f"job-{i}-", created_at=now, updated_at=now,
-            )
-            for i in range(N)
-        ]  # fmt: skip
-        s.add_all(activities)
-        await s.flush()
-        s.add_all(
-            ActivityReminder(
-                activity_id=a.id, user_id=a.responsible_id, kind=ReminderKind.REMINDER, offset_minutes=0,
-                due_at=a.deadline, state=ReminderState.PENDING, attempts=0, late=False, created_at=now,
-            )
-            for a in activities
-        )  # fmt: skip
+        await make_due_reminders(s, users, lead, N, due_at=now + timedelta(seconds=2), now=now)
         return [u.telegram_id for u in users]
-
-
-async def _start(tg: FakeTelegram, url: str) -> asyncio.subprocess.Process:
-    env = dict(
-        os.environ, BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.base_url, DATABASE_URL=url, LOG_LEVEL="WARNING"
-    )
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
 
 
 async def test_two_processes_deliver_each_of_1000_reminders_once(database_url: str) -> None:
@@ -69,7 +44,9 @@ async def test_two_processes_deliver_each_of_1000_reminders_once(database_url: s
         async with FakeTelegram() as tg:  # Telegram's real limits
             for chat in chats:
                 tg.add_user(chat, "Seller").started = True
-            procs = [await _start(tg, database_url), await _start(tg, database_url)]
+            procs = [
+                await start_bot_process(tg, database_url, quiet=True, LOG_LEVEL="WARNING") for _ in range(2)
+            ]
             try:
 
                 def delivered() -> list[str]:

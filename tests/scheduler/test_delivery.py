@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from crm_core.clock import utcnow
 from crm_core.db import Database, is_sqlite
-from crm_core.models.activities import Activity, ActivityReminder, ReminderKind, ReminderState
+from crm_core.models.activities import ActivityReminder, ReminderState
 from crm_core.models.delivery import ChatDelivery
 from crm_core.models.items import Lead
 from crm_core.models.notifications import Notification, NotificationState
@@ -20,7 +20,7 @@ from crm_core.services import activities as acts
 from crm_core.services import notifications as notes
 from crm_core.services import reminders as rem
 from scheduler.ports import DeliveryResult, DeliveryStatus
-from tests.core.factories import make_lead, make_user
+from tests.core.factories import make_due_reminders, make_lead, make_user
 from tests.scheduler.helpers import Clock, FakeSender, engine_running
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # a Tuesday
@@ -338,22 +338,7 @@ async def test_two_workers_on_one_postgres_deliver_each_of_1000_once(database_ur
         async with db1.unit_of_work() as s:
             users = [await make_user(s) for _ in range(50)]
             lead = await make_lead(s, users[0])
-            activities = [
-                Activity(
-                    owner_type="lead", owner_id=lead.id, deadline=NOW, responsible_id=users[i % 50].id,
-                    subject=f"job-{i}", created_at=NOW, updated_at=NOW,
-                )
-                for i in range(1000)
-            ]  # fmt: skip
-            s.add_all(activities)
-            await s.flush()
-            s.add_all(
-                ActivityReminder(
-                    activity_id=a.id, user_id=a.responsible_id, kind=ReminderKind.REMINDER, offset_minutes=0,
-                    due_at=NOW, state=ReminderState.PENDING, attempts=0, late=False, created_at=NOW,
-                )
-                for a in activities
-            )  # fmt: skip
+            await make_due_reminders(s, users, lead, 1000, due_at=NOW, now=NOW)
         sender = FakeSender()
         clock = Clock(NOW + timedelta(seconds=1))
         async with (
