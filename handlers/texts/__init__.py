@@ -1,47 +1,84 @@
-"""User-facing texts in Russian and English, picked by the user's language.
+"""User-facing texts, picked by the user's language.
 
-Each feature keeps its texts in a module of this package with a `TEXTS = {"en": {...}, "ru": {...}}`
-dict and keys prefixed by the feature (e.g. "card.", "act."); they are merged here. Placeholders are
-filled with `str.format`; values that came from users must already be escaped by the caller
-(handlers.render.esc) because every text is sent as HTML.
+The texts live in gettext catalogs, `handlers/locales/<lang>/LC_MESSAGES/<feature>.po`, one file per
+feature and language. Message ids are stable keys prefixed by the feature ("card.", "act."), not
+English sentences, so a wording change touches only the catalogs. Placeholders are `str.format`
+fields; values that came from users must already be escaped by the caller (handlers.render.esc)
+because every text is sent as HTML. A message with a plural (`msgid_plural`) picks its form by
+the `count` parameter with the language's own rule (1 лид, 2 лида, 5 лидов).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import gettext
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from babel.messages.pofile import read_po
+
+# The languages the bot speaks, the first being the fallback. Adding one is adding its catalogs
+# under handlers/locales/ and its code here.
 LANGUAGES = ("en", "ru")
+DEFAULT_LANGUAGE = LANGUAGES[0]
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+Message = str | tuple[str, ...]
 
 
-def _collect() -> dict[str, dict[str, str]]:
-    merged: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        texts: dict[str, dict[str, str]] = getattr(module, "TEXTS", {})
-        for lang in LANGUAGES:
-            for key, value in texts.get(lang, {}).items():
-                if key in merged[lang]:
-                    raise RuntimeError(f"text key {key!r} is defined twice (second time in {info.name})")
-                merged[lang][key] = value
-    return merged
+class Catalog:
+    """The messages of one language, merged from its feature catalogs."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.messages: dict[str, Message] = {}
+        self.plural: Callable[[int], int] = lambda n: int(n != 1)
+        for path in sorted((LOCALES_DIR / language / "LC_MESSAGES").glob("*.po")):
+            with path.open("rb") as fp:
+                po = read_po(fp, locale=language)
+            self.plural = gettext.c2py(po.plural_expr)
+            for message in po:
+                if not message.id:
+                    continue
+                key = message.id[0] if isinstance(message.id, tuple) else message.id
+                if key in self.messages:
+                    raise RuntimeError(f"message {key!r} is defined twice (second time in {path.name})")
+                value = tuple(message.string) if isinstance(message.string, tuple) else message.string
+                if value and all(value):
+                    self.messages[key] = value
+
+    def get(self, key: str, count: Any = None) -> str | None:
+        value = self.messages.get(key)
+        if isinstance(value, tuple):
+            index = self.plural(int(count)) if isinstance(count, int | float) else len(value) - 1
+            return value[min(index, len(value) - 1)]
+        return value
 
 
-TEXTS = _collect()
+CATALOGS = {language: Catalog(language) for language in LANGUAGES}
+# Kept for the checks that compare languages: {language: {key: text or plural forms}}.
+TEXTS = {language: catalog.messages for language, catalog in CATALOGS.items()}
+
+
+def normalize_language(language: str | None) -> str:
+    """The supported language closest to a Telegram language code ("ru-RU" -> "ru")."""
+    code = (language or "").split("-")[0].lower()
+    return code if code in CATALOGS else DEFAULT_LANGUAGE
 
 
 class Translator:
-    """Texts of one language; falls back to English, then to the key, so a gap never crashes."""
+    """Texts of one language; falls back to the default language, then to the key, so a gap
+    never crashes."""
 
     def __init__(self, language: str) -> None:
-        self.language = language if language in TEXTS else "en"
+        self.language = language if language in CATALOGS else DEFAULT_LANGUAGE
 
     def has(self, key: str) -> bool:
-        return key in TEXTS[self.language] or key in TEXTS["en"]
+        return key in CATALOGS[self.language].messages or key in CATALOGS[DEFAULT_LANGUAGE].messages
 
     def __call__(self, key: str, **params: Any) -> str:
-        text = TEXTS[self.language].get(key) or TEXTS["en"].get(key) or key
+        count = params.get("count")
+        text = CATALOGS[self.language].get(key, count) or CATALOGS[DEFAULT_LANGUAGE].get(key, count) or key
         return text.format(**params) if params else text
 
 
