@@ -30,8 +30,8 @@ def test_wheel_installs_and_runs_migrate_and_the_sandbox(tmp_path: Path) -> None
         if (ROOT / name).is_file():
             (src / name).parent.mkdir(parents=True, exist_ok=True)
             (src / name).write_bytes((ROOT / name).read_bytes())
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist), str(src)],
-         tmp_path, env)
+    build = ["wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist), str(src)]
+    _run([sys.executable, "-m", "pip", *build], tmp_path, env)
     wheel = next(dist.glob("telegram_crm-*.whl"))
 
     # A fresh venv; the dependencies come from this interpreter's site-packages (no download), but
@@ -41,12 +41,16 @@ def test_wheel_installs_and_runs_migrate_and_the_sandbox(tmp_path: Path) -> None
     site = next((target / "lib").glob("python*/site-packages"))
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     python = target / "bin" / "python"
-    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
-         tmp_path, env)
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
+        tmp_path,
+        env,
+    )
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    where = _run([str(python), "-c", "import bot, handlers; print(bot.__file__, handlers.__file__)"], run_dir, env)
+    probe = "import bot, handlers; print(bot.__file__, handlers.__file__)"
+    where = _run([str(python), "-c", probe], run_dir, env)
     assert str(ROOT) not in where and str(site) in where  # the installed copy, not the source tree
 
     crm_bot = str(target / "bin" / "crm-bot")
