@@ -7,6 +7,7 @@ through crm_core and shows its card.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiogram import F, Router
@@ -33,7 +34,7 @@ from crm_core.models.users import User
 from crm_core.services import clients as clients_service
 from crm_core.services import comments as comments_service
 from crm_core.services import items as items_service
-from crm_core.services.extract import extract_lead
+from crm_core.services.extract import Extracted, extract_lead
 from crm_core.services.required_fields import missing_required
 from handlers.callbacks import MenuAction, MenuCB
 from handlers.card_render import card_screen
@@ -175,8 +176,11 @@ async def show_with_notes(
 # --- the draft and its end -----------------------------------------------------------------------
 
 
+DRAFT_FIELDS = ("title", "name", "second_name", "last_name", "company_title", "comment", "source")
+
+
 def _values(draft: dict[str, Any]) -> dict[str, Any]:
-    fields = {k: draft.get(k) for k in ("title", "name", "last_name", "company_title", "comment", "source")}
+    fields = {k: draft.get(k) for k in DRAFT_FIELDS}
     fields.update(draft.get("extra") or {})
     if draft.get("contact_id"):
         fields["contact_id"] = draft["contact_id"]
@@ -264,7 +268,7 @@ async def _client_name(session: AsyncSession, lead: Lead) -> str:
 
 
 def _fallback_title(draft: dict[str, Any], tr: Translator) -> str:
-    person = " ".join(p for p in (draft.get("name"), draft.get("last_name")) if p)
+    person = " ".join(p for p in (draft.get("name"), draft.get("second_name"), draft.get("last_name")) if p)
     return (
         person
         or draft.get("company_title")
@@ -272,6 +276,17 @@ def _fallback_title(draft: dict[str, Any], tr: Translator) -> str:
         or next(iter(draft.get("emails") or []), None)
         or tr("cap.untitled")
     )
+
+
+def _names_of(ex: Extracted) -> dict[str, str]:
+    """The person's and company's names extraction found, cut to their columns."""
+    found = {
+        "name": ex.name,
+        "second_name": ex.second_name,
+        "last_name": ex.last_name,
+        "company_title": ex.company_title,
+    }
+    return {k: _cut(k, v) for k, v in found.items() if v}
 
 
 # --- /new: the form ------------------------------------------------------------------------------
@@ -293,10 +308,11 @@ async def new_command(
         await state.update_data(draft={})
         await _ask(message, tr, "cap.ask_title", skip=False)
         return
-    # /new <free text>: one message is the whole lead.
-    ex = extract_lead(text, entity_hints(message.text, message.entities))
+    # /new <free text>: one message is the whole lead; the name models run off the event loop.
+    ex = await asyncio.to_thread(extract_lead, text, entity_hints(message.text, message.entities))
     draft: dict[str, Any] = {
         "title": _cut("title", ex.title),
+        **_names_of(ex),
         "phones": ex.phones,
         "emails": ex.emails,
         "comment": _cut("comment", text),
@@ -395,7 +411,7 @@ async def got_required(
             return
         draft.setdefault("extra", {})["amount"] = amount
     elif field in TEXT_LIMITS and _cut(field, typed):
-        if field in ("title", "name", "last_name", "company_title", "comment", "source"):
+        if field in DRAFT_FIELDS:
             draft[field] = _cut(field, typed)
         else:
             draft.setdefault("extra", {})[field] = _cut(field, typed)
@@ -514,10 +530,16 @@ async def forwarded(
 ) -> None:
     text = message.text or message.caption or ""
     entities = message.entities if message.text else message.caption_entities
-    ex = extract_lead(text, entity_hints(text, entities))
+    ex = await asyncio.to_thread(extract_lead, text, entity_hints(text, entities))
     draft: dict[str, Any] = {
         k: _cut(k, v) for k, v in _origin_fields(message).items() if isinstance(v, str) and v.strip()
     }
+    # The sender is the client; a name in the text counts only when the sender is unknown.
+    found = _names_of(ex)
+    if not (draft.get("name") or draft.get("last_name")):
+        draft.update({k: v for k, v in found.items() if k != "company_title"})
+    if not draft.get("company_title") and found.get("company_title"):
+        draft["company_title"] = found["company_title"]
     draft.update(phones=ex.phones, emails=ex.emails, note=text, source=SOURCE_TELEGRAM)
     draft["title"] = _cut("title", ex.title) or _cut("title", _fallback_title(draft, tr))
     person = " ".join(p for p in (draft.get("name"), draft.get("last_name")) if p)

@@ -204,12 +204,13 @@ async def create_new(
         return
     # "Ivan Petrov +7 999 ..." gives a named contact with that phone; a bare phone names it too.
     ex = extract_lead(query, [tuple(h) for h in data.get("hints") or []])  # type: ignore[misc]
-    name = ex.title or query
+    name = ex.title or ex.fallback_title or query
     if client_type == ItemType.CONTACT:
+        person = {"name": ex.name, "second_name": ex.second_name, "last_name": ex.last_name}
         contact, _ = await clients_service.create_client(
             session,
             user,
-            contact={"name": name[:100]},
+            contact=person if ex.person else {"name": name[:100]},
             contact_phones=ex.phones,
             contact_emails=ex.emails,
         )
@@ -218,7 +219,7 @@ async def create_new(
         _, company = await clients_service.create_client(
             session,
             user,
-            company={"title": name[:255]},
+            company={"title": (ex.company_title or name)[:255]},
             company_phones=ex.phones,
             company_emails=ex.emails,
         )

@@ -1,9 +1,11 @@
 """Lead conversion from the card: a scheme in at most two taps, the deal pipeline when there are
 several, required fields asked one by one, then crm_core converts (all or nothing) and the result
-links to the new items."""
+links to the new items. A name the new contact or company needs and the lead lacks (crm_core's
+conversion.missing_names) is asked first, the whole name in one typed message."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date
 from typing import Any
@@ -24,6 +26,7 @@ from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services.cards_queries import lead_is_converted
 from crm_core.services.conversion import Scheme
+from crm_core.services.names import parse_person_name
 from handlers.callbacks import CardAction, CardCB
 from handlers.capture import parse_amount
 from handlers.card_render import load_visible
@@ -48,6 +51,39 @@ TEXT_LIMITS = {
 DATE_FIELDS = {"begin_date", "close_date"}
 # Required fields of the new items that can be typed here; a missing link (deal.contact_id) can't.
 ASKABLE = set(TEXT_LIMITS) | DATE_FIELDS | {"amount", "phone", "email"}
+SCHEME_KEYS = {
+    Scheme.DEAL: "cv.s.deal",
+    Scheme.CONTACT: "cv.s.contact",
+    Scheme.COMPANY: "cv.s.company",
+    Scheme.CONTACT_COMPANY: "cv.s.contact_company",
+    Scheme.DEAL_CONTACT: "cv.s.deal_contact",
+    Scheme.DEAL_COMPANY: "cv.s.deal_company",
+    Scheme.DEAL_CONTACT_COMPANY: "cv.s.deal_contact_company",
+}
+TYPE_KEYS = {
+    "lead": "cv.type.lead",
+    "deal": "cv.type.deal",
+    "contact": "cv.type.contact",
+    "company": "cv.type.company",
+}
+FIELD_KEYS = {
+    "title": "cv.f.title",
+    "name": "cv.f.name",
+    "second_name": "cv.f.second_name",
+    "last_name": "cv.f.last_name",
+    "company_title": "cv.f.company_title",
+    "position": "cv.f.position",
+    "source": "cv.f.source",
+    "comment": "cv.f.comment",
+    "amount": "cv.f.amount",
+    "phone": "cv.f.phone",
+    "email": "cv.f.email",
+    "contact_id": "cv.f.contact_id",
+    "company_id": "cv.f.company_id",
+    "industry": "cv.f.industry",
+    "begin_date": "cv.f.begin_date",
+    "close_date": "cv.f.close_date",
+}
 ICONS = {ItemType.DEAL: "💼", ItemType.CONTACT: "👤", ItemType.COMPANY: "🏢", ItemType.LEAD: "🎯"}
 
 
@@ -73,7 +109,7 @@ def _card_btn(tr: Translator, lead_id: int) -> list[InlineKeyboardButton]:
 def _schemes_screen(tr: Translator, lead: Lead, *, more: bool) -> tuple[str, InlineKeyboardMarkup]:
     rows = []
     for scheme in MORE if more else FIRST_TAP:
-        rows.append(_btn(tr(f"cv.s.{scheme.value}"), ConvCB(act="scheme", lead=lead.id, s=scheme.value)))
+        rows.append(_btn(tr(SCHEME_KEYS[scheme]), ConvCB(act="scheme", lead=lead.id, s=scheme.value)))
     if more:
         rows.append(_btn(tr("cv.btn.back"), ConvCB(act="back", lead=lead.id)))
     else:
@@ -144,7 +180,7 @@ async def scheme_chosen(
                 for p in pipelines
             ]
             rows.append(_btn(tr("cv.btn.back"), ConvCB(act="back", lead=lead.id)))
-            text = tr("cv.pipeline", ref=lead.ref, scheme=tr(f"cv.s.{scheme.value}"))
+            text = tr("cv.pipeline", ref=lead.ref, scheme=tr(SCHEME_KEYS[scheme]))
             await show(callback, text, InlineKeyboardMarkup(inline_keyboard=rows))
             return
     elif pipeline_id is not None:
@@ -212,7 +248,8 @@ async def _run(
 def _label(tr: Translator, name: str) -> str:
     """ "deal.amount" -> "Deal: amount" in the user's language."""
     item_type, _, field = name.partition(".")
-    return tr("cv.field", item=tr(f"cv.type.{item_type}"), field=tr(f"cv.f.{field}"))
+    item = tr(TYPE_KEYS[item_type]) if item_type in TYPE_KEYS else item_type
+    return tr("cv.field", item=item, field=tr(FIELD_KEYS[field]) if field in FIELD_KEYS else field)
 
 
 async def _ask(
@@ -224,10 +261,16 @@ async def _ask(
     total: int,
     error: str | None = None,
 ) -> None:
-    key = "cv.ask_date" if name.split(".", 1)[-1] in DATE_FIELDS else "cv.ask"
     cancel_row = _btn(tr("cv.btn.cancel"), ConvCB(act="cancel", lead=lead_id))
     markup = InlineKeyboardMarkup(inline_keyboard=[cancel_row])
-    text = tr(key, field=_label(tr, name), left=total)
+    if name == conversion_service.CONTACT_NAME:
+        text = tr("names.ask_contact", left=total)
+    elif name == conversion_service.COMPANY_TITLE:
+        text = tr("names.ask_company", left=total)
+    elif name.split(".", 1)[-1] in DATE_FIELDS:
+        text = tr("cv.ask_date", field=_label(tr, name), left=total)
+    else:
+        text = tr("cv.ask", field=_label(tr, name), left=total)
     await show(event, f"{error}\n\n{text}" if error else text, markup)
 
 
@@ -251,7 +294,8 @@ def parse_date(typed: str, today: date) -> str | None:
         return None
 
 
-@router.message(ConvertForm.field, F.text)
+# A command (/cancel, /menu...) leaves the form to its own handler instead of being a value.
+@router.message(ConvertForm.field, F.text, ~F.text.startswith("/"))
 async def typed_field(
     message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
 ) -> None:
@@ -266,7 +310,16 @@ async def typed_field(
     extra: dict[str, dict[str, Any]] = data.get("extra") or {}
     lead = await _lead(session, user, int(data["lead"]))
     value: str | None
-    if field in ("phone", "email"):
+    if name == conversion_service.CONTACT_NAME:
+        # One typed message is the whole name: "Петров Иван Сергеевич" -> its three parts.
+        person = await asyncio.to_thread(parse_person_name, typed[:300])
+        if not person:
+            await _ask(message, tr, lead.id, name, total=len(missing))
+            return
+        parts = {"name": person.name, "second_name": person.second_name, "last_name": person.last_name}
+        extra.setdefault(item_type, {}).update({k: v for k, v in parts.items() if v})
+        value = None
+    elif field in ("phone", "email"):
         # The new items take their phones/emails from the lead: add it there.
         kind = CommKind.PHONE if field == "phone" else CommKind.EMAIL
         if field == "phone":
@@ -274,7 +327,8 @@ async def typed_field(
         else:
             norm = items_service.try_normalize_email(typed)
         if norm is None:
-            error = tr(f"cv.bad_{field}", value=esc(truncate(typed, 64)))
+            bad = "cv.bad_phone" if field == "phone" else "cv.bad_email"
+            error = tr(bad, value=esc(truncate(typed, 64)))
             await _ask(message, tr, lead.id, name, total=len(missing), error=error)
             return
         current = (await items_service.get_communications(session, ItemType.LEAD, [lead.id]))[lead.id]
@@ -287,7 +341,7 @@ async def typed_field(
         value = parse_date(typed, date.today())
     else:
         value = typed[: TEXT_LIMITS.get(field, 255)] or None
-    if field not in ("phone", "email"):
+    if field not in ("phone", "email") and name != conversion_service.CONTACT_NAME:
         if value is None:
             error = tr("cv.bad_value", value=esc(truncate(typed, 64)))
             await _ask(message, tr, lead.id, name, total=len(missing), error=error)

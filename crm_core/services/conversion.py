@@ -82,15 +82,39 @@ async def _already_converted(session: AsyncSession, lead: Lead) -> bool:
 
 
 def _contact_values(lead: Lead) -> dict[str, Any]:
-    values = {
+    # Named from the lead's person, never from its title ("замена котла" is not a person).
+    return {
         "name": lead.name,
         "second_name": lead.second_name,
         "last_name": lead.last_name,
         "position": lead.position,
     }
-    if not any(values[k] for k in ("name", "last_name", "second_name")):
-        values["name"] = lead.title or None  # a person with no name would be unfindable
-    return values
+
+
+PERSON_FIELDS = ("name", "second_name", "last_name")
+CONTACT_NAME = "contact.name"  # the whole name, typed at once: name / second_name / last_name
+COMPANY_TITLE = "company.title"
+
+
+def missing_names(lead: Lead, scheme: Scheme | str, extra_fields: ExtraFields | None = None) -> list[str]:
+    """The names a conversion by `scheme` would need and the lead lacks: "contact.name" when a
+    new contact would have no name, "company.title" when a new company would have no title.
+
+    A contact or company the lead already has is reused and needs nothing; `extra_fields` are
+    the values the user typed for the new items. A nameless company is junk data, and the
+    lead's title (what is wanted) is no one's name, so the caller asks for the name instead."""
+    targets = Scheme(scheme).targets
+    extra = {ItemType(k): v for k, v in (extra_fields or {}).items()}
+    out = []
+    if ItemType.CONTACT in targets and lead.contact_id is None:
+        person = {**_contact_values(lead), **extra.get(ItemType.CONTACT, {})}
+        if not any(str(person.get(k) or "").strip() for k in PERSON_FIELDS):
+            out.append(CONTACT_NAME)
+    if ItemType.COMPANY in targets and lead.company_id is None:
+        title = extra.get(ItemType.COMPANY, {}).get("title") or lead.company_title
+        if not str(title or "").strip():
+            out.append(COMPANY_TITLE)
+    return out
 
 
 async def convert_lead(
@@ -134,7 +158,7 @@ async def convert_lead(
         }
     if create_company:
         plan[ItemType.COMPANY] = {
-            "title": lead.company_title or lead.title,
+            "title": lead.company_title,
             "source": lead.source,
             "comment": lead.comment,
             "lead_id": lead.id,
@@ -154,7 +178,8 @@ async def convert_lead(
         }
 
     # Check every target first: one clear error listing everything missing, nothing written.
-    missing: list[str] = []
+    # Names come first: the user is asked for them before any other field.
+    missing: list[str] = missing_names(lead, scheme, extra_fields)
     for item_type, values in plan.items():
         values = items_svc._check_fields(item_type, values)  # noqa: SLF001 - same package, same rules
         plan[item_type] = values
@@ -172,7 +197,7 @@ async def convert_lead(
             has_email=bool(emails),
         )
     if missing:
-        raise RequiredFieldsMissing(missing, ref=lead.ref)
+        raise RequiredFieldsMissing(list(dict.fromkeys(missing)), ref=lead.ref)
 
     result = ConversionResult(lead=lead)
     lead_ref = lead.ref
@@ -280,7 +305,9 @@ async def convert_leads_bulk(
     deal_pipeline_id: int | None = None,
     now: datetime | None = None,
 ) -> list[BulkResult]:
-    """Convert several leads (group action); each succeeds or fails on its own."""
+    """Convert several leads (group action); each succeeds or fails on its own. A lead that
+    lacks a name the scheme needs is skipped with RequiredFieldsMissing(["contact.name"]), never
+    converted into a nameless contact or company."""
     results = []
     for lead_id in dict.fromkeys(lead_ids):
         try:
@@ -312,4 +339,5 @@ __all__ = [
     "Scheme",
     "convert_lead",
     "convert_leads_bulk",
+    "missing_names",
 ]

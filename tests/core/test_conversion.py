@@ -9,7 +9,7 @@ from crm_core.models.timeline import EventType
 from crm_core.models.users import Role
 from crm_core.services import items as items_svc
 from crm_core.services import pipelines as pl
-from crm_core.services.conversion import Scheme, convert_lead, convert_leads_bulk
+from crm_core.services.conversion import Scheme, convert_lead, convert_leads_bulk, missing_names
 from crm_core.services.required_fields import set_required_fields
 from crm_core.services.timeline import list_events
 from tests.core.factories import make_admin, make_company, make_contact, make_lead, make_user
@@ -152,7 +152,7 @@ async def test_failure_midway_rolls_back_everything(db):
     lead was changed by someone else meanwhile, detected when the lead itself is updated last."""
     async with db.unit_of_work() as s:
         user = await make_user(s, Role.SALESPERSON)
-        lead = await make_lead(s, user, title="Contested", name="X")
+        lead = await make_lead(s, user, title="Contested", name="X", company_title="X Ltd")
     stale = db.sessionmaker()
     try:
         actor = await stale.get(type(user), user.id)
@@ -207,3 +207,94 @@ async def test_bulk_conversion_reports_per_lead(session):
     assert by_id[ok2.id].ok
     assert await _count(session, Deal) == 2
     assert not no_amount.closed
+
+
+# --- names: a contact is named after the lead's person, a company after its company, never the title
+
+
+@pytest.mark.parametrize(
+    ("scheme", "missing"),
+    [
+        (Scheme.DEAL, []),
+        (Scheme.CONTACT, ["contact.name"]),
+        (Scheme.COMPANY, ["company.title"]),
+        (Scheme.DEAL_CONTACT, ["contact.name"]),
+        (Scheme.DEAL_COMPANY, ["company.title"]),
+        (Scheme.CONTACT_COMPANY, ["contact.name", "company.title"]),
+        (Scheme.DEAL_CONTACT_COMPANY, ["contact.name", "company.title"]),
+    ],
+)
+async def test_a_lead_with_only_a_title_lacks_the_names_its_scheme_needs(session, scheme, missing):
+    user = await make_user(session, Role.SALESPERSON)
+    lead = await make_lead(session, user, title="замена котла", phones=["+7 916 123-45-67"])
+    assert missing_names(lead, scheme) == missing
+    if not missing:
+        return
+    with pytest.raises(RequiredFieldsMissing) as exc:
+        await convert_lead(session, user, lead.id, scheme)
+    assert exc.value.fields == missing
+    assert await _count(session, Contact) == 0 and await _count(session, Company) == 0
+    assert await _count(session, Deal) == 0 and not lead.closed
+
+
+async def test_the_issues_lead_gives_a_named_contact_and_asks_only_for_the_company(session):
+    user = await make_user(session, Role.SALESPERSON)
+    lead = await make_lead(
+        session, user, title="замена котла", name="Иван", last_name="Петров", phones=["+7 916 123-45-67"]
+    )
+    assert missing_names(lead, Scheme.DEAL_CONTACT_COMPANY) == ["company.title"]
+    with pytest.raises(RequiredFieldsMissing) as exc:
+        await convert_lead(session, user, lead.id)
+    assert exc.value.fields == ["company.title"]
+    # The user typed the company's name: now it converts, nothing takes the title.
+    result = await convert_lead(session, user, lead.id, extra_fields={"company": {"title": "Котельная №1"}})
+    assert (result.contact.name, result.contact.last_name, result.contact.title) == (
+        "Иван",
+        "Петров",
+        "Иван Петров",
+    )
+    assert result.company.title == "Котельная №1"
+    assert result.deal.title == "замена котла"
+    # A contact-only conversion of such a lead needs nothing more.
+    other = await make_lead(session, user, title="окна", name="Анна")
+    assert missing_names(other, Scheme.DEAL_CONTACT) == []
+
+
+async def test_typed_names_complete_a_nameless_lead(session):
+    user = await make_user(session, Role.SALESPERSON)
+    lead = await make_lead(session, user, title="Website order")
+    extra = {"contact": {"name": "John", "last_name": "Smith"}, "company": {"title": "Acme LLC"}}
+    assert missing_names(lead, Scheme.CONTACT_COMPANY, extra) == []
+    result = await convert_lead(session, user, lead.id, Scheme.CONTACT_COMPANY, extra_fields=extra)
+    assert (result.contact.name, result.contact.last_name) == ("John", "Smith")
+    assert result.company.title == "Acme LLC"
+    assert "Website order" not in (result.contact.title, result.company.title)
+
+
+async def test_a_reused_client_needs_no_name(session):
+    user = await make_user(session, Role.SALESPERSON)
+    company = await make_company(session, user, title="Known Inc")
+    lead = await make_lead(session, user, title="Again", company_id=company.id)
+    assert missing_names(lead, Scheme.DEAL_COMPANY) == []
+    result = await convert_lead(session, user, lead.id, Scheme.DEAL_COMPANY)
+    assert result.company.id == company.id and await _count(session, Company) == 1
+
+
+async def test_bulk_conversion_skips_a_lead_without_the_names_and_says_why(session):
+    user = await make_user(session, Role.SALESPERSON)
+    named = await make_lead(session, user, title="One", name="Ivan", company_title="Romashka LLC")
+    nameless = await make_lead(session, user, title="замена котла")
+    no_company = await make_lead(session, user, title="Three", name="Anna")
+    results = await convert_leads_bulk(
+        session, user, [named.id, nameless.id, no_company.id], Scheme.DEAL_CONTACT_COMPANY
+    )
+    by_id = {r.lead_id: r for r in results}
+    assert by_id[named.id].ok
+    assert not by_id[nameless.id].ok
+    assert by_id[nameless.id].error.fields == ["contact.name", "company.title"]
+    assert not by_id[no_company.id].ok and by_id[no_company.id].error.fields == ["company.title"]
+    # No junk: one contact and one company, both properly named.
+    contacts = (await session.scalars(select(Contact))).all()
+    companies = (await session.scalars(select(Company))).all()
+    assert [c.title for c in contacts] == ["Ivan"] and [c.title for c in companies] == ["Romashka LLC"]
+    assert not nameless.closed and not no_company.closed

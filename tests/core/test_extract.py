@@ -10,7 +10,8 @@ def test_phone_email_and_title_from_one_line() -> None:
     assert got.phones_normalized == ["+79991234567"]
     assert got.phones == ["+7 (999) 123-45-67"]
     assert got.emails == ["ivan@example.com"]
-    assert got.title == "Ivan Petrov wants a quote"
+    assert (got.name, got.last_name) == ("Ivan", "Petrov")
+    assert got.title == "wants a quote"
 
 
 def test_first_non_empty_line_is_the_title_and_all_lines_are_searched() -> None:

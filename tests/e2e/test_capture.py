@@ -74,10 +74,12 @@ async def test_lead_from_one_message_with_phone_and_email(bot: Harness) -> None:
     text = "/new Ivan Petrov +7 (999) 123-45-67 IVAN@example.com wants plastic windows\nCall after 18:00"
     [card] = await bot.say(SALES_ID, text)
     assert "Lead L-1 created" in card.text
-    assert "Ivan Petrov wants plastic windows" in card.text
+    # The name is the client's, apart from the title.
+    assert "wants plastic windows" in card.text and "Ivan Petrov" in card.text
     assert any("Convert" in label for label in labels(card))
     [lead] = await leads(bot)
-    assert lead.title == "Ivan Petrov wants plastic windows"
+    assert lead.title == "wants plastic windows"
+    assert (lead.name, lead.last_name, lead.company_title) == ("Ivan", "Petrov", None)
     assert lead.source == "manual"
     assert lead.comment == text.removeprefix("/new ")
     assert await comms(bot, ItemType.LEAD, lead.id) == [
@@ -95,6 +97,37 @@ async def test_lead_from_one_message_in_russian(bot: Harness) -> None:
     [lead] = await leads(bot)
     assert lead.title == "Окна в офис, тел."
     assert await comms(bot, ItemType.LEAD, lead.id) == [("phone", "+79120000000")]
+
+
+async def test_the_issues_lead_keeps_name_and_title_apart(bot: Harness) -> None:
+    await add_member(bot, SALES_ID, "Борис", lang="ru")
+    [card] = await bot.say(SALES_ID, "/new Иван Петров, замена котла, +7 916 123-45-67")
+    assert "Лид L-1 создан" in card.text
+    [lead] = await leads(bot)
+    assert (lead.title, lead.name, lead.last_name, lead.second_name) == (
+        "замена котла",
+        "Иван",
+        "Петров",
+        None,
+    )
+    assert lead.company_title is None
+    assert await comms(bot, ItemType.LEAD, lead.id) == [("phone", "+79161234567")]
+
+
+async def test_company_and_patronymic_from_one_message(bot: Harness) -> None:
+    await add_member(bot, SALES_ID, "Борис", lang="ru")
+    await bot.say(SALES_ID, "/new ООО «Ромашка», Петров Иван Сергеевич, поставка бумаги")
+    [lead] = await leads(bot)
+    assert lead.title == "поставка бумаги" and lead.company_title == "ООО «Ромашка»"
+    assert (lead.name, lead.second_name, lead.last_name) == ("Иван", "Сергеевич", "Петров")
+
+
+async def test_nothing_but_a_name_is_titled_after_the_person(bot: Harness) -> None:
+    await add_member(bot, SALES_ID, "Boris")
+    [card] = await bot.say(SALES_ID, "/new John Smith +1 650 253 00 00")
+    assert "Lead L-1 created" in card.text
+    [lead] = await leads(bot)
+    assert (lead.title, lead.name, lead.last_name) == ("John Smith", "John", "Smith")
 
 
 async def test_only_a_phone_is_still_a_lead(bot: Harness) -> None:
@@ -346,7 +379,7 @@ async def test_client_field_search_choose_and_create(bot: Harness) -> None:
     async with bot.app.db.unit_of_work() as s:
         contact = await s.scalar(select(Contact))
         lead = await s.get(Lead, lead_id)
-        assert contact is not None and contact.name == "Olga Smirnova"
+        assert contact is not None and (contact.name, contact.last_name) == ("Olga", "Smirnova")
         assert lead.contact_id == contact.id and lead.company_id == company_id
     assert await comms(bot, ItemType.CONTACT, contact.id) == [("phone", "+79165554433")]
     assert f"C-{contact.id} created" in card3.text

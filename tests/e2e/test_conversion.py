@@ -217,7 +217,7 @@ async def test_required_link_cannot_be_typed_and_cancel_changes_nothing(bot: Har
         me = await s.get(User, admin.id)
         await required_service.set_required_fields(s, me, ItemType.DEAL, ["company_id"])
         await required_service.set_required_fields(s, me, ItemType.COMPANY, ["industry"])
-    lead_id = await make_lead(bot, sales)
+    lead_id = await make_lead(bot, sales, company_title="Склад-Сервис")
     # Deal alone needs a company it cannot get: a clear message, nothing created.
     screen = await open_convert(bot, lead_id, "ru")
     blocked = await choose(bot, screen, Scheme.DEAL, "ru")
@@ -278,3 +278,47 @@ def test_callback_data_fits_telegram() -> None:
     assert len(longest.encode()) <= 64
     longest = ClientCB(act="unlink", it=ItemType.COMPANY, iid=10**12, ct="company", cid=10**12).pack()
     assert len(longest.encode()) <= 64
+
+
+async def test_a_lead_without_a_company_asks_for_its_name_then_converts(bot: Harness) -> None:
+    """The issue's lead: the contact is the person, the company is asked for, nobody is the title."""
+    await add_member(bot, SALES_ID, "Сэм", lang="ru")
+    [card] = await bot.say(SALES_ID, "/new Иван Петров, замена котла, +7 916 123-45-67")
+    async with bot.app.db.unit_of_work() as s:
+        lead = await s.scalar(select(Lead))
+        lead_id = lead.id
+    [screen] = await press_exact(bot, SALES_ID, card, TEXTS["ru"]["card.btn.convert"])
+    ask = await choose(bot, screen, Scheme.DEAL_CONTACT_COMPANY, "ru")
+    assert "нет названия компании" in ask.text and labels(ask) == [TEXTS["ru"]["cv.btn.cancel"]]
+    assert await counts(bot) == {"deals": 0, "contacts": 0, "companies": 0}
+    [result] = await bot.say(SALES_ID, "ООО «Тепло»")
+    assert "сконвертирован" in result.text
+    async with bot.app.db.unit_of_work() as s:
+        contact = await s.scalar(select(Contact).where(Contact.lead_id == lead_id))
+        company = await s.scalar(select(Company).where(Company.lead_id == lead_id))
+        deal = await s.scalar(select(Deal).where(Deal.lead_id == lead_id))
+        assert (contact.name, contact.last_name) == ("Иван", "Петров")
+        assert company.title == "ООО «Тепло»" and deal.title == "замена котла"
+    assert "Иван Петров" in result.text and "ООО «Тепло»" in result.text
+    assert (await comms_of(bot, contact.id)) == ["+79161234567"]
+
+
+async def test_a_nameless_lead_asks_for_the_contacts_full_name_and_a_command_leaves(bot: Harness) -> None:
+    sales = await add_member(bot, SALES_ID, "Sam")
+    lead_id = await make_lead(bot, sales, title="boiler replacement")
+    screen = await open_convert(bot, lead_id, "en")
+    ask = await choose(bot, screen, Scheme.CONTACT, "en")
+    assert "no person's name" in ask.text
+    # A command is not a name: it leaves the form and nothing is created.
+    await bot.say(SALES_ID, "/cancel")
+    await bot.say(SALES_ID, "Petrov Ivan")
+    assert await counts(bot) == {"deals": 0, "contacts": 0, "companies": 0}
+    # Asked again: one message is the whole name, split in its parts.
+    screen = await open_convert(bot, lead_id, "en")
+    ask = await choose(bot, screen, Scheme.CONTACT, "en")
+    [result] = await bot.say(SALES_ID, "Петров Иван Сергеевич")
+    assert "converted" in result.text
+    async with bot.app.db.unit_of_work() as s:
+        contact = await s.scalar(select(Contact).where(Contact.lead_id == lead_id))
+        assert (contact.name, contact.second_name, contact.last_name) == ("Иван", "Сергеевич", "Петров")
+    assert await counts(bot) == {"deals": 0, "contacts": 1, "companies": 0}
