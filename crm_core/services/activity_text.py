@@ -52,6 +52,7 @@ class ParsedActivity:
     deadline: datetime | None  # aware UTC
     subject: str
     unclear: Unclear | None = None
+    choices: tuple[datetime, ...] = ()  # TWO_TIMES: the moments named, in the text's order
 
     @property
     def complete(self) -> bool:
@@ -101,18 +102,16 @@ def parse_activity_text(text: str, now: datetime, tz: ZoneInfo) -> ParsedActivit
     moments = _moments(words, now, tz)
     if kind is None and not moments:
         return None
-    if moments:
-        start, end, deadline = moments[0]
-        subject_words = words[:start] + words[end:]
-    else:
-        deadline, subject_words = None, words
+    taken = {k for start, end, _ in moments for k in range(start, end)}
+    subject_words = [word for k, word in enumerate(words) if k not in taken]
+    deadline = moments[0][2] if moments else None
     subject = " ".join(subject_words).strip(" ,.;:-—–")
     unclear: Unclear | None = None
     if len(subject) > SUBJECT_MAX:
         unclear = Unclear.TOO_LONG
     elif len(moments) > 1:
         unclear = Unclear.TWO_TIMES
-        deadline = None
+        return ParsedActivity(kind, None, subject, unclear, tuple(m[2] for m in moments))
     elif kind is None:
         unclear = Unclear.NO_KIND
     elif deadline is None:

@@ -76,6 +76,16 @@ def test_what_is_unclear_is_reported(text: str, unclear: Unclear) -> None:
     assert not parsed.complete
 
 
+def test_two_times_are_offered_as_choices() -> None:
+    parsed = parse_activity_text("call tomorrow 10:00 or friday 12:00 about the estimate", NOW, VLAD)
+    assert parsed is not None and parsed.unclear == Unclear.TWO_TIMES and parsed.deadline is None
+    assert [c.astimezone(VLAD).replace(tzinfo=None) for c in parsed.choices] == [
+        datetime(2026, 11, 26, 10),
+        datetime(2026, 11, 27, 12),
+    ]
+    assert parsed.subject == "or about the estimate"
+
+
 def test_a_kind_without_a_time_keeps_kind_and_subject_for_the_question() -> None:
     parsed = parse_activity_text("meeting sign the contract", NOW, VLAD)
     assert parsed is not None
