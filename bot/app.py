@@ -30,6 +30,7 @@ from handlers import get_routers
 from handlers.commands import LANGUAGES, group_commands, private_commands
 from handlers.context import HandlerOptions
 from handlers.notify_render import NotifyRenderer
+from handlers.open_card import OpenCardMiddleware
 from scheduler.delivery import DeliveryConfig
 from scheduler.jobs import build_scheduler
 
@@ -67,6 +68,7 @@ def build_dispatcher(
         storage=storage or MemoryStorage(), events_isolation=events_isolation or SimpleEventIsolation()
     )
     dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
+    dp.update.outer_middleware(OpenCardMiddleware())  # remembers the card a person has open
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
     dp.include_routers(*get_routers())
     error_handlers.register(dp)

@@ -30,6 +30,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "filters_ui",
     "agenda",
     "search",
+    "quick",  # a typed activity on the open card: after every form, before the fallback
     "fallback",
 )
 

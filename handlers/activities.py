@@ -7,6 +7,10 @@ Public for other features:
   items_activities_screen(...)                    the item's activities list (text, markup)
   activity_summary(tr, activity, tz, now)         "📞 Call «subject» · tomorrow 10:00"
   reminders_text(tr, offsets)                     "15 min before, at the deadline"
+  saved_screen(session, user, tr, activity, item)  a just planned activity, description optional
+
+Quick choices ("📞 Call tomorrow 10:00") save at once with the default reminders: card -> Activity
+-> quick choice is the whole of it; a description can be added afterwards.
 """
 
 from __future__ import annotations
@@ -23,15 +27,18 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import utcnow
+from crm_core.errors import ValidationFailed
 from crm_core.models import User
 from crm_core.models.activities import Activity, ActivityType
 from crm_core.models.items import AnyItem, ItemType
 from crm_core.services import activities as activities_service
 from crm_core.services import reminders as reminders_service
 from crm_core.services.counters import user_zone
+from crm_core.services.when import quick_choice
 from handlers.callbacks import CardAction, CardCB
 from handlers.card_render import back_to_card, item_label, load_visible, open_card
 from handlers.datetime_input import Ctx, Event, ask_datetime, format_moment, register_target
+from handlers.errors import describe
 from handlers.render import esc, truncate
 from handlers.texts import Translator
 from handlers.ui import show
@@ -40,9 +47,16 @@ router = Router(name="activities")
 
 TYPES = tuple(ActivityType)  # call first: the default
 LIST_SHOWN = 10
-SUBJECT_LIMIT = 200
 DESCRIPTION_LIMIT = 2000
 SHOWN_DESCRIPTION = 600
+
+# One-tap plans: kind and a when.quick_choice key; the labels are literal message ids.
+QUICK_PLANS: dict[str, tuple[ActivityType, str]] = {
+    "c1": (ActivityType.CALL, "tm10"),
+    "m1": (ActivityType.MEETING, "tm10"),
+    "c2": (ActivityType.CALL, "1h"),
+}
+QUICK_LABELS = {"c1": "quick.call_tomorrow", "m1": "quick.meeting_tomorrow", "c2": "quick.call_hour"}
 
 
 class PlanActivity(StatesGroup):
@@ -52,9 +66,14 @@ class PlanActivity(StatesGroup):
     reminders = State()
 
 
+class DescribeActivity(StatesGroup):
+    text = State()  # the description of an activity saved by a quick choice or a typed message
+
+
 class ActCB(CallbackData, prefix="a"):
     """a: ls list, pl plan, ty type, sk skip description, rc/ro/rb reminders screen/toggle/back,
-    rs save, cx cancel, op one activity, dn done, sz snooze, rd reschedule, no "don't plan next"."""
+    rs save, cx cancel, op one activity, dn done, sz snooze, rd reschedule, no "don't plan next",
+    q quick plan (v: QUICK_PLANS key), qd describe a saved activity, qx cancel describing."""
 
     a: str
     t: str = ""  # item type, where the action is about an item
@@ -75,6 +94,21 @@ def _item_type(raw: str) -> ItemType | None:
         return ItemType(raw)
     except ValueError:
         return None
+
+
+def quick_rows(tr: Translator, item_type: ItemType, item_id: int) -> list[list[InlineKeyboardButton]]:
+    """The one-tap plans of an item, two on the first row."""
+    buttons = [_button(tr(QUICK_LABELS[key]), "q", item_type, item_id, key) for key in QUICK_PLANS]
+    return [buttons[:2], buttons[2:]]
+
+
+def check_subject_text(tr: Translator, subject: str) -> str | None:
+    """None if crm_core takes the subject, else the message refusing it (never cut silently)."""
+    try:
+        activities_service.check_subject(subject)
+    except ValidationFailed as exc:
+        return describe(tr, exc)
+    return None
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -130,17 +164,28 @@ async def items_activities_screen(
                 _button(tr("act.move_n", n=n), "op", item.ITEM_TYPE, activity.id),
             ]
         )
+    kb.extend(quick_rows(tr, item.ITEM_TYPE, item.id))
     kb.append([_button(tr("act.plan_new"), "pl", item.ITEM_TYPE, item.id)])
     kb.append([back_to_card(tr, item.ITEM_TYPE, item.id)])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=kb)
 
 
 async def _activity_screen(
-    session: AsyncSession, user: User, tr: Translator, activity: Activity, item: AnyItem
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    activity: Activity,
+    item: AnyItem,
+    *,
+    saved: bool = False,
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """One activity; `saved`: it was just planned in one step (a title saying so, "add description",
+    and back to the card rather than to the list)."""
     tz = user_zone(user)
     now = utcnow()
     lines = [f"<b>{activity_summary(tr, activity, tz, now)}</b>", item_label(tr, item), ""]
+    if saved:
+        lines.insert(0, tr("quick.saved"))
     if activity.completed and activity.completed_at is not None:
         lines.append(tr("act.completed_line", when=format_moment(tr, activity.completed_at, tz, now)))
     else:
@@ -150,6 +195,8 @@ async def _activity_screen(
         lines.append(tr("act.description_line", text=esc(truncate(activity.description, SHOWN_DESCRIPTION))))
     t = item.ITEM_TYPE
     kb: list[list[InlineKeyboardButton]] = []
+    if activity.is_open and not activity.description:
+        kb.append([_button(tr("quick.add_description"), "qd", t, activity.id)])
     if activity.is_open:
         kb.append([_button(tr("act.done"), "dn", t, activity.id, "a")])
         kb.append(
@@ -160,8 +207,18 @@ async def _activity_screen(
             ]
         )
         kb.append([_button(tr("act.reschedule"), "rd", t, activity.id)])
-    kb.append([_button(tr("act.back"), "ls", t, item.id)])
+    if saved:
+        kb.append([back_to_card(tr, t, item.id)])
+    else:
+        kb.append([_button(tr("act.back"), "ls", t, item.id)])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=kb)
+
+
+async def saved_screen(
+    session: AsyncSession, user: User, tr: Translator, activity: Activity, item: AnyItem
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A just planned activity: what, when, reminders; add a description or change the time."""
+    return await _activity_screen(session, user, tr, activity, item, saved=True)
 
 
 async def _load_activity(session: AsyncSession, user: User, activity_id: int) -> tuple[Activity, AnyItem]:
@@ -225,6 +282,7 @@ async def start_planning(event: Event, ctx: Ctx, item_type: ItemType, item_id: i
     t = item.ITEM_TYPE
     kb = [[_button(ctx.tr(f"act.type.{k.value}"), "ty", t, item.id, k.value) for k in TYPES[i : i + 2]]
           for i in range(0, len(TYPES), 2)]  # fmt: skip
+    kb.extend(quick_rows(ctx.tr, t, item.id))  # after the types: "Call" still finds the type first
     kb.append([_button(ctx.tr("act.cancel"), "cx", t, item.id)])
     text = ctx.tr("act.new_title", item=item_label(ctx.tr, item)) + "\n\n" + ctx.tr("act.choose_type")
     await show(event, text, InlineKeyboardMarkup(inline_keyboard=kb))
@@ -308,10 +366,26 @@ async def skip_description(
 async def typed_description(
     message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext, bot: Bot
 ) -> None:
-    text = truncate((message.text or "").strip(), DESCRIPTION_LIMIT)
+    text = (message.text or "").strip()
+    refusal = _description_refusal(tr, text)
+    if refusal:
+        await message.answer(refusal)  # the form stays at this step: send it shorter
+        return
     await state.update_data(a_desc=text)
     ctx = Ctx(session, user, tr, state, bot)
     await ask_datetime(message, ctx, "plan", await _draft_title(ctx))
+
+
+def _subject_of(description: str) -> str:
+    """A description's first line is the activity's subject."""
+    return description.split("\n", 1)[0].strip() if description else ""
+
+
+def _description_refusal(tr: Translator, text: str, *, with_subject: bool = True) -> str | None:
+    """Why a typed description is refused (too long; or its first line, the subject, is), or None."""
+    if len(text) > DESCRIPTION_LIMIT:
+        return tr("quick.description_too_long", max=DESCRIPTION_LIMIT)
+    return check_subject_text(tr, _subject_of(text)) if with_subject else None
 
 
 async def _plan_picked(event: Event, ctx: Ctx, deadline: datetime) -> None:
@@ -422,7 +496,7 @@ async def save(
     # Untouched (or set back to the defaults): keep following the defaults, as crm_core does.
     keep_defaults = not data.get("a_changed") or sorted(offsets) == sorted(data.get("a_default") or [])
     description = str(data.get("a_desc") or "")
-    subject = truncate(description.split("\n", 1)[0].strip(), SUBJECT_LIMIT) if description else ""
+    subject = _subject_of(description)  # refused over the limit when it was typed
     await activities_service.create_activity(
         session,
         user,
@@ -462,6 +536,97 @@ async def _plan_cancelled(event: Event, ctx: Ctx) -> None:
 
 
 register_target("plan", _plan_picked, _plan_cancelled)
+
+
+# --- quick plans and a description afterwards ---------------------------------------------------
+
+
+@router.callback_query(ActCB.filter(F.a == "q"))
+async def quick_plan(
+    callback: CallbackQuery,
+    callback_data: ActCB,
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    item_type = _item_type(callback_data.t)
+    plan = QUICK_PLANS.get(callback_data.v)
+    if item_type is None or plan is None:
+        callback_answer.text = tr("error.stale_button")
+        return
+    kind, choice = plan
+    deadline = quick_choice(choice, utcnow(), user_zone(user))
+    assert deadline is not None
+    activity = await activities_service.create_activity(
+        session, user, owner_type=item_type, owner_id=callback_data.id, deadline=deadline, type=kind
+    )
+    if (await state.get_state() or "").startswith(PlanActivity.__name__):
+        await state.clear()  # pressed on the planning form: that form is done
+    item = await load_visible(session, user, item_type, callback_data.id)
+    callback_answer.text = tr("act.created")
+    await show(callback, *await saved_screen(session, user, tr, activity, item))
+
+
+@router.callback_query(ActCB.filter(F.a == "qd"))
+async def describe_button(
+    callback: CallbackQuery,
+    callback_data: ActCB,
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    state: FSMContext,
+) -> None:
+    activity, item = await _load_activity(session, user, callback_data.id)
+    await load_visible(session, user, item.ITEM_TYPE, item.id, for_edit=True)
+    await state.clear()
+    await state.set_state(DescribeActivity.text)
+    await state.set_data({"qd_activity": activity.id})
+    text = f"<b>{activity_summary(tr, activity, user_zone(user), utcnow())}</b>\n\n" + tr(
+        "quick.ask_description"
+    )
+    kb = [[_button(tr("act.cancel"), "qx", item.ITEM_TYPE, activity.id)]]
+    await show(callback, text, InlineKeyboardMarkup(inline_keyboard=kb))
+
+
+@router.message(DescribeActivity.text, F.text, ~F.text.startswith("/"))
+async def typed_activity_description(
+    message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
+) -> None:
+    text = (message.text or "").strip()
+    activity_id = int((await state.get_data()).get("qd_activity") or 0)
+    activity, item = await _load_activity(session, user, activity_id)
+    # An activity without a subject takes the first line as one, as the planning form does.
+    if activity.subject:
+        refusal = (
+            tr("quick.description_too_long", max=DESCRIPTION_LIMIT) if len(text) > DESCRIPTION_LIMIT else None
+        )
+    else:
+        refusal = _description_refusal(tr, text)
+    if refusal:
+        await message.answer(refusal)
+        return
+    await state.clear()
+    activity = await activities_service.update_activity(
+        session,
+        user,
+        activity.id,
+        description=text,
+        subject=None if activity.subject else _subject_of(text),
+    )
+    await show(message, *await _activity_screen(session, user, tr, activity, item))
+
+
+@router.callback_query(ActCB.filter(F.a == "qx"))
+async def describe_cancelled(
+    callback: CallbackQuery, callback_data: ActCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    if await state.get_state() == DescribeActivity.text.state:
+        await state.clear()
+    activity, item = await _load_activity(session, user, callback_data.id)
+    await show(callback, *await _activity_screen(session, user, tr, activity, item))
 
 
 # --- done, plan next, snooze, reschedule ---------------------------------------------------------
@@ -573,11 +738,14 @@ async def stale(callback: CallbackQuery, tr: Translator, callback_answer: Callba
 
 __all__ = [
     "ActCB",
+    "DescribeActivity",
     "PlanActivity",
     "activity_summary",
+    "check_subject_text",
     "items_activities_screen",
     "offset_label",
     "reminders_text",
     "router",
+    "saved_screen",
     "start_planning",
 ]

@@ -39,6 +39,7 @@ from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services.cards_queries import lead_is_converted, users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.open_card import note_card_shown
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import Translator
 from handlers.ui import show
@@ -309,6 +310,7 @@ async def card_screen(
     """The card of an item the user may see (NotFound otherwise, also for no access)."""
     item = await load_visible(session, user, item_type, item_id)
     converted = isinstance(item, Lead) and await lead_is_converted(session, item)
+    note_card_shown(item.ITEM_TYPE, item.id)  # the person's open card (handlers.open_card)
     return await card_text(session, user, tr, item), card_keyboard(tr, item, converted=converted)
 
 

@@ -32,6 +32,14 @@ from crm_core.services.when import tomorrow_at
 UNSET: Any = object()
 
 SNOOZE_PRESETS = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1)}
+SUBJECT_MAX = 500  # the activities.subject column
+
+
+def check_subject(subject: str) -> str:
+    """The subject as it is, or ValidationFailed if it is longer than the column: refused, not cut."""
+    if len(subject) > SUBJECT_MAX:
+        raise ValidationFailed("subject too long", field="subject", max=SUBJECT_MAX)
+    return subject
 
 
 # --- helpers shared by activities, tasks and comments ------------------------------------------
@@ -244,8 +252,7 @@ async def _create(
         direction = ActivityDirection(direction)
     except ValueError as exc:
         raise ValidationFailed("unknown activity type or direction", field="type") from exc
-    if len(subject) > 500:
-        raise ValidationFailed("subject too long", field="subject", max=500)
+    check_subject(subject)
     await ensure_user(session, responsible_id)
     activity = Activity(
         owner_type=item.ITEM_TYPE,
@@ -310,8 +317,7 @@ async def update_activity(
     activity, item = await _for_edit(session, actor, activity_id)
     changes: dict[str, list[Any]] = {}
     if subject is not None and subject != activity.subject:
-        if len(subject) > 500:
-            raise ValidationFailed("subject too long", field="subject", max=500)
+        check_subject(subject)
         changes["subject"] = [activity.subject, subject]
         activity.subject = subject
     if description is not None and description != activity.description:
