@@ -4,7 +4,6 @@ stage, responsible, conversion of leads (one scheme, a report per lead), delete 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import F, Router
@@ -15,17 +14,18 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.errors import DomainError, ValidationFailed
+from crm_core.errors import ValidationFailed
+from crm_core.formatting import format_money
 from crm_core.models.items import AnyItem, CommKind, ItemType, StageSemantics
 from crm_core.models.users import User
+from crm_core.services import bulk as bulk_service
 from crm_core.services import conversion as conversion_service
 from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
-from crm_core.services import trash as trash_service
 from crm_core.services import views as views_service
 from crm_core.services.cards_queries import assignable_users, users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
-from handlers.card_render import TYPE_ICONS, format_money, load_visible
+from handlers.card_render import TYPE_ICONS, load_visible
 from handlers.errors import describe as describe_error
 from handlers.filters_ui import (
     SORT_FIELDS,
@@ -389,22 +389,10 @@ async def _require_selection(
 # --- bulk actions ----------------------------------------------------------------------------------
 
 
-async def _for_each(
-    session: AsyncSession, user: User, tr: Translator, t: ItemType, ids: list[int],
-    action: Callable[[AnyItem], Awaitable[Any]],
-) -> tuple[list[str], list[str]]:  # fmt: skip
-    """Run `action` on each selected item the user may change, each in its own savepoint: one
-    refusal does not undo the others. Returns (refs done, "ref — reason" lines)."""
-    done, failed = [], []
-    for item_id in ids:
-        ref = f"{t.prefix}-{item_id}"
-        try:
-            async with session.begin_nested():
-                item = await load_visible(session, user, t, item_id, for_edit=True)
-                await action(item)
-            done.append(ref)
-        except DomainError as exc:
-            failed.append(f"{ref} — {describe_error(tr, exc)}")
+def _outcome(tr: Translator, results: list[bulk_service.ItemResult]) -> tuple[list[str], list[str]]:
+    """(refs done, "ref — reason" lines) of a bulk action's per-item results."""
+    done = [r.ref for r in results if r.ok]
+    failed = [f"{r.ref} — {describe_error(tr, r.error)}" for r in results if r.error is not None]
     return done, failed
 
 
@@ -470,10 +458,8 @@ async def bulk_move(
         raise ValidationFailed("invalid stage", field="stage_id")
     stage = await pipelines_service.get_stage(session, int(callback_data.v))
 
-    async def move(item: AnyItem) -> None:
-        await pipelines_service.move_stage(session, user, item, stage.id)  # type: ignore[arg-type]
-
-    done, failed = await _for_each(session, user, tr, t, view.selected, move)
+    results = await bulk_service.move_stage(session, user, t, view.selected, stage.id)
+    done, failed = _outcome(tr, results)
     report = _report(tr, done, failed, "bk.moved", stage=esc(truncate(stage.name(tr.language), 60)))
     await _finish(callback, session, user, tr, state, t, view, report)
 
@@ -513,10 +499,8 @@ async def bulk_responsible(
         return
     who = (await users_by_id(session, [callback_data.id])).get(callback_data.id)
 
-    async def reassign(item: AnyItem) -> None:
-        await items_service.change_responsible(session, user, item, callback_data.id)
-
-    done, failed = await _for_each(session, user, tr, t, view.selected, reassign)
+    results = await bulk_service.change_responsible(session, user, t, view.selected, callback_data.id)
+    done, failed = _outcome(tr, results)
     name = esc(truncate(who.full_name if who else f"#{callback_data.id}", 60))
     await _finish(
         callback, session, user, tr, state, t, view, _report(tr, done, failed, "bk.reassigned", name=name)
@@ -605,10 +589,7 @@ async def bulk_delete(
     if view is None:
         return
 
-    async def delete(item: AnyItem) -> None:
-        await trash_service.delete_item(session, user, item)
-
-    done, failed = await _for_each(session, user, tr, t, view.selected, delete)
+    done, failed = _outcome(tr, await bulk_service.delete(session, user, t, view.selected))
     await _finish(callback, session, user, tr, state, t, view, _report(tr, done, failed, "bk.deleted"))
 
 
