@@ -422,7 +422,7 @@ async def save(
     # Untouched (or set back to the defaults): keep following the defaults, as crm_core does.
     keep_defaults = not data.get("a_changed") or sorted(offsets) == sorted(data.get("a_default") or [])
     description = str(data.get("a_desc") or "")
-    subject = truncate(description.split("\n", 1)[0].strip(), SUBJECT_LIMIT) if description else ""
+    subject = description.split("\n", 1)[0].strip() if description else ""  # over crm_core's limit: refused
     await activities_service.create_activity(
         session,
         user,
