@@ -28,6 +28,7 @@ from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS, load_visible
 from handlers.errors import describe as describe_error
 from handlers.filters_ui import (
+    LIST_TITLES,
     SORT_FIELDS,
     ListView,
     describe,
@@ -48,6 +49,15 @@ TITLE_LIMIT = 40
 MAX_SELECTED = 50
 USERS_PAGE = 8
 REPORT_LINES = 15
+SCHEME_TEXTS = {
+    conversion_service.Scheme.DEAL: "cv.s.deal",
+    conversion_service.Scheme.CONTACT: "cv.s.contact",
+    conversion_service.Scheme.COMPANY: "cv.s.company",
+    conversion_service.Scheme.CONTACT_COMPANY: "cv.s.contact_company",
+    conversion_service.Scheme.DEAL_CONTACT: "cv.s.deal_contact",
+    conversion_service.Scheme.DEAL_COMPANY: "cv.s.deal_company",
+    conversion_service.Scheme.DEAL_CONTACT_COMPANY: "cv.s.deal_contact_company",
+}
 SEMANTIC_MARK = {StageSemantics.PROCESS: "", StageSemantics.SUCCESS: "✅ ", StageSemantics.FAILURE: "❌ "}
 
 MENU_TYPES = {
@@ -148,7 +158,7 @@ async def list_screen(
     total = page.total or 0
     pages = max(1, -(-total // PAGE_SIZE))
     head = [notice, ""] if notice else []
-    head.append(tr("ls.head", what=tr(f"ls.title.{t.value}"), count=total))
+    head.append(tr("ls.head", what=tr(LIST_TITLES[t]), count=total))
     if view.saved_id is not None:
         sf = next(
             (s for s in await views_service.list_saved_filters(session, user, t) if s.id == view.saved_id),
@@ -518,7 +528,7 @@ async def bulk_convert_screen(
     view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
     if view is None:
         return
-    rows = [[_bk(tr(f"cv.s.{s.value}"), a="cx", t=t, v=s.value)] for s in conversion_service.Scheme]
+    rows = [[_bk(tr(SCHEME_TEXTS[s]), a="cx", t=t, v=s.value)] for s in conversion_service.Scheme]
     rows.append([_ls(tr("views.back"), a="pg", t=t, n=callback_data.n)])
     await show(
         callback, tr("bk.convert_title", count=len(view.selected)), InlineKeyboardMarkup(inline_keyboard=rows)
@@ -543,7 +553,7 @@ async def bulk_convert(
     # crm_core converts each lead on its own (access, required fields, all or nothing per lead).
     results = await conversion_service.convert_leads_bulk(session, user, view.selected, scheme)
     ok = [r for r in results if r.ok]
-    lines = [tr("bk.converted", count=len(ok), total=len(results), scheme=tr(f"cv.s.{scheme.value}"))]
+    lines = [tr("bk.converted", count=len(ok), total=len(results), scheme=tr(SCHEME_TEXTS[scheme]))]
     for r in results[:REPORT_LINES]:
         ref = f"L-{r.lead_id}"
         if r.ok:
