@@ -25,6 +25,7 @@ from bot.sender import TelegramSender
 from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
+from crm_core.fields.phones import set_default_region
 from handlers import errors as error_handlers
 from handlers import get_routers
 from handlers.commands import LANGUAGES, group_commands, private_commands
@@ -41,6 +42,7 @@ def handler_options(settings: Settings, *, first_user_is_admin: bool = False) ->
     return HandlerOptions(
         admin_ids=frozenset(settings.admin_ids),
         default_timezone=settings.default_timezone,
+        phone_region=settings.default_region,
         first_user_is_admin=first_user_is_admin,
     )
 
@@ -111,6 +113,8 @@ class BotApp:
         self, settings: Settings, bot: Bot, db: Database, *, first_user_is_admin: bool = False
     ) -> None:
         self.settings = settings
+        # crm_core reads phones typed without a country code as numbers of this region.
+        set_default_region(settings.default_region)
         self.bot = bot
         self.db = db
         storage, isolation = build_storage(settings.redis_url)

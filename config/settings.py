@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Annotated
 
+import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -55,6 +56,15 @@ class Settings(BaseSettings):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA timezone {value!r}, e.g. Europe/Moscow") from None
         return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        # The region of phones typed without a country code ("8 999 ..." in RU).
+        code = value.strip().upper()
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r}, a two-letter country code such as RU or DE")
+        return code
 
     @field_validator("log_level")
     @classmethod

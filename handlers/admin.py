@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import PipelineInvariantViolated, StageNotEmpty, ValidationFailed
+from crm_core.fields import requirable_fields
 from crm_core.models import Department, Role, User
 from crm_core.models.items import ItemType, Pipeline, Stage, StageSemantics
 from crm_core.services import admin_queries
@@ -58,10 +59,8 @@ PALETTE_EMOJI = {"blue": "🔵", "green": "🟢", "yellow": "🟡", "orange": "�
 EMOJI_RGB = {"🔴": (221, 46, 68), "🟠": (244, 144, 12), "🟡": (253, 203, 88), "🟢": (120, 177, 89),
              "🔵": (85, 172, 238), "🟣": (170, 142, 214), "🟤": (193, 105, 79), "⚫": (49, 55, 61),
              "⚪": (230, 231, 232)}  # fmt: skip
-FIELD_ORDER = (
-    "title", "name", "last_name", "second_name", "company_title", "position", "phone", "email",
-    "amount", "contact_id", "company_id", "industry", "begin_date", "close_date", "source", "comment",
-)  # fmt: skip
+# Every requirable field once, in the schema's order (the lead's fields first).
+FIELD_ORDER = tuple(dict.fromkeys(f.name for t in ItemType for f in requirable_fields(t)))
 RF_TYPES = (ItemType.LEAD, ItemType.DEAL, ItemType.CONTACT, ItemType.COMPANY)
 RF_DRAFT = "adm_rf"
 

@@ -29,6 +29,8 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.errors import ValidationFailed
+from crm_core.fields.kinds import parse_money
 from crm_core.models.items import ItemType, Lead
 from crm_core.models.users import User
 from crm_core.services import clients as clients_service
@@ -422,20 +424,12 @@ async def got_required(
 
 
 def parse_amount(typed: str) -> str | None:
-    """A typed sum ("150 000", "1 500,50 ₽") as a decimal string, or None."""
-    from decimal import Decimal, InvalidOperation
-
-    cleaned = "".join(ch for ch in typed if ch.isdigit() or ch in ".,-")
-    cleaned = cleaned.replace(",", ".")
-    if not cleaned or cleaned.count(".") > 1:
-        return None
+    """A typed sum ("150 000", "1 500,50 ₽", "1,500.50") as a decimal string, or None: the
+    schema's money parser, so the card and the filters accept the same sums."""
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
+        return str(parse_money(typed).amount)
+    except ValidationFailed:
         return None
-    if value < 0 or value >= Decimal("1e15"):
-        return None
-    return str(value.quantize(Decimal("0.01")))
 
 
 @router.callback_query(NewCB.filter(F.act == "skip"), StateFilter(NewLead.name, NewLead.phone, NewLead.email))

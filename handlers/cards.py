@@ -6,9 +6,6 @@ never trusted, and an item the user may not see answers exactly like a missing o
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiogram import F, Router
@@ -21,7 +18,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import AccessDenied, ConcurrencyConflict, NotFound, ValidationFailed
-from crm_core.models.items import ITEM_MODELS, AnyItem, CommKind, Deal, ItemType, Lead, StageSemantics
+from crm_core.fields import Field, FieldContext, Kind, card_fields, find_field, get_field, split_list
+from crm_core.models.items import AnyItem, CommKind, Deal, ItemType, Lead, StageSemantics
 from crm_core.models.users import User
 from crm_core.permissions import can_view
 from crm_core.refs import try_parse_ref
@@ -37,17 +35,17 @@ from crm_core.services.required_fields import (
 )
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import (
-    CURRENCY_SIGNS,
     TYPE_ICONS,
     back_to_card,
     card_screen,
     format_dt,
-    format_money,
     item_label,
     load_visible,
     open_card,
     user_name,
 )
+from handlers.context import HandlerOptions
+from handlers.field_text import field_context, field_label
 from handlers.render import esc, truncate
 from handlers.texts import Translator
 from handlers.ui import show
@@ -57,7 +55,6 @@ router = Router(name="cards")
 USERS_PAGE = 8
 REMOVE_BUTTONS = 10
 TRASH_PAGE = 8
-TEXT_FIELD_DEFAULT_LIMIT = 4000
 
 
 # --- callback data (prefixes cf/cs/cp/tr, see handlers/callbacks.py) ----------------------------
@@ -107,136 +104,58 @@ class FieldForm(StatesGroup):
     value = State()
 
 
-# --- fields: which, of what kind, how shown and parsed --------------------------------------------
+# --- fields: the schema (crm_core.fields) says which, of what kind, how shown and parsed -----------
 
-CARD_FIELDS: dict[ItemType, tuple[str, ...]] = {
-    ItemType.LEAD: (
-        "title",
-        "name",
-        "last_name",
-        "second_name",
-        "company_title",
-        "position",
-        "phone",
-        "email",
-        "amount",
-        "currency",
-        "source",
-        "comment",
-    ),
-    ItemType.DEAL: ("title", "amount", "currency", "begin_date", "close_date", "source", "comment"),
-    ItemType.CONTACT: ("name", "second_name", "last_name", "position", "phone", "email", "source", "comment"),
-    ItemType.COMPANY: ("title", "industry", "phone", "email", "source", "comment"),
+# Why a typed value is refused, by kind (literal ids, see handlers/texts).
+BAD_VALUE = {
+    Kind.MONEY: "card.bad.money",
+    Kind.CURRENCY: "card.bad.currency",
+    Kind.DATE: "card.bad.date",
+    Kind.PHONE: "card.bad.phone",
+    Kind.EMAIL: "card.bad.email",
 }
-KINDS = {
-    "amount": "money",
-    "currency": "currency",
-    "begin_date": "date",
-    "close_date": "date",
-    "phone": "phone",
-    "email": "email",
+EXAMPLES = {
+    Kind.MONEY: "field.example.money",
+    Kind.CURRENCY: "field.example.currency",
+    Kind.DATE: "field.example.date",
+    Kind.PHONE: "field.example.phone",
+    Kind.EMAIL: "field.example.email",
 }
-NOT_CLEARABLE = {"title", "currency"}  # never empty in the database
 
 
-class BadValue(Exception):
-    """A typed value that does not parse; the text key says why."""
-
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
+def card_keys(item_type: ItemType) -> tuple[str, ...]:
+    return tuple(f.name for f in card_fields(item_type))
 
 
-_SIGN_TO_CODE = {sign: code for code, sign in CURRENCY_SIGNS.items() if len(sign) == 1}
-_RUB_WORDS = re.compile(r"(руб(лей|ля|ль)?\.?|р\.)", re.IGNORECASE)
+def example(tr: Translator, field: Field) -> str:
+    return tr(EXAMPLES.get(field.kind, "field.example.text"))
 
 
-def parse_money(text: str) -> tuple[Decimal, str | None]:
-    """ "150 000,50", "150000.50", "1,500.50", "5000 USD", "5 000 ₽" -> (amount, currency)."""
-    s = text.strip()
-    currency = None
-    for sign, code in _SIGN_TO_CODE.items():
-        if sign in s:
-            currency, s = code, s.replace(sign, "")
-    if _RUB_WORDS.search(s):
-        currency, s = "RUB", _RUB_WORDS.sub("", s)
-    m = re.search(r"[A-Za-z]{3}", s)
-    if m:
-        currency, s = m.group(0).upper(), s.replace(m.group(0), "")
-    s = re.sub(r"[\s\u00a0'’_]", "", s)
-    if "," in s and "." in s:
-        dec = "," if s.rfind(",") > s.rfind(".") else "."
-        s = s.replace("." if dec == "," else ",", "").replace(dec, ".")
-    elif s.count(",") == 1:
-        s = s.replace(",", ".")
-    elif s.count(",") > 1:
-        s = s.replace(",", "")
-    elif s.count(".") > 1:
-        s = s.replace(".", "")
-    if not re.fullmatch(r"\d{1,15}(\.\d{1,2})?", s):
-        raise BadValue("card.bad.money")
-    try:
-        return Decimal(s), currency
-    except InvalidOperation as exc:
-        raise BadValue("card.bad.money") from exc
+def refusal(tr: Translator, field: Field, exc: ValidationFailed, text: str) -> str:
+    """The card's wording of a refused value."""
+    if str(exc) == "empty value":
+        return tr("card.bad.empty")
+    if str(exc) == "text too long":
+        return tr("card.bad.too_long", limit=field.limit)
+    value = esc(truncate(str(exc.params.get("value", text)), 60))
+    return tr(BAD_VALUE.get(field.kind, "card.bad.empty"), value=value)
 
 
-def parse_date(text: str) -> date:
-    s = text.strip()
-    for fmt in ("%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(s, fmt).date()
-        except ValueError:
-            continue
-    raise BadValue("card.bad.date")
-
-
-def _split_list(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r"[,;\n]", text) if p.strip()]
-
-
-def _limit(item_type: ItemType, key: str) -> int:
-    column = ITEM_MODELS[item_type].__table__.c.get(key)  # type: ignore[attr-defined]
-    length = getattr(getattr(column, "type", None), "length", None)
-    return int(length) if length else TEXT_FIELD_DEFAULT_LIMIT
-
-
-def parse_value(item_type: ItemType, key: str, text: str) -> dict[str, Any]:
-    """The pending changes (JSON-friendly, for FSM storage) a typed value makes."""
-    kind = KINDS.get(key, "text")
-    text = (text or "").strip()
-    if not text:
-        raise BadValue("card.bad.empty")
-    if kind == "money":
-        amount, currency = parse_money(text)
-        out: dict[str, Any] = {"amount": str(amount)}
-        if currency:
-            out["currency"] = currency
+def parse_value(item_type: ItemType, key: str, text: str, ctx: FieldContext) -> dict[str, Any]:
+    """The pending changes (JSON-friendly, for FSM storage) a typed value makes; ValidationFailed
+    (the schema's reason) when it does not fit the field."""
+    field = get_field(item_type, key)
+    value = field.parse(text, ctx)
+    if field.kind == Kind.MONEY:
+        out: dict[str, Any] = {"amount": str(value.amount)}
+        if value.currency:
+            out["currency"] = value.currency
         return out
-    if kind == "currency":
-        code = text.upper()
-        code = _SIGN_TO_CODE.get(code, code)
-        if not re.fullmatch(r"[A-Z]{3}", code):
-            raise BadValue("card.bad.currency")
-        return {"currency": code}
-    if kind == "date":
-        return {key: parse_date(text).isoformat()}
-    if kind in ("phone", "email"):
-        values = _split_list(text)
-        for value in values:
-            try:
-                if kind == "phone":
-                    items_service.normalize_phone(value)
-                else:
-                    items_service.normalize_email(value)
-            except ValidationFailed as exc:
-                raise BadValue(f"card.bad.{kind}", value=esc(truncate(value, 60))) from exc
-        return {key: values}
-    limit = _limit(item_type, key)
-    if len(text) > limit:
-        raise BadValue("card.bad.too_long", limit=limit)
-    return {key: text}
+    if field.kind == Kind.DATE:
+        return {key: value.isoformat()}
+    if field.many:
+        return {key: split_list(text)}  # kept as typed; crm_core stores them normalised beside
+    return {key: value}
 
 
 def _field_key(required_name: str) -> str:
@@ -244,15 +163,11 @@ def _field_key(required_name: str) -> str:
     return required_name.split(".", 1)[-1]
 
 
-def field_label(tr: Translator, key: str) -> str:
-    return tr(f"card.f.{key}")
-
-
 async def _current_values(session: AsyncSession, item: AnyItem) -> dict[str, Any]:
     comms = (await items_service.get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
     values = {
         key: getattr(item, key, None)
-        for key in (set(CARD_FIELDS[item.ITEM_TYPE]) | REQUIRABLE_FIELDS[item.ITEM_TYPE]) - COMM_FIELDS
+        for key in (set(card_keys(item.ITEM_TYPE)) | REQUIRABLE_FIELDS[item.ITEM_TYPE]) - COMM_FIELDS
     }
     values["phone"] = [c.value for c in comms if c.kind == CommKind.PHONE]
     values["email"] = [c.value for c in comms if c.kind == CommKind.EMAIL]
@@ -260,15 +175,15 @@ async def _current_values(session: AsyncSession, item: AnyItem) -> dict[str, Any
 
 
 def _show_value(tr: Translator, item: AnyItem, key: str, value: Any) -> str:
-    if value is None or value == "" or value == []:
+    field = find_field(item.ITEM_TYPE, key)
+    if field is None or value is None or value == "" or value == []:
         return "—"
-    if key == "amount":
-        return format_money(value, getattr(item, "currency", None), tr.language)
-    if isinstance(value, date):
-        return value.strftime("%d.%m.%Y")
-    if isinstance(value, list):
+    ctx = FieldContext(tr.language)  # card fields are days and sums: no timezone involved
+    if field.many:
         return ", ".join(esc(truncate(str(v), 60)) for v in value)
-    return esc(truncate(str(value), 200))
+    if field.kind in (Kind.TEXT, Kind.REFERENCE):
+        return esc(truncate(str(value), 200))
+    return esc(field.format(value, ctx, currency=getattr(item, "currency", None)))
 
 
 async def _missing_after(session: AsyncSession, item: AnyItem, pending: dict[str, Any]) -> list[str]:
@@ -283,7 +198,7 @@ async def _missing_after(session: AsyncSession, item: AnyItem, pending: dict[str
         has_phone=bool(values.get("phone")),
         has_email=bool(values.get("email")),
     )
-    order = {key: n for n, key in enumerate(CARD_FIELDS[item.ITEM_TYPE])}
+    order = {key: n for n, key in enumerate(card_keys(item.ITEM_TYPE))}
     # In the order the fields screen lists them, so the questions come in that order too.
     return sorted((_field_key(name) for name in missing), key=lambda k: (order.get(k, len(order)), k))
 
@@ -338,7 +253,7 @@ async def fields_screen(
     values = await _current_values(session, item)
     lines = [tr("card.fields.title", ref=item.ref, name=esc(truncate(item.display_name, 100)))]
     missing = []
-    for key in CARD_FIELDS[item_type]:
+    for key in card_keys(item_type):
         mark = "*" if key in required else ""
         value = values.get(key)
         empty = value is None or value == "" or value == []
@@ -347,7 +262,7 @@ async def fields_screen(
         warn = " ⚠️" if mark and empty else ""
         lines.append(f"<b>{field_label(tr, key)}{mark}</b>: {_show_value(tr, item, key, value)}{warn}")
     # Required links (the client) are filled from the Client button, not here.
-    for key in sorted(required - set(CARD_FIELDS[item_type])):
+    for key in sorted(required - set(card_keys(item_type))):
         if values.get(key) in (None, ""):
             missing.append(field_label(tr, key))
     if required:
@@ -362,7 +277,7 @@ async def fields_screen(
             text=f"{field_label(tr, key)}{'*' if key in required else ''}",
             callback_data=FieldCB(t=item_type, id=item.id, f=key).pack(),
         )
-        for key in CARD_FIELDS[item_type]
+        for key in card_keys(item_type)
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     rows.append([back_to_card(tr, item_type, item.id)])
@@ -405,11 +320,11 @@ async def _prompt(
         ref=item.ref,
         value=_show_value(tr, item, key, values.get(key)),
     )
-    example = tr(f"card.field.example.{KINDS.get(key, 'text')}")
-    text += "\n" + example
+    field = get_field(item.ITEM_TYPE, key)
+    text += "\n" + example(tr, field)
     if note:
         text = note + "\n\n" + text
-    clearable = key not in NOT_CLEARABLE and not required
+    clearable = field.clearable and not required
     return text, _form_keyboard(tr, item.ITEM_TYPE, item.id, key, clearable)
 
 
@@ -431,7 +346,7 @@ async def edit_field(
     callback_answer: CallbackAnswer,
 ) -> None:
     item = await load_visible(session, user, callback_data.t, callback_data.id, for_edit=True)
-    if callback_data.f not in CARD_FIELDS[item.ITEM_TYPE]:
+    if callback_data.f not in card_keys(item.ITEM_TYPE):
         callback_answer.text = tr("error.stale_button")
         return
     await state.set_state(FieldForm.value)
@@ -486,16 +401,20 @@ async def clear_field_stale(callback: CallbackQuery, tr: Translator, callback_an
 
 @router.message(FieldForm.value, F.text)
 async def field_value_typed(
-    message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
+    message: Message,
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    state: FSMContext,
+    options: HandlerOptions | None = None,
 ) -> None:
     data = await state.get_data()
     item_type = ItemType(data["t"])
+    field = get_field(item_type, data["f"])
     try:
-        changes = parse_value(item_type, data["f"], message.text or "")
-    except BadValue as exc:
-        await message.answer(
-            tr(exc.key, **exc.params) + "\n" + tr(f"card.field.example.{KINDS.get(data['f'], 'text')}")
-        )
+        changes = parse_value(item_type, data["f"], message.text or "", field_context(user, options))
+    except ValidationFailed as exc:
+        await message.answer(refusal(tr, field, exc, message.text or "") + "\n" + example(tr, field))
         return
     await _submit(message, session, user, tr, state, data, changes)
 
@@ -526,7 +445,7 @@ async def _submit(
         await state.update_data(pending={k: v for k, v in pending.items() if k != key})
         await _reply(event, tr("card.required_field", field=field_label(tr, key)))
         return
-    askable = [f for f in missing if f in CARD_FIELDS[item_type] and f not in pending]
+    askable = [f for f in missing if f in card_keys(item_type) and f not in pending]
     if askable:
         await state.update_data(f=askable[0], pending=pending)
         note = tr("card.fields.missing", fields=", ".join(field_label(tr, f) for f in missing))
@@ -1100,7 +1019,6 @@ __all__ = [
     "StageCB",
     "TrashCB",
     "TYPE_ICONS",
-    "parse_date",
-    "parse_money",
+    "parse_value",
     "router",
 ]

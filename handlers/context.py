@@ -9,5 +9,7 @@ from dataclasses import dataclass, field
 class HandlerOptions:
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     default_timezone: str = "UTC"
+    # The region of phones typed without a country code (settings DEFAULT_REGION).
+    phone_region: str = "RU"
     # The offline sandbox lets the first person in as an admin.
     first_user_is_admin: bool = False

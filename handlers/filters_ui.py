@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiogram import F, Router
@@ -23,12 +22,17 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import NotFound, ValidationFailed
+from crm_core.fields import Field, FieldContext, Kind, quick_filter_fields, sortable_fields
+from crm_core.fields.kinds import parse_date, parse_money
+from crm_core.formatting import format_date
 from crm_core.models.items import ItemType
 from crm_core.models.users import User
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import views as views_service
 from crm_core.services.cards_queries import assignable_users, users_by_id
 from crm_core.services.views import Condition
+from handlers.context import HandlerOptions
+from handlers.field_text import field_context, field_label
 from handlers.render import esc, truncate
 from handlers.texts import Translator
 from handlers.ui import show
@@ -41,36 +45,49 @@ VALUE_LIMIT = 200
 
 # --- what can be filtered ------------------------------------------------------------------------
 
-# UI kinds: text, money, date, bool, stage, user, phone, email
-_COMMON_TAIL = [("responsible_id", "user"), ("created_at", "date"), ("updated_at", "date"),
-                ("phone", "phone"), ("email", "email"), ("source", "text")]  # fmt: skip
+# What the builder offers is the schema's (crm_core.fields): fields flagged quick_filter, in the
+# schema's order, each shown by its UI kind: text, money, date, bool, stage, user, phone, email.
+_UI_KINDS = {Kind.TEXT: "text", Kind.CURRENCY: "text", Kind.MONEY: "money", Kind.DATE: "date",
+             Kind.DATETIME: "date", Kind.FLAG: "bool", Kind.USER: "user", Kind.PHONE: "phone",
+             Kind.EMAIL: "email"}  # fmt: skip
+
+
+def _ui_kind(field: Field) -> str:
+    return "stage" if field.ref == "stage" else _UI_KINDS[field.kind]
+
+
 FILTER_FIELDS: dict[ItemType, list[tuple[str, str]]] = {
-    ItemType.LEAD: [("title", "text"), ("stage_id", "stage"), ("amount", "money"), *_COMMON_TAIL,
-                    ("last_activity_at", "date"), ("is_return_customer", "bool"), ("closed", "bool")],
-    ItemType.DEAL: [("title", "text"), ("stage_id", "stage"), ("amount", "money"), *_COMMON_TAIL[:3],
-                    ("close_date", "date"), ("last_activity_at", "date"), ("source", "text"),
-                    ("closed", "bool"), ("won", "bool")],
-    ItemType.CONTACT: [("name", "text"), ("last_name", "text"), ("position", "text"), *_COMMON_TAIL],
-    ItemType.COMPANY: [("title", "text"), ("industry", "text"), *_COMMON_TAIL],
-}  # fmt: skip
+    t: [(f.name, _ui_kind(f)) for f in quick_filter_fields(t)] for t in ItemType
+}
 OPS: dict[str, tuple[str, ...]] = {
     "text": ("contains", "eq", "not_null", "is_null"),
     "money": ("gte", "lte", "eq", "is_null"),
     "phone": ("contains", "eq", "not_null", "is_null"),
     "email": ("contains", "eq", "not_null", "is_null"),
 }
+# Literal message ids (the texts test scans the code for them).
+OP_TEXTS = {"contains": "fl.op.contains", "eq": "fl.op.eq", "gte": "fl.op.gte", "lte": "fl.op.lte",
+            "not_null": "fl.op.not_null", "is_null": "fl.op.is_null"}  # fmt: skip
+PRESET_TEXTS = {"today": "fl.preset.today", "yesterday": "fl.preset.yesterday",
+                "this_week": "fl.preset.this_week", "last_7_days": "fl.preset.last_7_days",
+                "last_30_days": "fl.preset.last_30_days", "this_month": "fl.preset.this_month"}  # fmt: skip
+TYPE_TEXTS = {
+    "text": "fl.type.text",
+    "money": "fl.type.money",
+    "phone": "fl.type.phone",
+    "email": "fl.type.email",
+}
+LIST_TITLES = {ItemType.LEAD: "ls.title.lead", ItemType.DEAL: "ls.title.deal",
+               ItemType.CONTACT: "ls.title.contact", ItemType.COMPANY: "ls.title.company"}  # fmt: skip
 TYPED_OPS = frozenset({"contains", "eq", "gte", "lte"})
 DATE_PRESETS = ("today", "yesterday", "this_week", "last_7_days", "last_30_days", "this_month")
 SORT_FIELDS: dict[ItemType, tuple[str, ...]] = {
-    ItemType.LEAD: ("created_at", "updated_at", "title", "amount", "last_activity_at"),
-    ItemType.DEAL: ("created_at", "updated_at", "title", "amount", "close_date"),
-    ItemType.CONTACT: ("created_at", "updated_at", "name", "last_name"),
-    ItemType.COMPANY: ("created_at", "updated_at", "title"),
+    t: tuple(f.name for f in sortable_fields(t)) for t in ItemType
 }
+# Two days with a dash or ".." between them (a dash inside an ISO date is not a separator).
 _RANGE = re.compile(
-    r"^\s*(\d{1,2}[./]\d{1,2}[./]\d{2,4})\s*(?:[-–—]|\.\.)\s*(\d{1,2}[./]\d{1,2}[./]\d{2,4})\s*$"
+    r"^\s*(\S+(?:\s\S+)?)\s*(?:\s[-–—]\s|[–—]|\.\.|(?<=\d)-(?=\d{1,2}[./]))\s*(\S+(?:\s\S+)?)\s*$"
 )
-_DAY = re.compile(r"^\s*(\d{1,2}[./]\d{1,2}[./]\d{2,4})\s*$")
 
 
 class FlCB(CallbackData, prefix="fl"):
@@ -163,13 +180,9 @@ async def leave_forms(state: FSMContext) -> None:
 # --- describing conditions -------------------------------------------------------------------------
 
 
-def field_label(tr: Translator, name: str) -> str:
-    return tr(f"fl.f.{name}")
-
-
-def _date_text(value: str) -> str:
+def _date_text(tr: Translator, value: str) -> str:
     try:
-        return date.fromisoformat(value).strftime("%d.%m.%Y")
+        return format_date(date.fromisoformat(value), tr.language)
     except (TypeError, ValueError):
         return esc(str(value))
 
@@ -192,13 +205,13 @@ async def describe(session: AsyncSession, tr: Translator, conditions: list[dict[
         name, op, value = c.get("field", ""), c.get("op", ""), c.get("value")
         label = field_label(tr, name)
         if op in ("is_null", "not_null"):
-            text = tr(f"fl.op.{op}")
+            text = tr(OP_TEXTS[op])
         elif op == "preset":
             if isinstance(value, list) and value and value[0] == "range":
                 lo, hi = value[1] if len(value) == 2 else value[1:3]
-                text = tr("fl.range_value", start=_date_text(lo), end=_date_text(hi))
+                text = tr("fl.range_value", start=_date_text(tr, lo), end=_date_text(tr, hi))
             else:
-                text = tr(f"fl.preset.{value}")
+                text = tr(PRESET_TEXTS[value]) if value in PRESET_TEXTS else esc(str(value))
         elif name == "stage_id":
             text = esc(truncate(stages.get(int(value), "?"), 60))
         elif name == "responsible_id":
@@ -221,40 +234,17 @@ def sort_label(tr: Translator, sort: list[list[str]] | None) -> str:
 # --- parsing typed values ----------------------------------------------------------------------------
 
 
-def _parse_day(text: str) -> date:
-    parts = re.split(r"[./]", text.strip())
-    day, month, year = (int(p) for p in parts)
-    if year < 100:
-        year += 2000
-    return date(year, month, day)
-
-
-def parse_range(text: str) -> tuple[date, date] | None:
-    """ "01.11.2026-15.11.2026" (or one day) -> (from, to), to inclusive; None if not a range."""
+def parse_range(text: str, ctx: FieldContext) -> tuple[date, date] | None:
+    """ "01.11.2026-15.11.2026", "1.11 - 15.11" (or one day, "вчера") -> (from, to), to
+    inclusive; None if not a range. Each end is read by the schema's date parser."""
+    m = _RANGE.match(text)
+    parts = [m.group(1), m.group(2)] if m else [text]
     try:
-        m = _RANGE.match(text)
-        if m:
-            lo, hi = _parse_day(m.group(1)), _parse_day(m.group(2))
-            return (lo, hi) if lo <= hi else (hi, lo)
-        m = _DAY.match(text)
-        if m:
-            d = _parse_day(m.group(1))
-            return d, d
-    except ValueError:
+        days = [parse_date(p, ctx) for p in parts]
+    except ValidationFailed:
         return None
-    return None
-
-
-def parse_amount(text: str) -> Decimal | None:
-    s = re.sub(r"[\s\u00a0₽$€]", "", text or "")
-    s = re.sub(r"(?i)(руб\.?|rub|usd|eur)$", "", s)
-    if s.count(",") == 1 and "." not in s:
-        s = s.replace(",", ".")
-    try:
-        value = Decimal(s)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
+    lo, hi = days[0], days[-1]
+    return (lo, hi) if lo <= hi else (hi, lo)
 
 
 # --- screens ---------------------------------------------------------------------------------------
@@ -272,7 +262,7 @@ async def filter_screen(
 ) -> tuple[str, InlineKeyboardMarkup]:
     t = item_type
     lines = [notice, ""] if notice else []
-    lines.append(tr("fl.title", what=tr(f"ls.title.{t.value}")))
+    lines.append(tr("fl.title", what=tr(LIST_TITLES[t])))
     saved = await views_service.list_saved_filters(session, user, t)
     active = next((s for s in saved if s.id == view.saved_id), None)
     if active is not None:
@@ -294,7 +284,7 @@ async def filter_screen(
     if active is not None:
         pin = "unpin" if active.is_default else "pin"
         rows.append([
-            _fl(tr(f"fl.{pin}"), a=pin, t=t, v=str(active.id)),
+            _fl(tr("fl.unpin") if active.is_default else tr("fl.pin"), a=pin, t=t, v=str(active.id)),
             _fl(tr("fl.delete_saved"), a="del", t=t, v=str(active.id)),
         ])  # fmt: skip
     if saved:
@@ -333,7 +323,7 @@ async def values_screen(
     rows: list[list[InlineKeyboardButton]] = []
     text = tr("fl.choose_op", field=field_label(tr, name))
     if kind == "date":
-        presets = [_fl(tr(f"fl.preset.{p}"), a="v", t=t, f=index, o="preset", v=p) for p in DATE_PRESETS]
+        presets = [_fl(tr(PRESET_TEXTS[p]), a="v", t=t, f=index, o="preset", v=p) for p in DATE_PRESETS]
         rows.extend(presets[i : i + 2] for i in range(0, len(presets), 2))
         rows.append([_fl(tr("fl.preset.range_typed"), a="o", t=t, f=index, o="range")])
         rows.append([
@@ -373,7 +363,7 @@ async def values_screen(
             rows.append(nav)
         text = tr("fl.choose_value", field=field_label(tr, name))
     else:
-        ops = [_fl(tr(f"fl.op.{op}"), a="o", t=t, f=index, o=op) for op in OPS[kind]]
+        ops = [_fl(tr(OP_TEXTS[op]), a="o", t=t, f=index, o=op) for op in OPS[kind]]
         rows.extend(ops[i : i + 2] for i in range(0, len(ops), 2))
     rows.append([_fl(tr("views.back"), a="af", t=t)])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
@@ -446,9 +436,13 @@ async def operator_button(
         raise ValidationFailed("operator not allowed", field=name, op=op)
     await state.set_state(FilterForm.value)
     await state.update_data(fb={"t": t.value, "f": callback_data.f, "o": op})
-    key = "fl.type_range" if op == "range" else f"fl.type.{kind}"
+    op_text = tr(OP_TEXTS[op]) if op in OP_TEXTS else ""
     markup = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
-    await show(callback, tr(key, field=field_label(tr, name), op=tr(f"fl.op.{op}")), markup)
+    if op == "range":
+        text = tr("fl.type_range", field=field_label(tr, name), op=op_text)
+    else:
+        text = tr(TYPE_TEXTS[kind], field=field_label(tr, name), op=op_text)
+    await show(callback, text, markup)
 
 
 @router.callback_query(FlCB.filter(F.a == "v"))
@@ -473,8 +467,9 @@ async def value_button(
 
 @router.message(FilterForm.value, F.text, ~F.text.startswith("/"))
 async def value_typed(
-    message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
-) -> None:
+    message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext,
+    options: HandlerOptions | None = None,
+) -> None:  # fmt: skip
     data = await state.get_data()
     fb = data.get("fb") or {}
     try:
@@ -488,19 +483,20 @@ async def value_typed(
     text = (message.text or "").strip()
     cancel = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
     value: Any
+    ctx = field_context(user, options)
     if op == "range":
-        parsed = parse_range(text)
+        parsed = parse_range(text, ctx)
         if parsed is None:
             await message.answer(tr("fl.bad_range"), reply_markup=cancel)
             return
         cond = Condition(name, "preset", ["range", parsed[0].isoformat(), parsed[1].isoformat()])
     else:
         if kind == "money":
-            value = parse_amount(text)
-            if value is None:
+            try:
+                value = str(parse_money(text, ctx).amount)
+            except ValidationFailed:
                 await message.answer(tr("fl.bad_amount"), reply_markup=cancel)
                 return
-            value = str(value)
         else:
             if not text or len(text) > VALUE_LIMIT:
                 await message.answer(tr("fl.bad_text"), reply_markup=cancel)

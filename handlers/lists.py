@@ -4,7 +4,6 @@ stage, responsible, conversion of leads (one scheme, a report per lead), delete 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import F, Router
@@ -15,19 +14,21 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.errors import DomainError, ValidationFailed
+from crm_core.errors import ValidationFailed
+from crm_core.formatting import format_money
 from crm_core.models.items import AnyItem, CommKind, ItemType, StageSemantics
 from crm_core.models.users import User
+from crm_core.services import bulk as bulk_service
 from crm_core.services import conversion as conversion_service
 from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
-from crm_core.services import trash as trash_service
 from crm_core.services import views as views_service
 from crm_core.services.cards_queries import assignable_users, users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
-from handlers.card_render import TYPE_ICONS, format_money, load_visible
+from handlers.card_render import TYPE_ICONS, load_visible
 from handlers.errors import describe as describe_error
 from handlers.filters_ui import (
+    LIST_TITLES,
     SORT_FIELDS,
     ListView,
     describe,
@@ -48,6 +49,15 @@ TITLE_LIMIT = 40
 MAX_SELECTED = 50
 USERS_PAGE = 8
 REPORT_LINES = 15
+SCHEME_TEXTS = {
+    conversion_service.Scheme.DEAL: "cv.s.deal",
+    conversion_service.Scheme.CONTACT: "cv.s.contact",
+    conversion_service.Scheme.COMPANY: "cv.s.company",
+    conversion_service.Scheme.CONTACT_COMPANY: "cv.s.contact_company",
+    conversion_service.Scheme.DEAL_CONTACT: "cv.s.deal_contact",
+    conversion_service.Scheme.DEAL_COMPANY: "cv.s.deal_company",
+    conversion_service.Scheme.DEAL_CONTACT_COMPANY: "cv.s.deal_contact_company",
+}
 SEMANTIC_MARK = {StageSemantics.PROCESS: "", StageSemantics.SUCCESS: "✅ ", StageSemantics.FAILURE: "❌ "}
 
 MENU_TYPES = {
@@ -148,7 +158,7 @@ async def list_screen(
     total = page.total or 0
     pages = max(1, -(-total // PAGE_SIZE))
     head = [notice, ""] if notice else []
-    head.append(tr("ls.head", what=tr(f"ls.title.{t.value}"), count=total))
+    head.append(tr("ls.head", what=tr(LIST_TITLES[t]), count=total))
     if view.saved_id is not None:
         sf = next(
             (s for s in await views_service.list_saved_filters(session, user, t) if s.id == view.saved_id),
@@ -389,22 +399,10 @@ async def _require_selection(
 # --- bulk actions ----------------------------------------------------------------------------------
 
 
-async def _for_each(
-    session: AsyncSession, user: User, tr: Translator, t: ItemType, ids: list[int],
-    action: Callable[[AnyItem], Awaitable[Any]],
-) -> tuple[list[str], list[str]]:  # fmt: skip
-    """Run `action` on each selected item the user may change, each in its own savepoint: one
-    refusal does not undo the others. Returns (refs done, "ref — reason" lines)."""
-    done, failed = [], []
-    for item_id in ids:
-        ref = f"{t.prefix}-{item_id}"
-        try:
-            async with session.begin_nested():
-                item = await load_visible(session, user, t, item_id, for_edit=True)
-                await action(item)
-            done.append(ref)
-        except DomainError as exc:
-            failed.append(f"{ref} — {describe_error(tr, exc)}")
+def _outcome(tr: Translator, results: list[bulk_service.ItemResult]) -> tuple[list[str], list[str]]:
+    """(refs done, "ref — reason" lines) of a bulk action's per-item results."""
+    done = [r.ref for r in results if r.ok]
+    failed = [f"{r.ref} — {describe_error(tr, r.error)}" for r in results if r.error is not None]
     return done, failed
 
 
@@ -470,10 +468,8 @@ async def bulk_move(
         raise ValidationFailed("invalid stage", field="stage_id")
     stage = await pipelines_service.get_stage(session, int(callback_data.v))
 
-    async def move(item: AnyItem) -> None:
-        await pipelines_service.move_stage(session, user, item, stage.id)  # type: ignore[arg-type]
-
-    done, failed = await _for_each(session, user, tr, t, view.selected, move)
+    results = await bulk_service.move_stage(session, user, t, view.selected, stage.id)
+    done, failed = _outcome(tr, results)
     report = _report(tr, done, failed, "bk.moved", stage=esc(truncate(stage.name(tr.language), 60)))
     await _finish(callback, session, user, tr, state, t, view, report)
 
@@ -513,10 +509,8 @@ async def bulk_responsible(
         return
     who = (await users_by_id(session, [callback_data.id])).get(callback_data.id)
 
-    async def reassign(item: AnyItem) -> None:
-        await items_service.change_responsible(session, user, item, callback_data.id)
-
-    done, failed = await _for_each(session, user, tr, t, view.selected, reassign)
+    results = await bulk_service.change_responsible(session, user, t, view.selected, callback_data.id)
+    done, failed = _outcome(tr, results)
     name = esc(truncate(who.full_name if who else f"#{callback_data.id}", 60))
     await _finish(
         callback, session, user, tr, state, t, view, _report(tr, done, failed, "bk.reassigned", name=name)
@@ -534,7 +528,7 @@ async def bulk_convert_screen(
     view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
     if view is None:
         return
-    rows = [[_bk(tr(f"cv.s.{s.value}"), a="cx", t=t, v=s.value)] for s in conversion_service.Scheme]
+    rows = [[_bk(tr(SCHEME_TEXTS[s]), a="cx", t=t, v=s.value)] for s in conversion_service.Scheme]
     rows.append([_ls(tr("views.back"), a="pg", t=t, n=callback_data.n)])
     await show(
         callback, tr("bk.convert_title", count=len(view.selected)), InlineKeyboardMarkup(inline_keyboard=rows)
@@ -559,7 +553,7 @@ async def bulk_convert(
     # crm_core converts each lead on its own (access, required fields, all or nothing per lead).
     results = await conversion_service.convert_leads_bulk(session, user, view.selected, scheme)
     ok = [r for r in results if r.ok]
-    lines = [tr("bk.converted", count=len(ok), total=len(results), scheme=tr(f"cv.s.{scheme.value}"))]
+    lines = [tr("bk.converted", count=len(ok), total=len(results), scheme=tr(SCHEME_TEXTS[scheme]))]
     for r in results[:REPORT_LINES]:
         ref = f"L-{r.lead_id}"
         if r.ok:
@@ -605,10 +599,7 @@ async def bulk_delete(
     if view is None:
         return
 
-    async def delete(item: AnyItem) -> None:
-        await trash_service.delete_item(session, user, item)
-
-    done, failed = await _for_each(session, user, tr, t, view.selected, delete)
+    done, failed = _outcome(tr, await bulk_service.delete(session, user, t, view.selected))
     await _finish(callback, session, user, tr, state, t, view, _report(tr, done, failed, "bk.deleted"))
 
 

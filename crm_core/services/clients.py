@@ -34,7 +34,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _comm_terms(query: str, region: str) -> list[tuple[CommKind, str]]:
+def _comm_terms(query: str, region: str | None) -> list[tuple[CommKind, str]]:
     terms: list[tuple[CommKind, str]] = []
     if "@" in query:
         email = try_normalize_email(query)
@@ -54,7 +54,7 @@ async def search_clients(
     *,
     limit: int = 10,
     types: Iterable[ItemType] = (ItemType.CONTACT, ItemType.COMPANY),
-    default_region: str = DEFAULT_PHONE_REGION,
+    default_region: str | None = DEFAULT_PHONE_REGION,
 ) -> list[ClientMatch]:
     """Contacts and companies the actor may see whose name contains `query`, or whose phone/email
     equals it however it was typed. Exact phone/email matches come first."""
@@ -119,7 +119,7 @@ async def create_client(
     company_phones: Iterable[CommLike] = (),
     company_emails: Iterable[CommLike] = (),
     responsible_id: int | None = None,
-    default_region: str = DEFAULT_PHONE_REGION,
+    default_region: str | None = DEFAULT_PHONE_REGION,
 ) -> tuple[Contact | None, Company | None]:
     """Create a new contact and/or company from the client field. Created together, they are
     linked to each other. Returns (contact, company)."""
@@ -174,7 +174,7 @@ async def find_duplicates(
     emails: Iterable[str] = (),
     exclude: AnyItem | None = None,
     types: Iterable[ItemType] = (ItemType.LEAD, ItemType.CONTACT, ItemType.COMPANY),
-    default_region: str = DEFAULT_PHONE_REGION,
+    default_region: str | None = DEFAULT_PHONE_REGION,
     limit: int = 20,
 ) -> list[Duplicate]:
     """Leads, contacts and companies (visible to the actor, not trashed) sharing a phone or an

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
+from crm_core.fields.phones import default_region
 from crm_core.services.items import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
 from crm_core.services.names import find_companies, find_person, is_whole_part
 
@@ -53,10 +54,10 @@ class Extracted:
         return (self.person or self.company_title or first)[:TITLE_LIMIT]
 
 
-def _phone_spans(text: str, region: str) -> list[tuple[int, int, str, str]]:
+def _phone_spans(text: str, region: str | None) -> list[tuple[int, int, str, str]]:
     """(start, end, raw, E.164) of the phone numbers phonenumbers finds in `text`."""
     out = []
-    for match in phonenumbers.PhoneNumberMatcher(text, region):
+    for match in phonenumbers.PhoneNumberMatcher(text, region or default_region()):
         number = match.number
         number.extension = None
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -68,7 +69,7 @@ def extract_lead(
     text: str,
     hints: Iterable[tuple[str, str]] = (),
     *,
-    default_region: str = DEFAULT_PHONE_REGION,
+    default_region: str | None = DEFAULT_PHONE_REGION,
 ) -> Extracted:
     """Phones, emails, names and a title from free text.
 

@@ -13,14 +13,14 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from crm_core.fields import phones as fields_phones
+from crm_core.fields.kinds import parse_email
 from crm_core.models.items import (
     ITEM_MODELS,
     AnyItem,
@@ -42,7 +42,9 @@ from crm_core.permissions import ensure_active, ensure_can_edit, ensure_can_view
 from crm_core.services.notifications import notify
 from crm_core.services.timeline import add_event
 
-DEFAULT_PHONE_REGION = "RU"
+# The region of a phone typed without a country code: None is the configured default
+# (crm_core.fields.phones.set_default_region, from settings DEFAULT_REGION).
+DEFAULT_PHONE_REGION: str | None = None
 
 # Fields a user may set with create/update, per item type. Stage, pipeline, responsible and
 # observers have services of their own (they write their own timeline events).
@@ -87,20 +89,12 @@ EDITABLE_FIELDS: dict[ItemType, frozenset[str]] = {
 # --- phones and emails -------------------------------------------------------------------------
 
 
-def normalize_phone(value: str, default_region: str = DEFAULT_PHONE_REGION) -> str:
-    """E.164 form of a phone typed any way ("+7 (999) 123-45-67", "8 999 1234567"); the
-    extension is ignored. Raises ValidationFailed for something that is not a phone number."""
-    try:
-        parsed = phonenumbers.parse(value, default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationFailed("invalid phone", field="phone", value=value) from exc
-    if not phonenumbers.is_possible_number(parsed):
-        raise ValidationFailed("invalid phone", field="phone", value=value)
-    parsed.extension = None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+def normalize_phone(value: str, default_region: str | None = None) -> str:
+    """E.164 of a typed phone (crm_core.fields.phones); no region: the configured default."""
+    return fields_phones.normalize_phone(value, default_region)
 
 
-def try_normalize_phone(value: str, default_region: str = DEFAULT_PHONE_REGION) -> str | None:
+def try_normalize_phone(value: str, default_region: str | None = None) -> str | None:
     try:
         return normalize_phone(value, default_region)
     except ValidationFailed:
@@ -108,12 +102,8 @@ def try_normalize_phone(value: str, default_region: str = DEFAULT_PHONE_REGION) 
 
 
 def normalize_email(value: str) -> str:
-    """A valid email, lower-cased (compared case-insensitively). Raises ValidationFailed."""
-    try:
-        result = validate_email(value.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValidationFailed("invalid email", field="email", value=value) from exc
-    return result.normalized.lower()
+    """A valid email, lower-cased (the schema's email parser). Raises ValidationFailed."""
+    return parse_email(value)
 
 
 def try_normalize_email(value: str) -> str | None:
@@ -142,7 +132,7 @@ def _comm_input(raw: CommLike) -> CommInput:
     return CommInput(raw["value"], CommValueType(raw.get("type") or raw.get("value_type") or "work"))
 
 
-def _normalize(kind: CommKind, value: str, region: str) -> str:
+def _normalize(kind: CommKind, value: str, region: str | None) -> str:
     return normalize_phone(value, region) if kind == CommKind.PHONE else normalize_email(value)
 
 
@@ -393,7 +383,7 @@ async def create_item(
     auto_link_client: bool = True,
     check_link_access: bool = True,
     check_required: bool = True,
-    default_region: str = DEFAULT_PHONE_REGION,
+    default_region: str | None = DEFAULT_PHONE_REGION,
     now: datetime | None = None,
 ) -> AnyItem:
     """Create a lead, deal, contact or company. Leads/deals go to the given stage or the first
@@ -542,7 +532,7 @@ async def update_item(
     phones: Iterable[CommLike] | None = None,
     emails: Iterable[CommLike] | None = None,
     expected_version: int | None = None,
-    default_region: str = DEFAULT_PHONE_REGION,
+    default_region: str | None = DEFAULT_PHONE_REGION,
     now: datetime | None = None,
 ) -> list[str]:
     """Change fields (and/or replace the phone/email lists). Each real change writes a

@@ -10,37 +10,16 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import NotFound, RequiredFieldsMissing, ValidationFailed
+from crm_core.fields import requirable_fields
 from crm_core.models.items import ItemType, Pipeline, RequiredField
 from crm_core.models.users import User
 from crm_core.permissions import ensure_admin
 
-# "phone" and "email" mean "at least one"; the rest are model attributes.
-COMM_FIELDS = {"phone", "email"}
+# "phone" and "email" mean "at least one"; the rest are model attributes. Which fields an admin
+# may require is a flag of the field schema (crm_core.fields).
+COMM_FIELDS = {f.name for t in ItemType for f in requirable_fields(t) if f.many}
 REQUIRABLE_FIELDS: dict[ItemType, frozenset[str]] = {
-    ItemType.LEAD: frozenset(
-        {
-            "title",
-            "name",
-            "last_name",
-            "second_name",
-            "company_title",
-            "position",
-            "source",
-            "comment",
-            "amount",
-            "contact_id",
-            "company_id",
-            "phone",
-            "email",
-        }
-    ),
-    ItemType.DEAL: frozenset(
-        {"title", "amount", "source", "comment", "contact_id", "company_id", "begin_date", "close_date"}
-    ),
-    ItemType.CONTACT: frozenset(
-        {"name", "last_name", "second_name", "position", "source", "comment", "phone", "email"}
-    ),
-    ItemType.COMPANY: frozenset({"title", "industry", "source", "comment", "phone", "email"}),
+    item_type: frozenset(f.name for f in requirable_fields(item_type)) for item_type in ItemType
 }
 
 

@@ -108,7 +108,7 @@ async def search_items(
     *,
     limit: int = 20,
     types: tuple[ItemType, ...] = SEARCH_TYPES,
-    default_region: str = DEFAULT_PHONE_REGION,
+    default_region: str | None = DEFAULT_PHONE_REGION,
 ) -> list[SearchHit]:
     """Items the actor may see (not trashed) matching `text`, ranked, at most `limit`."""
     ensure_active(actor)

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, ValidationFailed
+from crm_core.fields import Kind, filterable_fields
 from crm_core.models.items import (
     ITEM_MODELS,
     CommKind,
@@ -86,51 +87,16 @@ DATE_PRESETS = frozenset(
 )
 SORTABLE_KINDS = frozenset({TEXT, INT, DECIMAL, DATETIME, DATE, BOOL})
 
-_COMMON = {
-    "id": INT,
-    "responsible_id": INT,
-    "source": TEXT,
-    "created_at": DATETIME,
-    "updated_at": DATETIME,
-    "phone": PHONE,
-    "email": EMAIL,
-    "observer_id": OBSERVER,
-}
-_STAGED = {
-    "title": TEXT,
-    "stage_id": INT,
-    "pipeline_id": INT,
-    "amount": DECIMAL,
-    "currency": TEXT,
-    "closed": BOOL,
-    "won": BOOL,
-    "closed_at": DATETIME,
-    "company_id": INT,
-    "contact_id": INT,
-    "last_activity_at": DATETIME,
-    "stage_entered_at": DATETIME,
-    "focused_at": DATETIME,
-}
+# The field -> filter-kind map is read from the schema (crm_core.fields): a field is filterable
+# there or nowhere. A field's kind says how it is compared unless it names its own query_kind.
+_QUERY_KINDS: dict[Kind, str] = {
+    Kind.TEXT: TEXT, Kind.CURRENCY: TEXT, Kind.ENUM: TEXT, Kind.MONEY: DECIMAL, Kind.NUMBER: INT,
+    Kind.REFERENCE: INT, Kind.USER: INT, Kind.FLAG: BOOL, Kind.DATE: DATE, Kind.DATETIME: DATETIME,
+    Kind.PHONE: PHONE, Kind.EMAIL: EMAIL,
+}  # fmt: skip
 FIELDS: dict[ItemType, dict[str, str]] = {
-    ItemType.LEAD: {
-        **_COMMON,
-        **_STAGED,
-        "is_return_customer": BOOL,
-        "name": TEXT,
-        "last_name": TEXT,
-        "company_title": TEXT,
-    },
-    ItemType.DEAL: {**_COMMON, **_STAGED, "close_date": DATE, "begin_date": DATE, "lead_id": INT},
-    ItemType.CONTACT: {
-        **_COMMON,
-        "name": TEXT,
-        "last_name": TEXT,
-        "second_name": TEXT,
-        "position": TEXT,
-        "company_id": CONTACT_COMPANY,
-        "lead_id": INT,
-    },
-    ItemType.COMPANY: {**_COMMON, "title": TEXT, "industry": TEXT, "lead_id": INT},
+    item_type: {f.name: f.query_kind or _QUERY_KINDS[f.kind] for f in filterable_fields(item_type)}
+    for item_type in ItemType
 }
 # Aliases people use: a lead's "opportunity" is its amount; "title" of a contact is its name.
 _ALIASES: dict[ItemType, dict[str, str]] = {

@@ -273,6 +273,25 @@ def parse_when(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     return at_local(when, at or DEFAULT_TIME, tz)
 
 
+def parse_day(text: str, today: date) -> date | None:
+    """A day alone ("28.11", "28.11.2026", "2026-11-28", "28 ноября", "завтра", "today", "пт"),
+    by the same rules as parse_when's date part; None if the text is not only a day."""
+    s = _normalize(text)
+    if not s:
+        return None
+    try:
+        when, rest = _take_date(s, today)
+    except _Invalid:
+        return None
+    if when is None or any(word not in _FILLERS for word in rest.split()):
+        return None
+    if isinstance(when, tuple):
+        weekday, skip_today = when
+        days = (weekday - today.weekday()) % 7
+        return today + timedelta(days=7 if skip_today and days == 0 else days)
+    return when
+
+
 def parse_time(text: str) -> time | None:
     """A time of day alone ("15:30", "9:00", "3pm", "в 9"), for a day already chosen."""
     s = _normalize(text)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from crm_core.clock import utcnow
+from crm_core.formatting import format_date
 from crm_core.models import User
 from crm_core.models.items import Deal, ItemType, Lead, StageSemantics
 from crm_core.models.views import SavedFilter
@@ -119,7 +120,8 @@ async def test_filter_date_preset_in_user_timezone_saved_and_pinned(bot: Harness
     assert "01.11.2026-15.11.2026" in bad.text
     day = late_yesterday.strftime("%d.%m.%Y")
     [ranged] = await bot.say(SALES_ID, f"{day}-{day}")
-    assert refs_in(ranged.text) == [f"L-{old_id}"] and f"Created: {day} – {day}" in ranged.text
+    shown = format_date(late_yesterday.date(), "en")  # the range reads as the user's locale writes dates
+    assert refs_in(ranged.text) == [f"L-{old_id}"] and f"Created: {shown} – {shown}" in ranged.text
 
     # Another user's saved filter id is "not found" for this one.
     update = bot.tg.forge_callback(OTHER_ID, FlCB(a="use", t=ItemType.LEAD, v=str(sf.id)).pack())
