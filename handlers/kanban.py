@@ -32,6 +32,8 @@ GROUP_NAMES = {
     StageSemantics.SUCCESS: N_("kb.group.success"),
     StageSemantics.FAILURE: N_("kb.group.failure"),
 }
+# "5 leads in progress": the noun follows the board, its form the count.
+IN_PROGRESS = {ItemType.LEAD: N_("kb.leads_in_progress"), ItemType.DEAL: N_("kb.deals_in_progress")}
 SEMANTIC_MARK = {StageSemantics.PROCESS: "▫️", StageSemantics.SUCCESS: "✅", StageSemantics.FAILURE: "❌"}
 
 
@@ -112,7 +114,7 @@ async def board_screen(
     for col in process:
         for cur, v in col.amounts.items():
             sums[cur] = sums.get(cur, Decimal("0")) + v
-    summary = tr("kb.in_progress", count=total)
+    summary = tr(IN_PROGRESS[pipeline.entity_type], count=total)
     if money_sums(sums, tr.language):
         summary += f" · {money_sums(sums, tr.language)}"
     lines.append(summary)

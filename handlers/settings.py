@@ -109,10 +109,10 @@ def offset_label(tr: Translator, minutes: int) -> str:
     if minutes == 0:
         return tr("settings.rem.at")
     if minutes % 1440 == 0:
-        return tr("settings.rem.day", n=minutes // 1440)
+        return tr("settings.rem.day", count=minutes // 1440)
     if minutes % 60 == 0:
-        return tr("settings.rem.hour", n=minutes // 60)
-    return tr("settings.rem.min", n=minutes)
+        return tr("settings.rem.hour", count=minutes // 60)
+    return tr("settings.rem.min", count=minutes)
 
 
 def reminders_label(tr: Translator, offsets: list[int]) -> str:

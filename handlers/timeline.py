@@ -179,7 +179,7 @@ class Filter:
         if self.mine:
             parts.append(tr("tl.f.mine_short"))
         if self.days:
-            parts.append(tr("tl.f.days_short", n=self.days))
+            parts.append(tr("tl.f.days_short", count=self.days))
         return " · ".join(parts)
 
 
@@ -504,7 +504,7 @@ async def _filter_screen(
     rows.append(
         [
             button(
-                tr("tl.f.days", n=days) if days else tr("tl.f.any_time"),
+                tr("tl.f.days", count=days) if days else tr("tl.f.any_time"),
                 days == chosen.days,
                 replace(chosen, days=days),
             )
