@@ -28,10 +28,11 @@ from crm_core.db import Database
 from crm_core.fields.phones import set_default_region
 from handlers import errors as error_handlers
 from handlers import get_routers
-from handlers.commands import LANGUAGES, group_commands, private_commands
+from handlers.commands import group_commands, private_commands
 from handlers.context import HandlerOptions
 from handlers.notify_render import NotifyRenderer
 from handlers.open_card import OpenCardMiddleware
+from handlers.texts import DEFAULT_LANGUAGE, LANGUAGES
 from scheduler.delivery import DeliveryConfig
 from scheduler.jobs import build_scheduler
 
@@ -101,7 +102,7 @@ async def register_commands(bot: Bot) -> None:
         (BotCommandScopeAllPrivateChats(), private_commands),
         (BotCommandScopeAllGroupChats(), group_commands),
     ):
-        await bot.set_my_commands(build("en"), scope=scope)
+        await bot.set_my_commands(build(DEFAULT_LANGUAGE), scope=scope)
         for lang in LANGUAGES:
             await bot.set_my_commands(build(lang), scope=scope, language_code=lang)
 

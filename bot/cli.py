@@ -8,6 +8,7 @@ import logging
 import sys
 
 from config import SettingsError, load_settings
+from handlers.texts import DEFAULT_LANGUAGE, LANGUAGES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
         "sandbox", help="chat with the bot in this terminal, offline, through a local fake Telegram"
     )
     sandbox.add_argument("--user-id", type=int, default=1, help="Telegram user id to act as (default 1)")
-    sandbox.add_argument("--lang", choices=["ru", "en"], default="en", help="the user's Telegram language")
+    sandbox.add_argument(
+        "--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="the user's Telegram language"
+    )
     sandbox.add_argument("--name", default=None, help="the user's first name")
     return parser
 

@@ -19,7 +19,7 @@ from crm_core.errors import NotRegistered, UserDeactivated
 from crm_core.models import ProcessedUpdate
 from crm_core.services import users as users_service
 from handlers.context import HandlerOptions
-from handlers.texts import Translator
+from handlers.texts import LANGUAGES, Translator, normalize_language
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         bot_id = data["bot"].id
         tg_user: TgUser | None = data.get("event_from_user")
         # A translator is there from the start so that error handlers can always speak.
-        data["tr"] = Translator(
-            users_service.language_from_telegram(tg_user.language_code if tg_user else None)
-        )
+        data["tr"] = Translator(normalize_language(tg_user.language_code if tg_user else None))
         async with self.db.unit_of_work() as session:
             # Recorded in the same transaction as the handler's changes: both or neither. The primary
             # key refuses an update already processed (here or by another process): one query, not two.
@@ -72,6 +70,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                         admin_ids=self.options.admin_ids,
                         default_timezone=self.options.default_timezone,
                         first_user_is_admin=self.options.first_user_is_admin,
+                        languages=LANGUAGES,
                     )
                 except (NotRegistered, UserDeactivated) as exc:
                     data["registration_error"] = exc

@@ -21,6 +21,7 @@ from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
 from crm_core.models import ProcessedUpdate
+from handlers.texts import DEFAULT_LANGUAGE, LANGUAGES
 
 HELP = """Sandbox commands (everything else is sent to the bot as a message):
   :N                    press button N of the latest message with buttons
@@ -103,7 +104,7 @@ class Sandbox:
                 msg = self.tg.get_message(self.chat_id, int(args[0]))
                 await self._press(msg, int(args[1]))
             elif cmd == "user" and args:
-                lang = args[1] if len(args) > 1 and args[1] in ("ru", "en") else "en"
+                lang = args[1] if len(args) > 1 and args[1] in LANGUAGES else DEFAULT_LANGUAGE
                 self.become(int(args[0]), lang, " ".join(args[2:]) or None)
             elif cmd == "group" and args:
                 self.enter_group(int(args[0]), " ".join(args[1:]) or f"Group {args[0]}")

@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.clock import utcnow
+from crm_core import formatting
+from crm_core.clock import utcnow, zone_of
 from crm_core.errors import AccessDenied, NotFound
 from crm_core.models.items import (
     AnyItem,
@@ -41,10 +41,12 @@ from crm_core.services.cards_queries import lead_is_converted, users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.open_card import note_card_shown
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
+from handlers.texts.names import ACTIVITY_TYPE_NAMES, EVENT_NAMES, ITEM_TYPE_NAMES
 from handlers.ui import show
 
 TYPE_ICONS = {ItemType.LEAD: "🎯", ItemType.DEAL: "💼", ItemType.CONTACT: "👤", ItemType.COMPANY: "🏢"}
+# Signs people type for a currency (cards.py reads "150 000 ₽"); display goes through Babel.
 CURRENCY_SIGNS = {"RUB": "₽", "USD": "$", "EUR": "€", "KZT": "₸", "UAH": "₴", "BYN": "Br", "CNY": "¥"}
 TITLE_LIMIT = 200
 PINNED_LIMIT = 7
@@ -58,7 +60,7 @@ OBSERVERS_SHOWN = 10
 
 
 def type_label(tr: Translator, item_type: ItemType | str) -> str:
-    return tr(f"card.type.{ItemType(item_type).value}")
+    return tr(ITEM_TYPE_NAMES[ItemType(item_type)])
 
 
 def user_name(user: User | None) -> str:
@@ -74,26 +76,13 @@ def item_label(tr: Translator, item: AnyItem) -> str:
 
 
 def format_money(amount: Decimal | int | float | None, currency: str | None, language: str) -> str:
-    """ "150 000,50 ₽" (ru) / "150,000.50 ₽" (en); whole amounts without the cents."""
-    if amount is None:
-        return "—"
-    value = Decimal(str(amount)).quantize(Decimal("0.01"))
-    text = f"{value:,.2f}"
-    if text.endswith(".00"):
-        text = text[:-3]
-    if language == "ru":
-        text = text.replace(",", "\u00a0").replace(".", ",")
-    code = (currency or "RUB").upper()
-    return f"{text}\u00a0{CURRENCY_SIGNS.get(code, code)}"
+    """Kept for the features importing it: Babel's "150 000,5 ₽" (ru) / "₽150,000.50" (en)."""
+    return formatting.format_money(amount, currency, language)
 
 
 def format_dt(value: datetime, user: User) -> str:
-    """A UTC moment in the user's timezone, as people write it here."""
-    try:
-        zone = ZoneInfo(user.timezone or "UTC")
-    except Exception:  # an odd stored name must not break the card
-        zone = ZoneInfo("UTC")
-    return value.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+    """A UTC moment in the user's timezone and locale (kept for the features importing it)."""
+    return formatting.format_datetime(value, zone_of(user.timezone), user.language)
 
 
 def stage_progress(tr: Translator, stages: list[Stage], stage: Stage | None) -> str:
@@ -152,11 +141,11 @@ async def _links_line(session: AsyncSession, tr: Translator, item: AnyItem) -> s
     if isinstance(item, Contact):
         ids = await items_service.get_company_ids(session, item.id)
         model: type[Contact] | type[Company] = Company
-        key = "card.companies"
+        key = N_("card.companies")
     elif isinstance(item, Company):
         ids = await items_service.get_contact_ids(session, item.id)
         model = Contact
-        key = "card.contacts"
+        key = N_("card.contacts")
     else:
         return None
     names = []
@@ -175,7 +164,7 @@ async def _activity_line(session: AsyncSession, user: User, tr: Translator, item
     if not nearest:
         return tr("card.todo_none")
     act = nearest[0]
-    kind = tr(f"card.act.{act.type.value}")
+    kind = tr(ACTIVITY_TYPE_NAMES[act.type])
     subject = f" «{esc(truncate(act.subject, 80))}»" if act.subject else ""
     overdue = f" {tr('card.overdue')}" if act.deadline < utcnow() else ""
     return tr("card.todo", activity=f"{kind}{subject} — {format_dt(act.deadline, user)}{overdue}")
@@ -189,7 +178,7 @@ async def _pinned_blocks(session: AsyncSession, user: User, tr: Translator, item
         if event.event_type == EventType.COMMENT_ADDED:
             text = str(payload.get("text") or "")
         else:
-            text = tr(f"card.event.{event.event_type.value}") if event.event_type else ""
+            text = tr(EVENT_NAMES[event.event_type]) if event.event_type else ""
         blocks.append(f"📌 {esc(truncate(text.replace(chr(10), ' '), PINNED_TEXT_LIMIT))}")
     return blocks
 
@@ -264,28 +253,28 @@ def _btn(tr: Translator, key: str, item: AnyItem, action: CardAction) -> InlineK
 def card_keyboard(tr: Translator, item: AnyItem, *, converted: bool = False) -> InlineKeyboardMarkup:
     staged = item.ITEM_TYPE.has_stages
     rows: list[list[InlineKeyboardButton]] = []
-    first = [_btn(tr, "card.btn.activity", item, CardAction.ACTIVITY)]
+    first = [_btn(tr, N_("card.btn.activity"), item, CardAction.ACTIVITY)]
     if staged:
-        first.insert(0, _btn(tr, "card.btn.stage", item, CardAction.STAGE))
+        first.insert(0, _btn(tr, N_("card.btn.stage"), item, CardAction.STAGE))
     rows.append(first)
     rows.append(
         [
-            _btn(tr, "card.btn.comment", item, CardAction.COMMENT),
-            _btn(tr, "card.btn.timeline", item, CardAction.TIMELINE),
+            _btn(tr, N_("card.btn.comment"), item, CardAction.COMMENT),
+            _btn(tr, N_("card.btn.timeline"), item, CardAction.TIMELINE),
         ]
     )
-    third = [_btn(tr, "card.btn.task", item, CardAction.TASK)]
+    third = [_btn(tr, N_("card.btn.task"), item, CardAction.TASK)]
     if item.ITEM_TYPE == ItemType.LEAD and not converted:
-        third.append(_btn(tr, "card.btn.convert", item, CardAction.CONVERT))
+        third.append(_btn(tr, N_("card.btn.convert"), item, CardAction.CONVERT))
     rows.append(third)
-    fourth = [_btn(tr, "card.btn.fields", item, CardAction.FIELDS)]
+    fourth = [_btn(tr, N_("card.btn.fields"), item, CardAction.FIELDS)]
     if staged:
-        fourth.insert(0, _btn(tr, "card.btn.client", item, CardAction.CLIENT))
+        fourth.insert(0, _btn(tr, N_("card.btn.client"), item, CardAction.CLIENT))
     rows.append(fourth)
     rows.append(
         [
-            _btn(tr, "card.btn.people", item, CardAction.PEOPLE),
-            _btn(tr, "card.btn.more", item, CardAction.MORE),
+            _btn(tr, N_("card.btn.people"), item, CardAction.PEOPLE),
+            _btn(tr, N_("card.btn.more"), item, CardAction.MORE),
         ]
     )
     rows.append(

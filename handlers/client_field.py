@@ -23,7 +23,7 @@ from handlers.callbacks import CardAction, CardCB
 from handlers.capture import entity_hints, show_with_notes
 from handlers.card_render import load_visible
 from handlers.render import esc, truncate
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="client_field")
@@ -137,7 +137,7 @@ async def typed_query(
     rows.append(_button(tr, tr("cl.btn.new_contact", text=short), item, "new", "contact"))
     rows.append(_button(tr, tr("cl.btn.new_company", text=short), item, "new", "company"))
     rows.append(_button(tr, tr("cl.btn.cancel"), item, "cancel"))
-    key = "cl.found" if matches else "cl.not_found"
+    key = N_("cl.found") if matches else N_("cl.not_found")
     text = tr(key, query=esc(truncate(query, 100)), count=len(matches)) + "\n" + tr("cl.ask_again")
     await message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 

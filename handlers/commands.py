@@ -4,38 +4,39 @@ from __future__ import annotations
 
 from aiogram.types import BotCommand
 
-from handlers.texts import LANGUAGES, Translator
+from handlers.texts import LANGUAGES, N_, Translator
 
-# Issue 4's order: the day's work first, administration last.
-PRIVATE_COMMANDS = (
-    "start",
-    "menu",
-    "new",
-    "today",
-    "find",
-    "kanban",
-    "leads",
-    "deals",
-    "contacts",
-    "companies",
-    "trash",
-    "settings",
-    "help",
-    "cancel",
-    "invite",
-    "admin",
-)
+# Issue 4's order: the day's work first, administration last. Command -> its description's id.
+COMMAND_DESCRIPTIONS = {
+    "start": N_("cmd.start"),
+    "menu": N_("cmd.menu"),
+    "new": N_("cmd.new"),
+    "today": N_("cmd.today"),
+    "find": N_("cmd.find"),
+    "kanban": N_("cmd.kanban"),
+    "leads": N_("cmd.leads"),
+    "deals": N_("cmd.deals"),
+    "contacts": N_("cmd.contacts"),
+    "companies": N_("cmd.companies"),
+    "trash": N_("cmd.trash"),
+    "settings": N_("cmd.settings"),
+    "help": N_("cmd.help"),
+    "cancel": N_("cmd.cancel"),
+    "invite": N_("cmd.invite"),
+    "admin": N_("cmd.admin"),
+}
+PRIVATE_COMMANDS = tuple(COMMAND_DESCRIPTIONS)
 GROUP_COMMANDS = ("help",)
 
 
 def private_commands(language: str) -> list[BotCommand]:
     tr = Translator(language)
-    return [BotCommand(command=c, description=tr(f"cmd.{c}")) for c in PRIVATE_COMMANDS]
+    return [BotCommand(command=c, description=tr(COMMAND_DESCRIPTIONS[c])) for c in PRIVATE_COMMANDS]
 
 
 def group_commands(language: str) -> list[BotCommand]:
     tr = Translator(language)
-    return [BotCommand(command=c, description=tr(f"cmd.{c}")) for c in GROUP_COMMANDS]
+    return [BotCommand(command=c, description=tr(COMMAND_DESCRIPTIONS[c])) for c in GROUP_COMMANDS]
 
 
 def help_lines(language: str) -> str:

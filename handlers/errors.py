@@ -22,7 +22,7 @@ from crm_core.errors import (
     ValidationFailed,
 )
 from handlers.render import esc
-from handlers.texts import Translator
+from handlers.texts import DEFAULT_LANGUAGE, Translator
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,10 @@ async def _reply(event: ErrorEvent, text: str) -> None:
 def register(dp: Dispatcher) -> None:
     @dp.errors(ExceptionTypeFilter(DomainError))
     async def on_domain_error(event: ErrorEvent, tr: Translator | None = None) -> None:
-        tr = tr or Translator("en")
+        tr = tr or Translator(DEFAULT_LANGUAGE)
         await _reply(event, describe(tr, event.exception))  # type: ignore[arg-type]
 
     @dp.errors()
     async def on_unexpected(event: ErrorEvent, tr: Translator | None = None) -> None:
         log.error("unhandled error in update %s", event.update.update_id, exc_info=event.exception)
-        await _reply(event, (tr or Translator("en"))("error.generic"))
+        await _reply(event, (tr or Translator(DEFAULT_LANGUAGE))("error.generic"))

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.deep_linking import create_start_link
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.clock import zone_of
 from crm_core.errors import AccessDenied
+from crm_core.formatting import format_datetime
 from crm_core.models import Role, User
 from crm_core.services import users as users_service
 from handlers.callbacks import InviteCB, MenuAction, MenuCB
 from handlers.keyboards import back_to_menu, invite_roles
 from handlers.start import INVITE_PREFIX
 from handlers.texts import Translator
+from handlers.texts.names import ROLE_NAMES
 from handlers.ui import show
 
 router = Router(name="invites")
@@ -54,9 +55,9 @@ async def create_invite(
         raise AccessDenied(action="create_invite") from None
     invite = await users_service.create_invite(session, user, role=role)
     link = await create_start_link(bot, INVITE_PREFIX + invite.code)
-    expires = invite.expires_at.astimezone(ZoneInfo(user.timezone)).strftime("%d.%m.%Y %H:%M")
+    expires = format_datetime(invite.expires_at, zone_of(user.timezone), user.language)
     await show(
         callback,
-        tr("invite.created", role=tr(f"role.{role.value}"), expires=expires, link=link),
+        tr("invite.created", role=tr(ROLE_NAMES[role]), expires=expires, link=link),
         back_to_menu(tr),
     )

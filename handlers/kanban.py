@@ -20,13 +20,20 @@ from crm_core.services.cards_queries import users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS, format_money, load_visible
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="kanban")
 
 PAGE_SIZE = 8
 TITLE_LIMIT = 40
+GROUP_NAMES = {
+    StageSemantics.PROCESS: N_("kb.group.process"),
+    StageSemantics.SUCCESS: N_("kb.group.success"),
+    StageSemantics.FAILURE: N_("kb.group.failure"),
+}
+# "5 leads in progress": the noun follows the board, its form the count.
+IN_PROGRESS = {ItemType.LEAD: N_("kb.leads_in_progress"), ItemType.DEAL: N_("kb.deals_in_progress")}
 SEMANTIC_MARK = {StageSemantics.PROCESS: "▫️", StageSemantics.SUCCESS: "✅", StageSemantics.FAILURE: "❌"}
 
 
@@ -107,7 +114,7 @@ async def board_screen(
     for col in process:
         for cur, v in col.amounts.items():
             sums[cur] = sums.get(cur, Decimal("0")) + v
-    summary = tr("kb.in_progress", count=total)
+    summary = tr(IN_PROGRESS[pipeline.entity_type], count=total)
     if money_sums(sums, tr.language):
         summary += f" · {money_sums(sums, tr.language)}"
     lines.append(summary)
@@ -117,7 +124,7 @@ async def board_screen(
         if col.semantics != group:
             group = col.semantics
             lines.append("")
-            lines.append(tr(f"kb.group.{group.value}"))
+            lines.append(tr(GROUP_NAMES[group]))
         name = esc(truncate(col.stage.name(tr.language), 60))
         line = f"{SEMANTIC_MARK[col.semantics]} {name} — <b>{col.count}</b>"
         money = money_sums(col.amounts, tr.language)

@@ -7,7 +7,25 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from crm_core.models import Role, User
 from handlers.callbacks import InviteCB, MenuAction, MenuCB
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
+from handlers.texts.names import ROLE_NAMES
+
+MENU_NAMES = {
+    MenuAction.NEW: N_("menu.new"),
+    MenuAction.TODAY: N_("menu.today"),
+    MenuAction.LEADS: N_("menu.leads"),
+    MenuAction.DEALS: N_("menu.deals"),
+    MenuAction.CONTACTS: N_("menu.contacts"),
+    MenuAction.COMPANIES: N_("menu.companies"),
+    MenuAction.KANBAN: N_("menu.kanban"),
+    MenuAction.FIND: N_("menu.find"),
+    MenuAction.ACTIVITIES: N_("menu.activities"),
+    MenuAction.CALENDAR: N_("menu.calendar"),
+    MenuAction.SETTINGS: N_("menu.settings"),
+    MenuAction.HELP: N_("menu.help"),
+    MenuAction.ADMIN: N_("menu.admin"),
+    MenuAction.INVITE: N_("menu.invite"),
+}
 
 MENU_ROWS: tuple[tuple[MenuAction, ...], ...] = (
     (MenuAction.NEW, MenuAction.TODAY),
@@ -27,9 +45,7 @@ def main_menu(tr: Translator, user: User) -> InlineKeyboardMarkup:
     for row in rows:
         kb.row(
             *(
-                InlineKeyboardButton(
-                    text=tr(f"menu.{action.value}"), callback_data=MenuCB(action=action).pack()
-                )
+                InlineKeyboardButton(text=tr(MENU_NAMES[action]), callback_data=MenuCB(action=action).pack())
                 for action in row
             )
         )
@@ -45,7 +61,7 @@ def back_to_menu(tr: Translator) -> InlineKeyboardMarkup:
 def invite_roles(tr: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for role in (Role.SALESPERSON, Role.HEAD, Role.ADMIN):
-        kb.button(text=tr(f"role.{role.value}").capitalize(), callback_data=InviteCB(role=role.value))
+        kb.button(text=tr(ROLE_NAMES[role]).capitalize(), callback_data=InviteCB(role=role.value))
     kb.button(text=tr("menu.back"), callback_data=MenuCB(action=MenuAction.MAIN))
     kb.adjust(1)
     return kb.as_markup()

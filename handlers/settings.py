@@ -23,19 +23,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import utcnow
 from crm_core.errors import ValidationFailed
+from crm_core.formatting import format_time
 from crm_core.models import User
 from crm_core.models.notifications import NotificationCategory
 from crm_core.services import notifications as notifications_service
 from crm_core.services import users as users_service
 from handlers.callbacks import MenuAction, MenuCB, SettingsAction, SettingsCB
 from handlers.render import esc, truncate
-from handlers.texts import LANGUAGES, Translator
+from handlers.texts import LANGUAGES, N_, Translator
 from handlers.ui import reply_screen, show
 
 router = Router(name="settings")
 
 
-LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
+# Notification category -> its name's message id.
+CATEGORY_NAMES = {
+    NotificationCategory.RESPONSIBLE_ASSIGNED: N_("settings.cat.responsible_assigned"),
+    NotificationCategory.OBSERVER_ADDED: N_("settings.cat.observer_added"),
+    NotificationCategory.MENTIONED: N_("settings.cat.mentioned"),
+    NotificationCategory.TASK_ASSIGNED: N_("settings.cat.task_assigned"),
+    NotificationCategory.TASK_STATUS_CHANGED: N_("settings.cat.task_status_changed"),
+    NotificationCategory.LEAD_ASSIGNED: N_("settings.cat.lead_assigned"),
+    NotificationCategory.REMINDER: N_("settings.cat.reminder"),
+    NotificationCategory.OVERDUE: N_("settings.cat.overdue"),
+    NotificationCategory.DIGEST: N_("settings.cat.digest"),
+    NotificationCategory.COMMENT_ADDED: N_("settings.cat.comment_added"),
+    NotificationCategory.ACTIVITY_ASSIGNED: N_("settings.cat.activity_assigned"),
+    NotificationCategory.OTHER: N_("settings.cat.other"),
+}
 COMMON_TIMEZONES = (
     "Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Omsk",
     "Asia/Novosibirsk", "Asia/Krasnoyarsk", "Asia/Irkutsk", "Asia/Yakutsk", "Asia/Vladivostok",
@@ -94,10 +109,10 @@ def offset_label(tr: Translator, minutes: int) -> str:
     if minutes == 0:
         return tr("settings.rem.at")
     if minutes % 1440 == 0:
-        return tr("settings.rem.day", n=minutes // 1440)
+        return tr("settings.rem.day", count=minutes // 1440)
     if minutes % 60 == 0:
-        return tr("settings.rem.hour", n=minutes // 60)
-    return tr("settings.rem.min", n=minutes)
+        return tr("settings.rem.hour", count=minutes // 60)
+    return tr("settings.rem.min", count=minutes)
 
 
 def reminders_label(tr: Translator, offsets: list[int]) -> str:
@@ -106,9 +121,13 @@ def reminders_label(tr: Translator, offsets: list[int]) -> str:
     return ", ".join(offset_label(tr, o) for o in sorted(offsets, reverse=True))
 
 
+def category_name(tr: Translator, category: str) -> str:
+    return tr(CATEGORY_NAMES[NotificationCategory(category)])
+
+
 def digest_label(tr: Translator, user: User) -> str:
     days = tr("settings.digest.workdays" if user.digest_workdays_only else "settings.digest.every_day")
-    return tr("settings.digest.value", time=user.digest_time.strftime("%H:%M"), days=days)
+    return tr("settings.digest.value", time=format_time(user.digest_time, tr.language), days=days)
 
 
 async def settings_screen(
@@ -117,11 +136,11 @@ async def settings_screen(
     muted = sorted(await notifications_service.muted_categories(session, user.id))
     text = tr(
         "settings.title",
-        language=LANGUAGE_NAMES.get(user.language, user.language),
+        language=tr("language.name"),
         timezone=esc(zone_label(user.timezone)),
         reminders=reminders_label(tr, list(user.reminder_offsets or [])),
         digest=digest_label(tr, user),
-        muted=", ".join(esc(tr(f"settings.cat.{c}")) for c in muted) or tr("settings.none"),
+        muted=", ".join(esc(category_name(tr, c)) for c in muted) or tr("settings.none"),
     )
     rows: list[list[InlineKeyboardButton]] = []
     # Offer the other language; the label is in that language so anyone can find it.
@@ -173,13 +192,15 @@ def reminders_screen(tr: Translator, chosen: list[int]) -> tuple[str, InlineKeyb
 
 def digest_screen(user: User, tr: Translator) -> tuple[str, InlineKeyboardMarkup]:
     buttons = [
-        _btn(("✅ " if t == user.digest_time else "") + t.strftime("%H:%M"), "dgs", t.strftime("%H%M"))
+        _btn(("✅ " if t == user.digest_time else "") + format_time(t, tr.language), "dgs", f"{t:%H%M}")
         for t in DIGEST_CHOICES
     ]
     rows = _rows(buttons, 3)
     rows.append([_btn(tr("settings.btn.type_time"), "dgt")])
     key = (
-        "settings.digest.btn.workdays_on" if user.digest_workdays_only else "settings.digest.btn.workdays_off"
+        N_("settings.digest.btn.workdays_on")
+        if user.digest_workdays_only
+        else N_("settings.digest.btn.workdays_off")
     )
     rows.append([_btn(tr(key), "dgw")])
     rows.append([_btn(tr("settings.btn.back"), "home")])
@@ -191,7 +212,7 @@ def digest_screen(user: User, tr: Translator) -> tuple[str, InlineKeyboardMarkup
 async def mute_screen(session: AsyncSession, user: User, tr: Translator) -> tuple[str, InlineKeyboardMarkup]:
     muted = await notifications_service.muted_categories(session, user.id)
     buttons = [
-        _btn(("🔕 " if c in muted else "🔔 ") + tr(f"settings.cat.{c}"), "mut", c) for c in MUTABLE_CATEGORIES
+        _btn(("🔕 " if c in muted else "🔔 ") + category_name(tr, c), "mut", c) for c in MUTABLE_CATEGORIES
     ]
     rows = _rows(buttons, 1)
     rows.append([_btn(tr("settings.btn.back"), "home")])
@@ -236,7 +257,7 @@ async def settings_button(
 async def set_language(
     callback: CallbackQuery, callback_data: SettingsCB, session: AsyncSession, user: User
 ) -> None:
-    users_service.set_language(user, callback_data.value)  # validates the (forgeable) value
+    users_service.set_language(user, callback_data.value, LANGUAGES)  # validates the (forgeable) value
     tr = Translator(user.language)
     await show(callback, *await settings_screen(session, user, tr))
 
@@ -380,7 +401,7 @@ async def digest_pick(
     if value is None:
         raise ValidationFailed("not a time", field="digest_time")
     users_service.set_digest_time(user, value)
-    callback_answer.text = tr("settings.digest.set", time=value.strftime("%H:%M"))
+    callback_answer.text = tr("settings.digest.set", time=format_time(value, tr.language))
     await show(callback, *digest_screen(user, tr))
 
 
@@ -430,7 +451,7 @@ async def mute_toggle(
     category = callback_data.v
     if category not in MUTABLE_CATEGORIES:
         raise ValidationFailed("bad category", field="category")
-    label = tr(f"settings.cat.{category}")
+    label = category_name(tr, category)
     if category in await notifications_service.muted_categories(session, user.id):
         await notifications_service.unmute_category(session, user, category)
         callback_answer.text = tr("settings.mute.unmuted", category=label)

@@ -18,12 +18,19 @@ from handlers.commands import help_lines
 from handlers.context import HandlerOptions
 from handlers.keyboards import back_to_menu, main_menu
 from handlers.render import esc
-from handlers.texts import Translator
+from handlers.texts import LANGUAGES, N_, Translator
+from handlers.texts.names import ROLE_NAMES
 from handlers.ui import show
 
 router = Router(name="start")
 
 INVITE_PREFIX = "inv_"
+# Why a link was refused (InviteInvalid's reason) -> what the person reads.
+INVITE_INVALID = {
+    "unknown": N_("invite.invalid.unknown"),
+    "used": N_("invite.invalid.used"),
+    "expired": N_("invite.invalid.expired"),
+}
 
 
 @router.message(Command("cancel"))
@@ -53,16 +60,17 @@ async def start_with_invite(
     try:
         async with session.begin_nested():
             joined = await users_service.accept_invite(
-                session, code, profile, default_timezone=options.default_timezone
+                session, code, profile, default_timezone=options.default_timezone, languages=LANGUAGES
             )
     except InviteInvalid as exc:
         if user is not None:  # already a member: a stale link is no obstacle
             await send_main_menu(message, session, user, tr, greet=True)
             return
-        await message.answer(tr(f"invite.invalid.{exc.params.get('reason', 'unknown')}"))
+        reason = INVITE_INVALID.get(str(exc.params.get("reason")), INVITE_INVALID["unknown"])
+        await message.answer(tr(reason))
         return
     tr = Translator(joined.language)
-    await message.answer(tr("invite.accepted", role=tr(f"role.{joined.role.value}")))
+    await message.answer(tr("invite.accepted", role=tr(ROLE_NAMES[joined.role])))
     await send_main_menu(message, session, joined, tr, greet=True)
     await _tell_inviter(session, bot, joined)
 
@@ -74,7 +82,7 @@ async def _tell_inviter(session: AsyncSession, bot: Bot, joined: User) -> None:
     if inviter is None or not inviter.is_active:
         return
     itr = Translator(inviter.language)
-    text = itr("invite.new_user", name=esc(joined.full_name), role=itr(f"role.{joined.role.value}"))
+    text = itr("invite.new_user", name=esc(joined.full_name), role=itr(ROLE_NAMES[joined.role]))
     try:
         await bot.send_message(inviter.telegram_id, text)
     except TelegramAPIError:

@@ -35,13 +35,16 @@ from crm_core.services.when import parse_when, quick_choice, quick_choices
 from handlers.callbacks import CardAction, CardCB
 from handlers.card_render import back_to_card, item_label, load_visible, user_name
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
+from handlers.texts.names import TASK_STATUS_NAMES
 from handlers.timeline import short_time
 from handlers.ui import show
 
 router = Router(name="tasks")
 
 LIST_SHOWN = 15
+# crm_core.services.when.QUICK_CHOICES -> button text.
+QUICK_NAMES = {"1h": N_("tk.q.1h"), "t18": N_("tk.q.t18"), "tm10": N_("tk.q.tm10"), "mo10": N_("tk.q.mo10")}
 USERS_PAGE = 8
 TITLE_LIMIT = 500
 DESCRIPTION_LIMIT = 3000
@@ -116,7 +119,7 @@ def _item_type(raw: str) -> ItemType:
 
 def status_label(tr: Translator, status: TaskStatus | str) -> str:
     status = TaskStatus(status)
-    return f"{ICONS[status]} {tr(f'tk.status.{status.value}')}"
+    return f"{ICONS[status]} {tr(TASK_STATUS_NAMES[status])}"
 
 
 def _deadline_text(tr: Translator, task: Task, user: User, now: datetime) -> str:
@@ -150,7 +153,7 @@ async def tasks_screen(
         status = TaskStatus(task.status)
         meta = " · ".join(
             (
-                tr(f"tk.status.{status.value}"),
+                tr(TASK_STATUS_NAMES[status]),
                 _deadline_text(tr, task, user, now),
                 user_name(names.get(task.responsible_id)),
             )
@@ -206,7 +209,8 @@ def _deadline_buttons(
     tr: Translator, user: User, a_quick: str, a_none: str, id: int, cancel: InlineKeyboardButton
 ) -> InlineKeyboardMarkup:
     now = utcnow()
-    quick = [_btn(tr(f"tk.q.{key}"), a_quick, "", id, key) for key, _ in quick_choices(now, user_zone(user))]
+    choices = quick_choices(now, user_zone(user))
+    quick = [_btn(tr(QUICK_NAMES[key]), a_quick, "", id, key) for key, _ in choices]
     kb = [quick[i : i + 2] for i in range(0, len(quick), 2)]
     kb.append([_btn(tr("tk.btn.no_deadline"), a_none, "", id)])
     kb.append([cancel])
@@ -278,7 +282,7 @@ async def set_status(
 ) -> None:
     with _hidden_as_missing(callback_data.id):
         task = await tasks_service.change_task_status(session, user, callback_data.id, callback_data.v)
-    callback_answer.text = tr("tk.status_set", status=tr(f"tk.status.{TaskStatus(task.status).value}"))
+    callback_answer.text = tr("tk.status_set", status=tr(TASK_STATUS_NAMES[TaskStatus(task.status)]))
     await show(callback, *await task_screen(session, user, tr, task))
 
 

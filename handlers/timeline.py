@@ -13,7 +13,7 @@ Every button re-loads through crm_core with the acting user; ids in callback dat
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import AccessDenied, LimitExceeded, NotFound
+from crm_core.formatting import format_datetime
 from crm_core.models.activities import ActivityType, TaskStatus
 from crm_core.models.comments import Attachment, Comment
 from crm_core.models.items import ItemType
@@ -36,7 +37,8 @@ from crm_core.services.counters import user_zone
 from handlers.callbacks import CardAction, CardCB
 from handlers.card_render import back_to_card, item_label, load_visible, user_name
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
-from handlers.texts import TEXTS, Translator
+from handlers.texts import N_, Translator
+from handlers.texts.names import TASK_STATUS_NAMES
 from handlers.ui import show
 
 router = Router(name="timeline")
@@ -68,6 +70,57 @@ FILTERS: dict[str, tuple[EventType, ...] | None] = {
         EventType.LINK_ADDED,
         EventType.LINK_REMOVED,
     ),
+}
+
+
+FILTER_NAMES = {
+    "": N_("tl.f.all"),
+    "cm": N_("tl.f.cm"),
+    "st": N_("tl.f.st"),
+    "ac": N_("tl.f.ac"),
+    "tk": N_("tl.f.tk"),
+    "fl": N_("tl.f.fl"),
+}
+# A changed field's name; a field without one is shown as stored.
+FIELD_NAMES = {
+    "title": N_("card.f.title"),
+    "name": N_("card.f.name"),
+    "second_name": N_("card.f.second_name"),
+    "last_name": N_("card.f.last_name"),
+    "company_title": N_("card.f.company_title"),
+    "position": N_("card.f.position"),
+    "phone": N_("card.f.phone"),
+    "email": N_("card.f.email"),
+    "amount": N_("card.f.amount"),
+    "currency": N_("card.f.currency"),
+    "source": N_("card.f.source"),
+    "comment": N_("card.f.comment"),
+    "begin_date": N_("card.f.begin_date"),
+    "close_date": N_("card.f.close_date"),
+    "industry": N_("card.f.industry"),
+    "contact_id": N_("card.f.contact_id"),
+    "company_id": N_("card.f.company_id"),
+}
+ACTIVITY_NAMES = {
+    ActivityType.CALL: N_("tl.act.call"),
+    ActivityType.MEETING: N_("tl.act.meeting"),
+    ActivityType.TASK: N_("tl.act.task"),
+    ActivityType.EMAIL: N_("tl.act.email"),
+    ActivityType.MESSAGE: N_("tl.act.message"),
+    ActivityType.UNIVERSAL: N_("tl.act.universal"),
+}
+# Events told by one text with at most one placeholder.
+SIMPLE_EVENTS = {
+    EventType.OBSERVER_ADDED: N_("tl.ev.observer_added"),
+    EventType.OBSERVER_REMOVED: N_("tl.ev.observer_removed"),
+    EventType.LINK_ADDED: N_("tl.ev.link_added"),
+    EventType.LINK_REMOVED: N_("tl.ev.link_removed"),
+    EventType.DELETED: N_("tl.ev.deleted"),
+    EventType.RESTORED: N_("tl.ev.restored"),
+    EventType.COMMENT_EDITED: N_("tl.ev.comment_edited"),
+    EventType.COMMENT_DELETED: N_("tl.ev.comment_deleted"),
+    EventType.MESSAGE_IN: N_("tl.ev.message_in"),
+    EventType.MESSAGE_OUT: N_("tl.ev.message_out"),
 }
 
 
@@ -122,11 +175,11 @@ class Filter:
         return f"{self.code}.{'m' if self.mine else ''}.{self.days or ''}"
 
     def label(self, tr: Translator) -> str:
-        parts = [tr(f"tl.f.{self.code or 'all'}")]
+        parts = [tr(FILTER_NAMES[self.code])]
         if self.mine:
             parts.append(tr("tl.f.mine_short"))
         if self.days:
-            parts.append(tr("tl.f.days_short", n=self.days))
+            parts.append(tr("tl.f.days_short", count=self.days))
         return " · ".join(parts)
 
 
@@ -146,7 +199,7 @@ def _item_type(raw: str) -> ItemType:
 
 
 def short_time(value: datetime | str | None, user: User, now: datetime | None = None) -> str:
-    """A moment in the user's timezone: "12.03 14:05", with the year when it is not this year."""
+    """A moment in the user's timezone and locale, with the year when it is not this year."""
     if value is None:
         return "—"
     if isinstance(value, str):
@@ -154,10 +207,11 @@ def short_time(value: datetime | str | None, user: User, now: datetime | None = 
             value = datetime.fromisoformat(value)
         except ValueError:
             return esc(truncate(value, 40))
+    if value.tzinfo is None:  # stored moments are UTC
+        value = value.replace(tzinfo=UTC)
     tz = user_zone(user)
-    local = value.astimezone(tz)
     this_year = (now or utcnow()).astimezone(tz).year
-    return local.strftime("%d.%m %H:%M" if local.year == this_year else "%d.%m.%Y %H:%M")
+    return format_datetime(value, tz, user.language, with_year=value.astimezone(tz).year != this_year)
 
 
 def _one_line(value: Any, limit: int = VALUE_LIMIT) -> str:
@@ -170,21 +224,19 @@ def _one_line(value: Any, limit: int = VALUE_LIMIT) -> str:
 
 def _field_label(tr: Translator, field: str) -> str:
     key = {"phones": "phone", "emails": "email"}.get(field, field)
-    if f"card.f.{key}" in TEXTS["en"]:
-        return tr(f"card.f.{key}")
-    return esc(field)
+    return tr(FIELD_NAMES[key]) if key in FIELD_NAMES else esc(field)
 
 
 def _status(tr: Translator, value: Any) -> str:
     try:
-        return tr(f"tk.status.{TaskStatus(str(value)).value}")
+        return tr(TASK_STATUS_NAMES[TaskStatus(str(value))])
     except ValueError:
         return esc(str(value))
 
 
 def _activity(tr: Translator, payload: dict[str, Any]) -> str:
     try:
-        kind = tr(f"tl.act.{ActivityType(str(payload.get('type'))).value}")
+        kind = tr(ACTIVITY_NAMES[ActivityType(str(payload.get("type")))])
     except ValueError:
         kind = tr("tl.act.universal")
     subject = payload.get("subject")
@@ -236,9 +288,9 @@ def event_summary(
     if kind == EventType.RESPONSIBLE_CHANGED:
         return tr("tl.ev.responsible", old=who(p.get("old")), new=who(p.get("new")))
     if kind in (EventType.OBSERVER_ADDED, EventType.OBSERVER_REMOVED):
-        return tr(f"tl.ev.{kind.value}", name=who(p.get("user_id")))
+        return tr(SIMPLE_EVENTS[kind], name=who(p.get("user_id")))
     if kind in (EventType.LINK_ADDED, EventType.LINK_REMOVED):
-        return tr(f"tl.ev.{kind.value}", ref=_one_line(p.get("ref")))
+        return tr(SIMPLE_EVENTS[kind], ref=_one_line(p.get("ref")))
     if kind == EventType.CONVERTED:
         if p.get("from_lead"):
             return tr("tl.ev.converted_from", ref=_one_line(p.get("from_lead")))
@@ -246,13 +298,13 @@ def event_summary(
     if kind == EventType.CREATED:
         return tr("tl.ev.created", title=_one_line(p.get("title")))
     if kind in (EventType.DELETED, EventType.RESTORED, EventType.COMMENT_EDITED, EventType.COMMENT_DELETED):
-        return tr(f"tl.ev.{kind.value}")
+        return tr(SIMPLE_EVENTS[kind])
     if kind == EventType.ACTIVITY_CREATED:
         return tr(
             "tl.ev.activity_created", activity=_activity(tr, p), when=short_time(p.get("deadline"), user)
         )
     if kind == EventType.ACTIVITY_CHANGED:
-        key = "tl.ev.activity_removed" if p.get("deleted") else "tl.ev.activity_changed"
+        key = N_("tl.ev.activity_removed") if p.get("deleted") else N_("tl.ev.activity_changed")
         return tr(key, activity=_activity(tr, p), when=short_time(p.get("deadline"), user))
     if kind == EventType.ACTIVITY_COMPLETED:
         return tr("tl.ev.activity_completed", activity=_activity(tr, p))
@@ -273,7 +325,7 @@ def event_summary(
         )
     if kind in (EventType.MESSAGE_IN, EventType.MESSAGE_OUT):
         text = str(p.get("text") or "")
-        return tr(f"tl.ev.{kind.value}", text=esc(truncate(" ".join(text.split()), excerpt)))
+        return tr(SIMPLE_EVENTS[kind], text=esc(truncate(" ".join(text.split()), excerpt)))
     if kind == EventType.FILE_ATTACHED:
         return tr("tl.ev.file", name=_one_line(p.get("name") or "file")) + _size(p.get("size"))
     return esc(kind.value)
@@ -441,8 +493,7 @@ async def _filter_screen(
         return InlineKeyboardButton(text=text, callback_data=_cb("v", item.ITEM_TYPE, item.id, to.pack()))
 
     rows = [
-        [button(tr(f"tl.f.{code or 'all'}"), code == chosen.code, replace(chosen, code=code))]
-        for code in FILTERS
+        [button(tr(FILTER_NAMES[code]), code == chosen.code, replace(chosen, code=code))] for code in FILTERS
     ]
     rows.append(
         [
@@ -453,7 +504,7 @@ async def _filter_screen(
     rows.append(
         [
             button(
-                tr("tl.f.days", n=days) if days else tr("tl.f.any_time"),
+                tr("tl.f.days", count=days) if days else tr("tl.f.any_time"),
                 days == chosen.days,
                 replace(chosen, days=days),
             )

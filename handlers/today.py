@@ -23,7 +23,7 @@ from handlers.activities import ActCB, activity_summary
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS, load_visible
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="today")
@@ -37,6 +37,9 @@ class TodayCB(CallbackData, prefix="td"):
     a: str  # p: a page, dn: done
     p: int = 0
     id: int = 0
+
+
+GROUP_NAMES = {"overdue": N_("today.overdue"), "today": N_("today.today"), "upcoming": N_("today.upcoming")}
 
 
 def _group(entry: AgendaEntry, now: datetime, tomorrow: datetime) -> str:
@@ -81,7 +84,7 @@ async def today_screen(
     for n, entry in enumerate(chunk, page * PAGE_SIZE + 1):
         group = _group(entry, now, tomorrow)
         if group != last_group:
-            blocks.append("\n" + tr(f"today.{group}"))
+            blocks.append("\n" + tr(GROUP_NAMES[group]))
             last_group = group
         blocks.append(_entry_line(tr, n, entry, tz, now))
         item = entry.item

@@ -1,16 +1,5 @@
-import string
-
+# Catalogs agreeing with each other and with the code: tests/test_catalogs.py.
 from handlers.texts import TEXTS
-
-
-def test_every_text_exists_in_both_languages() -> None:
-    assert set(TEXTS["en"]) == set(TEXTS["ru"]), set(TEXTS["en"]) ^ set(TEXTS["ru"])
-
-
-def test_placeholders_match_between_languages() -> None:
-    fields = lambda s: {f for _, f, _, _ in string.Formatter().parse(s) if f}  # noqa: E731
-    for key, en in TEXTS["en"].items():
-        assert fields(en) == fields(TEXTS["ru"][key]), key
 
 
 def _validation_messages() -> set[str]:
@@ -54,3 +43,21 @@ def test_a_validation_error_reads_in_the_users_language() -> None:
     # A message without a text yet is still shown, escaped, rather than lost.
     odd = ValidationFailed("<odd> thing")
     assert describe(Translator("ru"), odd).endswith("&lt;odd&gt; thing")
+
+
+def test_counted_phrases_take_the_languages_plural_forms() -> None:
+    from handlers.texts import Translator
+
+    ru, en = Translator("ru"), Translator("en")
+    plain = lambda text: text.replace("<b>", "").replace("</b>", "")  # noqa: E731
+    said = {n: plain(ru("kb.leads_in_progress", count=n)) for n in (1, 2, 5, 11, 21)}
+    assert said == {
+        1: "В работе 1 лид",
+        2: "В работе 2 лида",
+        5: "В работе 5 лидов",
+        11: "В работе 11 лидов",
+        21: "В работе 21 лид",
+    }
+    assert en("kb.leads_in_progress", count=1) == "<b>1</b> lead in progress"
+    assert en("kb.leads_in_progress", count=2) == "<b>2</b> leads in progress"
+    assert ru("bk.deleted", count=3) == "🗑 3 записи перемещены в корзину"

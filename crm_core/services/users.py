@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -21,15 +22,16 @@ from crm_core.errors import (
 )
 from crm_core.models import Department, Invite, Role, User
 
-SUPPORTED_LANGUAGES = ("ru", "en")
+# The bot passes its own list (handlers.texts.LANGUAGES, from its catalogs); this default, the
+# fallback first, serves callers of crm_core alone.
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "ru")
 DEFAULT_INVITE_TTL = timedelta(days=7)
 
 
-def language_from_telegram(language_code: str | None) -> str:
-    """Telegram's language_code: Russian for ru (ru, ru-RU...), English otherwise."""
-    if language_code and language_code.lower().split("-")[0] == "ru":
-        return "ru"
-    return "en"
+def language_from_telegram(language_code: str | None, languages: Sequence[str] = SUPPORTED_LANGUAGES) -> str:
+    """Telegram's language_code as one of `languages` (ru, ru-RU -> ru); the first one otherwise."""
+    code = (language_code or "").lower().split("-")[0]
+    return code if code in languages else languages[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ async def recognise(
     admin_ids: frozenset[int] | set[int] = frozenset(),
     default_timezone: str = "UTC",
     first_user_is_admin: bool = False,
+    languages: Sequence[str] = SUPPORTED_LANGUAGES,
 ) -> User:
     """The CRM user behind a Telegram account, creating admins listed in settings on first contact.
 
@@ -71,37 +74,39 @@ async def recognise(
             make_admin = (await session.scalar(select(func.count(User.id)))) == 0
         if not make_admin:
             raise NotRegistered(telegram_id=profile.telegram_id)
-        user = _new_user(profile, Role.ADMIN, default_timezone)
+        user = _new_user(profile, Role.ADMIN, default_timezone, languages)
         session.add(user)
         await session.flush()
         return user
     if profile.telegram_id in admin_ids and user.role != Role.ADMIN:
         user.role = Role.ADMIN  # settings are authoritative for admins
-    _refresh_profile(user, profile)
+    _refresh_profile(user, profile, languages)
     if not user.is_active:
         raise UserDeactivated(user_id=user.id)
     return user
 
 
-def _new_user(profile: TelegramProfile, role: Role, timezone: str) -> User:
+def _new_user(
+    profile: TelegramProfile, role: Role, timezone: str, languages: Sequence[str] = SUPPORTED_LANGUAGES
+) -> User:
     return User(
         telegram_id=profile.telegram_id,
         full_name=profile.full_name or str(profile.telegram_id),
         username=profile.username,
-        language=language_from_telegram(profile.language_code),
+        language=language_from_telegram(profile.language_code, languages),
         timezone=timezone,
         role=role,
     )
 
 
-def _refresh_profile(user: User, profile: TelegramProfile) -> None:
+def _refresh_profile(user: User, profile: TelegramProfile, languages: Sequence[str]) -> None:
     name = profile.full_name or user.full_name
     if user.full_name != name:
         user.full_name = name
     if user.username != profile.username:
         user.username = profile.username
     if not user.language_chosen:
-        lang = language_from_telegram(profile.language_code)
+        lang = language_from_telegram(profile.language_code, languages)
         if user.language != lang:
             user.language = lang
 
@@ -139,6 +144,7 @@ async def accept_invite(
     *,
     default_timezone: str = "UTC",
     now: datetime | None = None,
+    languages: Sequence[str] = SUPPORTED_LANGUAGES,
 ) -> User:
     """Register the person with the invite's role. Single use: a used, revoked or expired code fails."""
     now = now or utcnow()
@@ -160,7 +166,7 @@ async def accept_invite(
             existing.department_id = invite.department_id
         user = existing
     else:
-        user = _new_user(profile, invite.role, default_timezone)
+        user = _new_user(profile, invite.role, default_timezone, languages)
         user.department_id = invite.department_id
         user.invited_by_id = invite.created_by_id
         session.add(user)
@@ -192,8 +198,8 @@ async def revoke_invite(session: AsyncSession, actor: User, invite_id: int) -> N
     invite.revoked = True
 
 
-def set_language(user: User, language: str) -> None:
-    if language not in SUPPORTED_LANGUAGES:
+def set_language(user: User, language: str, languages: Sequence[str] = SUPPORTED_LANGUAGES) -> None:
+    if language not in languages:
         raise ValidationFailed("unsupported language", field="language", value=language)
     user.language = language
     user.language_chosen = True

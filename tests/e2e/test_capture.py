@@ -362,7 +362,7 @@ async def test_client_field_search_choose_and_create(bot: Harness) -> None:
     assert prompt.message_id == card.message_id and "No client yet" in prompt.text
     # Search by phone typed any way.
     [found] = await bot.say(SALES_ID, "8 495 1234567")
-    assert "Found" in found.text
+    assert "found for" in found.text
     assert any(f"Acme Ltd · CO-{company_id}" in label for label in labels(found))
     [card2] = await bot.press(SALES_ID, found, "Acme Ltd")
     assert "Client: Acme Ltd" in card2.text and "Repeat lead" in card2.text

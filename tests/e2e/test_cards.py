@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from crm_core.clock import utcnow
+from crm_core.formatting import format_datetime
 from crm_core.models import (
     Communication,
     Company,
@@ -174,11 +175,11 @@ async def test_card_header_shows_everything_a_salesperson_needs(bot: Harness) ->
     assert "Repeat lead" in text
     assert "Stage: ●○○○ New" in text  # three process stages, the first one current
     assert f"Ivan Petrov (C-{contact_id})" in text and f"Acme <LLC> (CO-{company_id})" in text
-    assert "Amount: 150,000.50 ₽" in text
+    assert "Amount: ₽150,000.50" in text
     assert "Responsible: Sam Seller" in text and "Observers: Olga Other" in text
     assert "+7 999 000-11-22" in text and "ivan@example.com" in text
     assert "What needs to be done" in text and "Call back about the price" in text and "overdue" in text
-    local = deadline.astimezone(ZoneInfo("Asia/Vladivostok")).strftime("%d.%m.%Y %H:%M")
+    local = format_datetime(deadline, ZoneInfo("Asia/Vladivostok"), "en")
     assert local in text
     assert "Later one" not in text  # only the nearest one
     assert "Pinned" in text and "Prefers <b>email</b>" in text and "Not pinned remark" not in text
@@ -318,7 +319,7 @@ async def test_edit_title_amount_phone_with_validation(bot: Harness) -> None:
     [error] = await bot.say(SALES_ID, "a lot")
     assert "not an amount" in error.text
     replies = await bot.say(SALES_ID, "150 000,50")
-    assert "Amount: 150,000.50 ₽" in _plain(replies[-1].text)
+    assert "Amount: ₽150,000.50" in _plain(replies[-1].text)
 
     [fields] = await bot.press(SALES_ID, replies[-1], "Fields")
     [prompt] = await bot.press(SALES_ID, fields, "Phone")

@@ -103,7 +103,7 @@ async def test_kanban_counts_sums_paging_and_move(bot: Harness) -> None:
     await bot.press(SALES_ID, home, "Leads")
     board = bot.current(home)
     assert "Kanban · Leads" in board.text
-    assert "In progress: 16" in board.text
+    assert "16 leads in progress" in board.text
     assert f"New — 10 · {format_money(Decimal('10000'), 'RUB', 'en')}" in board.text
     assert f"In progress — 4 · {format_money(Decimal('10002'), 'RUB', 'en')}" in board.text
     assert "Processed — 2" in board.text or f"{processed.name_en} — 2" in board.text
@@ -174,11 +174,11 @@ async def test_deal_pipelines_switch_and_russian(bot: Harness) -> None:
     assert (
         f"Новая — 3 · {format_money(Decimal('450000'), 'RUB', 'ru')}" in board.text or "— 3 ·" in board.text
     )
-    assert "В работе: 3" in board.text
+    assert "В работе 3 сделки" in board.text
     await bot.press(SALES_ID, board, "Другая воронка")
     await bot.press(SALES_ID, bot.current(home), "Сделки: Опт")
     board2 = bot.current(home)
-    assert "Канбан · Сделки: Опт" in board2.text and "В работе: 2" in board2.text
+    assert "Канбан · Сделки: Опт" in board2.text and "В работе 2 сделки" in board2.text
     await bot.press(SALES_ID, board2, "Показать успешные")
     assert "Успешные" in bot.current(home).text
 
@@ -200,7 +200,7 @@ async def test_forged_kanban_buttons_are_refused(bot: Harness) -> None:
         assert (await s.get(Lead, lead_id)).stage_id == new.id  # type: ignore[union-attr]
     # The other's board does not count Sam's lead, and the stage page does not list it.
     await bot.press(OTHER_ID, menu, "Leads")
-    assert "In progress: 0" in bot.current(menu).text
+    assert "0 leads in progress" in bot.current(menu).text
     update = bot.tg.forge_callback(OTHER_ID, KbCB(a="s", s=new.id).pack(), message_id=menu.message_id)
     await bot.settle()
     assert "Secret" not in bot.current(menu).text

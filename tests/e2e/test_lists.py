@@ -41,7 +41,7 @@ async def test_paging_every_item_once_and_sort_in_russian(bot: Harness) -> None:
     mine = await make_items(bot, sales, ItemType.LEAD, 25, prefix="Окно")
     theirs = await make_items(bot, other, ItemType.LEAD, 4, prefix="Чужой")
     [page] = await bot.say(SALES_ID, "/leads")
-    assert "Лиды" in page.text and "найдено: 25" in page.text and "Страница 1 из 3" in page.text
+    assert "Лиды" in page.text and "найдено 25 записей" in page.text and "Страница 1 из 3" in page.text
     seen = refs_in(page.text)
     await bot.press(SALES_ID, page, "Следующая")
     seen += refs_in(bot.current(page).text)
@@ -84,13 +84,13 @@ async def test_filter_date_preset_in_user_timezone_saved_and_pinned(bot: Harness
         old = await items_service.create_lead(s, me, title="From yesterday", now=late_yesterday)
         fresh_id, old_id = fresh.id, old.id
     [page] = await bot.say(SALES_ID, "/leads")
-    assert "found: 2" in page.text
+    assert "2 found" in page.text
     await bot.press(SALES_ID, page, "Filter")
     await bot.press(SALES_ID, page, "Add condition")
     await bot.press(SALES_ID, page, "Created")
     await bot.press(SALES_ID, page, "Today")
     listed = bot.current(page)
-    assert "Created: Today" in listed.text and "found: 1" in listed.text
+    assert "Created: Today" in listed.text and "1 found" in listed.text
     assert refs_in(listed.text) == [f"L-{fresh_id}"]
 
     # Save the filter under a name and pin it.
@@ -145,13 +145,13 @@ async def test_filter_by_stage_and_amount_in_russian(bot: Harness) -> None:
     [bad] = await bot.say(SALES_ID, "много")
     assert "не похоже на сумму" in bad.text
     [listed] = await bot.say(SALES_ID, "100 000")
-    assert "найдено: 2" in listed.text and sorted(refs_in(listed.text)) == sorted(f"D-{i}" for i in big)
+    assert "найдены 2 записи" in listed.text and sorted(refs_in(listed.text)) == sorted(f"D-{i}" for i in big)
     await bot.press(SALES_ID, listed, "Фильтр")
     await bot.press(SALES_ID, listed, "Добавить условие")
     await bot.press(SALES_ID, listed, "Стадия")
     await bot.press(SALES_ID, listed, stages[0].name_ru)
     assert (
-        "найдено: 2" in bot.current(listed).text
+        "найдены 2 записи" in bot.current(listed).text
         and f"Стадия: {stages[0].name_ru}" in bot.current(listed).text
     )
 
@@ -173,7 +173,7 @@ async def test_bulk_stage_responsible_delete_and_forged(bot: Harness) -> None:
     assert "Move 3 selected" in bot.current(page).text
     await bot.press(SALES_ID, bot.current(page), work.name_en)
     report = bot.current(page)
-    assert f"Moved to «{work.name_en}»: 3" in report.text
+    assert f"3 moved to «{work.name_en}»" in report.text
     async with bot.app.db.unit_of_work() as s:
         rows = (await s.scalars(select(Lead).where(Lead.id.in_(ids)))).all()
         assert sorted(r.id for r in rows if r.stage_id == work.id) == sorted(ids[:3])
@@ -191,11 +191,11 @@ async def test_bulk_stage_responsible_delete_and_forged(bot: Harness) -> None:
     await bot.press(SALES_ID, bot.current(page), f"L-{ids[4]} ")
     await bot.press(SALES_ID, bot.current(page), "Responsible…")
     await bot.press(SALES_ID, bot.current(page), "Olga Other")
-    assert "Responsible is now Olga Other: 2" in bot.current(page).text
+    assert "Olga Other is now responsible for 2 records" in bot.current(page).text
     async with bot.app.db.unit_of_work() as s:
         assert (await s.get(Lead, ids[3])).responsible_id == other.id  # type: ignore[union-attr]
     # Those two are no longer Sam's: the list shows 4 now.
-    assert "found: 4" in bot.current(page).text
+    assert "4 found" in bot.current(page).text
 
     await bot.press(SALES_ID, bot.current(page), "Select")
     await bot.press(SALES_ID, bot.current(page), f"L-{ids[5]} ")
@@ -203,7 +203,7 @@ async def test_bulk_stage_responsible_delete_and_forged(bot: Harness) -> None:
     await bot.press(SALES_ID, bot.current(page), "Delete…")
     assert "Move 2 selected to the trash" in bot.current(page).text
     await bot.press(SALES_ID, bot.current(page), "Yes, delete 2")
-    assert "Moved to the trash: 2" in bot.current(page).text and "found: 2" in bot.current(page).text
+    assert "2 records moved to the trash" in bot.current(page).text and "2 found" in bot.current(page).text
     async with bot.app.db.unit_of_work() as s:
         assert (await s.get(Lead, ids[5])).deleted_at is not None  # type: ignore[union-attr]
         assert (await s.get(Lead, theirs)).deleted_at is None  # type: ignore[union-attr]

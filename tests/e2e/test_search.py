@@ -58,7 +58,7 @@ async def test_find_in_russian_and_cancel(bot: Harness) -> None:
     assert "Поиск закрыт" in bot.current(asked).text
     [asked] = await bot.say(SALES_ID, "/find")
     [results] = await bot.say(SALES_ID, "+79991234567")
-    assert "найдено 1" in results.text and f"C-{ids['contact']}" in results.text
+    assert "найден 1 результат" in results.text and f"C-{ids['contact']}" in results.text
     await bot.press(SALES_ID, results, "Искать ещё")
     [again] = await bot.say(SALES_ID, f"D-{ids['deal']}")
     assert f"D-{ids['deal']}" in again.text

@@ -99,17 +99,17 @@ async def test_reminders_digest_and_muting_in_russian(bot: Harness) -> None:
     me = await add_member(bot, BOB, "Борис", lang="ru")
     assert me.reminder_offsets == [0, 15]
     [screen] = await _say(bot, BOB, "/settings")
-    assert "Настройки" in screen.text and "за 15 мин, в момент срока" in screen.text
+    assert "Настройки" in screen.text and "за 15 минут, в момент срока" in screen.text
 
     await bot.press(BOB, screen, "Напоминания")
-    await bot.press(BOB, screen, "за 1 ч")
+    await bot.press(BOB, screen, "за 1 час")
     await bot.press(BOB, screen, "в момент срока")
-    assert "Выбрано: за 1 ч, за 15 мин" in bot.current(screen).text
+    assert "Выбрано: за 1 час, за 15 минут" in bot.current(screen).text
     assert (await _user(bot, BOB)).reminder_offsets == [0, 15]  # nothing saved before "Save"
     await bot.press(BOB, screen, "Сохранить")
     assert _last_answer(bot).get("text") == "Напоминания сохранены."
     assert (await _user(bot, BOB)).reminder_offsets == [60, 15]
-    assert "за 1 ч, за 15 мин" in bot.current(screen).text
+    assert "за 1 час, за 15 минут" in bot.current(screen).text
 
     await bot.press(BOB, screen, "Утренняя сводка")
     await bot.press(BOB, screen, "07:30")

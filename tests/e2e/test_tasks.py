@@ -110,7 +110,7 @@ async def test_create_task_change_status_and_deadline_in_english(bot: Harness) -
     [bad] = await bot.say(SALES_ID, "whenever")
     assert "could not read" in bad.text
     [saved] = await bot.say(SALES_ID, "28.11.2031 15:30")
-    assert "Deadline saved" in saved.text and "28.11.2031 15:30" in saved.text
+    assert "Deadline saved" in saved.text and "11/28/2031 15:30" in saved.text  # English: month first
     assert "Status: 🗓 Deadline changed" in saved.text
     await bot.say(SALES_ID, "29.11.2031 15:30")  # the form ended: this is no deadline any more
     assert (await _tasks(bot, lead_id))[0].deadline.strftime("%d.%m.%Y %H:%M") == "28.11.2031 15:30"

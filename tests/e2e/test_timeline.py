@@ -102,14 +102,15 @@ async def test_records_rendered_in_english_and_local_time(bot: Harness) -> None:
     assert "Timeline" in text and f"L-{lead_id}" in text
     # Newest first: the comment (14:12 local) above the creation (14:05 local).
     assert text.index("Client <b>asked</b> for a discount") < text.index("Title: Window order")
-    assert "12.03.2024 14:12" in text and "12.03.2024 14:07" in text
+    # English dates as Babel writes them for "en" (month first).
+    assert "3/12/2024 14:12" in text and "3/12/2024 14:07" in text
     assert "Title: Window order → Window order XL" in text
     assert "Observer added: Olga Other" in text
-    assert "Planned 📞 call «Call the client» for 13.03.2031 14:09" in text
+    assert "Planned 📞 call «Call the client» for 3/13/2031 14:09" in text
     assert "Task «Send the offer» for Sam Seller" in text
     assert "Task «Send the offer»: Viewed → In progress" in text
     assert "Sam Seller" in text
-    assert "Task «Send the offer»: deadline — → 14.03.2031 16:00" in text
+    assert "Task «Send the offer»: deadline — → 3/14/2031 16:00" in text
     assert "Task «Send the offer»: In progress → Deadline changed" in text
     # 11 records: a page of 8 and a Next button; the oldest are on page 2.
     assert "Next" in str(_labels(timeline)) and "Prev" not in str(_labels(timeline))
