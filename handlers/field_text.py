@@ -20,4 +20,5 @@ def field_context(
 
 def field_label(tr: Translator, field: Field | str) -> str:
     """A field's label in the reader's language (the schema holds the message id)."""
-    return tr(field.label if isinstance(field, Field) else label_of(field))
+    label = field.label if isinstance(field, Field) else label_of(field)
+    return tr(label)

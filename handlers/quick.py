@@ -33,7 +33,7 @@ from handlers.card_render import item_label, load_visible, open_card
 from handlers.datetime_input import Ctx, Event, ask_datetime, format_moment, register_target
 from handlers.open_card import open_card_of
 from handlers.render import esc, truncate
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="quick")
@@ -41,10 +41,10 @@ router = Router(name="quick")
 PENDING_KEY = "qk_pending"  # the activity waiting for the answer to the question, in FSM data
 ASKED_KINDS = (ActivityType.CALL, ActivityType.MEETING, ActivityType.TASK, ActivityType.EMAIL)
 KIND_LABELS = {
-    ActivityType.CALL: "act.type.call",
-    ActivityType.MEETING: "act.type.meeting",
-    ActivityType.TASK: "act.type.task",
-    ActivityType.EMAIL: "act.type.email",
+    ActivityType.CALL: N_("act.type.call"),
+    ActivityType.MEETING: N_("act.type.meeting"),
+    ActivityType.TASK: N_("act.type.task"),
+    ActivityType.EMAIL: N_("act.type.email"),
 }
 
 
@@ -141,7 +141,7 @@ def _draft_line(tr: Translator, item: AnyItem, kind: str | None, subject: str, w
     """ "📞 Call «subject» · tomorrow 10:00" over the item's label (escaped HTML)."""
     parts = []
     if kind:
-        parts.append(tr(KIND_LABELS.get(ActivityType(kind), "act.type.call")))
+        parts.append(tr(KIND_LABELS[ActivityType(kind)]))
     if subject:
         parts.append(f"«{esc(truncate(subject, 80))}»")
     line = " ".join(parts)

@@ -97,42 +97,44 @@ def _parse_one(f: Field, text: str, ctx: FieldContext) -> Any:
 # --- the declarations ------------------------------------------------------------------------------
 
 
-def _f(name: str, kind: Kind, **flags: Any) -> Field:
-    return Field(name, kind, label=flags.pop("label", f"field.{name}"), **flags)
+def _f(name: str, kind: Kind, label: str, **flags: Any) -> Field:
+    # The label is written out at each declaration (not built from the name) so that the catalog
+    # check sees every id.
+    return Field(name, kind, label=label, **flags)
 
 
 _EDIT = {"on_card": True, "requirable": True}
 
-_TITLE = _f("title", Kind.TEXT, max_length=255, **_EDIT, filterable=True, quick_filter=True, sortable=True,
+_TITLE = _f("title", Kind.TEXT, label="field.title", max_length=255, **_EDIT, filterable=True, quick_filter=True, sortable=True,
             clearable=False)  # fmt: skip
-_PHONE = _f("phone", Kind.PHONE, max_length=255, many=True, **_EDIT, filterable=True, quick_filter=True)
-_EMAIL = _f("email", Kind.EMAIL, max_length=255, many=True, **_EDIT, filterable=True, quick_filter=True)
-_SOURCE = _f("source", Kind.TEXT, max_length=50, **_EDIT, filterable=True, quick_filter=True)
-_COMMENT = _f("comment", Kind.TEXT, max_length=DEFAULT_TEXT_LIMIT, **_EDIT)
-_AMOUNT = _f("amount", Kind.MONEY, **_EDIT, filterable=True, quick_filter=True, sortable=True)
-_CURRENCY = _f("currency", Kind.CURRENCY, max_length=3, on_card=True, filterable=True, clearable=False)
+_PHONE = _f("phone", Kind.PHONE, label="field.phone", max_length=255, many=True, **_EDIT, filterable=True, quick_filter=True)
+_EMAIL = _f("email", Kind.EMAIL, label="field.email", max_length=255, many=True, **_EDIT, filterable=True, quick_filter=True)
+_SOURCE = _f("source", Kind.TEXT, label="field.source", max_length=50, **_EDIT, filterable=True, quick_filter=True)
+_COMMENT = _f("comment", Kind.TEXT, label="field.comment", max_length=DEFAULT_TEXT_LIMIT, **_EDIT)
+_AMOUNT = _f("amount", Kind.MONEY, label="field.amount", **_EDIT, filterable=True, quick_filter=True, sortable=True)
+_CURRENCY = _f("currency", Kind.CURRENCY, label="field.currency", max_length=3, on_card=True, filterable=True, clearable=False)
 _CLIENT = (
-    _f("contact_id", Kind.REFERENCE, ref="contact", requirable=True, filterable=True),
-    _f("company_id", Kind.REFERENCE, ref="company", requirable=True, filterable=True),
+    _f("contact_id", Kind.REFERENCE, label="field.contact_id", ref="contact", requirable=True, filterable=True),
+    _f("company_id", Kind.REFERENCE, label="field.company_id", ref="company", requirable=True, filterable=True),
 )
 _SYSTEM_HEAD = (
-    _f("responsible_id", Kind.USER, filterable=True, quick_filter=True),
-    _f("created_at", Kind.DATETIME, filterable=True, quick_filter=True, sortable=True),
-    _f("updated_at", Kind.DATETIME, filterable=True, quick_filter=True, sortable=True),
+    _f("responsible_id", Kind.USER, label="field.responsible_id", filterable=True, quick_filter=True),
+    _f("created_at", Kind.DATETIME, label="field.created_at", filterable=True, quick_filter=True, sortable=True),
+    _f("updated_at", Kind.DATETIME, label="field.updated_at", filterable=True, quick_filter=True, sortable=True),
 )
 _SYSTEM_TAIL = (
-    _f("id", Kind.NUMBER, filterable=True),
-    _f("observer_id", Kind.USER, filterable=True, query_kind="observer"),
+    _f("id", Kind.NUMBER, label="field.id", filterable=True),
+    _f("observer_id", Kind.USER, label="field.observer_id", filterable=True, query_kind="observer"),
 )
 _STAGED = (
-    _f("stage_id", Kind.REFERENCE, ref="stage", filterable=True, quick_filter=True),
-    _f("pipeline_id", Kind.REFERENCE, ref="pipeline", filterable=True),
-    _f("closed", Kind.FLAG, filterable=True, quick_filter=True),
-    _f("won", Kind.FLAG, filterable=True),
-    _f("closed_at", Kind.DATETIME, filterable=True),
-    _f("last_activity_at", Kind.DATETIME, filterable=True, quick_filter=True),
-    _f("stage_entered_at", Kind.DATETIME, filterable=True),
-    _f("focused_at", Kind.DATETIME, filterable=True),
+    _f("stage_id", Kind.REFERENCE, label="field.stage_id", ref="stage", filterable=True, quick_filter=True),
+    _f("pipeline_id", Kind.REFERENCE, label="field.pipeline_id", ref="pipeline", filterable=True),
+    _f("closed", Kind.FLAG, label="field.closed", filterable=True, quick_filter=True),
+    _f("won", Kind.FLAG, label="field.won", filterable=True),
+    _f("closed_at", Kind.DATETIME, label="field.closed_at", filterable=True),
+    _f("last_activity_at", Kind.DATETIME, label="field.last_activity_at", filterable=True, quick_filter=True),
+    _f("stage_entered_at", Kind.DATETIME, label="field.stage_entered_at", filterable=True),
+    _f("focused_at", Kind.DATETIME, label="field.focused_at", filterable=True),
 )
 
 
@@ -145,11 +147,11 @@ _LEAD_NAME = {"max_length": 100, **_EDIT}
 SCHEMA: dict[ItemType, tuple[Field, ...]] = {
     ItemType.LEAD: (
         _TITLE,
-        _f("name", Kind.TEXT, **_LEAD_NAME, filterable=True),
-        _f("last_name", Kind.TEXT, **_LEAD_NAME, filterable=True),
-        _f("second_name", Kind.TEXT, **_LEAD_NAME),
-        _f("company_title", Kind.TEXT, max_length=255, **_EDIT, filterable=True),
-        _f("position", Kind.TEXT, max_length=255, **_EDIT),
+        _f("name", Kind.TEXT, label="field.name", **_LEAD_NAME, filterable=True),
+        _f("last_name", Kind.TEXT, label="field.last_name", **_LEAD_NAME, filterable=True),
+        _f("second_name", Kind.TEXT, label="field.second_name", **_LEAD_NAME),
+        _f("company_title", Kind.TEXT, label="field.company_title", max_length=255, **_EDIT, filterable=True),
+        _f("position", Kind.TEXT, label="field.position", max_length=255, **_EDIT),
         _PHONE,
         _EMAIL,
         _AMOUNT,
@@ -159,51 +161,50 @@ SCHEMA: dict[ItemType, tuple[Field, ...]] = {
         *_CLIENT,
         *_SYSTEM_HEAD,
         *_with(_STAGED, last_activity_at={"sortable": True}),
-        _f("is_return_customer", Kind.FLAG, filterable=True, quick_filter=True),
+        _f("is_return_customer", Kind.FLAG, label="field.is_return_customer", filterable=True, quick_filter=True),
         *_SYSTEM_TAIL,
     ),
     ItemType.DEAL: (
         _TITLE,
         _AMOUNT,
         _CURRENCY,
-        _f("begin_date", Kind.DATE, **_EDIT, filterable=True),
-        _f("close_date", Kind.DATE, **_EDIT, filterable=True, quick_filter=True, sortable=True),
+        _f("begin_date", Kind.DATE, label="field.begin_date", **_EDIT, filterable=True),
+        _f("close_date", Kind.DATE, label="field.close_date", **_EDIT, filterable=True, quick_filter=True, sortable=True),
         _SOURCE,
         _COMMENT,
         *_CLIENT,
         *_SYSTEM_HEAD,
         *_with(_STAGED, won={"quick_filter": True}),
-        _f("lead_id", Kind.REFERENCE, ref="lead", filterable=True),
+        _f("lead_id", Kind.REFERENCE, label="field.lead_id", ref="lead", filterable=True),
         # Deals keep no phones of their own, but the filter language asks about them the same way.
         replace(_PHONE, on_card=False, requirable=False, quick_filter=False),
         replace(_EMAIL, on_card=False, requirable=False, quick_filter=False),
         *_SYSTEM_TAIL,
     ),
     ItemType.CONTACT: (
-        _f("name", Kind.TEXT, max_length=100, **_EDIT, filterable=True, quick_filter=True, sortable=True),
-        _f("second_name", Kind.TEXT, max_length=100, **_EDIT, filterable=True),
-        _f(
-            "last_name", Kind.TEXT, max_length=100, **_EDIT, filterable=True, quick_filter=True, sortable=True
+        _f("name", Kind.TEXT, label="field.name", max_length=100, **_EDIT, filterable=True, quick_filter=True, sortable=True),
+        _f("second_name", Kind.TEXT, label="field.second_name", max_length=100, **_EDIT, filterable=True),
+        _f("last_name", Kind.TEXT, label="field.last_name", max_length=100, **_EDIT, filterable=True, quick_filter=True, sortable=True
         ),
-        _f("position", Kind.TEXT, max_length=255, **_EDIT, filterable=True, quick_filter=True),
+        _f("position", Kind.TEXT, label="field.position", max_length=255, **_EDIT, filterable=True, quick_filter=True),
         _PHONE,
         _EMAIL,
         _SOURCE,
         _COMMENT,
         *_SYSTEM_HEAD,
-        _f("company_id", Kind.REFERENCE, ref="company", filterable=True, query_kind="contact_company"),
-        _f("lead_id", Kind.REFERENCE, ref="lead", filterable=True),
+        _f("company_id", Kind.REFERENCE, label="field.company_id", ref="company", filterable=True, query_kind="contact_company"),
+        _f("lead_id", Kind.REFERENCE, label="field.lead_id", ref="lead", filterable=True),
         *_SYSTEM_TAIL,
     ),
     ItemType.COMPANY: (
         _TITLE,
-        _f("industry", Kind.TEXT, max_length=100, **_EDIT, filterable=True, quick_filter=True),
+        _f("industry", Kind.TEXT, label="field.industry", max_length=100, **_EDIT, filterable=True, quick_filter=True),
         _PHONE,
         _EMAIL,
         _SOURCE,
         _COMMENT,
         *_SYSTEM_HEAD,
-        _f("lead_id", Kind.REFERENCE, ref="lead", filterable=True),
+        _f("lead_id", Kind.REFERENCE, label="field.lead_id", ref="lead", filterable=True),
         *_SYSTEM_TAIL,
     ),
 }
