@@ -105,22 +105,80 @@ def _f(name: str, kind: Kind, label: str, **flags: Any) -> Field:
 
 _EDIT = {"on_card": True, "requirable": True}
 
-_TITLE = _f("title", Kind.TEXT, label="field.title", max_length=255, **_EDIT, filterable=True, quick_filter=True, sortable=True,
-            clearable=False)  # fmt: skip
-_PHONE = _f("phone", Kind.PHONE, label="field.phone", max_length=255, many=True, **_EDIT, filterable=True, quick_filter=True)
-_EMAIL = _f("email", Kind.EMAIL, label="field.email", max_length=255, many=True, **_EDIT, filterable=True, quick_filter=True)
-_SOURCE = _f("source", Kind.TEXT, label="field.source", max_length=50, **_EDIT, filterable=True, quick_filter=True)
+_TITLE = _f("title", Kind.TEXT, label="field.title", max_length=255, **_EDIT, filterable=True,
+            quick_filter=True, sortable=True, clearable=False)  # fmt: skip
+_PHONE = _f(
+    "phone",
+    Kind.PHONE,
+    label="field.phone",
+    max_length=255,
+    many=True,
+    **_EDIT,
+    filterable=True,
+    quick_filter=True,
+)
+_EMAIL = _f(
+    "email",
+    Kind.EMAIL,
+    label="field.email",
+    max_length=255,
+    many=True,
+    **_EDIT,
+    filterable=True,
+    quick_filter=True,
+)
+_SOURCE = _f(
+    "source", Kind.TEXT, label="field.source", max_length=50, **_EDIT, filterable=True, quick_filter=True
+)
 _COMMENT = _f("comment", Kind.TEXT, label="field.comment", max_length=DEFAULT_TEXT_LIMIT, **_EDIT)
-_AMOUNT = _f("amount", Kind.MONEY, label="field.amount", **_EDIT, filterable=True, quick_filter=True, sortable=True)
-_CURRENCY = _f("currency", Kind.CURRENCY, label="field.currency", max_length=3, on_card=True, filterable=True, clearable=False)
+_AMOUNT = _f(
+    "amount", Kind.MONEY, label="field.amount", **_EDIT, filterable=True, quick_filter=True, sortable=True
+)
+_CURRENCY = _f(
+    "currency",
+    Kind.CURRENCY,
+    label="field.currency",
+    max_length=3,
+    on_card=True,
+    filterable=True,
+    clearable=False,
+)
 _CLIENT = (
-    _f("contact_id", Kind.REFERENCE, label="field.contact_id", ref="contact", requirable=True, filterable=True),
-    _f("company_id", Kind.REFERENCE, label="field.company_id", ref="company", requirable=True, filterable=True),
+    _f(
+        "contact_id",
+        Kind.REFERENCE,
+        label="field.contact_id",
+        ref="contact",
+        requirable=True,
+        filterable=True,
+    ),
+    _f(
+        "company_id",
+        Kind.REFERENCE,
+        label="field.company_id",
+        ref="company",
+        requirable=True,
+        filterable=True,
+    ),
 )
 _SYSTEM_HEAD = (
     _f("responsible_id", Kind.USER, label="field.responsible_id", filterable=True, quick_filter=True),
-    _f("created_at", Kind.DATETIME, label="field.created_at", filterable=True, quick_filter=True, sortable=True),
-    _f("updated_at", Kind.DATETIME, label="field.updated_at", filterable=True, quick_filter=True, sortable=True),
+    _f(
+        "created_at",
+        Kind.DATETIME,
+        label="field.created_at",
+        filterable=True,
+        quick_filter=True,
+        sortable=True,
+    ),
+    _f(
+        "updated_at",
+        Kind.DATETIME,
+        label="field.updated_at",
+        filterable=True,
+        quick_filter=True,
+        sortable=True,
+    ),
 )
 _SYSTEM_TAIL = (
     _f("id", Kind.NUMBER, label="field.id", filterable=True),
@@ -161,7 +219,13 @@ SCHEMA: dict[ItemType, tuple[Field, ...]] = {
         *_CLIENT,
         *_SYSTEM_HEAD,
         *_with(_STAGED, last_activity_at={"sortable": True}),
-        _f("is_return_customer", Kind.FLAG, label="field.is_return_customer", filterable=True, quick_filter=True),
+        _f(
+            "is_return_customer",
+            Kind.FLAG,
+            label="field.is_return_customer",
+            filterable=True,
+            quick_filter=True,
+        ),
         *_SYSTEM_TAIL,
     ),
     ItemType.DEAL: (
@@ -169,7 +233,15 @@ SCHEMA: dict[ItemType, tuple[Field, ...]] = {
         _AMOUNT,
         _CURRENCY,
         _f("begin_date", Kind.DATE, label="field.begin_date", **_EDIT, filterable=True),
-        _f("close_date", Kind.DATE, label="field.close_date", **_EDIT, filterable=True, quick_filter=True, sortable=True),
+        _f(
+            "close_date",
+            Kind.DATE,
+            label="field.close_date",
+            **_EDIT,
+            filterable=True,
+            quick_filter=True,
+            sortable=True,
+        ),
         _SOURCE,
         _COMMENT,
         *_CLIENT,
@@ -182,23 +254,63 @@ SCHEMA: dict[ItemType, tuple[Field, ...]] = {
         *_SYSTEM_TAIL,
     ),
     ItemType.CONTACT: (
-        _f("name", Kind.TEXT, label="field.name", max_length=100, **_EDIT, filterable=True, quick_filter=True, sortable=True),
-        _f("second_name", Kind.TEXT, label="field.second_name", max_length=100, **_EDIT, filterable=True),
-        _f("last_name", Kind.TEXT, label="field.last_name", max_length=100, **_EDIT, filterable=True, quick_filter=True, sortable=True
+        _f(
+            "name",
+            Kind.TEXT,
+            label="field.name",
+            max_length=100,
+            **_EDIT,
+            filterable=True,
+            quick_filter=True,
+            sortable=True,
         ),
-        _f("position", Kind.TEXT, label="field.position", max_length=255, **_EDIT, filterable=True, quick_filter=True),
+        _f("second_name", Kind.TEXT, label="field.second_name", max_length=100, **_EDIT, filterable=True),
+        _f(
+            "last_name",
+            Kind.TEXT,
+            label="field.last_name",
+            max_length=100,
+            **_EDIT,
+            filterable=True,
+            quick_filter=True,
+            sortable=True,
+        ),
+        _f(
+            "position",
+            Kind.TEXT,
+            label="field.position",
+            max_length=255,
+            **_EDIT,
+            filterable=True,
+            quick_filter=True,
+        ),
         _PHONE,
         _EMAIL,
         _SOURCE,
         _COMMENT,
         *_SYSTEM_HEAD,
-        _f("company_id", Kind.REFERENCE, label="field.company_id", ref="company", filterable=True, query_kind="contact_company"),
+        _f(
+            "company_id",
+            Kind.REFERENCE,
+            label="field.company_id",
+            ref="company",
+            filterable=True,
+            query_kind="contact_company",
+        ),
         _f("lead_id", Kind.REFERENCE, label="field.lead_id", ref="lead", filterable=True),
         *_SYSTEM_TAIL,
     ),
     ItemType.COMPANY: (
         _TITLE,
-        _f("industry", Kind.TEXT, label="field.industry", max_length=100, **_EDIT, filterable=True, quick_filter=True),
+        _f(
+            "industry",
+            Kind.TEXT,
+            label="field.industry",
+            max_length=100,
+            **_EDIT,
+            filterable=True,
+            quick_filter=True,
+        ),
         _PHONE,
         _EMAIL,
         _SOURCE,
