@@ -72,3 +72,18 @@ class CardCB(CallbackData, prefix="c"):
     type: ItemType
     id: int
     action: CardAction = CardAction.OPEN
+
+
+class RemAction(StrEnum):
+    """Buttons on a pushed reminder (handled by handlers/reminders.py)."""
+
+    DONE = "d"
+    SNOOZE_15 = "s15"
+    SNOOZE_1H = "s1h"
+    TOMORROW = "tm"  # tomorrow 10:00, the user's local time
+
+
+# Shared because handlers/notify_render.py draws these buttons and handlers/reminders.py handles them.
+class RemCB(CallbackData, prefix="rm"):
+    action: RemAction
+    activity: int

@@ -18,7 +18,7 @@ from crm_core.models.users import User
 from crm_core.refs import format_ref
 from crm_core.services import delivery as delivery_service
 from crm_core.services.counters import get_counters, user_zone
-from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, RemAction, RemCB
 from handlers.render import MESSAGE_LIMIT, esc, split_blocks, truncate
 from handlers.texts import Translator
 from scheduler.ports import OutgoingMessage
@@ -96,8 +96,6 @@ def open_button(tr: Translator, item_type: ItemType | str, item_id: int) -> dict
 
 
 def reminder_buttons(tr: Translator, activity: Activity, *, done: bool = False) -> Buttons:
-    from handlers.reminders import RemAction, RemCB  # the module that handles these buttons
-
     open_row = [open_button(tr, activity.owner_type, activity.owner_id)]
     if done:
         return [open_row]
