@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
@@ -22,6 +21,7 @@ from aiogram.utils.deep_linking import create_start_link
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.clock import zone_of
 from crm_core.errors import PipelineInvariantViolated, StageNotEmpty, ValidationFailed
 from crm_core.models import Department, Role, User
 from crm_core.models.items import ItemType, Pipeline, Stage, StageSemantics
@@ -429,7 +429,7 @@ async def invites_screen(ctx: Ctx) -> Screen:
             select(User).where(User.id.in_({i.created_by_id for i in invites}))
         )
     }
-    zone = ZoneInfo(ctx.user.timezone)
+    zone = zone_of(ctx.user.timezone)
     lines = [tr("adm.inv.title")]
     rows = []
     for n, invite in enumerate(invites, 1):

@@ -13,12 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.clock import utcnow
+from crm_core.clock import utcnow, zone_of
 from crm_core.errors import AccessDenied, NotFound
 from crm_core.models.items import (
     AnyItem,
@@ -88,11 +87,7 @@ def format_money(amount: Decimal | int | float | None, currency: str | None, lan
 
 def format_dt(value: datetime, user: User) -> str:
     """A UTC moment in the user's timezone, as people write it here."""
-    try:
-        zone = ZoneInfo(user.timezone or "UTC")
-    except Exception:  # an odd stored name must not break the card
-        zone = ZoneInfo("UTC")
-    return value.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+    return value.astimezone(zone_of(user.timezone)).strftime("%d.%m.%Y %H:%M")
 
 
 def stage_progress(tr: Translator, stages: list[Stage], stage: Stage | None) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.deep_linking import create_start_link
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.clock import zone_of
 from crm_core.errors import AccessDenied
 from crm_core.models import Role, User
 from crm_core.services import users as users_service
@@ -54,7 +53,7 @@ async def create_invite(
         raise AccessDenied(action="create_invite") from None
     invite = await users_service.create_invite(session, user, role=role)
     link = await create_start_link(bot, INVITE_PREFIX + invite.code)
-    expires = invite.expires_at.astimezone(ZoneInfo(user.timezone)).strftime("%d.%m.%Y %H:%M")
+    expires = invite.expires_at.astimezone(zone_of(user.timezone)).strftime("%d.%m.%Y %H:%M")
     await show(
         callback,
         tr("invite.created", role=tr(f"role.{role.value}"), expires=expires, link=link),

@@ -17,13 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.clock import ensure_utc
+from crm_core.clock import ensure_utc, zone_of
 from crm_core.models.activities import Activity, ActivityReminder, ReminderState
 from crm_core.models.delivery import ChatDelivery
 from crm_core.models.items import ITEM_MODELS, AnyItem, ItemType
@@ -53,13 +52,6 @@ __all__ = [
 
 # A digest not sent at its time (the bot was down) is still sent within this many hours.
 DIGEST_CATCH_UP = timedelta(hours=6)
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 # --- per-chat state ---------------------------------------------------------------------------
@@ -226,7 +218,7 @@ def _as_utc(value: Any) -> datetime:
 def digest_date(user: User, now: datetime, catch_up: timedelta = DIGEST_CATCH_UP) -> str | None:
     """The local date whose digest is due for `user` at `now`, or None (not yet, too late, or a
     weekend for someone who wants working days only)."""
-    tz = _zone(user.timezone)
+    tz = zone_of(user.timezone)
     local = ensure_utc(now).astimezone(tz)
     if user.digest_workdays_only and local.weekday() >= 5:
         return None
