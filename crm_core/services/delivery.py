@@ -1,6 +1,8 @@
 """What the delivery of reminders and notifications needs from the database, beyond the claim
 cycle of `services.reminders` and `services.notifications`:
 
+- who the claimed rows go to: each recipient's settings (language, timezone, muted categories)
+  and chat state read in one call (`recipients`);
 - per-chat state shared by every bot process (`ChatDelivery`): undeliverable after a 403, the
   instant before which a chat must not be sent to after a 429, a group's migration;
 - deferring a claimed row without counting a failed attempt (the chat is rate limited), dropping
@@ -23,10 +25,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, zone_of
-from crm_core.models.activities import Activity, ActivityReminder, ReminderState
+from crm_core.models.activities import Activity, ActivityReminder, ReminderKind, ReminderState
 from crm_core.models.delivery import ChatDelivery
 from crm_core.models.items import ITEM_MODELS, AnyItem, ItemType
-from crm_core.models.notifications import Notification, NotificationCategory, NotificationState
+from crm_core.models.notifications import (
+    Notification,
+    NotificationCategory,
+    NotificationState,
+    UserMutedCategory,
+)
 from crm_core.models.users import Role, User
 from crm_core.services.counters import day_bounds
 from crm_core.services.notifications import notify
@@ -34,6 +41,8 @@ from crm_core.services.notifications import notify
 __all__ = [
     "ChatDelivery",
     "DIGEST_CATCH_UP",
+    "Recipient",
+    "recipients",
     "chat_states",
     "mark_undeliverable",
     "mark_deliverable",
@@ -42,6 +51,7 @@ __all__ = [
     "defer_reminders",
     "defer_notifications",
     "drop_reminders",
+    "deadline_reminders_out",
     "renew_leases",
     "next_due_at",
     "queue_digests",
@@ -52,6 +62,48 @@ __all__ = [
 
 # A digest not sent at its time (the bot was down) is still sent within this many hours.
 DIGEST_CATCH_UP = timedelta(hours=6)
+
+
+# --- recipients ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What delivery needs to know about the person a reminder or notification is for: the user
+    (language, timezone, active), the categories they muted and their chat's shared state."""
+
+    user: User
+    muted: frozenset[str]
+    chat: ChatDelivery | None
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.telegram_id
+
+    @property
+    def undeliverable(self) -> bool:
+        return self.chat is not None and self.chat.undeliverable
+
+    def mutes(self, category: NotificationCategory | str) -> bool:
+        return str(category) in self.muted
+
+
+async def recipients(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, Recipient]:
+    """The recipients by user id (absent users are left out), in three queries however many."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    users = list(await session.scalars(select(User).where(User.id.in_(ids))))
+    muted: dict[int, set[str]] = defaultdict(set)
+    rows = await session.execute(
+        select(UserMutedCategory.user_id, UserMutedCategory.category).where(
+            UserMutedCategory.user_id.in_(ids)
+        )
+    )
+    for uid, category in rows.all():
+        muted[uid].add(category)
+    states = await chat_states(session, [u.telegram_id for u in users])
+    return {u.id: Recipient(u, frozenset(muted[u.id]), states.get(u.telegram_id)) for u in users}
 
 
 # --- per-chat state ---------------------------------------------------------------------------
@@ -158,6 +210,24 @@ async def drop_reminders(session: AsyncSession, ids: Sequence[int]) -> None:
         .values(state=ReminderState.CANCELLED, claimed_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def deadline_reminders_out(
+    session: AsyncSession, overdue: Iterable[ActivityReminder]
+) -> set[tuple[int, int, datetime]]:
+    """(activity, user, due_at) of the reminders at the deadline already sent or being sent for
+    these overdue notices' activities: an overdue notice due together with one is folded into it."""
+    activity_ids = list({r.activity_id for r in overdue})
+    if not activity_ids:
+        return set()
+    rows = await session.execute(
+        select(ActivityReminder.activity_id, ActivityReminder.user_id, ActivityReminder.due_at).where(
+            ActivityReminder.activity_id.in_(activity_ids),
+            ActivityReminder.kind == ReminderKind.REMINDER,
+            ActivityReminder.state.in_([ReminderState.SENT, ReminderState.CLAIMED]),
+        )
+    )
+    return {tuple(row) for row in rows.all()}  # type: ignore[misc]
 
 
 async def renew_leases(
