@@ -4,9 +4,9 @@ with counts per day, previous/next month, a day's activities each opening its it
 
 from __future__ import annotations
 
-import calendar as pycalendar
 from collections import defaultdict
 from datetime import date, datetime
+from enum import StrEnum
 
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import utcnow
 from crm_core.errors import ValidationFailed
+from crm_core.formatting import format_date, format_time, month_name, weekday_name
 from crm_core.models.activities import Activity, ActivityType
 from crm_core.models.items import AnyItem, ItemType
 from crm_core.models.users import User
@@ -24,6 +25,7 @@ from crm_core.services.views import Condition
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS
 from handlers.datetime_input import format_moment
+from handlers.month_grid import month_rows, shift_month
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import Translator
 from handlers.ui import show
@@ -44,18 +46,43 @@ GROUP_ICONS = {
 }
 
 
-class AvCB(CallbackData, prefix="av"):
-    """a: h overview, g a group's page (g group, o offset)."""
+GROUP_TITLES = {
+    "overdue": "av.group.overdue",
+    "today": "av.group.today",
+    "this_week": "av.group.this_week",
+    "next_week": "av.group.next_week",
+    "later": "av.group.later",
+    "none": "av.group.none",
+}
+ACTIVITY_TYPES = {
+    ActivityType.CALL: "act.type.call",
+    ActivityType.MEETING: "act.type.meeting",
+    ActivityType.TASK: "act.type.task",
+    ActivityType.EMAIL: "act.type.email",
+    ActivityType.MESSAGE: "act.type.message",
+    ActivityType.UNIVERSAL: "act.type.universal",
+}
 
-    a: str
-    g: str = ""
-    o: int = 0
+
+class AvAction(StrEnum):
+    OVERVIEW = "overview"
+    GROUP = "group"  # a group's page
+
+
+class AvCB(CallbackData, prefix="av"):
+    a: AvAction
+    g: str = ""  # the group
+    o: int = 0  # the page's offset
+
+
+class CalAction(StrEnum):
+    MONTH = "month"
+    DAY = "day"
+    NOOP = "noop"  # labels and blank cells
 
 
 class CalCB(CallbackData, prefix="cal"):
-    """a: m a month, d a day, n no-op (labels and blank cells)."""
-
-    a: str
+    a: CalAction
     y: int = 0
     m: int = 0
     d: int = 0
@@ -113,7 +140,7 @@ async def overview_screen(
     for group in GROUPS:
         count = view.counts[group]
         lines.append("")
-        lines.append(f"{GROUP_ICONS[group]} <b>{tr(f'av.group.{group}')}</b>: {count}")
+        lines.append(f"{GROUP_ICONS[group]} <b>{tr(GROUP_TITLES[group])}</b>: {count}")
         n = 0
         for e in view.groups[group]:
             item = items.get((e.owner_type, e.owner_id))
@@ -125,8 +152,8 @@ async def overview_screen(
         if count:
             rows.append([
                 InlineKeyboardButton(
-                    text=f"{GROUP_ICONS[group]} {tr(f'av.group.{group}')} · {count}",
-                    callback_data=AvCB(a="g", g=group).pack(),
+                    text=f"{GROUP_ICONS[group]} {tr(GROUP_TITLES[group])} · {count}",
+                    callback_data=AvCB(a=AvAction.GROUP, g=group).pack(),
                 )
             ])  # fmt: skip
     if not any(view.counts.values()):
@@ -134,7 +161,7 @@ async def overview_screen(
         lines.append(tr("av.empty"))
     calendar = MenuCB(action=MenuAction.CALENDAR).pack()
     rows.append([
-        InlineKeyboardButton(text=tr("av.refresh"), callback_data=AvCB(a="h").pack()),
+        InlineKeyboardButton(text=tr("av.refresh"), callback_data=AvCB(a=AvAction.OVERVIEW).pack()),
         InlineKeyboardButton(text=tr("menu.calendar"), callback_data=calendar),
     ])  # fmt: skip
     rows.append([_menu_btn(tr)])
@@ -156,7 +183,7 @@ async def group_screen(
     for e in entries:
         wanted[e.owner_type].add(e.owner_id)
     items = await visible_items(session, user, wanted)
-    lines = [f"{GROUP_ICONS[group]} <b>{tr(f'av.group.{group}')}</b>: {total}", ""]
+    lines = [f"{GROUP_ICONS[group]} <b>{tr(GROUP_TITLES[group])}</b>: {total}", ""]
     rows: list[list[InlineKeyboardButton]] = []
     for n, e in enumerate(entries, offset + 1):
         item = items.get((e.owner_type, e.owner_id))
@@ -173,17 +200,19 @@ async def group_screen(
         if offset > 0:
             nav.append(
                 InlineKeyboardButton(
-                    text=tr("views.prev"), callback_data=AvCB(a="g", g=group, o=offset - PAGE_SIZE).pack()
+                    text=tr("views.prev"),
+                    callback_data=AvCB(a=AvAction.GROUP, g=group, o=offset - PAGE_SIZE).pack(),
                 )
             )
         if offset + PAGE_SIZE < total:
             nav.append(
                 InlineKeyboardButton(
-                    text=tr("views.next"), callback_data=AvCB(a="g", g=group, o=offset + PAGE_SIZE).pack()
+                    text=tr("views.next"),
+                    callback_data=AvCB(a=AvAction.GROUP, g=group, o=offset + PAGE_SIZE).pack(),
                 )
             )
         rows.append(nav)
-    rows.append([InlineKeyboardButton(text=tr("views.back"), callback_data=AvCB(a="h").pack())])
+    rows.append([InlineKeyboardButton(text=tr("views.back"), callback_data=AvCB(a=AvAction.OVERVIEW).pack())])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -192,12 +221,12 @@ async def activities_menu(callback: CallbackQuery, session: AsyncSession, user: 
     await show(callback, *await overview_screen(session, user, tr))
 
 
-@router.callback_query(AvCB.filter(F.a == "h"))
+@router.callback_query(AvCB.filter(F.a == AvAction.OVERVIEW))
 async def overview_button(callback: CallbackQuery, session: AsyncSession, user: User, tr: Translator) -> None:
     await show(callback, *await overview_screen(session, user, tr))
 
 
-@router.callback_query(AvCB.filter(F.a == "g"))
+@router.callback_query(AvCB.filter(F.a == AvAction.GROUP))
 async def group_button(
     callback: CallbackQuery, callback_data: AvCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
@@ -209,11 +238,6 @@ async def group_button(
 
 def _cal(text: str, **data: int | str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=CalCB(**data).pack())  # type: ignore[arg-type]
-
-
-def _shift(year: int, month: int, delta: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) + delta
-    return index // 12, index % 12 + 1
 
 
 def _check_month(year: int, month: int) -> None:
@@ -248,27 +272,29 @@ async def month_screen(
     days, _items = await _month_activities(session, user, year, month)
     total = sum(len(v) for v in days.values())
     open_count = sum(1 for v in days.values() for a in v if not a.completed)
-    title = tr("cal.title", month=tr(f"cal.month.{month}"), year=year)
+    title = tr("cal.title", month=month_name(month, tr.language), year=year)
     lines = [title, tr("cal.summary", total=total, open=open_count), "", tr("cal.hint")]
-    rows: list[list[InlineKeyboardButton]] = [[_cal(wd, a="n") for wd in tr("cal.weekdays").split()]]
-    for week in pycalendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
-        row = []
-        for day in week:
-            if day.month != month:
-                row.append(_cal("·", a="n"))  # Telegram refuses blank labels
-                continue
-            count = len(days.get(day, []))
-            label = str(day.day) + (f"·{count}" if count else "")
-            if day == today:
-                label = f"[{label}]"
-            row.append(_cal(label, a="d", y=year, m=month, d=day.day) if count else _cal(label, a="n"))
-        rows.append(row)
-    py, pm = _shift(year, month, -1)
-    ny, nm = _shift(year, month, 1)
+
+    def day_button(day: date) -> InlineKeyboardButton:
+        count = len(days.get(day, []))
+        label = str(day.day) + (f"·{count}" if count else "")
+        if day == today:
+            label = f"[{label}]"
+        return (
+            _cal(label, a=CalAction.DAY, y=year, m=month, d=day.day)
+            if count
+            else _cal(label, a=CalAction.NOOP)
+        )
+
+    rows = month_rows(
+        year, month, tr.language, day_button=day_button, blank=lambda label: _cal(label, a=CalAction.NOOP)
+    )
+    py, pm = shift_month(year, month, -1)
+    ny, nm = shift_month(year, month, 1)
     rows.append([
-        _cal(tr("cal.prev"), a="m", y=py, m=pm),
-        _cal(tr("cal.today"), a="m", y=today.year, m=today.month),
-        _cal(tr("cal.next"), a="m", y=ny, m=nm),
+        _cal(tr("cal.prev"), a=CalAction.MONTH, y=py, m=pm),
+        _cal(tr("cal.today"), a=CalAction.MONTH, y=today.year, m=today.month),
+        _cal(tr("cal.next"), a=CalAction.MONTH, y=ny, m=nm),
     ])  # fmt: skip
     rows.append([_menu_btn(tr)])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
@@ -285,17 +311,18 @@ async def day_screen(
     days, items = await _month_activities(session, user, year, month)
     acts = days.get(day, [])
     tz = user_zone(user)
-    lines = [tr("cal.day_title", weekday=tr(f"dt.wd.{day.weekday()}"), day=day.strftime("%d.%m.%Y")), ""]
+    weekday = weekday_name(day.weekday(), tr.language)
+    lines = [tr("cal.day_title", weekday=weekday, day=format_date(day, tr.language)), ""]
     rows: list[list[InlineKeyboardButton]] = []
     seen: set[tuple[ItemType, int]] = set()
     if not acts:
         lines.append(tr("cal.day_empty"))
     for n, a in enumerate(acts[:DAY_LIMIT], 1):
         item = items[(ItemType(a.owner_type), a.owner_id)]
-        kind = tr(f"act.type.{ActivityType(a.type).value}")
+        kind = tr(ACTIVITY_TYPES[ActivityType(a.type)])
         subject = f" «{esc(truncate(a.subject, 60))}»" if a.subject else ""
         done = " ✔️" if a.completed else ""
-        when = a.deadline.astimezone(tz).strftime("%H:%M")
+        when = format_time(a.deadline.astimezone(tz), tr.language)
         lines.append(f"{n}. {when} {kind}{subject}{done}\n     {TYPE_ICONS[item.ITEM_TYPE]} {item.ref} "
                      f"{esc(truncate(item.display_name, TITLE_LIMIT))}")  # fmt: skip
         key = (item.ITEM_TYPE, item.id)
@@ -310,7 +337,7 @@ async def day_screen(
             )
     if len(acts) > DAY_LIMIT:
         lines.append(tr("av.more", count=len(acts) - DAY_LIMIT))
-    rows.append([_cal(tr("cal.back_month"), a="m", y=year, m=month)])
+    rows.append([_cal(tr("cal.back_month"), a=CalAction.MONTH, y=year, m=month)])
     text = "\n".join(lines)
     while visible_length(text) > MESSAGE_LIMIT and len(lines) > 3:
         lines.pop(-1)
@@ -323,14 +350,14 @@ async def calendar_menu(callback: CallbackQuery, session: AsyncSession, user: Us
     await show(callback, *await month_screen(session, user, tr))
 
 
-@router.callback_query(CalCB.filter(F.a == "m"))
+@router.callback_query(CalCB.filter(F.a == CalAction.MONTH))
 async def month_button(
     callback: CallbackQuery, callback_data: CalCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
     await show(callback, *await month_screen(session, user, tr, callback_data.y, callback_data.m))
 
 
-@router.callback_query(CalCB.filter(F.a == "d"))
+@router.callback_query(CalCB.filter(F.a == CalAction.DAY))
 async def day_button(
     callback: CallbackQuery, callback_data: CalCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
@@ -338,7 +365,7 @@ async def day_button(
     await show(callback, *await day_screen(session, user, tr, cd.y, cd.m, cd.d))
 
 
-@router.callback_query(CalCB.filter(F.a == "n"))
+@router.callback_query(CalCB.filter(F.a == CalAction.NOOP))
 async def calendar_noop(callback: CallbackQuery) -> None:
     """Weekday labels and empty days."""
 

@@ -1,10 +1,12 @@
 """Typed callback data shared across features. Telegram allows 64 bytes of callback data, so
 prefixes are short. A feature's own callback classes live in its module; prefixes in use:
-  m menu, inv invite, set settings, c card (shared entry points below),
+  m menu, inv invite, lang language choice, c card, rm reminders (shared, below),
+  set settings,
   cf/cs/cp/tr cards (fields, stage, people, trash), nw/cv/cl capture, conversion, client picker,
   a/dt/td activities, date picker, /today, tk/tl/cm tasks, timeline, comments,
   kb/ls/fl/bk/av/cal/fd kanban, lists, filters, bulk, activities view, calendar, find,
-  adm admin, rm reminders and notifications.
+  adm/adu/adi/adp/adr admin (home, users, invites, pipelines, required fields).
+tests/test_callbacks.py checks that prefixes are unique and that packed data fit.
 Button data can be forged by any client: handlers re-check everything through crm_core.
 """
 
@@ -47,7 +49,7 @@ class SettingsAction(StrEnum):
     LANGUAGE = "lang"
 
 
-class SettingsCB(CallbackData, prefix="set"):
+class SettingsCB(CallbackData, prefix="lang"):  # "set" is handlers/settings.py SetCB
     action: SettingsAction
     value: str = ""
 
@@ -72,3 +74,18 @@ class CardCB(CallbackData, prefix="c"):
     type: ItemType
     id: int
     action: CardAction = CardAction.OPEN
+
+
+class RemAction(StrEnum):
+    """Buttons on a pushed reminder (handled by handlers/reminders.py)."""
+
+    DONE = "d"
+    SNOOZE_15 = "s15"
+    SNOOZE_1H = "s1h"
+    TOMORROW = "tm"  # tomorrow 10:00, the user's local time
+
+
+# Shared because handlers/notify_render.py draws these buttons and handlers/reminders.py handles them.
+class RemCB(CallbackData, prefix="rm"):
+    action: RemAction
+    activity: int

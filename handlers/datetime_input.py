@@ -9,10 +9,10 @@ carry only dates and times: nothing in them names an item or an activity.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
@@ -25,9 +25,12 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import utcnow
+from crm_core.formatting import format_date as babel_date
+from crm_core.formatting import format_time, weekday_name
 from crm_core.models import User
 from crm_core.services.counters import user_zone
 from crm_core.services.when import at_local, local_today, parse_time, parse_when, quick_choice, quick_choices
+from handlers.month_grid import month_rows, month_title
 from handlers.render import esc, truncate
 from handlers.texts import Translator
 from handlers.ui import show
@@ -43,9 +46,22 @@ class DateInput(StatesGroup):
     time = State()  # a day was chosen: a time from the grid or typed
 
 
+class DtAction(StrEnum):
+    QUICK = "quick"  # v: the quick choice
+    MONTH = "month"  # v: YYYY-MM
+    DAY = "day"  # v: YYYY-MM-DD
+    TIME = "time"  # v: HHMM
+    BACK = "back"  # to the quick choices
+    NOOP = "noop"
+    CANCEL = "cancel"
+
+
 class DtCB(CallbackData, prefix="dt"):
-    a: str  # q quick, m month, d day, t time, b back to the quick choices, x no-op, cx cancel
+    a: DtAction
     v: str = ""
+
+
+QUICK_LABELS = {"1h": "dt.q.1h", "t18": "dt.q.t18", "tm10": "dt.q.tm10", "mo10": "dt.q.mo10"}
 
 
 @dataclass
@@ -92,7 +108,7 @@ def format_moment(tr: Translator, value: datetime, tz: ZoneInfo, now: datetime |
     now = now or utcnow()
     local = value.astimezone(tz)
     today = local_today(now, tz)
-    hm = local.strftime("%H:%M")
+    hm = format_time(local, tr.language)
     delta = (local.date() - today).days
     if delta == 0:
         return tr("dt.today", time=hm)
@@ -100,33 +116,31 @@ def format_moment(tr: Translator, value: datetime, tz: ZoneInfo, now: datetime |
         return tr("dt.tomorrow", time=hm)
     if delta == -1:
         return tr("dt.yesterday", time=hm)
-    return f"{tr(f'dt.wd.{local.weekday()}')} {format_day(local.date(), today)} {hm}"
-
-
-def format_day(day: date, today: date) -> str:
-    return day.strftime("%d.%m") if day.year == today.year else day.strftime("%d.%m.%Y")
+    return f"{format_date(tr, local.date(), today)} {hm}"
 
 
 def format_date(tr: Translator, day: date, today: date) -> str:
-    return f"{tr(f'dt.wd.{day.weekday()}')} {format_day(day, today)}"
+    """ "Mon 28.11", with the year when it is not this year."""
+    day_text = babel_date(day, tr.language, with_year=day.year != today.year)
+    return f"{weekday_name(day.weekday(), tr.language)} {day_text}"
 
 
 # --- screens -----------------------------------------------------------------------------------
 
 
-def _btn(text: str, a: str, v: str = "") -> InlineKeyboardButton:
+def _btn(text: str, a: DtAction, v: str = "") -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=DtCB(a=a, v=v).pack())
 
 
 def _noop(text: str = "·") -> InlineKeyboardButton:
-    return _btn(text, "x")
+    return _btn(text, DtAction.NOOP)
 
 
-def _footer(tr: Translator, back: str | None = None) -> list[InlineKeyboardButton]:
+def _footer(tr: Translator, back: DtAction | None = None, value: str = "") -> list[InlineKeyboardButton]:
     row = []
     if back is not None:
-        row.append(_btn(tr("dt.back"), *back.split(":", 1)) if ":" in back else _btn(tr("dt.back"), back))
-    row.append(_btn(tr("dt.cancel"), "cx"))
+        row.append(_btn(tr("dt.back"), back, value))
+    row.append(_btn(tr("dt.cancel"), DtAction.CANCEL))
     return row
 
 
@@ -139,20 +153,20 @@ def quick_screen(tr: Translator, title: str, now: datetime, tz: ZoneInfo) -> tup
     rows: list[list[InlineKeyboardButton]] = []
     row: list[InlineKeyboardButton] = []
     for key, _value in quick_choices(now, tz):
-        row.append(_btn(tr(f"dt.q.{key}"), "q", key))
+        row.append(_btn(tr(QUICK_LABELS[key]), DtAction.QUICK, key))
         if len(row) == 2:
             rows.append(row)
             row = []
     if row:
         rows.append(row)
-    rows.append([_btn(tr("dt.calendar"), "m", local_today(now, tz).strftime("%Y-%m"))])
+    rows.append([_btn(tr("dt.calendar"), DtAction.MONTH, _month_value(local_today(now, tz)))])
     rows.append(_footer(tr))
     text = (title + "\n\n" if title else "") + tr("dt.prompt")
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def _month_label(tr: Translator, year: int, month: int) -> str:
-    return f"{tr(f'dt.month.{month}')} {year}"
+def _month_value(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"  # callback data, not shown
 
 
 def calendar_screen(
@@ -165,22 +179,19 @@ def calendar_screen(
     last_allowed = date(today.year + (today.month - 1 + MAX_MONTHS_AHEAD) // 12,
                         (today.month - 1 + MAX_MONTHS_AHEAD) % 12 + 1, 1)  # fmt: skip
     nav = [
-        _btn("«", "m", prev_month.strftime("%Y-%m"))
+        _btn("«", DtAction.MONTH, _month_value(prev_month))
         if prev_month >= today.replace(day=1) else _noop(),
-        _noop(_month_label(tr, year, month)),
-        _btn("»", "m", next_month.strftime("%Y-%m")) if next_month <= last_allowed else _noop(),
+        _noop(month_title(year, month, tr.language)),
+        _btn("»", DtAction.MONTH, _month_value(next_month)) if next_month <= last_allowed else _noop(),
     ]  # fmt: skip
-    rows = [nav, [_noop(tr(f"dt.wd.{i}")) for i in range(7)]]
-    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
-        row = []
-        for day in week:
-            if day.month != month or day < today:
-                row.append(_noop())
-            else:
-                label = f"[{day.day}]" if day == today else str(day.day)
-                row.append(_btn(label, "d", day.isoformat()))
-        rows.append(row)
-    rows.append(_footer(tr, "b"))
+
+    def day_button(day: date) -> InlineKeyboardButton:
+        if day < today:
+            return _noop()
+        return _btn(f"[{day.day}]" if day == today else str(day.day), DtAction.DAY, day.isoformat())
+
+    rows = [nav, *month_rows(year, month, tr.language, day_button=day_button, blank=_noop)]
+    rows.append(_footer(tr, DtAction.BACK))
     text = (title + "\n\n" if title else "") + tr("dt.choose_day")
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -194,13 +205,13 @@ def time_screen(
     for at in TIME_GRID:
         if at_local(day, at, tz) <= now:
             continue  # hours already gone today
-        row.append(_btn(at.strftime("%H:%M"), "t", at.strftime("%H%M")))
+        row.append(_btn(format_time(at, tr.language), DtAction.TIME, f"{at.hour:02d}{at.minute:02d}"))
         if len(row) == 4:
             rows.append(row)
             row = []
     if row:
         rows.append(row)
-    rows.append(_footer(tr, f"m:{day.strftime('%Y-%m')}"))
+    rows.append(_footer(tr, DtAction.MONTH, _month_value(day)))
     text = (title + "\n\n" if title else "") + tr("dt.choose_time", day=format_date(tr, day, today))
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -245,7 +256,7 @@ async def _picked(event: Event, ctx: Ctx, value: datetime) -> None:
     await target.on_pick(event, ctx, value)
 
 
-@router.callback_query(DtCB.filter(F.a == "x"))
+@router.callback_query(DtCB.filter(F.a == DtAction.NOOP))
 async def noop(callback: CallbackQuery) -> None:
     """Calendar headers and gone days: nothing to do (the middleware answers the press)."""
 
@@ -265,7 +276,7 @@ async def on_button(
     now = utcnow()
     title = await _title(state)
     a, v = callback_data.a, callback_data.v
-    if a == "cx":
+    if a is DtAction.CANCEL:
         target = await _target(state)
         if target is not None:
             await target.on_cancel(callback, ctx)  # it still sees the form's data
@@ -273,7 +284,7 @@ async def on_button(
             await show(callback, tr("cancelled"))
         await state.clear()
         return
-    if a == "q":
+    if a is DtAction.QUICK:
         value = quick_choice(v, now, tz)
         if value is None:
             callback_answer.text = tr("error.stale_button")
@@ -282,11 +293,11 @@ async def on_button(
         if value <= now:  # "today 18:00" went by while the screen was open: refresh the choices
             await show(callback, *quick_screen(tr, title, now, tz))
         return
-    if a == "b":
+    if a is DtAction.BACK:
         await state.set_state(DateInput.pick)
         await show(callback, *quick_screen(tr, title, now, tz))
         return
-    if a == "m":
+    if a is DtAction.MONTH:
         try:
             month = datetime.strptime(v, "%Y-%m").date()
         except ValueError:
@@ -298,7 +309,7 @@ async def on_button(
         await state.set_state(DateInput.pick)
         await show(callback, *calendar_screen(tr, title, month.year, month.month, now, tz))
         return
-    if a == "d":
+    if a is DtAction.DAY:
         try:
             day = date.fromisoformat(v)
         except ValueError:
@@ -311,7 +322,7 @@ async def on_button(
         await state.update_data(dt_day=day.isoformat())
         await show(callback, *time_screen(tr, title, day, now, tz))
         return
-    if a == "t":
+    if a is DtAction.TIME:
         day = await _chosen_day(state)
         try:
             at = datetime.strptime(v, "%H%M").time()

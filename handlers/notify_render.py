@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc
+from crm_core.formatting import format_time
 from crm_core.models.activities import Activity, ActivityReminder, ReminderKind, Task
 from crm_core.models.items import ItemType
 from crm_core.models.notifications import Notification, NotificationCategory
@@ -18,7 +19,7 @@ from crm_core.models.users import User
 from crm_core.refs import format_ref
 from crm_core.services import delivery as delivery_service
 from crm_core.services.counters import get_counters, user_zone
-from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, RemAction, RemCB
 from handlers.render import MESSAGE_LIMIT, esc, split_blocks, truncate
 from handlers.texts import Translator
 from scheduler.ports import OutgoingMessage
@@ -28,6 +29,38 @@ SUBJECT_LIMIT = 200
 STALE_LINES = 20
 DIGEST_ACTIVITIES = 10
 Buttons = list[list[dict[str, Any]]]
+
+ACTIVITY_TYPES = {
+    "call": "rem.type.call",
+    "meeting": "rem.type.meeting",
+    "task": "rem.type.task",
+    "email": "rem.type.email",
+    "message": "rem.type.message",
+    "universal": "rem.type.universal",
+}
+ITEM_TYPES = {
+    ItemType.LEAD: "rem.item.lead",
+    ItemType.DEAL: "rem.item.deal",
+    ItemType.CONTACT: "rem.item.contact",
+    ItemType.COMPANY: "rem.item.company",
+}
+TASK_STATUSES = {
+    "new": "rem.task.new",
+    "viewed": "rem.task.viewed",
+    "in_progress": "rem.task.in_progress",
+    "waiting": "rem.task.waiting",
+    "awaiting_control": "rem.task.awaiting_control",
+    "deadline_changed": "rem.task.deadline_changed",
+    "has_result": "rem.task.has_result",
+    "overdue": "rem.task.overdue",
+    "completed": "rem.task.completed",
+}
+ITEM_EVENTS = {  # notifications that name an item and nothing else
+    NotificationCategory.RESPONSIBLE_ASSIGNED: "rem.n.responsible_assigned",
+    NotificationCategory.OBSERVER_ADDED: "rem.n.observer_added",
+    NotificationCategory.LEAD_ASSIGNED: "rem.n.lead_assigned",
+    NotificationCategory.COMMENT_ADDED: "rem.n.comment_added",
+}
 
 
 # --- formatting ---------------------------------------------------------------------------------
@@ -65,7 +98,7 @@ def local_time(tr: Translator, user: User, when: datetime, now: datetime) -> str
     tz = user_zone(user)
     local = ensure_utc(when).astimezone(tz)
     today = ensure_utc(now).astimezone(tz).date()
-    hhmm = local.strftime("%H:%M")
+    hhmm = format_time(local, tr.language)
     days = (local.date() - today).days
     if days == 0:
         return tr("rem.today", time=hhmm)
@@ -78,14 +111,14 @@ def local_time(tr: Translator, user: User, when: datetime, now: datetime) -> str
 
 
 def activity_label(tr: Translator, activity: Activity) -> str:
-    kind = tr(f"rem.type.{activity.type}")
+    kind = tr(ACTIVITY_TYPES.get(str(activity.type), "rem.type.universal"))
     subject = (activity.subject or "").strip()
     return f"{kind}: {esc(truncate(subject, SUBJECT_LIMIT))}" if subject else kind
 
 
 def item_line(tr: Translator, item: Any) -> str:
     title = truncate(item.display_name, TITLE_LIMIT)
-    return f"{tr(f'rem.item.{item.ITEM_TYPE.value}')} <b>{esc(item.ref)}</b> · {esc(title)}"
+    return f"{tr(ITEM_TYPES[item.ITEM_TYPE])} <b>{esc(item.ref)}</b> · {esc(title)}"
 
 
 def open_button(tr: Translator, item_type: ItemType | str, item_id: int) -> dict[str, Any]:
@@ -96,8 +129,6 @@ def open_button(tr: Translator, item_type: ItemType | str, item_id: int) -> dict
 
 
 def reminder_buttons(tr: Translator, activity: Activity, *, done: bool = False) -> Buttons:
-    from handlers.reminders import RemAction, RemCB  # the module that handles these buttons
-
     open_row = [open_button(tr, activity.owner_type, activity.owner_id)]
     if done:
         return [open_row]
@@ -235,7 +266,8 @@ class NotifyRenderer:
                 lines.append(tr("rem.n.task_deadline", deadline=local_time(tr, user, deadline, now)))
         elif category == NotificationCategory.TASK_STATUS_CHANGED:
             if payload.get("new"):
-                status = tr(f"rem.task.{payload['new']}")
+                key = TASK_STATUSES.get(str(payload["new"]))
+                status = tr(key) if key else str(payload["new"])
                 lines.append(tr("rem.n.task_status_changed", title=title, status=esc(status)))
             elif payload.get("deadline"):
                 deadline = _when(payload["deadline"])
@@ -274,15 +306,10 @@ class NotifyRenderer:
             text = str(payload.get("text") or "").strip()
             if text:
                 lines.append(f"<i>{esc(truncate(text, 1000))}</i>")
-        elif category in (
-            NotificationCategory.RESPONSIBLE_ASSIGNED,
-            NotificationCategory.OBSERVER_ADDED,
-            NotificationCategory.LEAD_ASSIGNED,
-            NotificationCategory.COMMENT_ADDED,
-        ):
+        elif category in ITEM_EVENTS:
             if item is None:
                 return []
-            lines.append(tr(f"rem.n.{category}", item=item_html))
+            lines.append(tr(ITEM_EVENTS[NotificationCategory(category)], item=item_html))
         else:
             if item is None:
                 return []
@@ -324,7 +351,7 @@ class NotifyRenderer:
         for activity in today[:DIGEST_ACTIVITIES]:
             key = (ItemType(activity.owner_type), activity.owner_id)
             item = loaded.get(key)
-            hhmm = ensure_utc(activity.deadline).astimezone(tz).strftime("%H:%M")
+            hhmm = format_time(ensure_utc(activity.deadline).astimezone(tz), tr.language)
             ref = format_ref(*key)
             title = f" · {esc(truncate(item.display_name, 60))}" if item is not None else ""
             lines.append(f"{hhmm} <b>{esc(ref)}</b>{title} — {activity_label(tr, activity)}")

@@ -7,10 +7,7 @@ undeliverable (the scheduler stops trying), unblocking clears it."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,25 +17,12 @@ from crm_core.models.items import ItemType
 from crm_core.models.users import User
 from crm_core.services import activities as activity_service
 from crm_core.services import delivery as delivery_service
+from handlers.callbacks import RemAction, RemCB
 from handlers.notify_render import local_time, reminder_buttons, reminder_text
 from handlers.texts import Translator
 from handlers.ui import show
 
 router = Router(name="reminders")
-
-# The snooze "Tomorrow 10:00" (the user's local time).
-
-
-class RemAction(StrEnum):
-    DONE = "d"
-    SNOOZE_15 = "s15"
-    SNOOZE_1H = "s1h"
-    TOMORROW = "tm"
-
-
-class RemCB(CallbackData, prefix="rm"):
-    action: RemAction
-    activity: int
 
 
 def _markup(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup:

@@ -10,7 +10,6 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -21,7 +20,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.clock import utcnow
+from crm_core.clock import utcnow, zone_of
 from crm_core.errors import ValidationFailed
 from crm_core.formatting import format_time
 from crm_core.models import User
@@ -91,7 +90,7 @@ def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKe
 
 def utc_offset(zone: str, now: datetime | None = None) -> str:
     """ "UTC+3", "UTC+5:30", "UTC−5" or "UTC" for the zone at this moment."""
-    offset = (now or utcnow()).astimezone(ZoneInfo(zone)).utcoffset()
+    offset = (now or utcnow()).astimezone(zone_of(zone)).utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset else 0
     if minutes == 0:
         return "UTC"

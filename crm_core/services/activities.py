@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from crm_core.clock import ensure_utc, utcnow
+from crm_core.clock import ensure_utc, utcnow, zone_of
 from crm_core.errors import NotFound, ValidationFailed
 from crm_core.models.activities import Activity, ActivityDirection, ActivityType
 from crm_core.models.items import ITEM_MODELS, AnyItem, ItemType
@@ -464,7 +463,7 @@ def snooze_deadline(activity: Activity, preset: str | timedelta, *, now: datetim
     if preset in SNOOZE_PRESETS:
         return base + SNOOZE_PRESETS[preset]
     if preset == "tomorrow":
-        return tomorrow_at(now, ZoneInfo(timezone))
+        return tomorrow_at(now, zone_of(timezone))
     raise ValidationFailed("unknown snooze", field="snooze", value=str(preset))
 
 

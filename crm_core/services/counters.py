@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.clock import ensure_utc, utcnow
+from crm_core.clock import ensure_utc, utcnow, zone_of
 from crm_core.errors import AccessDenied, ValidationFailed
 from crm_core.models.activities import Activity, ActivityDirection
 from crm_core.models.items import ITEM_MODELS, Deal, ItemType, Lead, Stage, StageSemantics
@@ -43,10 +43,7 @@ class Counters:
 
 
 def user_zone(user: User) -> ZoneInfo:
-    try:
-        return ZoneInfo(user.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_of(user.timezone)
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

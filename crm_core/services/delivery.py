@@ -1,6 +1,8 @@
 """What the delivery of reminders and notifications needs from the database, beyond the claim
 cycle of `services.reminders` and `services.notifications`:
 
+- who the claimed rows go to: each recipient's settings (language, timezone, muted categories)
+  and chat state read in one call (`recipients`);
 - per-chat state shared by every bot process (`ChatDelivery`): undeliverable after a 403, the
   instant before which a chat must not be sent to after a 429, a group's migration;
 - deferring a claimed row without counting a failed attempt (the chat is rate limited), dropping
@@ -17,17 +19,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.clock import ensure_utc
-from crm_core.models.activities import Activity, ActivityReminder, ReminderState
+from crm_core.clock import ensure_utc, zone_of
+from crm_core.models.activities import Activity, ActivityReminder, ReminderKind, ReminderState
 from crm_core.models.delivery import ChatDelivery
 from crm_core.models.items import ITEM_MODELS, AnyItem, ItemType
-from crm_core.models.notifications import Notification, NotificationCategory, NotificationState
+from crm_core.models.notifications import (
+    Notification,
+    NotificationCategory,
+    NotificationState,
+    UserMutedCategory,
+)
 from crm_core.models.users import Role, User
 from crm_core.services.counters import day_bounds
 from crm_core.services.notifications import notify
@@ -35,6 +41,8 @@ from crm_core.services.notifications import notify
 __all__ = [
     "ChatDelivery",
     "DIGEST_CATCH_UP",
+    "Recipient",
+    "recipients",
     "chat_states",
     "mark_undeliverable",
     "mark_deliverable",
@@ -43,6 +51,7 @@ __all__ = [
     "defer_reminders",
     "defer_notifications",
     "drop_reminders",
+    "deadline_reminders_out",
     "renew_leases",
     "next_due_at",
     "queue_digests",
@@ -55,11 +64,46 @@ __all__ = [
 DIGEST_CATCH_UP = timedelta(hours=6)
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+# --- recipients ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What delivery needs to know about the person a reminder or notification is for: the user
+    (language, timezone, active), the categories they muted and their chat's shared state."""
+
+    user: User
+    muted: frozenset[str]
+    chat: ChatDelivery | None
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.telegram_id
+
+    @property
+    def undeliverable(self) -> bool:
+        return self.chat is not None and self.chat.undeliverable
+
+    def mutes(self, category: NotificationCategory | str) -> bool:
+        return str(category) in self.muted
+
+
+async def recipients(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, Recipient]:
+    """The recipients by user id (absent users are left out), in three queries however many."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    users = list(await session.scalars(select(User).where(User.id.in_(ids))))
+    muted: dict[int, set[str]] = defaultdict(set)
+    rows = await session.execute(
+        select(UserMutedCategory.user_id, UserMutedCategory.category).where(
+            UserMutedCategory.user_id.in_(ids)
+        )
+    )
+    for uid, category in rows.all():
+        muted[uid].add(category)
+    states = await chat_states(session, [u.telegram_id for u in users])
+    return {u.id: Recipient(u, frozenset(muted[u.id]), states.get(u.telegram_id)) for u in users}
 
 
 # --- per-chat state ---------------------------------------------------------------------------
@@ -168,6 +212,24 @@ async def drop_reminders(session: AsyncSession, ids: Sequence[int]) -> None:
     )
 
 
+async def deadline_reminders_out(
+    session: AsyncSession, overdue: Iterable[ActivityReminder]
+) -> set[tuple[int, int, datetime]]:
+    """(activity, user, due_at) of the reminders at the deadline already sent or being sent for
+    these overdue notices' activities: an overdue notice due together with one is folded into it."""
+    activity_ids = list({r.activity_id for r in overdue})
+    if not activity_ids:
+        return set()
+    rows = await session.execute(
+        select(ActivityReminder.activity_id, ActivityReminder.user_id, ActivityReminder.due_at).where(
+            ActivityReminder.activity_id.in_(activity_ids),
+            ActivityReminder.kind == ReminderKind.REMINDER,
+            ActivityReminder.state.in_([ReminderState.SENT, ReminderState.CLAIMED]),
+        )
+    )
+    return {tuple(row) for row in rows.all()}  # type: ignore[misc]
+
+
 async def renew_leases(
     session: AsyncSession, model: Any, ids: Sequence[int], worker_id: str, until: datetime
 ) -> set[int]:
@@ -226,7 +288,7 @@ def _as_utc(value: Any) -> datetime:
 def digest_date(user: User, now: datetime, catch_up: timedelta = DIGEST_CATCH_UP) -> str | None:
     """The local date whose digest is due for `user` at `now`, or None (not yet, too late, or a
     weekend for someone who wants working days only)."""
-    tz = _zone(user.timezone)
+    tz = zone_of(user.timezone)
     local = ensure_utc(now).astimezone(tz)
     if user.digest_workdays_only and local.weekday() >= 5:
         return None

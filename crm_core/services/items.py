@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm_core.clock import ensure_utc, utcnow
-from crm_core.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from crm_core.errors import NotFound, ValidationFailed
 from crm_core.fields import phones as fields_phones
 from crm_core.fields.kinds import parse_email
 from crm_core.models.items import (
@@ -39,8 +38,10 @@ from crm_core.models.notifications import NotificationCategory
 from crm_core.models.timeline import EventType
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active, ensure_can_edit, ensure_can_view
+from crm_core.services import pipelines as pl
 from crm_core.services.notifications import notify
 from crm_core.services.timeline import add_event
+from crm_core.services.versioning import check_version, flush_or_conflict
 
 # The region of a phone typed without a country code: None is the configured default
 # (crm_core.fields.phones.set_default_region, from settings DEFAULT_REGION).
@@ -205,21 +206,6 @@ async def _replace_comms(
 
 
 # --- concurrency --------------------------------------------------------------------------------
-
-
-async def flush_or_conflict(session: AsyncSession, item: Any = None) -> None:
-    """Flush; a row changed by someone else since it was loaded becomes ConcurrencyConflict."""
-    ref = item.ref if item is not None else None  # read now: a failed flush expires the object
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise ConcurrencyConflict(ref=ref) from exc
-
-
-def check_version(item: AnyItem, expected_version: int | None) -> None:
-    """The version the user saw (e.g. carried in a button) must still be the current one."""
-    if expected_version is not None and item.version != expected_version:
-        raise ConcurrencyConflict(ref=item.ref, expected=expected_version, actual=item.version)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -390,7 +376,6 @@ async def create_item(
     stage of the given (or default) pipeline. A lead without an explicit client is linked to an
     existing contact/company sharing a phone or email (a repeat lead) when `auto_link_client`.
     Raises RequiredFieldsMissing, ValidationFailed, AccessDenied."""
-    from crm_core.services import pipelines as pl
     from crm_core.services.required_fields import ensure_required
 
     ensure_active(actor)

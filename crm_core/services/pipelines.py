@@ -21,6 +21,7 @@ from crm_core.models.timeline import EventType
 from crm_core.models.users import User
 from crm_core.permissions import ensure_admin, ensure_can_edit
 from crm_core.services.timeline import add_event
+from crm_core.services.versioning import check_version, flush_or_conflict
 
 STAGED_TYPES = (ItemType.LEAD, ItemType.DEAL)
 
@@ -370,8 +371,6 @@ async def move_stage(
 ) -> bool:
     """Move a lead/deal to any stage of its pipeline (or, for a deal, of another pipeline).
     Returns False when it is already there. Raises AccessDenied, ConcurrencyConflict, NotFound."""
-    from crm_core.services.items import check_version, flush_or_conflict
-
     if check_access:
         await ensure_can_edit(session, actor, item)
     check_version(item, expected_version)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.clock import ensure_utc, utcnow
+from crm_core.clock import ensure_utc, utcnow, zone_of
 from crm_core.errors import NotFound, ValidationFailed
 from crm_core.fields import Kind, filterable_fields
 from crm_core.models.items import (
@@ -175,10 +175,7 @@ def _bad(field_name: str, value: Any, why: str = "invalid value") -> ValidationF
 
 
 def _zone(actor: User) -> ZoneInfo:
-    try:
-        return ZoneInfo(actor.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_of(actor.timezone)
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -192,8 +193,8 @@ async def test_snooze_presets(session):
     assert act.deadline == late + timedelta(hours=1)
     # Tomorrow (Moscow) at 10:00, the start of the working day.
     await svc.snooze_activity(session, user, act.id, "tomorrow", now=late)
-    local = act.deadline.astimezone(svc.ZoneInfo("Europe/Moscow"))
-    assert local.date() == late.astimezone(svc.ZoneInfo("Europe/Moscow")).date() + timedelta(days=1)
+    local = act.deadline.astimezone(ZoneInfo("Europe/Moscow"))
+    assert local.date() == late.astimezone(ZoneInfo("Europe/Moscow")).date() + timedelta(days=1)
     assert (local.hour, local.minute) == (10, 0)
     with pytest.raises(ValidationFailed):
         await svc.snooze_activity(session, user, act.id, "someday", now=late)

@@ -10,7 +10,7 @@ from crm_core.clock import utcnow
 from crm_core.models import User
 from crm_core.models.items import ItemType
 from crm_core.services import activities as activities_service
-from handlers.agenda import AvCB, CalCB
+from handlers.agenda import AvAction, AvCB, CalAction, CalCB
 from tests.e2e.harness import Harness
 from tests.e2e.test_kanban import OTHER_ID, SALES_ID, answer_text, make_items, team
 
@@ -110,10 +110,10 @@ async def test_calendar_month_and_day_in_russian(bot: Harness) -> None:
     assert f"{months_ru[now_local.month - 1]} {now_local.year}" in bot.current(menu2).text
     # Forged: a bad month and an unknown group are refused politely.
     update = bot.tg.forge_callback(
-        SALES_ID, CalCB(a="d", y=2026, m=13, d=40).pack(), message_id=menu2.message_id
+        SALES_ID, CalCB(a=CalAction.DAY, y=2026, m=13, d=40).pack(), message_id=menu2.message_id
     )
     await bot.settle()
     assert answer_text(bot, update)  # the reason, as an alert
-    update = bot.tg.forge_callback(OTHER_ID, AvCB(a="g", g="secret").pack())
+    update = bot.tg.forge_callback(OTHER_ID, AvCB(a=AvAction.GROUP, g="secret").pack())
     await bot.settle()
     assert answer_text(bot, update)

@@ -17,7 +17,10 @@ from crm_core.services import items as items_service
 from crm_core.services import notifications as notifications_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services.required_fields import get_required_fields
-from handlers.admin import AdmCB
+from handlers.admin_common import AdmCB
+from handlers.admin_pipelines import PipelineAction, PipelinesCB
+from handlers.admin_required import RequiredAction, RequiredCB
+from handlers.admin_users import UserAction, UsersCB
 from handlers.settings import SetCB
 from tests.e2e.conftest import ADMIN_ID
 from tests.e2e.harness import Harness
@@ -53,9 +56,9 @@ def _labels(message: StoredMessage) -> list[str]:
 
 def test_longest_callback_data_fits() -> None:
     longest = [
-        AdmCB(a="rtt", id=2**31, p=0, v="lead.company_title").pack(),
-        AdmCB(a="cx", id=2**31, p=999, v="udn").pack(),
-        AdmCB(a="udp", id=2**31, p=999, v=str(2**31)).pack(),
+        RequiredCB(action=RequiredAction.TOGGLE, id=2**31, kind="company", field="company_title").pack(),
+        UsersCB(action=UserAction.DEPARTMENT_NEW, id=2**31, page=999).pack(),
+        UsersCB(action=UserAction.DEPARTMENT, id=2**31, page=999, value=str(2**31)).pack(),
         SetCB(a="tzs", v="America/New_York").pack(),
         SetCB(a="mut", v="task_status_changed").pack(),
     ]
@@ -379,12 +382,12 @@ async def test_non_admins_are_refused_even_with_forged_buttons(bot: Harness) -> 
     marker = bot.tg.mark()
     forged = [
         "m:admin",
-        AdmCB(a="ur", id=bob.id, v="admin").pack(),
-        AdmCB(a="sxy", id=stage.id).pack(),
-        AdmCB(a="scs", id=stage.id, v="4").pack(),
-        AdmCB(a="pn").pack(),
-        AdmCB(a="rts", v="deal").pack(),
-        AdmCB(a="home").pack(),
+        UsersCB(action=UserAction.ROLE, id=bob.id, value="admin").pack(),
+        PipelinesCB(action=PipelineAction.DELETE_YES, id=stage.id).pack(),
+        PipelinesCB(action=PipelineAction.COLOUR, id=stage.id, value="4").pack(),
+        PipelinesCB(action=PipelineAction.NEW).pack(),
+        RequiredCB(action=RequiredAction.SAVE, kind="deal").pack(),
+        AdmCB().pack(),
     ]
     updates = [bot.tg.forge_callback(BOB, data, message_id=menu.message_id) for data in forged]
     await bot.settle()

@@ -40,9 +40,7 @@ async def test_sigterm_during_a_slow_handler_loses_nothing(database_url: str) ->
 
         # The next process picks up what the first did not handle, and only that.
         proc = await _start_bot(tg, database_url)
-        await tg.wait_for(
-            lambda: tg.pending_updates_count == 0 and len(_replies(tg)) == 3, timeout=10
-        )
+        await tg.wait_for(lambda: tg.pending_updates_count == 0 and len(_replies(tg)) == 3, timeout=10)
         await asyncio.sleep(0.5)
         texts = _replies(tg)
         assert sum("Commands" in t for t in texts) == 1, texts

@@ -1,0 +1,211 @@
+"""From claimed rows to jobs: who each row goes to (one crm_core call for the recipients'
+settings and chats), what is not sent at all (muted, done, gone, undeliverable), and the
+messages rendered through the NotificationRenderer port. Reminders of one activity due together
+make one message; reminders that came due long ago make one summary per person."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from crm_core.db import Database
+from crm_core.models.activities import ActivityReminder, ReminderKind
+from crm_core.models.notifications import Notification, NotificationCategory
+from crm_core.services import delivery as delivery_service
+from crm_core.services import reminders as reminder_service
+from scheduler.delivery.lanes import Job
+from scheduler.ports import ItemChats, NotificationRenderer
+
+log = logging.getLogger("scheduler.delivery")
+
+
+@dataclass
+class Batch:
+    """What became of a claim round's rows before anything is sent."""
+
+    jobs: list[Job] = field(default_factory=list)
+    drop_r: list[int] = field(default_factory=list)  # cannot be delivered: cancelled
+    quiet_r: list[int] = field(default_factory=list)  # nothing to say: sent without a message
+    failed_n: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    retry_r: list[int] = field(default_factory=list)  # rendering failed: released for later
+    retry_n: list[int] = field(default_factory=list)
+    not_before: dict[int, datetime] = field(default_factory=dict)  # chats another process must wait on
+
+    @property
+    def unsettled(self) -> bool:
+        return bool(self.drop_r or self.quiet_r or self.failed_n or self.retry_r or self.retry_n)
+
+
+class Preparer:
+    def __init__(
+        self, db: Database, renderer: NotificationRenderer, item_chats: ItemChats, stale_after: timedelta
+    ) -> None:
+        self.db = db
+        self.renderer = renderer
+        self.item_chats = item_chats
+        self.stale_after = stale_after
+
+    async def prepare(
+        self, reminders: list[ActivityReminder], notifications: list[Notification], now: datetime
+    ) -> Batch:
+        batch = Batch()
+        async with self.db.sessionmaker() as s:
+            user_ids = {r.user_id for r in reminders} | {n.user_id for n in notifications}
+            recipients = await delivery_service.recipients(s, user_ids)
+            activities = await reminder_service.activities_for(s, reminders)
+            grouped, stale = self._sort_reminders(batch, reminders, recipients, activities, now)
+            await self._fold_overdue(s, batch, grouped)
+            await self._render_reminders(s, batch, grouped, recipients, activities, now)
+            await self._render_stale(s, batch, stale, recipients, now)
+            await self._render_notifications(s, batch, notifications, recipients, now)
+            batch.not_before = {
+                r.chat_id: r.chat.not_before
+                for r in recipients.values()
+                if r.chat is not None and r.chat.not_before is not None and r.chat.not_before > now
+            }
+        return batch
+
+    def _sort_reminders(
+        self,
+        batch: Batch,
+        reminders: list[ActivityReminder],
+        recipients: dict[int, delivery_service.Recipient],
+        activities: dict[int, Any],
+        now: datetime,
+    ) -> tuple[dict[tuple[int, int], list[ActivityReminder]], dict[int, list[tuple[ActivityReminder, Any]]]]:
+        stale_cutoff = now - self.stale_after
+        grouped: dict[tuple[int, int], list[ActivityReminder]] = defaultdict(list)
+        stale: dict[int, list[tuple[ActivityReminder, Any]]] = defaultdict(list)
+        for r in reminders:
+            who = recipients.get(r.user_id)
+            activity = activities.get(r.activity_id)
+            if who is None or not who.user.is_active or activity is None or who.undeliverable:
+                batch.drop_r.append(r.id)
+                continue
+            category = (
+                NotificationCategory.OVERDUE
+                if r.kind == ReminderKind.OVERDUE
+                else NotificationCategory.REMINDER
+            )
+            if activity.completed or who.mutes(category):
+                batch.quiet_r.append(r.id)
+                continue
+            if r.due_at < stale_cutoff:
+                stale[who.user.id].append((r, activity))
+            else:
+                grouped[(activity.id, who.user.id)].append(r)
+        return grouped, stale
+
+    async def _fold_overdue(
+        self, s: Any, batch: Batch, grouped: dict[tuple[int, int], list[ActivityReminder]]
+    ) -> None:
+        """An overdue notice whose reminder at the deadline went out in another batch: folded too."""
+        lone = [rows[0] for rows in grouped.values() if all(r.kind == ReminderKind.OVERDUE for r in rows)]
+        if not lone:
+            return
+        out = await delivery_service.deadline_reminders_out(s, lone)
+        for r in lone:
+            if (r.activity_id, r.user_id, r.due_at) in out:
+                batch.quiet_r.append(r.id)
+                del grouped[(r.activity_id, r.user_id)]
+
+    async def _render_reminders(
+        self,
+        s: Any,
+        batch: Batch,
+        grouped: dict[tuple[int, int], list[ActivityReminder]],
+        recipients: dict[int, delivery_service.Recipient],
+        activities: dict[int, Any],
+        now: datetime,
+    ) -> None:
+        for (activity_id, user_id), rows in grouped.items():
+            user, activity = recipients[user_id].user, activities[activity_id]
+            # A reminder at the deadline and the overdue notice due together: one message.
+            primary = next((r for r in rows if r.kind == ReminderKind.REMINDER), rows[0])
+            overdue_too = primary.kind == ReminderKind.REMINDER and any(
+                r.kind == ReminderKind.OVERDUE for r in rows
+            )
+            ids = [r.id for r in rows]
+            try:
+                msg = await self.renderer.reminder(
+                    s, primary, activity, user, now=now, overdue_too=overdue_too
+                )
+                extra_chats = await self.item_chats.chats_for_item(
+                    s, str(activity.owner_type), activity.owner_id
+                )
+            except Exception:  # noqa: BLE001 - one bad row must not stop the others
+                log.exception("rendering reminder %s failed", ids)
+                batch.retry_r.extend(ids)
+                continue
+            if msg is None:
+                batch.quiet_r.extend(ids)
+                continue
+            lease = min(r.claimed_until for r in rows if r.claimed_until is not None)
+            batch.jobs.append(
+                Job(user.telegram_id, [msg], reminder_ids=ids, lease_until=lease, label=f"reminder {ids}")
+            )
+            for chat in extra_chats:  # the item's group chat (see ItemChats)
+                batch.jobs.append(Job(chat, [msg], label=f"group copy of reminder {ids}"))
+
+    async def _render_stale(
+        self,
+        s: Any,
+        batch: Batch,
+        stale: dict[int, list[tuple[ActivityReminder, Any]]],
+        recipients: dict[int, delivery_service.Recipient],
+        now: datetime,
+    ) -> None:
+        for user_id, pairs in stale.items():
+            user = recipients[user_id].user
+            ids = [r.id for r, _a in pairs]
+            try:
+                msg = await self.renderer.stale_summary(s, user, pairs, now=now)
+            except Exception:  # noqa: BLE001
+                log.exception("rendering the summary of reminders %s failed", ids)
+                batch.retry_r.extend(ids)
+                continue
+            lease = min(r.claimed_until for r, _a in pairs if r.claimed_until is not None)
+            batch.jobs.append(
+                Job(user.telegram_id, [msg], reminder_ids=ids, lease_until=lease, label=f"summary {ids}")
+            )
+
+    async def _render_notifications(
+        self,
+        s: Any,
+        batch: Batch,
+        notifications: list[Notification],
+        recipients: dict[int, delivery_service.Recipient],
+        now: datetime,
+    ) -> None:
+        for n in notifications:
+            who = recipients.get(n.user_id)
+            if who is None or not who.user.is_active:
+                batch.failed_n["inactive user"].append(n.id)
+                continue
+            if who.undeliverable:
+                batch.failed_n["undeliverable"].append(n.id)
+                continue
+            if who.mutes(n.category):
+                batch.failed_n["muted"].append(n.id)
+                continue
+            try:
+                msgs = await self.renderer.notification(s, n, who.user, now=now)
+            except Exception:  # noqa: BLE001
+                log.exception("rendering notification %s failed", n.id)
+                batch.retry_n.append(n.id)
+                continue
+            if not msgs:
+                batch.failed_n["nothing to send"].append(n.id)
+                continue
+            batch.jobs.append(
+                Job(
+                    who.user.telegram_id,
+                    msgs,
+                    notification_ids=[n.id],
+                    lease_until=n.claimed_until,
+                    label=f"notification {n.id} ({n.category})",
+                )
+            )
