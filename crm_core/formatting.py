@@ -93,3 +93,8 @@ def weekday_name(weekday: int, language: str, *, short: bool = True) -> str:
     width = "abbreviated" if short else "wide"
     name = get_day_names(width, context="stand-alone", locale=babel_locale(language))[weekday]
     return name[:1].upper() + name[1:]
+
+
+def format_day_month(value: date, language: str, *, long: bool = False) -> str:
+    """A day of this year without the year: "28 нояб." / "Nov 28" ("28 ноября" / "November 28")."""
+    return format_skeleton("MMMMd" if long else "MMMd", value, locale=babel_locale(language))

@@ -15,10 +15,11 @@ from crm_core.clock import zone_of
 from crm_core.formatting import format_datetime
 from crm_core.models import User
 from crm_core.services import users as users_service
-from handlers.admin_common import ROLE_NAMES, AdmCB, AdminDoor, Ctx, Screen, back, button, kb, name
+from handlers.admin_common import AdmCB, AdminDoor, Ctx, Screen, back, button, kb, name
 from handlers.callbacks import MenuAction, MenuCB
 from handlers.render import esc
 from handlers.start import INVITE_PREFIX
+from handlers.texts.names import ROLE_NAMES
 from handlers.ui import show
 
 router = Router(name="admin_invites")

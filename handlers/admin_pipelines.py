@@ -33,7 +33,7 @@ from handlers.admin_common import (
     typed_name,
 )
 from handlers.render import esc, truncate
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import reply_screen, show
 
 router = Router(name="admin_pipelines")
@@ -52,28 +52,35 @@ PALETTE: tuple[tuple[str, str], ...] = (
 )
 PALETTE_EMOJI = {"blue": "🔵", "green": "🟢", "yellow": "🟡", "orange": "🟠", "red": "🔴",
                  "purple": "🟣", "brown": "🟤", "grey": "⚫"}  # fmt: skip
-COLOUR_NAMES = {"blue": "adm.colour.blue", "green": "adm.colour.green", "yellow": "adm.colour.yellow",
-                "orange": "adm.colour.orange", "red": "adm.colour.red", "purple": "adm.colour.purple",
-                "brown": "adm.colour.brown", "grey": "adm.colour.grey"}  # fmt: skip
+COLOUR_NAMES = {
+    "blue": N_("adm.colour.blue"),
+    "green": N_("adm.colour.green"),
+    "yellow": N_("adm.colour.yellow"),
+    "orange": N_("adm.colour.orange"),
+    "red": N_("adm.colour.red"),
+    "purple": N_("adm.colour.purple"),
+    "brown": N_("adm.colour.brown"),
+    "grey": N_("adm.colour.grey"),
+}
 # Approximate colours of the circle emoji, to show any stage colour (seeded ones are not in the palette).
 EMOJI_RGB = {"🔴": (221, 46, 68), "🟠": (244, 144, 12), "🟡": (253, 203, 88), "🟢": (120, 177, 89),
              "🔵": (85, 172, 238), "🟣": (170, 142, 214), "🟤": (193, 105, 79), "⚫": (49, 55, 61),
              "⚪": (230, 231, 232)}  # fmt: skip
-PIPELINE_KINDS = {ItemType.LEAD: "adm.pl.kind.lead", ItemType.DEAL: "adm.pl.kind.deal"}
+PIPELINE_KINDS = {ItemType.LEAD: N_("adm.pl.kind.lead"), ItemType.DEAL: N_("adm.pl.kind.deal")}
 GROUP_TITLES = {
-    StageSemantics.PROCESS: "adm.pl.group.process",
-    StageSemantics.SUCCESS: "adm.pl.group.success",
-    StageSemantics.FAILURE: "adm.pl.group.failure",
+    StageSemantics.PROCESS: N_("adm.pl.group.process"),
+    StageSemantics.SUCCESS: N_("adm.pl.group.success"),
+    StageSemantics.FAILURE: N_("adm.pl.group.failure"),
 }
 SEMANTICS_NAMES = {
-    StageSemantics.PROCESS: "adm.sem.process",
-    StageSemantics.SUCCESS: "adm.sem.success",
-    StageSemantics.FAILURE: "adm.sem.failure",
+    StageSemantics.PROCESS: N_("adm.sem.process"),
+    StageSemantics.SUCCESS: N_("adm.sem.success"),
+    StageSemantics.FAILURE: N_("adm.sem.failure"),
 }
 KEEP_ONE = {  # why the last stage of its kind stays
-    StageSemantics.PROCESS: "adm.st.keep_process",
-    StageSemantics.SUCCESS: "adm.st.keep_success",
-    StageSemantics.FAILURE: "adm.st.keep_failure",
+    StageSemantics.PROCESS: N_("adm.st.keep_process"),
+    StageSemantics.SUCCESS: N_("adm.st.keep_success"),
+    StageSemantics.FAILURE: N_("adm.st.keep_failure"),
 }
 
 
@@ -118,7 +125,7 @@ def colour_emoji(color: str) -> str:
 async def pipelines_screen(ctx: Ctx) -> Screen:
     tr = ctx.tr
     rows = []
-    for kind, key in ((ItemType.LEAD, "adm.pl.leads"), (ItemType.DEAL, "adm.pl.deals")):
+    for kind, key in ((ItemType.LEAD, N_("adm.pl.leads")), (ItemType.DEAL, N_("adm.pl.deals"))):
         for pipeline in await pipelines_service.list_pipelines(ctx.session, kind):
             label = tr(key, name=truncate(pipeline.name(tr.language), 40))
             rows.append([button(label, on(PipelineAction.OPEN, pipeline.id))])

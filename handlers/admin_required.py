@@ -17,7 +17,7 @@ from crm_core.services import pipelines as pipelines_service
 from crm_core.services.required_fields import REQUIRABLE_FIELDS, set_required_fields
 from handlers.admin_common import AdmCB, AdminDoor, Ctx, Screen, back, button, kb, name
 from handlers.render import truncate
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="admin_required")
@@ -25,10 +25,10 @@ router.callback_query.middleware(AdminDoor())
 
 RF_DRAFT = "adm_rf"
 TYPE_NAMES = {
-    ItemType.LEAD: "adm.rf.type.lead",
-    ItemType.DEAL: "adm.rf.type.deal",
-    ItemType.CONTACT: "adm.rf.type.contact",
-    ItemType.COMPANY: "adm.rf.type.company",
+    ItemType.LEAD: N_("adm.rf.type.lead"),
+    ItemType.DEAL: N_("adm.rf.type.deal"),
+    ItemType.CONTACT: N_("adm.rf.type.contact"),
+    ItemType.COMPANY: N_("adm.rf.type.company"),
 }
 # Every requirable field once, in the schema's order (the lead's fields first): name -> label id.
 FIELD_NAMES = {f.name: f.label for t in ItemType for f in requirable_fields(t)}

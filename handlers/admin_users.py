@@ -14,7 +14,6 @@ from crm_core.errors import ValidationFailed
 from crm_core.models import Department, Role, User
 from crm_core.services import users as users_service
 from handlers.admin_common import (
-    ROLE_NAMES,
     TYPED,
     AdmCB,
     AdminDoor,
@@ -31,6 +30,7 @@ from handlers.admin_common import (
 )
 from handlers.render import esc, truncate
 from handlers.texts import Translator
+from handlers.texts.names import ROLE_NAMES
 from handlers.ui import reply_screen, show
 
 router = Router(name="admin_users")
@@ -103,7 +103,7 @@ async def user_screen(ctx: Ctx, user_id: int, page: int) -> Screen:
         username=username,
         role=tr(ROLE_NAMES[target.role]),
         department=name(dept.name) if dept else tr("adm.user.no_department"),
-        status=tr("adm.user.active" if target.is_active else "adm.user.inactive"),
+        status=tr("adm.user.active") if target.is_active else tr("adm.user.inactive"),
     )
 
     def on(action: UserAction, value: str = "") -> UsersCB:

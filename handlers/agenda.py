@@ -27,7 +27,7 @@ from handlers.card_render import TYPE_ICONS
 from handlers.datetime_input import format_moment
 from handlers.month_grid import month_rows, shift_month
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="agenda")
@@ -47,20 +47,20 @@ GROUP_ICONS = {
 
 
 GROUP_TITLES = {
-    "overdue": "av.group.overdue",
-    "today": "av.group.today",
-    "this_week": "av.group.this_week",
-    "next_week": "av.group.next_week",
-    "later": "av.group.later",
-    "none": "av.group.none",
+    "overdue": N_("av.group.overdue"),
+    "today": N_("av.group.today"),
+    "this_week": N_("av.group.this_week"),
+    "next_week": N_("av.group.next_week"),
+    "later": N_("av.group.later"),
+    "none": N_("av.group.none"),
 }
 ACTIVITY_TYPES = {
-    ActivityType.CALL: "act.type.call",
-    ActivityType.MEETING: "act.type.meeting",
-    ActivityType.TASK: "act.type.task",
-    ActivityType.EMAIL: "act.type.email",
-    ActivityType.MESSAGE: "act.type.message",
-    ActivityType.UNIVERSAL: "act.type.universal",
+    ActivityType.CALL: N_("act.type.call"),
+    ActivityType.MEETING: N_("act.type.meeting"),
+    ActivityType.TASK: N_("act.type.task"),
+    ActivityType.EMAIL: N_("act.type.email"),
+    ActivityType.MESSAGE: N_("act.type.message"),
+    ActivityType.UNIVERSAL: N_("act.type.universal"),
 }
 
 

@@ -32,7 +32,7 @@ from crm_core.services.counters import user_zone
 from crm_core.services.when import at_local, local_today, parse_time, parse_when, quick_choice, quick_choices
 from handlers.month_grid import month_rows, month_title
 from handlers.render import esc, truncate
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="datetime_input")
@@ -61,7 +61,7 @@ class DtCB(CallbackData, prefix="dt"):
     v: str = ""
 
 
-QUICK_LABELS = {"1h": "dt.q.1h", "t18": "dt.q.t18", "tm10": "dt.q.tm10", "mo10": "dt.q.mo10"}
+QUICK_LABELS = {"1h": N_("dt.q.1h"), "t18": N_("dt.q.t18"), "tm10": N_("dt.q.tm10"), "mo10": N_("dt.q.mo10")}
 
 
 @dataclass

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc
-from crm_core.formatting import format_time
+from crm_core.formatting import format_day_month, format_time
 from crm_core.models.activities import Activity, ActivityReminder, ReminderKind, Task
 from crm_core.models.items import ItemType
 from crm_core.models.notifications import Notification, NotificationCategory
@@ -21,7 +21,7 @@ from crm_core.services import delivery as delivery_service
 from crm_core.services.counters import get_counters, user_zone
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, RemAction, RemCB
 from handlers.render import MESSAGE_LIMIT, esc, split_blocks, truncate
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from scheduler.ports import OutgoingMessage
 
 TITLE_LIMIT = 120
@@ -31,35 +31,35 @@ DIGEST_ACTIVITIES = 10
 Buttons = list[list[dict[str, Any]]]
 
 ACTIVITY_TYPES = {
-    "call": "rem.type.call",
-    "meeting": "rem.type.meeting",
-    "task": "rem.type.task",
-    "email": "rem.type.email",
-    "message": "rem.type.message",
-    "universal": "rem.type.universal",
+    "call": N_("rem.type.call"),
+    "meeting": N_("rem.type.meeting"),
+    "task": N_("rem.type.task"),
+    "email": N_("rem.type.email"),
+    "message": N_("rem.type.message"),
+    "universal": N_("rem.type.universal"),
 }
 ITEM_TYPES = {
-    ItemType.LEAD: "rem.item.lead",
-    ItemType.DEAL: "rem.item.deal",
-    ItemType.CONTACT: "rem.item.contact",
-    ItemType.COMPANY: "rem.item.company",
+    ItemType.LEAD: N_("rem.item.lead"),
+    ItemType.DEAL: N_("rem.item.deal"),
+    ItemType.CONTACT: N_("rem.item.contact"),
+    ItemType.COMPANY: N_("rem.item.company"),
 }
 TASK_STATUSES = {
-    "new": "rem.task.new",
-    "viewed": "rem.task.viewed",
-    "in_progress": "rem.task.in_progress",
-    "waiting": "rem.task.waiting",
-    "awaiting_control": "rem.task.awaiting_control",
-    "deadline_changed": "rem.task.deadline_changed",
-    "has_result": "rem.task.has_result",
-    "overdue": "rem.task.overdue",
-    "completed": "rem.task.completed",
+    "new": N_("rem.task.new"),
+    "viewed": N_("rem.task.viewed"),
+    "in_progress": N_("rem.task.in_progress"),
+    "waiting": N_("rem.task.waiting"),
+    "awaiting_control": N_("rem.task.awaiting_control"),
+    "deadline_changed": N_("rem.task.deadline_changed"),
+    "has_result": N_("rem.task.has_result"),
+    "overdue": N_("rem.task.overdue"),
+    "completed": N_("rem.task.completed"),
 }
 ITEM_EVENTS = {  # notifications that name an item and nothing else
-    NotificationCategory.RESPONSIBLE_ASSIGNED: "rem.n.responsible_assigned",
-    NotificationCategory.OBSERVER_ADDED: "rem.n.observer_added",
-    NotificationCategory.LEAD_ASSIGNED: "rem.n.lead_assigned",
-    NotificationCategory.COMMENT_ADDED: "rem.n.comment_added",
+    NotificationCategory.RESPONSIBLE_ASSIGNED: N_("rem.n.responsible_assigned"),
+    NotificationCategory.OBSERVER_ADDED: N_("rem.n.observer_added"),
+    NotificationCategory.LEAD_ASSIGNED: N_("rem.n.lead_assigned"),
+    NotificationCategory.COMMENT_ADDED: N_("rem.n.comment_added"),
 }
 
 
@@ -106,12 +106,12 @@ def local_time(tr: Translator, user: User, when: datetime, now: datetime) -> str
         return tr("rem.tomorrow", time=hhmm)
     if days == -1:
         return tr("rem.yesterday", time=hhmm)
-    month = tr("rem.months").split()[local.month - 1]
-    return tr("rem.date", month=month, day=local.day, time=hhmm)
+    return tr("rem.date", date=format_day_month(local.date(), tr.language), time=hhmm)
 
 
 def activity_label(tr: Translator, activity: Activity) -> str:
-    kind = tr(ACTIVITY_TYPES.get(str(activity.type), "rem.type.universal"))
+    kind_id = ACTIVITY_TYPES.get(str(activity.type), N_("rem.type.universal"))
+    kind = tr(kind_id)
     subject = (activity.subject or "").strip()
     return f"{kind}: {esc(truncate(subject, SUBJECT_LIMIT))}" if subject else kind
 
@@ -137,11 +137,11 @@ def reminder_buttons(tr: Translator, activity: Activity, *, done: bool = False) 
         return {"text": tr(key), "callback_data": RemCB(action=action, activity=activity.id).pack()}
 
     return [
-        [button(RemAction.DONE, "rem.btn.done")],
+        [button(RemAction.DONE, N_("rem.btn.done"))],
         [
-            button(RemAction.SNOOZE_15, "rem.btn.snooze15"),
-            button(RemAction.SNOOZE_1H, "rem.btn.snooze1h"),
-            button(RemAction.TOMORROW, "rem.btn.tomorrow"),
+            button(RemAction.SNOOZE_15, N_("rem.btn.snooze15")),
+            button(RemAction.SNOOZE_1H, N_("rem.btn.snooze1h")),
+            button(RemAction.TOMORROW, N_("rem.btn.tomorrow")),
         ],
         open_row,
     ]
@@ -329,8 +329,7 @@ class NotifyRenderer:
         tz = user_zone(user)
         local = ensure_utc(now).astimezone(tz)
         counters = await get_counters(session, user, now)
-        month = tr("rem.months").split()[local.month - 1]
-        date = f"{local.day} {month}"
+        date = format_day_month(local.date(), tr.language, long=True)
         blocks = [
             tr("rem.digest.title", name=esc(truncate(user.full_name or "", 60)), date=date)
             + "\n"
