@@ -118,6 +118,42 @@ def parse_money(text: str, ctx: FieldContext | None = None) -> Money:
     return Money(amount.quantize(Decimal("0.01")) if amount % 1 else amount.quantize(Decimal("1")), currency)
 
 
+def clean_amount(value: Any, field: str = "amount") -> Decimal:
+    """An amount given as a number (not typed text): two decimals at most, and no more digits than
+    the column holds."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationFailed("invalid amount", field=field, value=str(value)) from exc
+    if not amount.is_finite() or amount < 0 or len(str(int(amount))) > MAX_AMOUNT_DIGITS:
+        raise ValidationFailed("invalid amount", field=field, value=str(value))
+    return amount.quantize(Decimal("0.01"))
+
+
+def clean_date(value: Any, field: str = "date") -> date:
+    """A day given as a date or an ISO string ("2026-11-28")."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ValidationFailed("invalid date", field=field, value=str(value)) from exc
+
+
+MAX_ID = 2**63 - 1  # the largest BIGINT: a larger id names nothing and must not reach the database
+
+
+def clean_id(value: Any, field: str = "id") -> int:
+    """An id given by a program: a whole number within the database's range."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed("invalid value", field=field, value=str(value)) from exc
+    if isinstance(value, bool) or not 0 < number <= MAX_ID:
+        raise ValidationFailed("invalid value", field=field, value=str(value))
+    return number
+
+
 def parse_currency(text: str, ctx: FieldContext | None = None) -> str:
     s = (text or "").strip()
     code = _CURRENCY_SIGNS.get(s) or ("RUB" if _CURRENCY_WORDS.fullmatch(s) else s.upper())

@@ -17,6 +17,9 @@ from crm_core.fields.kinds import (
     DEFAULT_TEXT_LIMIT,
     Kind,
     Money,
+    clean_amount,
+    clean_date,
+    clean_id,
     format_value,
     parse_currency,
     parse_date,
@@ -50,6 +53,36 @@ class Field:
     @property
     def limit(self) -> int:
         return self.max_length or DEFAULT_TEXT_LIMIT
+
+    @property
+    def settable(self) -> bool:
+        """Create and update accept it: the card's single-valued fields and the links to a client or
+        a lead. Stage, pipeline, responsible, observers, phones and e-mails have services of their
+        own (they write their own timeline events)."""
+        link = self.kind == Kind.REFERENCE and self.ref in _LINKS and self.query_kind is None
+        return (self.on_card and not self.many) or link
+
+    def clean(self, value: Any) -> Any:
+        """A value given by a program (a service call, a web form, the REST API, an imported row),
+        checked by the same rules and limits as a typed one: refused, never cut."""
+        if self.kind == Kind.TEXT:
+            if value is None:
+                return None if self.clearable else ""
+            text = str(value).strip()
+            if len(text) > self.limit:
+                raise ValidationFailed("text too long", field=self.name, max=self.limit)
+            return text if text or not self.clearable else None
+        if value is None or value == "":
+            return None
+        if self.kind == Kind.MONEY:
+            return clean_amount(value, self.name)
+        if self.kind == Kind.CURRENCY:
+            return parse_currency(str(value))
+        if self.kind == Kind.DATE:
+            return clean_date(value, self.name)
+        if self.kind in (Kind.REFERENCE, Kind.USER, Kind.NUMBER):
+            return clean_id(value, self.name)
+        return value
 
     def parse(self, text: str, ctx: FieldContext) -> Any:
         """The value typed for this field; ValidationFailed (a reason) when it does not fit."""
@@ -92,6 +125,9 @@ def _parse_one(f: Field, text: str, ctx: FieldContext) -> Any:
         return parse_text(text, f.limit)
     except ValidationFailed as exc:
         raise ValidationFailed("text too long", field=f.name, max=f.limit) from exc
+
+
+_LINKS = frozenset({"contact", "company", "lead"})
 
 
 # --- the declarations ------------------------------------------------------------------------------

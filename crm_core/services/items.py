@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select
@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, ValidationFailed
+from crm_core.fields import fields as schema_fields
+from crm_core.fields import get_field
 from crm_core.fields import phones as fields_phones
 from crm_core.fields.kinds import parse_email
 from crm_core.models.items import (
@@ -47,43 +49,9 @@ from crm_core.services.versioning import check_version, flush_or_conflict
 # (crm_core.fields.phones.set_default_region, from settings DEFAULT_REGION).
 DEFAULT_PHONE_REGION: str | None = None
 
-# Fields a user may set with create/update, per item type. Stage, pipeline, responsible and
-# observers have services of their own (they write their own timeline events).
+# Fields create/update accept, per item type (the schema's settable fields).
 EDITABLE_FIELDS: dict[ItemType, frozenset[str]] = {
-    ItemType.LEAD: frozenset(
-        {
-            "title",
-            "name",
-            "second_name",
-            "last_name",
-            "company_title",
-            "position",
-            "source",
-            "comment",
-            "amount",
-            "currency",
-            "contact_id",
-            "company_id",
-        }
-    ),
-    ItemType.DEAL: frozenset(
-        {
-            "title",
-            "amount",
-            "currency",
-            "source",
-            "comment",
-            "contact_id",
-            "company_id",
-            "lead_id",
-            "begin_date",
-            "close_date",
-        }
-    ),
-    ItemType.CONTACT: frozenset(
-        {"name", "second_name", "last_name", "position", "source", "comment", "lead_id"}
-    ),
-    ItemType.COMPANY: frozenset({"title", "industry", "source", "comment", "lead_id"}),
+    t: frozenset(f.name for f in schema_fields(t) if f.settable) for t in ItemType
 }
 
 
@@ -256,34 +224,11 @@ async def get_contact_ids(session: AsyncSession, company_id: int) -> list[int]:
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _coerce(item_type: ItemType, field: str, value: Any) -> Any:
-    if field == "amount" and value is not None and value != "":
-        try:
-            return Decimal(str(value)).quantize(Decimal("0.01"))
-        except InvalidOperation as exc:
-            raise ValidationFailed("invalid amount", field="amount", value=str(value)) from exc
-    if field == "amount" and value == "":
-        return None
-    if field in ("begin_date", "close_date") and isinstance(value, str) and value:
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise ValidationFailed("invalid date", field=field, value=value) from exc
-    if field == "currency" and value:
-        return str(value).upper()[:3]
-    if field == "title" and value is None:
-        return ""
-    if isinstance(value, str):
-        value = value.strip()
-        return value if value or field in ("title",) else None
-    return value
-
-
 def _check_fields(item_type: ItemType, fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - EDITABLE_FIELDS[item_type]
     if unknown:
         raise ValidationFailed("unknown fields", fields=sorted(unknown), item_type=str(item_type))
-    return {k: _coerce(item_type, k, v) for k, v in fields.items()}
+    return {k: get_field(item_type, k).clean(v) for k, v in fields.items()}
 
 
 async def _check_links(
