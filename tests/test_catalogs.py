@@ -34,7 +34,6 @@ PENDING = {
     "handlers/admin.py",
     "handlers/agenda.py",
     "handlers/capture.py",
-    "handlers/cards.py",
     "handlers/conversion.py",
     "handlers/datetime_input.py",
     "handlers/filters_ui.py",
