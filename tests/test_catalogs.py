@@ -36,8 +36,6 @@ PENDING = {
     "handlers/capture.py",
     "handlers/conversion.py",
     "handlers/datetime_input.py",
-    "handlers/filters_ui.py",
-    "handlers/lists.py",
     "handlers/notify_render.py",
     "handlers/reminders.py",
     "scheduler/delivery.py",
