@@ -11,6 +11,10 @@ from aiogram import Router
 ROUTER_MODULES: tuple[str, ...] = (
     "gate",
     "cards",  # before start: `/start L-12` deep links open a card
+    "card_fields",  # the card's screens right after it, as when they were one router
+    "card_people",
+    "card_stages",
+    "card_trash",
     "start",
     "invites",
     "settings",

@@ -40,7 +40,7 @@ from handlers.card_render import back_to_card, item_label, load_visible, open_ca
 from handlers.datetime_input import Ctx, Event, ask_datetime, format_moment, register_target
 from handlers.errors import describe
 from handlers.render import esc, truncate
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="activities")
@@ -56,7 +56,20 @@ QUICK_PLANS: dict[str, tuple[ActivityType, str]] = {
     "m1": (ActivityType.MEETING, "tm10"),
     "c2": (ActivityType.CALL, "1h"),
 }
-QUICK_LABELS = {"c1": "quick.call_tomorrow", "m1": "quick.meeting_tomorrow", "c2": "quick.call_hour"}
+QUICK_LABELS = {
+    "c1": N_("quick.call_tomorrow"),
+    "m1": N_("quick.meeting_tomorrow"),
+    "c2": N_("quick.call_hour"),
+}
+# The form's names of the types ("📞 Call"), distinct from the card's plain ones (texts.names).
+TYPE_NAMES = {
+    ActivityType.CALL: N_("act.type.call"),
+    ActivityType.MEETING: N_("act.type.meeting"),
+    ActivityType.TASK: N_("act.type.task"),
+    ActivityType.EMAIL: N_("act.type.email"),
+    ActivityType.MESSAGE: N_("act.type.message"),
+    ActivityType.UNIVERSAL: N_("act.type.universal"),
+}
 
 
 class PlanActivity(StatesGroup):
@@ -134,7 +147,7 @@ def offset_label(tr: Translator, minutes: int) -> str:
 
 def activity_summary(tr: Translator, activity: Activity, tz: ZoneInfo, now: datetime) -> str:
     """One line: type, subject, deadline, overdue mark (escaped HTML)."""
-    kind = tr(f"act.type.{ActivityType(activity.type).value}")
+    kind = tr(TYPE_NAMES[ActivityType(activity.type)])
     subject = f" «{esc(truncate(activity.subject, 80))}»" if activity.subject else ""
     overdue = f" {tr('act.overdue')}" if activity.is_open and activity.deadline <= now else ""
     return f"{kind}{subject} · {format_moment(tr, activity.deadline, tz, now)}{overdue}"
@@ -280,7 +293,7 @@ async def start_planning(event: Event, ctx: Ctx, item_type: ItemType, item_id: i
     await ctx.state.set_state(PlanActivity.kind)
     await ctx.state.set_data({"a_t": item.ITEM_TYPE.value, "a_id": item.id})
     t = item.ITEM_TYPE
-    kb = [[_button(ctx.tr(f"act.type.{k.value}"), "ty", t, item.id, k.value) for k in TYPES[i : i + 2]]
+    kb = [[_button(ctx.tr(TYPE_NAMES[k]), "ty", t, item.id, k.value) for k in TYPES[i : i + 2]]
           for i in range(0, len(TYPES), 2)]  # fmt: skip
     kb.extend(quick_rows(ctx.tr, t, item.id))  # after the types: "Call" still finds the type first
     kb.append([_button(ctx.tr("act.cancel"), "cx", t, item.id)])
@@ -292,7 +305,7 @@ async def _draft_title(ctx: Ctx, with_description: bool = True) -> str:
     """ "📞 Call · 🎯 L-12 Title" (+ the description) heading the form's later screens."""
     data = await ctx.state.get_data()
     item = await load_visible(ctx.session, ctx.user, data["a_t"], int(data["a_id"]))
-    kind = ctx.tr(f"act.type.{data.get('a_kind') or ActivityType.CALL.value}")
+    kind = ctx.tr(TYPE_NAMES[ActivityType(data.get("a_kind") or ActivityType.CALL)])
     title = f"<b>{kind}</b> · {item_label(ctx.tr, item)}"
     if with_description and data.get("a_desc"):
         title += "\n" + ctx.tr("act.description_line", text=esc(truncate(data["a_desc"], SHOWN_DESCRIPTION)))

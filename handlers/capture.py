@@ -41,7 +41,7 @@ from crm_core.services.required_fields import missing_required
 from handlers.callbacks import MenuAction, MenuCB
 from handlers.card_render import card_screen
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="capture")
@@ -144,8 +144,26 @@ async def _ask(
     await show(event, text, _form_keyboard(tr, skip=skip))
 
 
+# The lead's fields as the form names them when they are required.
+FIELD_NAMES = {
+    "title": N_("cap.field.title"),
+    "name": N_("cap.field.name"),
+    "second_name": N_("cap.field.second_name"),
+    "last_name": N_("cap.field.last_name"),
+    "company_title": N_("cap.field.company_title"),
+    "position": N_("cap.field.position"),
+    "source": N_("cap.field.source"),
+    "comment": N_("cap.field.comment"),
+    "amount": N_("cap.field.amount"),
+    "phone": N_("cap.field.phone"),
+    "email": N_("cap.field.email"),
+    "contact_id": N_("cap.field.contact_id"),
+    "company_id": N_("cap.field.company_id"),
+}
+
+
 def _field_label(tr: Translator, field: str) -> str:
-    return tr(f"cap.field.{field}")
+    return tr(FIELD_NAMES[field]) if field in FIELD_NAMES else field  # a field no form asks
 
 
 async def _form_done(state: FSMContext) -> None:
@@ -221,7 +239,7 @@ async def _finish(
         field = askable[0]
         await state.set_state(NewLead.extra)
         await state.update_data(draft=draft, asking=field)
-        await _ask(event, tr, "cap.ask_required", skip=False, field=_field_label(tr, field))
+        await _ask(event, tr, N_("cap.ask_required"), skip=False, field=_field_label(tr, field))
         return
     await _form_done(state)
     lead = await _create(session, user, draft)
@@ -308,7 +326,7 @@ async def new_command(
         await state.clear()
         await state.set_state(NewLead.title)
         await state.update_data(draft={})
-        await _ask(message, tr, "cap.ask_title", skip=False)
+        await _ask(message, tr, N_("cap.ask_title"), skip=False)
         return
     # /new <free text>: one message is the whole lead; the name models run off the event loop.
     ex = await asyncio.to_thread(extract_lead, text, entity_hints(message.text, message.entities))
@@ -329,20 +347,20 @@ async def new_button(callback: CallbackQuery, tr: Translator, state: FSMContext)
     await state.clear()
     await state.set_state(NewLead.title)
     await state.update_data(draft={})
-    await _ask(callback, tr, "cap.ask_title", skip=False)
+    await _ask(callback, tr, N_("cap.ask_title"), skip=False)
 
 
 @router.message(NewLead.title, F.text)
 async def got_title(message: Message, tr: Translator, state: FSMContext) -> None:
     title = _cut("title", message.text or "")
     if not title:
-        await _ask(message, tr, "cap.ask_title", skip=False)
+        await _ask(message, tr, N_("cap.ask_title"), skip=False)
         return
     draft = (await state.get_data()).get("draft") or {}
     draft["title"] = title
     await state.update_data(draft=draft)
     await state.set_state(NewLead.name)
-    await _ask(message, tr, "cap.ask_name", skip=True)
+    await _ask(message, tr, N_("cap.ask_name"), skip=True)
 
 
 @router.message(NewLead.name, F.text)
@@ -351,7 +369,7 @@ async def got_name(message: Message, tr: Translator, state: FSMContext) -> None:
     draft["name"] = _cut("name", message.text or "") or None
     await state.update_data(draft=draft)
     await state.set_state(NewLead.phone)
-    await _ask(message, tr, "cap.ask_phone", skip=True)
+    await _ask(message, tr, N_("cap.ask_phone"), skip=True)
 
 
 @router.message(NewLead.phone, F.text)
@@ -359,13 +377,13 @@ async def got_phone(message: Message, tr: Translator, state: FSMContext) -> None
     typed = (message.text or "").strip()
     if items_service.try_normalize_phone(typed) is None:
         error = tr("cap.bad_phone", value=esc(truncate(typed, 64)))
-        await _ask(message, tr, "cap.ask_phone", skip=True, error=error)
+        await _ask(message, tr, N_("cap.ask_phone"), skip=True, error=error)
         return
     draft = (await state.get_data()).get("draft") or {}
     draft["phones"] = [typed[:255]]
     await state.update_data(draft=draft)
     await state.set_state(NewLead.email)
-    await _ask(message, tr, "cap.ask_email", skip=True)
+    await _ask(message, tr, N_("cap.ask_email"), skip=True)
 
 
 @router.message(NewLead.email, F.text)
@@ -376,7 +394,7 @@ async def got_email(
     email = items_service.try_normalize_email(typed)
     if email is None:
         error = tr("cap.bad_email", value=esc(truncate(typed, 64)))
-        await _ask(message, tr, "cap.ask_email", skip=True, error=error)
+        await _ask(message, tr, N_("cap.ask_email"), skip=True, error=error)
         return
     draft = (await state.get_data()).get("draft") or {}
     draft["emails"] = [email]
@@ -395,21 +413,21 @@ async def got_required(
     if field == "phone":
         if items_service.try_normalize_phone(typed) is None:
             error = tr("cap.bad_phone", value=esc(truncate(typed, 64)))
-            await _ask(message, tr, "cap.ask_required", skip=False, field=label, error=error)
+            await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label, error=error)
             return
         draft["phones"] = [*(draft.get("phones") or []), typed[:255]]
     elif field == "email":
         email = items_service.try_normalize_email(typed)
         if email is None:
             error = tr("cap.bad_email", value=esc(truncate(typed, 64)))
-            await _ask(message, tr, "cap.ask_required", skip=False, field=label, error=error)
+            await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label, error=error)
             return
         draft["emails"] = [*(draft.get("emails") or []), email]
     elif field == "amount":
         amount = parse_amount(typed)
         if amount is None:
             error = tr("cap.bad_amount", value=esc(truncate(typed, 64)))
-            await _ask(message, tr, "cap.ask_required", skip=False, field=label, error=error)
+            await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label, error=error)
             return
         draft.setdefault("extra", {})["amount"] = amount
     elif field in TEXT_LIMITS and _cut(field, typed):
@@ -418,7 +436,7 @@ async def got_required(
         else:
             draft.setdefault("extra", {})[field] = _cut(field, typed)
     else:
-        await _ask(message, tr, "cap.ask_required", skip=False, field=label)
+        await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label)
         return
     await _finish(message, session, user, tr, state, draft)
 
@@ -439,10 +457,10 @@ async def skip_step(
     current = await state.get_state()
     if current == NewLead.name.state:
         await state.set_state(NewLead.phone)
-        await _ask(callback, tr, "cap.ask_phone", skip=True)
+        await _ask(callback, tr, N_("cap.ask_phone"), skip=True)
     elif current == NewLead.phone.state:
         await state.set_state(NewLead.email)
-        await _ask(callback, tr, "cap.ask_email", skip=True)
+        await _ask(callback, tr, N_("cap.ask_email"), skip=True)
     else:
         draft = (await state.get_data()).get("draft") or {}
         await _finish(callback, session, user, tr, state, draft)

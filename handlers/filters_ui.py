@@ -2,14 +2,13 @@
 in the user's timezone, a typed custom range), saved filters (save under a name, choose one, pin it
 as the default used when the list opens, delete).
 
-The list's view (conditions, sort, the chosen saved filter, paging cursors, the selection) lives in
-FSM data under "lv_<type>"; crm_core validates every condition (count_items) before it is kept.
+The list's view lives in FSM data (handlers.list_view); crm_core validates every condition
+(count_items) before it is kept. The builder returns to the list (handlers.lists) it filters.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -22,19 +21,29 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import NotFound, ValidationFailed
-from crm_core.fields import Field, FieldContext, Kind, quick_filter_fields, sortable_fields
+from crm_core.fields import Field, FieldContext, Kind, quick_filter_fields
 from crm_core.fields.kinds import parse_date, parse_money
-from crm_core.formatting import format_date
 from crm_core.models.items import ItemType
 from crm_core.models.users import User
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import views as views_service
-from crm_core.services.cards_queries import assignable_users, users_by_id
+from crm_core.services.cards_queries import assignable_users
 from crm_core.services.views import Condition
 from handlers.context import HandlerOptions
 from handlers.field_text import field_context, field_label
+from handlers.list_view import (
+    LIST_TITLES,
+    OP_TEXTS,
+    PRESET_TEXTS,
+    ListView,
+    describe,
+    leave_forms,
+    load_view,
+    save_view,
+)
+from handlers.lists import LsCB, show_list
 from handlers.render import esc, truncate
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="filters_ui")
@@ -65,25 +74,15 @@ OPS: dict[str, tuple[str, ...]] = {
     "phone": ("contains", "eq", "not_null", "is_null"),
     "email": ("contains", "eq", "not_null", "is_null"),
 }
-# Literal message ids (the texts test scans the code for them).
-OP_TEXTS = {"contains": "fl.op.contains", "eq": "fl.op.eq", "gte": "fl.op.gte", "lte": "fl.op.lte",
-            "not_null": "fl.op.not_null", "is_null": "fl.op.is_null"}  # fmt: skip
-PRESET_TEXTS = {"today": "fl.preset.today", "yesterday": "fl.preset.yesterday",
-                "this_week": "fl.preset.this_week", "last_7_days": "fl.preset.last_7_days",
-                "last_30_days": "fl.preset.last_30_days", "this_month": "fl.preset.this_month"}  # fmt: skip
+# The prompt for a typed value, by the field's UI kind.
 TYPE_TEXTS = {
-    "text": "fl.type.text",
-    "money": "fl.type.money",
-    "phone": "fl.type.phone",
-    "email": "fl.type.email",
+    "text": N_("fl.type.text"),
+    "money": N_("fl.type.money"),
+    "phone": N_("fl.type.phone"),
+    "email": N_("fl.type.email"),
 }
-LIST_TITLES = {ItemType.LEAD: "ls.title.lead", ItemType.DEAL: "ls.title.deal",
-               ItemType.CONTACT: "ls.title.contact", ItemType.COMPANY: "ls.title.company"}  # fmt: skip
 TYPED_OPS = frozenset({"contains", "eq", "gte", "lte"})
 DATE_PRESETS = ("today", "yesterday", "this_week", "last_7_days", "last_30_days", "this_month")
-SORT_FIELDS: dict[ItemType, tuple[str, ...]] = {
-    t: tuple(f.name for f in sortable_fields(t)) for t in ItemType
-}
 # Two days with a dash or ".." between them (a dash inside an ISO date is not a separator).
 _RANGE = re.compile(
     r"^\s*(\S+(?:\s\S+)?)\s*(?:\s[-–—]\s|[–—]|\.\.|(?<=\d)-(?=\d{1,2}[./]))\s*(\S+(?:\s\S+)?)\s*$"
@@ -109,126 +108,6 @@ class FilterForm(StatesGroup):
 
 def _fl(text: str, **data: Any) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=FlCB(**data).pack())
-
-
-# --- the view kept in FSM data ---------------------------------------------------------------------
-
-
-@dataclass
-class ListView:
-    conditions: list[dict[str, Any]]
-    sort: list[list[str]] | None
-    saved_id: int | None
-    cursors: list[str | None]
-    selected: list[int]
-    selecting: bool
-
-    def to_data(self) -> dict[str, Any]:
-        return {"c": self.conditions, "s": self.sort, "sf": self.saved_id, "cur": self.cursors,
-                "sel": self.selected, "m": int(self.selecting)}  # fmt: skip
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> ListView:
-        return cls(
-            conditions=list(data.get("c") or []), sort=data.get("s") or None, saved_id=data.get("sf"),
-            cursors=list(data.get("cur") or [None]), selected=[int(i) for i in data.get("sel") or []],
-            selecting=bool(data.get("m")),
-        )  # fmt: skip
-
-    def filters(self) -> list[Condition]:
-        return [Condition.from_json(c) for c in self.conditions]
-
-    def reset_paging(self) -> None:
-        self.cursors = [None]
-
-
-def _key(item_type: ItemType) -> str:
-    return f"lv_{ItemType(item_type).value}"
-
-
-async def fresh_view(session: AsyncSession, user: User, item_type: ItemType) -> ListView:
-    """How a list opens: with the pinned default filter, if there is one."""
-    pinned = await views_service.default_filter(session, user, item_type)
-    if pinned is None:
-        return ListView([], None, None, [None], [], False)
-    return ListView(list(pinned.conditions or []), pinned.sort or None, pinned.id, [None], [], False)
-
-
-async def load_view(
-    state: FSMContext, session: AsyncSession, user: User, item_type: ItemType, *, fresh: bool = False
-) -> ListView:
-    data = await state.get_data()
-    raw = data.get(_key(item_type))
-    if fresh or not isinstance(raw, dict):
-        view = await fresh_view(session, user, item_type)
-        await save_view(state, item_type, view)
-        return view
-    return ListView.from_data(raw)
-
-
-async def save_view(state: FSMContext, item_type: ItemType, view: ListView) -> None:
-    await state.update_data({_key(item_type): view.to_data()})
-
-
-async def leave_forms(state: FSMContext) -> None:
-    """Navigating the list leaves this module's typing steps (other features' forms are kept)."""
-    current = await state.get_state() or ""
-    if current.startswith(("FilterForm:", "FindForm:")):
-        await state.set_state(None)
-
-
-# --- describing conditions -------------------------------------------------------------------------
-
-
-def _date_text(tr: Translator, value: str) -> str:
-    try:
-        return format_date(date.fromisoformat(value), tr.language)
-    except (TypeError, ValueError):
-        return esc(str(value))
-
-
-async def describe(session: AsyncSession, tr: Translator, conditions: list[dict[str, Any]]) -> list[str]:
-    """Human lines for stored conditions ("Created: last 7 days", "Stage: In progress")."""
-    out = []
-    stage_ids = [int(c["value"]) for c in conditions if c.get("field") == "stage_id" and c.get("op") == "eq"]
-    user_ids = [
-        int(c["value"]) for c in conditions if c.get("field") == "responsible_id" and c.get("op") == "eq"
-    ]
-    stages = {}
-    for sid in stage_ids:
-        try:
-            stages[sid] = (await pipelines_service.get_stage(session, sid)).name(tr.language)
-        except NotFound:
-            stages[sid] = f"#{sid}"
-    people = await users_by_id(session, user_ids)
-    for c in conditions:
-        name, op, value = c.get("field", ""), c.get("op", ""), c.get("value")
-        label = field_label(tr, name)
-        if op in ("is_null", "not_null"):
-            text = tr(OP_TEXTS[op])
-        elif op == "preset":
-            if isinstance(value, list) and value and value[0] == "range":
-                lo, hi = value[1] if len(value) == 2 else value[1:3]
-                text = tr("fl.range_value", start=_date_text(tr, lo), end=_date_text(tr, hi))
-            else:
-                text = tr(PRESET_TEXTS[value]) if value in PRESET_TEXTS else esc(str(value))
-        elif name == "stage_id":
-            text = esc(truncate(stages.get(int(value), "?"), 60))
-        elif name == "responsible_id":
-            who = people.get(int(value))
-            text = esc(truncate(who.full_name if who else f"#{value}", 60))
-        elif isinstance(value, bool):
-            text = tr("fl.yes") if value else tr("fl.no")
-        else:
-            text = f"{tr(f'fl.op.{op}')} «{esc(truncate(str(value), 60))}»"
-        out.append(f"{label}: {text}")
-    return out
-
-
-def sort_label(tr: Translator, sort: list[list[str]] | None) -> str:
-    if not sort:
-        return tr("fl.sort_default")
-    return ", ".join(f"{field_label(tr, f)} {'↓' if d == 'desc' else '↑'}" for f, d in sort)
 
 
 # --- parsing typed values ----------------------------------------------------------------------------
@@ -299,8 +178,6 @@ async def filter_screen(
 
 
 def _list_cb(item_type: ItemType) -> str:
-    from handlers.lists import LsCB
-
     return LsCB(a="pg", t=item_type, n=0).pack()
 
 
@@ -392,9 +269,17 @@ async def _back_to_list(
     event: CallbackQuery | Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext,
     item_type: ItemType, notice: str = "",
 ) -> None:  # fmt: skip
-    from handlers.lists import show_list
-
     await show_list(event, session, user, tr, state, item_type, 0, notice=notice)
+
+
+@router.callback_query(LsCB.filter(F.a == "fl"))
+async def list_filter_button(
+    callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    """The list's "Filter" button."""
+    view = await load_view(state, session, user, callback_data.t)
+    await show(callback, *await filter_screen(session, user, tr, callback_data.t, view))
 
 
 @router.callback_query(FlCB.filter(F.a == "m"))
@@ -580,7 +465,7 @@ async def name_typed(
         async with session.begin_nested():
             sf = await views_service.create_saved_filter(session, user, t, name, view.filters(), view.sort)
     except ValidationFailed as exc:
-        key = "fl.name_taken" if "exists" in str(exc) else "fl.bad_name"
+        key = N_("fl.name_taken") if "exists" in str(exc) else N_("fl.bad_name")
         await message.answer(tr(key, name=esc(truncate(name, 60))), reply_markup=cancel)
         return
     view.saved_id = sf.id
@@ -648,18 +533,4 @@ async def delete_button(
     await show(callback, *await filter_screen(session, user, tr, t, view))
 
 
-__all__ = [
-    "FILTER_FIELDS",
-    "SORT_FIELDS",
-    "FilterForm",
-    "FlCB",
-    "ListView",
-    "describe",
-    "field_label",
-    "filter_screen",
-    "leave_forms",
-    "load_view",
-    "parse_range",
-    "save_view",
-    "sort_label",
-]
+__all__ = ["FILTER_FIELDS", "FilterForm", "FlCB", "filter_screen", "parse_range"]

@@ -1,5 +1,6 @@
 """Lists of leads, deals, contacts and companies: paged with keyset cursors (kept in FSM data, so
-button data stays short), sorted, filtered (handlers.filters_ui), and bulk actions on a selection:
+button data stays short), sorted, filtered (the builder in handlers.filters_ui, the view in
+handlers.list_view), and bulk actions on a selection:
 stage, responsible, conversion of leads (one scheme, a report per lead), delete to the trash."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import ValidationFailed
+from crm_core.fields import sortable_fields
 from crm_core.formatting import format_money
 from crm_core.models.items import AnyItem, CommKind, ItemType, StageSemantics
 from crm_core.models.users import User
@@ -27,19 +29,10 @@ from crm_core.services.cards_queries import assignable_users, users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS, load_visible
 from handlers.errors import describe as describe_error
-from handlers.filters_ui import (
-    LIST_TITLES,
-    SORT_FIELDS,
-    ListView,
-    describe,
-    field_label,
-    leave_forms,
-    load_view,
-    save_view,
-    sort_label,
-)
+from handlers.field_text import field_label
+from handlers.list_view import LIST_TITLES, ListView, describe, leave_forms, load_view, save_view, sort_label
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
 from handlers.ui import show
 
 router = Router(name="lists")
@@ -50,13 +43,16 @@ MAX_SELECTED = 50
 USERS_PAGE = 8
 REPORT_LINES = 15
 SCHEME_TEXTS = {
-    conversion_service.Scheme.DEAL: "cv.s.deal",
-    conversion_service.Scheme.CONTACT: "cv.s.contact",
-    conversion_service.Scheme.COMPANY: "cv.s.company",
-    conversion_service.Scheme.CONTACT_COMPANY: "cv.s.contact_company",
-    conversion_service.Scheme.DEAL_CONTACT: "cv.s.deal_contact",
-    conversion_service.Scheme.DEAL_COMPANY: "cv.s.deal_company",
-    conversion_service.Scheme.DEAL_CONTACT_COMPANY: "cv.s.deal_contact_company",
+    conversion_service.Scheme.DEAL: N_("cv.s.deal"),
+    conversion_service.Scheme.CONTACT: N_("cv.s.contact"),
+    conversion_service.Scheme.COMPANY: N_("cv.s.company"),
+    conversion_service.Scheme.CONTACT_COMPANY: N_("cv.s.contact_company"),
+    conversion_service.Scheme.DEAL_CONTACT: N_("cv.s.deal_contact"),
+    conversion_service.Scheme.DEAL_COMPANY: N_("cv.s.deal_company"),
+    conversion_service.Scheme.DEAL_CONTACT_COMPANY: N_("cv.s.deal_contact_company"),
+}
+SORT_FIELDS: dict[ItemType, tuple[str, ...]] = {
+    t: tuple(f.name for f in sortable_fields(t)) for t in ItemType
 }
 SEMANTIC_MARK = {StageSemantics.PROCESS: "", StageSemantics.SUCCESS: "✅ ", StageSemantics.FAILURE: "❌ "}
 
@@ -275,17 +271,6 @@ async def page_button(
     await show_list(callback, session, user, tr, state, callback_data.t, callback_data.n)
 
 
-@router.callback_query(LsCB.filter(F.a == "fl"))
-async def filter_button(
-    callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
-    state: FSMContext,
-) -> None:  # fmt: skip
-    from handlers.filters_ui import filter_screen
-
-    view = await load_view(state, session, user, callback_data.t)
-    await show(callback, *await filter_screen(session, user, tr, callback_data.t, view))
-
-
 # --- sorting ------------------------------------------------------------------------------------------
 
 
@@ -470,7 +455,7 @@ async def bulk_move(
 
     results = await bulk_service.move_stage(session, user, t, view.selected, stage.id)
     done, failed = _outcome(tr, results)
-    report = _report(tr, done, failed, "bk.moved", stage=esc(truncate(stage.name(tr.language), 60)))
+    report = _report(tr, done, failed, N_("bk.moved"), stage=esc(truncate(stage.name(tr.language), 60)))
     await _finish(callback, session, user, tr, state, t, view, report)
 
 
@@ -513,7 +498,7 @@ async def bulk_responsible(
     done, failed = _outcome(tr, results)
     name = esc(truncate(who.full_name if who else f"#{callback_data.id}", 60))
     await _finish(
-        callback, session, user, tr, state, t, view, _report(tr, done, failed, "bk.reassigned", name=name)
+        callback, session, user, tr, state, t, view, _report(tr, done, failed, N_("bk.reassigned"), name=name)
     )
 
 
@@ -600,7 +585,7 @@ async def bulk_delete(
         return
 
     done, failed = _outcome(tr, await bulk_service.delete(session, user, t, view.selected))
-    await _finish(callback, session, user, tr, state, t, view, _report(tr, done, failed, "bk.deleted"))
+    await _finish(callback, session, user, tr, state, t, view, _report(tr, done, failed, N_("bk.deleted")))
 
 
 __all__ = ["BkCB", "LsCB", "list_screen", "router", "show_list"]

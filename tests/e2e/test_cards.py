@@ -34,7 +34,10 @@ from crm_core.services import trash as trash_service
 from crm_core.services import users as users_service
 from crm_core.services.conversion import convert_lead
 from handlers.callbacks import CardAction, CardCB
-from handlers.cards import FieldCB, PeopleCB, StageCB, TrashCB
+from handlers.card_fields import FieldCB
+from handlers.card_people import PeopleCB
+from handlers.card_stages import StageCB
+from handlers.card_trash import TrashCB
 from tests.e2e.harness import Harness
 from tests.e2e.people import add_member, admin_user
 
