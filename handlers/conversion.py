@@ -6,7 +6,6 @@ conversion.missing_names) is asked first, the whole name in one typed message.""
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import date
 from typing import Any
 
@@ -18,7 +17,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.errors import LeadAlreadyConverted, RequiredFieldsMissing
+from crm_core.errors import LeadAlreadyConverted, RequiredFieldsMissing, ValidationFailed
+from crm_core.fields import Field, Kind, Money, find_field
 from crm_core.models.items import CommKind, ItemType, Lead
 from crm_core.models.users import User
 from crm_core.services import conversion as conversion_service
@@ -28,62 +28,19 @@ from crm_core.services.cards_queries import lead_is_converted
 from crm_core.services.conversion import Scheme
 from crm_core.services.names import parse_person_name
 from handlers.callbacks import CardAction, CardCB
-from handlers.capture import parse_amount
 from handlers.card_render import load_visible
+from handlers.context import HandlerOptions
+from handlers.errors import describe
+from handlers.field_text import field_context, field_label
 from handlers.render import esc, truncate
-from handlers.texts import Translator
+from handlers.texts import N_, Translator
+from handlers.texts.names import ITEM_TYPE_NAMES, SCHEME_NAMES
 from handlers.ui import show
 
 router = Router(name="conversion")
 
 FIRST_TAP = (Scheme.DEAL_CONTACT_COMPANY, Scheme.DEAL, Scheme.CONTACT, Scheme.COMPANY)
 MORE = (Scheme.CONTACT_COMPANY, Scheme.DEAL_CONTACT, Scheme.DEAL_COMPANY)
-TEXT_LIMITS = {
-    "title": 255,
-    "name": 100,
-    "second_name": 100,
-    "last_name": 100,
-    "position": 255,
-    "source": 50,
-    "comment": 10_000,
-    "industry": 100,
-}
-DATE_FIELDS = {"begin_date", "close_date"}
-# Required fields of the new items that can be typed here; a missing link (deal.contact_id) can't.
-ASKABLE = set(TEXT_LIMITS) | DATE_FIELDS | {"amount", "phone", "email"}
-SCHEME_KEYS = {
-    Scheme.DEAL: "cv.s.deal",
-    Scheme.CONTACT: "cv.s.contact",
-    Scheme.COMPANY: "cv.s.company",
-    Scheme.CONTACT_COMPANY: "cv.s.contact_company",
-    Scheme.DEAL_CONTACT: "cv.s.deal_contact",
-    Scheme.DEAL_COMPANY: "cv.s.deal_company",
-    Scheme.DEAL_CONTACT_COMPANY: "cv.s.deal_contact_company",
-}
-TYPE_KEYS = {
-    "lead": "cv.type.lead",
-    "deal": "cv.type.deal",
-    "contact": "cv.type.contact",
-    "company": "cv.type.company",
-}
-FIELD_KEYS = {
-    "title": "cv.f.title",
-    "name": "cv.f.name",
-    "second_name": "cv.f.second_name",
-    "last_name": "cv.f.last_name",
-    "company_title": "cv.f.company_title",
-    "position": "cv.f.position",
-    "source": "cv.f.source",
-    "comment": "cv.f.comment",
-    "amount": "cv.f.amount",
-    "phone": "cv.f.phone",
-    "email": "cv.f.email",
-    "contact_id": "cv.f.contact_id",
-    "company_id": "cv.f.company_id",
-    "industry": "cv.f.industry",
-    "begin_date": "cv.f.begin_date",
-    "close_date": "cv.f.close_date",
-}
 ICONS = {ItemType.DEAL: "💼", ItemType.CONTACT: "👤", ItemType.COMPANY: "🏢", ItemType.LEAD: "🎯"}
 
 
@@ -109,7 +66,7 @@ def _card_btn(tr: Translator, lead_id: int) -> list[InlineKeyboardButton]:
 def _schemes_screen(tr: Translator, lead: Lead, *, more: bool) -> tuple[str, InlineKeyboardMarkup]:
     rows = []
     for scheme in MORE if more else FIRST_TAP:
-        rows.append(_btn(tr(SCHEME_KEYS[scheme]), ConvCB(act="scheme", lead=lead.id, s=scheme.value)))
+        rows.append(_btn(tr(SCHEME_NAMES[scheme]), ConvCB(act="scheme", lead=lead.id, s=scheme.value)))
     if more:
         rows.append(_btn(tr("cv.btn.back"), ConvCB(act="back", lead=lead.id)))
     else:
@@ -180,7 +137,7 @@ async def scheme_chosen(
                 for p in pipelines
             ]
             rows.append(_btn(tr("cv.btn.back"), ConvCB(act="back", lead=lead.id)))
-            text = tr("cv.pipeline", ref=lead.ref, scheme=tr(SCHEME_KEYS[scheme]))
+            text = tr("cv.pipeline", ref=lead.ref, scheme=tr(SCHEME_NAMES[scheme]))
             await show(callback, text, InlineKeyboardMarkup(inline_keyboard=rows))
             return
     elif pipeline_id is not None:
@@ -206,7 +163,7 @@ async def _run(
     except RequiredFieldsMissing as exc:
         # Checked before anything is written: nothing to undo, ask for what is missing.
         missing = list(exc.fields)
-        blocked = [f for f in missing if f.split(".", 1)[-1] not in ASKABLE]
+        blocked = [f for f in missing if not _askable(f)]
         if blocked:
             await state.clear()
             labels = ", ".join(_label(tr, f) for f in missing)
@@ -232,7 +189,7 @@ async def _run(
     for item in (result.deal, result.contact, result.company):
         if item is None:
             continue
-        key = "cv.reused" if item.ref in result.reused else "cv.created"
+        key = N_("cv.reused") if item.ref in result.reused else N_("cv.created")
         name = esc(truncate(item.display_name, 80))
         lines.append(f"{ICONS[item.ITEM_TYPE]} " + tr(key, ref=item.ref, title=name))
         rows.append(
@@ -245,11 +202,27 @@ async def _run(
     await show(event, "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-def _label(tr: Translator, name: str) -> str:
-    """ "deal.amount" -> "Deal: amount" in the user's language."""
+def _field(name: str) -> Field | None:
+    """The schema's field of a missing "deal.amount"; None for a name only conversion knows."""
     item_type, _, field = name.partition(".")
-    item = tr(TYPE_KEYS[item_type]) if item_type in TYPE_KEYS else item_type
-    return tr("cv.field", item=item, field=tr(FIELD_KEYS[field]) if field in FIELD_KEYS else field)
+    return find_field(item_type, field) if item_type in ItemType._value2member_map_ else None
+
+
+def _askable(name: str) -> bool:
+    """Typed in one message here; a missing link (deal.contact_id) or person is not."""
+    if name in (conversion_service.CONTACT_NAME, conversion_service.COMPANY_TITLE):
+        return True
+    field = _field(name)
+    return field is not None and field.kind not in (Kind.REFERENCE, Kind.USER)
+
+
+def _label(tr: Translator, name: str) -> str:
+    """ "deal.amount" -> "Deal: Amount" in the user's language."""
+    item_type, _, field_name = name.partition(".")
+    field = _field(name)
+    if field is None:
+        return name
+    return tr("cv.field", item=tr(ITEM_TYPE_NAMES[ItemType(item_type)]), field=field_label(tr, field))
 
 
 async def _ask(
@@ -267,37 +240,22 @@ async def _ask(
         text = tr("names.ask_contact", left=total)
     elif name == conversion_service.COMPANY_TITLE:
         text = tr("names.ask_company", left=total)
-    elif name.split(".", 1)[-1] in DATE_FIELDS:
+    elif (field := _field(name)) is not None and field.kind == Kind.DATE:
         text = tr("cv.ask_date", field=_label(tr, name), left=total)
     else:
         text = tr("cv.ask", field=_label(tr, name), left=total)
     await show(event, f"{error}\n\n{text}" if error else text, markup)
 
 
-def parse_date(typed: str, today: date) -> str | None:
-    """ "28.11.2025", "28.11" (this year) or "2025-11-28" as an ISO date, or None."""
-    typed = typed.strip()
-    try:
-        return date.fromisoformat(typed).isoformat()
-    except ValueError:
-        pass
-    m = re.fullmatch(r"(\d{1,2})[./](\d{1,2})(?:[./](\d{2}|\d{4}))?", typed)
-    if not m:
-        return None
-    day, month = int(m.group(1)), int(m.group(2))
-    year = int(m.group(3)) if m.group(3) else today.year
-    if year < 100:
-        year += 2000
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
-        return None
-
-
 # A command (/cancel, /menu...) leaves the form to its own handler instead of being a value.
 @router.message(ConvertForm.field, F.text, ~F.text.startswith("/"))
 async def typed_field(
-    message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
+    message: Message,
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    state: FSMContext,
+    options: HandlerOptions | None = None,
 ) -> None:
     data = await state.get_data()
     missing: list[str] = list(data.get("missing") or [])
@@ -309,7 +267,7 @@ async def typed_field(
     typed = (message.text or "").strip()
     extra: dict[str, dict[str, Any]] = data.get("extra") or {}
     lead = await _lead(session, user, int(data["lead"]))
-    value: str | None
+    value: Any = None
     if name == conversion_service.CONTACT_NAME:
         # One typed message is the whole name: "Петров Иван Сергеевич" -> its three parts.
         person = await asyncio.to_thread(parse_person_name, typed[:300])
@@ -318,7 +276,6 @@ async def typed_field(
             return
         parts = {"name": person.name, "second_name": person.second_name, "last_name": person.last_name}
         extra.setdefault(item_type, {}).update({k: v for k, v in parts.items() if v})
-        value = None
     elif field in ("phone", "email"):
         # The new items take their phones/emails from the lead: add it there.
         kind = CommKind.PHONE if field == "phone" else CommKind.EMAIL
@@ -327,25 +284,28 @@ async def typed_field(
         else:
             norm = items_service.try_normalize_email(typed)
         if norm is None:
-            bad = "cv.bad_phone" if field == "phone" else "cv.bad_email"
+            bad = N_("cv.bad_phone") if field == "phone" else N_("cv.bad_email")
             error = tr(bad, value=esc(truncate(typed, 64)))
             await _ask(message, tr, lead.id, name, total=len(missing), error=error)
             return
         current = (await items_service.get_communications(session, ItemType.LEAD, [lead.id]))[lead.id]
         values = [c.value for c in current if c.kind == kind] + [typed[:255]]
         await items_service.update_item(session, user, lead, **{f"{field}s": values})
-        value = None
-    elif field == "amount":
-        value = parse_amount(typed)
-    elif field in DATE_FIELDS:
-        value = parse_date(typed, date.today())
     else:
-        value = typed[: TEXT_LIMITS.get(field, 255)] or None
-    if field not in ("phone", "email") and name != conversion_service.CONTACT_NAME:
-        if value is None:
-            error = tr("cv.bad_value", value=esc(truncate(typed, 64)))
-            await _ask(message, tr, lead.id, name, total=len(missing), error=error)
+        # Read by the schema's rules, as the card's fields form reads it; kept as JSON in the form.
+        schema_field = _field(name)
+        if schema_field is None:
+            await state.clear()
             return
+        try:
+            value = schema_field.parse(typed, field_context(user, options))
+        except ValidationFailed as exc:
+            await _ask(message, tr, lead.id, name, total=len(missing), error=describe(tr, exc))
+            return
+        if isinstance(value, Money):
+            value = str(value.amount)
+        elif isinstance(value, date):
+            value = value.isoformat()
         extra.setdefault(item_type, {})[field] = value
     missing = missing[1:]
     if missing:
@@ -364,4 +324,4 @@ async def cancel(callback: CallbackQuery, callback_data: ConvCB, tr: Translator,
     await show(callback, tr("cv.cancelled"), markup)
 
 
-__all__ = ["ConvCB", "ConvertForm", "parse_date", "router"]
+__all__ = ["ConvCB", "ConvertForm", "router"]

@@ -33,6 +33,7 @@ from handlers.field_text import field_label
 from handlers.list_view import LIST_TITLES, ListView, describe, leave_forms, load_view, save_view, sort_label
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
+from handlers.texts.names import SCHEME_NAMES
 from handlers.ui import show
 
 router = Router(name="lists")
@@ -42,15 +43,6 @@ TITLE_LIMIT = 40
 MAX_SELECTED = 50
 USERS_PAGE = 8
 REPORT_LINES = 15
-SCHEME_TEXTS = {
-    conversion_service.Scheme.DEAL: N_("cv.s.deal"),
-    conversion_service.Scheme.CONTACT: N_("cv.s.contact"),
-    conversion_service.Scheme.COMPANY: N_("cv.s.company"),
-    conversion_service.Scheme.CONTACT_COMPANY: N_("cv.s.contact_company"),
-    conversion_service.Scheme.DEAL_CONTACT: N_("cv.s.deal_contact"),
-    conversion_service.Scheme.DEAL_COMPANY: N_("cv.s.deal_company"),
-    conversion_service.Scheme.DEAL_CONTACT_COMPANY: N_("cv.s.deal_contact_company"),
-}
 SORT_FIELDS: dict[ItemType, tuple[str, ...]] = {
     t: tuple(f.name for f in sortable_fields(t)) for t in ItemType
 }
@@ -513,7 +505,7 @@ async def bulk_convert_screen(
     view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
     if view is None:
         return
-    rows = [[_bk(tr(SCHEME_TEXTS[s]), a="cx", t=t, v=s.value)] for s in conversion_service.Scheme]
+    rows = [[_bk(tr(SCHEME_NAMES[s]), a="cx", t=t, v=s.value)] for s in conversion_service.Scheme]
     rows.append([_ls(tr("views.back"), a="pg", t=t, n=callback_data.n)])
     await show(
         callback, tr("bk.convert_title", count=len(view.selected)), InlineKeyboardMarkup(inline_keyboard=rows)
@@ -538,7 +530,7 @@ async def bulk_convert(
     # crm_core converts each lead on its own (access, required fields, all or nothing per lead).
     results = await conversion_service.convert_leads_bulk(session, user, view.selected, scheme)
     ok = [r for r in results if r.ok]
-    lines = [tr("bk.converted", count=len(ok), total=len(results), scheme=tr(SCHEME_TEXTS[scheme]))]
+    lines = [tr("bk.converted", count=len(ok), total=len(results), scheme=tr(SCHEME_NAMES[scheme]))]
     for r in results[:REPORT_LINES]:
         ref = f"L-{r.lead_id}"
         if r.ok:

@@ -9,6 +9,7 @@ from crm_core.models.activities import ActivityType, TaskStatus
 from crm_core.models.items import ItemType
 from crm_core.models.timeline import EventType
 from crm_core.models.users import Role
+from crm_core.services.conversion import Scheme
 from handlers.texts import N_
 
 ROLE_NAMES = {
@@ -71,4 +72,15 @@ TASK_STATUS_NAMES = {
     TaskStatus.HAS_RESULT: N_("tk.status.has_result"),
     TaskStatus.OVERDUE: N_("tk.status.overdue"),
     TaskStatus.COMPLETED: N_("tk.status.completed"),
+}
+
+# What a conversion creates, as its button and messages name it.
+SCHEME_NAMES = {
+    Scheme.DEAL: N_("cv.s.deal"),
+    Scheme.CONTACT: N_("cv.s.contact"),
+    Scheme.COMPANY: N_("cv.s.company"),
+    Scheme.CONTACT_COMPANY: N_("cv.s.contact_company"),
+    Scheme.DEAL_CONTACT: N_("cv.s.deal_contact"),
+    Scheme.DEAL_COMPANY: N_("cv.s.deal_company"),
+    Scheme.DEAL_CONTACT_COMPANY: N_("cv.s.deal_contact_company"),
 }

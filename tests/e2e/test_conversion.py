@@ -182,18 +182,18 @@ async def test_missing_required_fields_are_asked_then_conversion_succeeds(bot: H
     screen = await open_convert(bot, lead_id, "en")
     ask = await choose(bot, screen, Scheme.DEAL_CONTACT, "en")
     # Asked one by one, what the new contact needs first (its phone comes from the lead).
-    assert "Contact: phone" in ask.text and "3 left" in ask.text and labels(ask) == ["✖️ Cancel"]
+    assert "Contact → Phone" in ask.text and "3 left" in ask.text and labels(ask) == ["✖️ Cancel"]
     assert (await counts(bot))["deals"] == 0
     [ask] = await bot.say(SALES_ID, "not a phone")
-    assert "does not look like a phone" in ask.text and "Contact: phone" in ask.text
+    assert "does not look like a phone" in ask.text and "Contact → Phone" in ask.text
     [ask] = await bot.say(SALES_ID, "+7 916 000-11-22")
-    assert "Deal: amount" in ask.text and "2 left" in ask.text
+    assert "Deal → Amount" in ask.text and "2 left" in ask.text
     [ask] = await bot.say(SALES_ID, "lots")
-    assert "does not fit" in ask.text and "Deal: amount" in ask.text
+    assert "the amount is not a number" in ask.text and "Deal → Amount" in ask.text
     [ask] = await bot.say(SALES_ID, "250 000")
-    assert "Deal: close date" in ask.text and "28.11.2025" in ask.text
+    assert "Deal → Close date" in ask.text and "28.11.2025" in ask.text
     [ask] = await bot.say(SALES_ID, "31.02.2026")
-    assert "does not fit" in ask.text
+    assert "the date is not valid" in ask.text and "Deal → Close date" in ask.text
     [result] = await bot.say(SALES_ID, "15.03.2026")
     assert "converted" in result.text
     async with bot.app.db.unit_of_work() as s:
@@ -221,12 +221,12 @@ async def test_required_link_cannot_be_typed_and_cancel_changes_nothing(bot: Har
     # Deal alone needs a company it cannot get: a clear message, nothing created.
     screen = await open_convert(bot, lead_id, "ru")
     blocked = await choose(bot, screen, Scheme.DEAL, "ru")
-    assert "не заполнены обязательные поля: Сделка: компания" in blocked.text
+    assert "не заполнены обязательные поля: Сделка → Клиент: компания" in blocked.text
     # Deal + company asks for the company's industry; Cancel leaves everything as it was.
     [card] = await press_exact(bot, SALES_ID, blocked, TEXTS["ru"]["cv.btn.back"])
     [screen] = await press_exact(bot, SALES_ID, card, TEXTS["ru"]["card.btn.convert"])
     ask = await choose(bot, screen, Scheme.DEAL_COMPANY, "ru")
-    assert "Компания: сфера деятельности" in ask.text
+    assert "Компания → Сфера деятельности" in ask.text
     [done] = await press_exact(bot, SALES_ID, ask, TEXTS["ru"]["cv.btn.cancel"])
     assert "ничего не изменено" in done.text
     assert await counts(bot) == {"deals": 0, "contacts": 0, "companies": 0}
