@@ -29,8 +29,7 @@ SCANNED = ("handlers", "scheduler", "bot")
 VALIDATION_PREFIX = "invalid."
 # Files other engineers are converting to literal ids right now; each leaves this list when it
 # has no computed id left. Only the "built id" check skips them.
-PENDING = {
-}
+PENDING = {}
 NOT_TRANSLATORS = {"str", "getattr", "setattr", "hasattr", "delattr", "attr"}
 
 
