@@ -27,6 +27,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "client_field",
     "conversion",
     "activities",
+    "activity_actions",  # its last handler answers any stale activity button
     "datetime_input",
     "today",
     "reminders",

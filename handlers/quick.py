@@ -27,7 +27,7 @@ from crm_core.models.items import AnyItem, ItemType
 from crm_core.services import activities as activities_service
 from crm_core.services.activity_text import ParsedActivity, Unclear, kind_at_start, parse_activity_text
 from crm_core.services.counters import user_zone
-from handlers.activities import check_subject_text, saved_screen
+from handlers.activity_screens import check_subject_text, saved_screen
 from handlers.callbacks import CardCB
 from handlers.card_render import item_label, load_visible, open_card
 from handlers.datetime_input import Ctx, Event, ask_datetime, format_moment, register_target

@@ -19,7 +19,7 @@ from crm_core.services import activities as activities_service
 from crm_core.services.counters import local_midnight, user_zone
 from crm_core.services.today_queries import AgendaEntry, my_open_activities
 from crm_core.services.when import local_today
-from handlers.activities import ActCB, activity_summary
+from handlers.activity_screens import ActAction, ActCB, activity_summary
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS, load_visible
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
@@ -153,7 +153,7 @@ async def done_button(
     plan_next = [[
         InlineKeyboardButton(
             text=tr("today.plan_next", ref=item.ref),
-            callback_data=ActCB(a="pl", t=item.ITEM_TYPE.value, id=item.id).pack(),
+            callback_data=ActCB(action=ActAction.PLAN, t=item.ITEM_TYPE.value, id=item.id).pack(),
         )
     ]]  # fmt: skip
     callback_answer.text = tr("today.done_toast")
