@@ -17,6 +17,7 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 
 from crm_core.models.items import ItemType
+from crm_core.models.users import Role
 
 
 class MenuAction(StrEnum):
@@ -42,7 +43,7 @@ class MenuCB(CallbackData, prefix="m"):
 
 
 class InviteCB(CallbackData, prefix="inv"):
-    role: str
+    role: Role  # the invitee's; a forged value does not unpack, so no handler runs
 
 
 class SettingsAction(StrEnum):

@@ -4,6 +4,7 @@ an existing client becomes a repeat lead: crm_core recomputes that on save)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
@@ -39,8 +40,15 @@ class ClientForm(StatesGroup):
     query = State()
 
 
+class ClientAction(StrEnum):
+    PICK = "pick"  # a match: ct/cid
+    NEW = "new"  # create a client of type ct from the typed text
+    UNLINK = "unlink"  # the client of type ct
+    CANCEL = "cancel"
+
+
 class ClientCB(CallbackData, prefix="cl"):
-    act: str  # pick | new | unlink | cancel
+    action: ClientAction
     it: ItemType  # the lead or deal whose client this is
     iid: int
     ct: str = ""  # contact | company
@@ -68,15 +76,15 @@ async def _current_client(session: AsyncSession, item: Any) -> tuple[Contact | N
 
 
 def _button(
-    tr: Translator, text: str, item: AnyItem, act: str, ct: str = "", cid: int = 0
+    tr: Translator, text: str, item: AnyItem, action: ClientAction, ct: str = "", cid: int = 0
 ) -> list[InlineKeyboardButton]:
-    data = ClientCB(act=act, it=item.ITEM_TYPE, iid=item.id, ct=ct, cid=cid).pack()
+    data = ClientCB(action=action, it=item.ITEM_TYPE, iid=item.id, ct=ct, cid=cid).pack()
     return [InlineKeyboardButton(text=text, callback_data=data)]
 
 
 def _back(tr: Translator, item: AnyItem) -> list[InlineKeyboardButton]:
     # Not a plain "open card": leaving must also end the typing state.
-    return _button(tr, tr("cl.btn.back"), item, "cancel")
+    return _button(tr, tr("cl.btn.back"), item, ClientAction.CANCEL)
 
 
 async def _prompt(session: AsyncSession, tr: Translator, item: AnyItem) -> tuple[str, InlineKeyboardMarkup]:
@@ -85,10 +93,10 @@ async def _prompt(session: AsyncSession, tr: Translator, item: AnyItem) -> tuple
     rows = []
     if contact is not None:
         lines.append(f"{ICONS[ItemType.CONTACT]} {esc(truncate(contact.display_name, 80))} ({contact.ref})")
-        rows.append(_button(tr, tr("cl.btn.unlink_contact"), item, "unlink", "contact"))
+        rows.append(_button(tr, tr("cl.btn.unlink_contact"), item, ClientAction.UNLINK, "contact"))
     if company is not None:
         lines.append(f"{ICONS[ItemType.COMPANY]} {esc(truncate(company.display_name, 80))} ({company.ref})")
-        rows.append(_button(tr, tr("cl.btn.unlink_company"), item, "unlink", "company"))
+        rows.append(_button(tr, tr("cl.btn.unlink_company"), item, ClientAction.UNLINK, "company"))
     if contact is None and company is None:
         lines.append(tr("cl.none"))
     lines.append("")
@@ -132,11 +140,11 @@ async def typed_query(
     rows = []
     for match in matches:
         label = f"{ICONS[match.item_type]} {truncate(match.item.display_name, LABEL_LIMIT)} · {match.ref}"
-        rows.append(_button(tr, label, item, "pick", match.item_type.value, match.item.id))
+        rows.append(_button(tr, label, item, ClientAction.PICK, match.item_type.value, match.item.id))
     short = truncate(query, LABEL_LIMIT)
-    rows.append(_button(tr, tr("cl.btn.new_contact", text=short), item, "new", "contact"))
-    rows.append(_button(tr, tr("cl.btn.new_company", text=short), item, "new", "company"))
-    rows.append(_button(tr, tr("cl.btn.cancel"), item, "cancel"))
+    rows.append(_button(tr, tr("cl.btn.new_contact", text=short), item, ClientAction.NEW, "contact"))
+    rows.append(_button(tr, tr("cl.btn.new_company", text=short), item, ClientAction.NEW, "company"))
+    rows.append(_button(tr, tr("cl.btn.cancel"), item, ClientAction.CANCEL))
     key = N_("cl.found") if matches else N_("cl.not_found")
     text = tr(key, query=esc(truncate(query, 100)), count=len(matches)) + "\n" + tr("cl.ask_again")
     await message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
@@ -156,7 +164,7 @@ async def _linked_notes(tr: Translator, item: AnyItem, client: AnyItem) -> list[
     return notes
 
 
-@router.callback_query(ClientCB.filter(F.act == "pick"))
+@router.callback_query(ClientCB.filter(F.action == ClientAction.PICK))
 async def pick(
     callback: CallbackQuery,
     callback_data: ClientCB,
@@ -179,7 +187,7 @@ async def pick(
     await show_with_notes(callback, session, user, tr, item.ITEM_TYPE, item.id, notes)
 
 
-@router.callback_query(ClientCB.filter(F.act == "new"))
+@router.callback_query(ClientCB.filter(F.action == ClientAction.NEW))
 async def create_new(
     callback: CallbackQuery,
     callback_data: ClientCB,
@@ -230,7 +238,7 @@ async def create_new(
     await show_with_notes(callback, session, user, tr, item.ITEM_TYPE, item.id, notes)
 
 
-@router.callback_query(ClientCB.filter(F.act == "unlink"))
+@router.callback_query(ClientCB.filter(F.action == ClientAction.UNLINK))
 async def unlink(
     callback: CallbackQuery,
     callback_data: ClientCB,
@@ -253,7 +261,7 @@ async def unlink(
     await show(callback, text, markup)
 
 
-@router.callback_query(ClientCB.filter(F.act == "cancel"))
+@router.callback_query(ClientCB.filter(F.action == ClientAction.CANCEL))
 async def cancel(
     callback: CallbackQuery,
     callback_data: ClientCB,
@@ -267,4 +275,4 @@ async def cancel(
     await show_with_notes(callback, session, user, tr, callback_data.it, callback_data.iid, [])
 
 
-__all__ = ["ClientCB", "ClientForm", "router"]
+__all__ = ["ClientAction", "ClientCB", "ClientForm", "router"]

@@ -29,6 +29,7 @@ from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import Translator
 from handlers.timeline import (
     PHOTO_PREFIX,
+    CmAction,
     CmCB,
     comment_screen,
     load_comment,
@@ -57,10 +58,10 @@ def _item_type(raw: str) -> ItemType:
         raise NotFound(item_type=raw) from exc
 
 
-def _cancel_button(tr: Translator, a: str, **kw: object) -> InlineKeyboardMarkup:
+def _cancel_button(tr: Translator, action: CmAction, **kw: object) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=tr("cm.btn.cancel"), callback_data=CmCB(a=a, **kw).pack())]
+            [InlineKeyboardButton(text=tr("cm.btn.cancel"), callback_data=CmCB(action=action, **kw).pack())]
         ]  # type: ignore[arg-type]
     )
 
@@ -122,7 +123,7 @@ async def start_comment(
     await show(
         callback,
         tr("cm.prompt", item=item_label(tr, item)),
-        _cancel_button(tr, "x", t=str(item.ITEM_TYPE), id=item.id),
+        _cancel_button(tr, CmAction.CANCEL_ADD, t=str(item.ITEM_TYPE), id=item.id),
     )
 
 
@@ -137,7 +138,8 @@ async def on_comment(
     ref = file_of(message)
     if not text.strip() and ref is None:
         await message.answer(
-            tr("cm.need_content"), reply_markup=_cancel_button(tr, "x", t=str(item_type), id=item_id)
+            tr("cm.need_content"),
+            reply_markup=_cancel_button(tr, CmAction.CANCEL_ADD, t=str(item_type), id=item_id),
         )
         return
     if len(text) > comments_service.MAX_COMMENT_LENGTH:
@@ -183,7 +185,7 @@ async def on_album_part(message: Message, session: AsyncSession, user: User, sta
     )
 
 
-@router.callback_query(CmCB.filter(F.a == "x"))
+@router.callback_query(CmCB.filter(F.action == CmAction.CANCEL_ADD))
 async def cancel_comment(
     callback: CallbackQuery,
     callback_data: CmCB,
@@ -210,7 +212,7 @@ async def _own_comment(session: AsyncSession, user: User, comment_id: int):  # n
     return comment
 
 
-@router.callback_query(CmCB.filter(F.a == "e"))
+@router.callback_query(CmCB.filter(F.action == CmAction.EDIT))
 async def start_edit(
     callback: CallbackQuery,
     callback_data: CmCB,
@@ -229,7 +231,7 @@ async def start_edit(
     await show(
         callback,
         tr("cm.edit_prompt", text=esc(truncate(comment.text, PROMPT_QUOTE)) or "—"),
-        _cancel_button(tr, "ex", v=comment.id, f=callback_data.f, p=callback_data.p),
+        _cancel_button(tr, CmAction.CANCEL_EDIT, v=comment.id, f=callback_data.f, p=callback_data.p),
     )
 
 
@@ -257,7 +259,7 @@ async def on_edit_not_text(message: Message, tr: Translator, state: FSMContext) 
         tr("cm.edit_need_text"),
         reply_markup=_cancel_button(
             tr,
-            "ex",
+            CmAction.CANCEL_EDIT,
             v=int(data.get("cm_edit") or 0),
             f=str(data.get("cm_f") or ""),
             p=int(data.get("cm_p") or 0),
@@ -265,7 +267,7 @@ async def on_edit_not_text(message: Message, tr: Translator, state: FSMContext) 
     )
 
 
-@router.callback_query(CmCB.filter(F.a == "ex"))
+@router.callback_query(CmCB.filter(F.action == CmAction.CANCEL_EDIT))
 async def cancel_edit(
     callback: CallbackQuery,
     callback_data: CmCB,
@@ -283,7 +285,7 @@ async def cancel_edit(
     )
 
 
-@router.callback_query(CmCB.filter(F.a == "d"))
+@router.callback_query(CmCB.filter(F.action == CmAction.DELETE_ASK))
 async def ask_delete(
     callback: CallbackQuery, callback_data: CmCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
@@ -293,9 +295,11 @@ async def ask_delete(
         inline_keyboard=[
             [
                 InlineKeyboardButton(
-                    text=tr("cm.btn.confirm_delete"), callback_data=CmCB(a="dd", **kw).pack()
+                    text=tr("cm.btn.confirm_delete"), callback_data=CmCB(action=CmAction.DELETE, **kw).pack()
                 ),  # type: ignore[arg-type]
-                InlineKeyboardButton(text=tr("cm.btn.cancel"), callback_data=CmCB(a="ex", **kw).pack()),  # type: ignore[arg-type]
+                InlineKeyboardButton(
+                    text=tr("cm.btn.cancel"), callback_data=CmCB(action=CmAction.CANCEL_EDIT, **kw).pack()
+                ),  # type: ignore[arg-type]
             ]
         ]
     )
@@ -303,7 +307,7 @@ async def ask_delete(
     await show(callback, tr("cm.delete_ask", text=quote), markup)
 
 
-@router.callback_query(CmCB.filter(F.a == "dd"))
+@router.callback_query(CmCB.filter(F.action == CmAction.DELETE))
 async def delete(
     callback: CallbackQuery,
     callback_data: CmCB,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
@@ -44,8 +45,15 @@ MORE = (Scheme.CONTACT_COMPANY, Scheme.DEAL_CONTACT, Scheme.DEAL_COMPANY)
 ICONS = {ItemType.DEAL: "💼", ItemType.CONTACT: "👤", ItemType.COMPANY: "🏢", ItemType.LEAD: "🎯"}
 
 
+class ConvAction(StrEnum):
+    MORE = "more"  # the other schemes
+    BACK = "back"  # to the first schemes
+    SCHEME = "scheme"  # convert by scheme s (into pipeline p)
+    CANCEL = "cancel"
+
+
 class ConvCB(CallbackData, prefix="cv"):
-    act: str  # more | scheme | back | cancel
+    action: ConvAction
     lead: int
     s: str = ""  # a Scheme value
     p: int = 0  # the chosen deal pipeline (0: not chosen yet)
@@ -66,11 +74,13 @@ def _card_btn(tr: Translator, lead_id: int) -> list[InlineKeyboardButton]:
 def _schemes_screen(tr: Translator, lead: Lead, *, more: bool) -> tuple[str, InlineKeyboardMarkup]:
     rows = []
     for scheme in MORE if more else FIRST_TAP:
-        rows.append(_btn(tr(SCHEME_NAMES[scheme]), ConvCB(act="scheme", lead=lead.id, s=scheme.value)))
+        rows.append(
+            _btn(tr(SCHEME_NAMES[scheme]), ConvCB(action=ConvAction.SCHEME, lead=lead.id, s=scheme.value))
+        )
     if more:
-        rows.append(_btn(tr("cv.btn.back"), ConvCB(act="back", lead=lead.id)))
+        rows.append(_btn(tr("cv.btn.back"), ConvCB(action=ConvAction.BACK, lead=lead.id)))
     else:
-        rows.append(_btn(tr("cv.btn.more"), ConvCB(act="more", lead=lead.id)))
+        rows.append(_btn(tr("cv.btn.more"), ConvCB(action=ConvAction.MORE, lead=lead.id)))
         rows.append(_card_btn(tr, lead.id))
     text = tr("cv.title", ref=lead.ref, title=esc(truncate(lead.display_name, 100)))
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
@@ -101,15 +111,15 @@ async def convert_button(
     await show(callback, *_schemes_screen(tr, lead, more=False))
 
 
-@router.callback_query(ConvCB.filter(F.act.in_({"more", "back"})))
+@router.callback_query(ConvCB.filter(F.action.in_({ConvAction.MORE, ConvAction.BACK})))
 async def more_or_back(
     callback: CallbackQuery, callback_data: ConvCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
     lead = await _lead(session, user, callback_data.lead)
-    await show(callback, *_schemes_screen(tr, lead, more=callback_data.act == "more"))
+    await show(callback, *_schemes_screen(tr, lead, more=callback_data.action == ConvAction.MORE))
 
 
-@router.callback_query(ConvCB.filter(F.act == "scheme"))
+@router.callback_query(ConvCB.filter(F.action == ConvAction.SCHEME))
 async def scheme_chosen(
     callback: CallbackQuery,
     callback_data: ConvCB,
@@ -132,11 +142,11 @@ async def scheme_chosen(
             rows = [
                 _btn(
                     truncate(p.name(tr.language), 60),
-                    ConvCB(act="scheme", lead=lead.id, s=scheme.value, p=p.id),
+                    ConvCB(action=ConvAction.SCHEME, lead=lead.id, s=scheme.value, p=p.id),
                 )
                 for p in pipelines
             ]
-            rows.append(_btn(tr("cv.btn.back"), ConvCB(act="back", lead=lead.id)))
+            rows.append(_btn(tr("cv.btn.back"), ConvCB(action=ConvAction.BACK, lead=lead.id)))
             text = tr("cv.pipeline", ref=lead.ref, scheme=tr(SCHEME_NAMES[scheme]))
             await show(callback, text, InlineKeyboardMarkup(inline_keyboard=rows))
             return
@@ -234,7 +244,7 @@ async def _ask(
     total: int,
     error: str | None = None,
 ) -> None:
-    cancel_row = _btn(tr("cv.btn.cancel"), ConvCB(act="cancel", lead=lead_id))
+    cancel_row = _btn(tr("cv.btn.cancel"), ConvCB(action=ConvAction.CANCEL, lead=lead_id))
     markup = InlineKeyboardMarkup(inline_keyboard=[cancel_row])
     if name == conversion_service.CONTACT_NAME:
         text = tr("names.ask_contact", left=total)
@@ -316,7 +326,7 @@ async def typed_field(
     await _run(message, session, user, tr, state, lead.id, Scheme(data["scheme"]), data.get("pipe"), extra)
 
 
-@router.callback_query(ConvCB.filter(F.act == "cancel"))
+@router.callback_query(ConvCB.filter(F.action == ConvAction.CANCEL))
 async def cancel(callback: CallbackQuery, callback_data: ConvCB, tr: Translator, state: FSMContext) -> None:
     if await state.get_state() == ConvertForm.field.state:
         await state.clear()
@@ -324,4 +334,4 @@ async def cancel(callback: CallbackQuery, callback_data: ConvCB, tr: Translator,
     await show(callback, tr("cv.cancelled"), markup)
 
 
-__all__ = ["ConvCB", "ConvertForm", "router"]
+__all__ = ["ConvAction", "ConvCB", "ConvertForm", "router"]

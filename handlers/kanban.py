@@ -4,6 +4,7 @@ item to another stage from there. Leads have one pipeline; deals may have severa
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -37,17 +38,23 @@ IN_PROGRESS = {ItemType.LEAD: N_("kb.leads_in_progress"), ItemType.DEAL: N_("kb.
 SEMANTIC_MARK = {StageSemantics.PROCESS: "▫️", StageSemantics.SUCCESS: "✅", StageSemantics.FAILURE: "❌"}
 
 
-class KbCB(CallbackData, prefix="kb"):
-    """a: h home (choose board), b board, s a stage's page, mi choose where to move an item,
-    mv move it, n no-op. p pipeline, s stage, i item, o page offset, c won/lost shown, f from-stage."""
+class KbAction(StrEnum):
+    HOME = "h"  # choose a board
+    BOARD = "b"
+    STAGE = "s"  # a stage's page of items
+    MOVE_ITEM = "mi"  # choose where to move an item
+    MOVE = "mv"  # move it there
+    NOOP = "n"  # a label-only button
 
-    a: str
-    p: int = 0
-    s: int = 0
-    i: int = 0
-    o: int = 0
-    c: int = 0
-    f: int = 0
+
+class KbCB(CallbackData, prefix="kb"):
+    action: KbAction
+    p: int = 0  # pipeline
+    s: int = 0  # stage
+    i: int = 0  # item
+    o: int = 0  # page offset
+    c: int = 0  # won/lost shown
+    f: int = 0  # the stage the move started from
 
 
 def _kb(text: str, **data: object) -> InlineKeyboardButton:
@@ -71,7 +78,7 @@ def _menu_btn(tr: Translator) -> InlineKeyboardButton:
 
 async def home_screen(session: AsyncSession, tr: Translator) -> tuple[str, InlineKeyboardMarkup]:
     lead_pipeline = await pipelines_service.default_pipeline(session, ItemType.LEAD)
-    rows = [[_kb(tr("kb.leads"), a="b", p=lead_pipeline.id)]]
+    rows = [[_kb(tr("kb.leads"), action=KbAction.BOARD, p=lead_pipeline.id)]]
     deal_pipelines = await pipelines_service.list_pipelines(session, ItemType.DEAL)
     for pipeline in deal_pipelines:
         label = (
@@ -79,7 +86,7 @@ async def home_screen(session: AsyncSession, tr: Translator) -> tuple[str, Inlin
             if len(deal_pipelines) == 1
             else tr("kb.deals_in", pipeline=truncate(pipeline.name(tr.language), 40))
         )
-        rows.append([_kb(label, a="b", p=pipeline.id)])
+        rows.append([_kb(label, action=KbAction.BOARD, p=pipeline.id)])
     rows.append([_menu_btn(tr)])
     return tr("kb.choose"), InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -134,15 +141,15 @@ async def board_screen(
         rows.append([
             _kb(
                 f"{SEMANTIC_MARK[col.semantics]} {truncate(col.stage.name(tr.language), 40)} · {col.count}",
-                a="s", p=pipeline.id, s=col.stage.id, c=int(closed),
+                action=KbAction.STAGE, p=pipeline.id, s=col.stage.id, c=int(closed),
             )
         ])  # fmt: skip
     toggle = tr("kb.hide_closed") if closed else tr("kb.show_closed")
     rows.append([
-        _kb(toggle, a="b", p=pipeline.id, c=int(not closed)),
-        _kb(tr("kb.refresh"), a="b", p=pipeline.id, c=int(closed)),
+        _kb(toggle, action=KbAction.BOARD, p=pipeline.id, c=int(not closed)),
+        _kb(tr("kb.refresh"), action=KbAction.BOARD, p=pipeline.id, c=int(closed)),
     ])  # fmt: skip
-    rows.append([_kb(tr("kb.switch"), a="h"), _menu_btn(tr)])
+    rows.append([_kb(tr("kb.switch"), action=KbAction.HOME), _menu_btn(tr)])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -189,7 +196,7 @@ async def stage_screen(
                 text=f"{n}. {focus}{item.ref} {truncate(item.display_name, 24)}",
                 callback_data=CardCB(type=item.ITEM_TYPE, id=item.id, action=CardAction.OPEN).pack(),
             ),
-            _kb(tr("kb.move"), a="mi", i=item.id, s=stage.id, o=offset, c=int(closed)),
+            _kb(tr("kb.move"), action=KbAction.MOVE_ITEM, i=item.id, s=stage.id, o=offset, c=int(closed)),
         ])  # fmt: skip
     if total > PAGE_SIZE:
         pages = -(-total // PAGE_SIZE)
@@ -197,11 +204,21 @@ async def stage_screen(
         lines.append(tr("views.page", page=offset // PAGE_SIZE + 1, pages=pages))
         nav = []
         if offset > 0:
-            nav.append(_kb(tr("views.prev"), a="s", s=stage.id, o=max(0, offset - PAGE_SIZE), c=int(closed)))
+            nav.append(
+                _kb(
+                    tr("views.prev"),
+                    action=KbAction.STAGE,
+                    s=stage.id,
+                    o=max(0, offset - PAGE_SIZE),
+                    c=int(closed),
+                )
+            )
         if page.next_cursor is not None:
-            nav.append(_kb(tr("views.next"), a="s", s=stage.id, o=offset + PAGE_SIZE, c=int(closed)))
+            nav.append(
+                _kb(tr("views.next"), action=KbAction.STAGE, s=stage.id, o=offset + PAGE_SIZE, c=int(closed))
+            )
         rows.append(nav)
-    rows.append([_kb(tr("kb.back_board"), a="b", p=stage.pipeline_id, c=int(closed))])
+    rows.append([_kb(tr("kb.back_board"), action=KbAction.BOARD, p=stage.pipeline_id, c=int(closed))])
     text = "\n".join(lines)
     while visible_length(text) > MESSAGE_LIMIT and len(lines) > 2:  # safety net; lines are short
         lines.pop(-2)
@@ -231,8 +248,10 @@ async def move_screen(
     for s in stages:
         current = s.id == item.stage_id  # type: ignore[union-attr]
         label = f"{'• ' if current else ''}{SEMANTIC_MARK[s.semantics]} {truncate(s.name(tr.language), 40)}"
-        rows.append([_kb(label, a="mv", i=item.id, s=s.id, f=from_stage, o=offset, c=int(closed))])
-    rows.append([_kb(tr("views.back"), a="s", s=from_stage, o=offset, c=int(closed))])
+        rows.append(
+            [_kb(label, action=KbAction.MOVE, i=item.id, s=s.id, f=from_stage, o=offset, c=int(closed))]
+        )
+    rows.append([_kb(tr("views.back"), action=KbAction.STAGE, s=from_stage, o=offset, c=int(closed))])
     text = tr("kb.move_title", ref=item.ref, title=esc(truncate(item.display_name, 100)))
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -250,19 +269,19 @@ async def kanban_menu(callback: CallbackQuery, session: AsyncSession, tr: Transl
     await show(callback, *await home_screen(session, tr))
 
 
-@router.callback_query(KbCB.filter(F.a == "h"))
+@router.callback_query(KbCB.filter(F.action == KbAction.HOME))
 async def home_button(callback: CallbackQuery, session: AsyncSession, tr: Translator) -> None:
     await show(callback, *await home_screen(session, tr))
 
 
-@router.callback_query(KbCB.filter(F.a == "b"))
+@router.callback_query(KbCB.filter(F.action == KbAction.BOARD))
 async def board_button(
     callback: CallbackQuery, callback_data: KbCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
     await show(callback, *await board_screen(session, user, tr, callback_data.p, bool(callback_data.c)))
 
 
-@router.callback_query(KbCB.filter(F.a == "s"))
+@router.callback_query(KbCB.filter(F.action == KbAction.STAGE))
 async def stage_button(
     callback: CallbackQuery, callback_data: KbCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
@@ -272,7 +291,7 @@ async def stage_button(
     )
 
 
-@router.callback_query(KbCB.filter(F.a == "mi"))
+@router.callback_query(KbCB.filter(F.action == KbAction.MOVE_ITEM))
 async def move_item_button(
     callback: CallbackQuery, callback_data: KbCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
@@ -280,7 +299,7 @@ async def move_item_button(
     await show(callback, *await move_screen(session, user, tr, cd.i, cd.s, cd.o, bool(cd.c)))
 
 
-@router.callback_query(KbCB.filter(F.a == "mv"))
+@router.callback_query(KbCB.filter(F.action == KbAction.MOVE))
 async def move_button(
     callback: CallbackQuery,
     callback_data: KbCB,
@@ -304,9 +323,9 @@ async def move_button(
     await show(callback, *await stage_screen(session, user, tr, from_stage, cd.o, bool(cd.c), notice))
 
 
-@router.callback_query(KbCB.filter(F.a == "n"))
+@router.callback_query(KbCB.filter(F.action == KbAction.NOOP))
 async def noop(callback: CallbackQuery) -> None:
     """A label-only button."""
 
 
-__all__ = ["KbCB", "board_screen", "home_screen", "money_sums", "router", "stage_screen"]
+__all__ = ["KbAction", "KbCB", "board_screen", "home_screen", "money_sums", "router", "stage_screen"]

@@ -61,7 +61,7 @@ def back_to_menu(tr: Translator) -> InlineKeyboardMarkup:
 def invite_roles(tr: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for role in (Role.SALESPERSON, Role.HEAD, Role.ADMIN):
-        kb.button(text=tr(ROLE_NAMES[role]).capitalize(), callback_data=InviteCB(role=role.value))
+        kb.button(text=tr(ROLE_NAMES[role]).capitalize(), callback_data=InviteCB(role=role))
     kb.button(text=tr("menu.back"), callback_data=MenuCB(action=MenuAction.MAIN))
     kb.adjust(1)
     return kb.as_markup()

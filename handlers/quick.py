@@ -10,6 +10,7 @@ everything else keep their way; a reply to a card may also name just a moment (t
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -48,15 +49,20 @@ KIND_LABELS = {
 }
 
 
-class QuickCB(CallbackData, prefix="qk"):
-    """a: k the kind (v), t one of the times named (v: its index), o another time, x cancel."""
+class QuickAction(StrEnum):
+    KIND = "k"  # v: the activity type
+    TIME = "t"  # v: the index of one of the times named
+    OTHER_TIME = "o"
+    CANCEL = "x"
 
-    a: str
+
+class QuickCB(CallbackData, prefix="qk"):
+    action: QuickAction
     v: str = ""
 
 
-def _button(text: str, a: str, v: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=QuickCB(a=a, v=v).pack())
+def _button(text: str, action: QuickAction, v: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=QuickCB(action=action, v=v).pack())
 
 
 def card_of_reply(message: Message, bot_id: int) -> tuple[ItemType, int] | None:
@@ -201,8 +207,11 @@ async def typed_activity(
     if parsed.unclear == Unclear.NO_KIND:
         assert parsed.deadline is not None
         head = _draft_line(tr, item, None, parsed.subject, format_moment(tr, parsed.deadline, tz, now))
-        kb = [[_button(tr(KIND_LABELS[k]), "k", k.value) for k in ASKED_KINDS[i : i + 2]] for i in (0, 2)]
-        kb.append([_button(tr("act.cancel"), "x")])
+        kb = [
+            [_button(tr(KIND_LABELS[k]), QuickAction.KIND, k.value) for k in ASKED_KINDS[i : i + 2]]
+            for i in (0, 2)
+        ]
+        kb.append([_button(tr("act.cancel"), QuickAction.CANCEL)])
         await message.answer(
             head + "\n\n" + tr("quick.ask_kind"), reply_markup=InlineKeyboardMarkup(inline_keyboard=kb)
         )
@@ -210,11 +219,16 @@ async def typed_activity(
     if parsed.unclear == Unclear.TWO_TIMES:
         head = _draft_line(tr, item, kind, parsed.subject, None)
         kb = [
-            [_button(format_moment(tr, moment, tz, now), "t", str(n))]
+            [_button(format_moment(tr, moment, tz, now), QuickAction.TIME, str(n))]
             for n, moment in enumerate(parsed.choices)
             if moment > now
         ]
-        kb.append([_button(tr("quick.other_time"), "o"), _button(tr("act.cancel"), "x")])
+        kb.append(
+            [
+                _button(tr("quick.other_time"), QuickAction.OTHER_TIME),
+                _button(tr("act.cancel"), QuickAction.CANCEL),
+            ]
+        )
         await message.answer(
             head + "\n\n" + tr("quick.ask_which_time"), reply_markup=InlineKeyboardMarkup(inline_keyboard=kb)
         )
@@ -231,7 +245,7 @@ async def typed_activity(
 # --- the answer to the question ----------------------------------------------------------------
 
 
-@router.callback_query(QuickCB.filter(F.a == "k"))
+@router.callback_query(QuickCB.filter(F.action == QuickAction.KIND))
 async def chose_kind(
     callback: CallbackQuery,
     callback_data: QuickCB,
@@ -255,7 +269,7 @@ async def chose_kind(
     await _save(callback, session, user, tr, pending, datetime.fromisoformat(pending["deadline"]))
 
 
-@router.callback_query(QuickCB.filter(F.a == "t"))
+@router.callback_query(QuickCB.filter(F.action == QuickAction.TIME))
 async def chose_time(
     callback: CallbackQuery,
     callback_data: QuickCB,
@@ -281,7 +295,7 @@ async def chose_time(
     await _save(callback, session, user, tr, pending, deadline)
 
 
-@router.callback_query(QuickCB.filter(F.a == "o"))
+@router.callback_query(QuickCB.filter(F.action == QuickAction.OTHER_TIME))
 async def other_time(
     callback: CallbackQuery,
     session: AsyncSession,
@@ -301,7 +315,7 @@ async def other_time(
     await ask_datetime(callback, ctx, "quick", head + "\n\n" + tr("quick.ask_when"))
 
 
-@router.callback_query(QuickCB.filter(F.a == "x"))
+@router.callback_query(QuickCB.filter(F.action == QuickAction.CANCEL))
 async def cancel(
     callback: CallbackQuery, session: AsyncSession, user: User, tr: Translator, state: FSMContext
 ) -> None:
@@ -335,4 +349,4 @@ async def _cancelled(event: Event, ctx: Ctx) -> None:
 register_target("quick", _picked, _cancelled)
 
 
-__all__ = ["ActivityText", "QuickCB", "card_of_reply", "router"]
+__all__ = ["ActivityText", "QuickAction", "QuickCB", "card_of_reply", "router"]

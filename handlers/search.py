@@ -4,6 +4,8 @@ see as short cards with a deep link opening the item in the bot."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -40,10 +42,13 @@ QUERY_LIMIT = 100
 MIN_INLINE = 2
 
 
-class FdCB(CallbackData, prefix="fd"):
-    """a: n a new search (ask for the text), x stop."""
+class FdAction(StrEnum):
+    AGAIN = "n"  # a new search: ask for the text
+    STOP = "x"
 
-    a: str
+
+class FdCB(CallbackData, prefix="fd"):
+    action: FdAction
 
 
 class FindForm(StatesGroup):
@@ -58,7 +63,9 @@ def _menu_btn(tr: Translator) -> InlineKeyboardButton:
 
 def _ask_markup(tr: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=tr("views.cancel"), callback_data=FdCB(a="x").pack())]]
+        inline_keyboard=[
+            [InlineKeyboardButton(text=tr("views.cancel"), callback_data=FdCB(action=FdAction.STOP).pack())]
+        ]
     )
 
 
@@ -82,7 +89,12 @@ async def results_screen(
                 callback_data=CardCB(type=hit.item_type, id=hit.id, action=CardAction.OPEN).pack(),
             )
         ])  # fmt: skip
-    rows.append([InlineKeyboardButton(text=tr("fd.again"), callback_data=FdCB(a="n").pack()), _menu_btn(tr)])
+    rows.append(
+        [
+            InlineKeyboardButton(text=tr("fd.again"), callback_data=FdCB(action=FdAction.AGAIN).pack()),
+            _menu_btn(tr),
+        ]
+    )
     body = "\n".join(lines)
     while visible_length(body) > MESSAGE_LIMIT and len(lines) > 2:
         lines.pop()
@@ -115,12 +127,12 @@ async def find_menu(callback: CallbackQuery, tr: Translator, state: FSMContext) 
     await _ask(callback, tr, state)
 
 
-@router.callback_query(FdCB.filter(F.a == "n"))
+@router.callback_query(FdCB.filter(F.action == FdAction.AGAIN))
 async def again_button(callback: CallbackQuery, tr: Translator, state: FSMContext) -> None:
     await _ask(callback, tr, state)
 
 
-@router.callback_query(FdCB.filter(F.a == "x"))
+@router.callback_query(FdCB.filter(F.action == FdAction.STOP))
 async def stop_button(callback: CallbackQuery, tr: Translator, state: FSMContext) -> None:
     if await state.get_state() == FindForm.text.state:
         await state.set_state(None)
@@ -208,4 +220,4 @@ async def inline_search(
     await query.answer(results, cache_time=5, is_personal=True)  # type: ignore[arg-type]
 
 
-__all__ = ["FdCB", "FindForm", "results_screen", "router"]
+__all__ = ["FdAction", "FdCB", "FindForm", "results_screen", "router"]

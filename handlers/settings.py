@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time
+from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
@@ -68,17 +69,31 @@ class SettingsForm(StatesGroup):
     digest_time = State()
 
 
-class SetCB(CallbackData, prefix="set"):
-    """a: home, tz screen / tzs set / tzt type, rem screen / rmt toggle / rms save, dg screen /
-    dgs set / dgt type / dgw working days, mu screen / mut toggle, cx cancel a typed input.
-    (The language button keeps the shared SettingsCB, whose "lang" action this never uses.)"""
+class SetAction(StrEnum):
+    HOME = "home"
+    TIMEZONE = "tz"
+    TIMEZONE_SET = "tzs"  # v: the zone name
+    TIMEZONE_TYPE = "tzt"
+    REMINDERS = "rem"
+    REMINDER_TOGGLE = "rmt"  # v: minutes before
+    REMINDERS_SAVE = "rms"
+    DIGEST = "dg"
+    DIGEST_SET = "dgs"  # v: HHMM
+    DIGEST_TYPE = "dgt"
+    DIGEST_WORKDAYS = "dgw"
+    MUTE = "mu"
+    MUTE_TOGGLE = "mut"  # v: the notification category
+    CANCEL = "cx"  # a typed input
 
-    a: str
+
+# The language button keeps the shared SettingsCB (prefix "lang").
+class SetCB(CallbackData, prefix="set"):
+    action: SetAction
     v: str = ""
 
 
-def _btn(text: str, a: str, v: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=SetCB(a=a, v=v).pack())
+def _btn(text: str, action: SetAction, v: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=SetCB(action=action, v=v).pack())
 
 
 def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
@@ -153,8 +168,18 @@ async def settings_screen(
                     )
                 ]
             )
-    rows.append([_btn(tr("settings.btn.timezone"), "tz"), _btn(tr("settings.btn.reminders"), "rem")])
-    rows.append([_btn(tr("settings.btn.digest"), "dg"), _btn(tr("settings.btn.notifications"), "mu")])
+    rows.append(
+        [
+            _btn(tr("settings.btn.timezone"), SetAction.TIMEZONE),
+            _btn(tr("settings.btn.reminders"), SetAction.REMINDERS),
+        ]
+    )
+    rows.append(
+        [
+            _btn(tr("settings.btn.digest"), SetAction.DIGEST),
+            _btn(tr("settings.btn.notifications"), SetAction.MUTE),
+        ]
+    )
     rows.append(
         [
             InlineKeyboardButton(
@@ -167,12 +192,12 @@ async def settings_screen(
 
 def timezone_screen(user: User, tr: Translator) -> tuple[str, InlineKeyboardMarkup]:
     buttons = [
-        _btn(("✅ " if zone == user.timezone else "") + zone_label(zone), "tzs", zone)
+        _btn(("✅ " if zone == user.timezone else "") + zone_label(zone), SetAction.TIMEZONE_SET, zone)
         for zone in COMMON_TIMEZONES
     ]
     rows = _rows(buttons, 2)
-    rows.append([_btn(tr("settings.btn.type_tz"), "tzt")])
-    rows.append([_btn(tr("settings.btn.back"), "home")])
+    rows.append([_btn(tr("settings.btn.type_tz"), SetAction.TIMEZONE_TYPE)])
+    rows.append([_btn(tr("settings.btn.back"), SetAction.HOME)])
     return tr("settings.tz.title", timezone=esc(zone_label(user.timezone))), InlineKeyboardMarkup(
         inline_keyboard=rows
     )
@@ -181,9 +206,17 @@ def timezone_screen(user: User, tr: Translator) -> tuple[str, InlineKeyboardMark
 def reminders_screen(tr: Translator, chosen: list[int]) -> tuple[str, InlineKeyboardMarkup]:
     # Offsets set elsewhere (a custom one) stay visible so that they can be switched off too.
     choices = sorted(set(REMINDER_CHOICES) | set(chosen))
-    buttons = [_btn(("✅ " if m in chosen else "▫️ ") + offset_label(tr, m), "rmt", str(m)) for m in choices]
+    buttons = [
+        _btn(("✅ " if m in chosen else "▫️ ") + offset_label(tr, m), SetAction.REMINDER_TOGGLE, str(m))
+        for m in choices
+    ]
     rows = _rows(buttons, 2)
-    rows.append([_btn(tr("settings.btn.save"), "rms"), _btn(tr("settings.btn.back"), "home")])
+    rows.append(
+        [
+            _btn(tr("settings.btn.save"), SetAction.REMINDERS_SAVE),
+            _btn(tr("settings.btn.back"), SetAction.HOME),
+        ]
+    )
     return tr("settings.rem.title", reminders=reminders_label(tr, chosen)), InlineKeyboardMarkup(
         inline_keyboard=rows
     )
@@ -191,18 +224,22 @@ def reminders_screen(tr: Translator, chosen: list[int]) -> tuple[str, InlineKeyb
 
 def digest_screen(user: User, tr: Translator) -> tuple[str, InlineKeyboardMarkup]:
     buttons = [
-        _btn(("✅ " if t == user.digest_time else "") + format_time(t, tr.language), "dgs", f"{t:%H%M}")
+        _btn(
+            ("✅ " if t == user.digest_time else "") + format_time(t, tr.language),
+            SetAction.DIGEST_SET,
+            f"{t:%H%M}",
+        )
         for t in DIGEST_CHOICES
     ]
     rows = _rows(buttons, 3)
-    rows.append([_btn(tr("settings.btn.type_time"), "dgt")])
+    rows.append([_btn(tr("settings.btn.type_time"), SetAction.DIGEST_TYPE)])
     key = (
         N_("settings.digest.btn.workdays_on")
         if user.digest_workdays_only
         else N_("settings.digest.btn.workdays_off")
     )
-    rows.append([_btn(tr(key), "dgw")])
-    rows.append([_btn(tr("settings.btn.back"), "home")])
+    rows.append([_btn(tr(key), SetAction.DIGEST_WORKDAYS)])
+    rows.append([_btn(tr("settings.btn.back"), SetAction.HOME)])
     return tr("settings.digest.title", digest=digest_label(tr, user)), InlineKeyboardMarkup(
         inline_keyboard=rows
     )
@@ -211,15 +248,16 @@ def digest_screen(user: User, tr: Translator) -> tuple[str, InlineKeyboardMarkup
 async def mute_screen(session: AsyncSession, user: User, tr: Translator) -> tuple[str, InlineKeyboardMarkup]:
     muted = await notifications_service.muted_categories(session, user.id)
     buttons = [
-        _btn(("🔕 " if c in muted else "🔔 ") + category_name(tr, c), "mut", c) for c in MUTABLE_CATEGORIES
+        _btn(("🔕 " if c in muted else "🔔 ") + category_name(tr, c), SetAction.MUTE_TOGGLE, c)
+        for c in MUTABLE_CATEGORIES
     ]
     rows = _rows(buttons, 1)
-    rows.append([_btn(tr("settings.btn.back"), "home")])
+    rows.append([_btn(tr("settings.btn.back"), SetAction.HOME)])
     return tr("settings.mute.title"), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def _cancel_markup(tr: Translator) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[_btn(tr("settings.btn.cancel"), "cx")]])
+    return InlineKeyboardMarkup(inline_keyboard=[[_btn(tr("settings.btn.cancel"), SetAction.CANCEL)]])
 
 
 def parse_hhmm(text: str) -> time | None:
@@ -280,7 +318,7 @@ async def _buttons_end_typed_input(
     return await handler(event, data)
 
 
-@router.callback_query(SetCB.filter(F.a.in_({"home", "cx"})))
+@router.callback_query(SetCB.filter(F.action.in_({SetAction.HOME, SetAction.CANCEL})))
 async def home(
     callback: CallbackQuery, session: AsyncSession, user: User, tr: Translator, state: FSMContext
 ) -> None:
@@ -292,12 +330,12 @@ async def home(
 # --- timezone ------------------------------------------------------------------------------------
 
 
-@router.callback_query(SetCB.filter(F.a == "tz"))
+@router.callback_query(SetCB.filter(F.action == SetAction.TIMEZONE))
 async def timezone_open(callback: CallbackQuery, user: User, tr: Translator) -> None:
     await show(callback, *timezone_screen(user, tr))
 
 
-@router.callback_query(SetCB.filter(F.a == "tzs"))
+@router.callback_query(SetCB.filter(F.action == SetAction.TIMEZONE_SET))
 async def timezone_pick(
     callback: CallbackQuery,
     callback_data: SetCB,
@@ -311,7 +349,7 @@ async def timezone_pick(
     await show(callback, *await settings_screen(session, user, tr))
 
 
-@router.callback_query(SetCB.filter(F.a == "tzt"))
+@router.callback_query(SetCB.filter(F.action == SetAction.TIMEZONE_TYPE))
 async def timezone_type(callback: CallbackQuery, tr: Translator, state: FSMContext) -> None:
     await state.set_state(SettingsForm.timezone)
     await show(callback, tr("settings.tz.ask"), _cancel_markup(tr))
@@ -342,14 +380,14 @@ async def timezone_typed(
 # --- default reminder offsets --------------------------------------------------------------------
 
 
-@router.callback_query(SetCB.filter(F.a == "rem"))
+@router.callback_query(SetCB.filter(F.action == SetAction.REMINDERS))
 async def reminders_open(callback: CallbackQuery, user: User, tr: Translator, state: FSMContext) -> None:
     chosen = sorted(user.reminder_offsets or [], reverse=True)
     await state.update_data({DRAFT_KEY: chosen})
     await show(callback, *reminders_screen(tr, chosen))
 
 
-@router.callback_query(SetCB.filter(F.a == "rmt"))
+@router.callback_query(SetCB.filter(F.action == SetAction.REMINDER_TOGGLE))
 async def reminders_toggle(
     callback: CallbackQuery, callback_data: SetCB, user: User, tr: Translator, state: FSMContext
 ) -> None:
@@ -367,7 +405,7 @@ async def reminders_toggle(
     await show(callback, *reminders_screen(tr, draft))
 
 
-@router.callback_query(SetCB.filter(F.a == "rms"))
+@router.callback_query(SetCB.filter(F.action == SetAction.REMINDERS_SAVE))
 async def reminders_save(
     callback: CallbackQuery,
     session: AsyncSession,
@@ -387,12 +425,12 @@ async def reminders_save(
 # --- daily digest --------------------------------------------------------------------------------
 
 
-@router.callback_query(SetCB.filter(F.a == "dg"))
+@router.callback_query(SetCB.filter(F.action == SetAction.DIGEST))
 async def digest_open(callback: CallbackQuery, user: User, tr: Translator) -> None:
     await show(callback, *digest_screen(user, tr))
 
 
-@router.callback_query(SetCB.filter(F.a == "dgs"))
+@router.callback_query(SetCB.filter(F.action == SetAction.DIGEST_SET))
 async def digest_pick(
     callback: CallbackQuery, callback_data: SetCB, user: User, tr: Translator, callback_answer: CallbackAnswer
 ) -> None:
@@ -404,13 +442,13 @@ async def digest_pick(
     await show(callback, *digest_screen(user, tr))
 
 
-@router.callback_query(SetCB.filter(F.a == "dgw"))
+@router.callback_query(SetCB.filter(F.action == SetAction.DIGEST_WORKDAYS))
 async def digest_workdays(callback: CallbackQuery, user: User, tr: Translator) -> None:
     users_service.set_digest_workdays_only(user, not user.digest_workdays_only)
     await show(callback, *digest_screen(user, tr))
 
 
-@router.callback_query(SetCB.filter(F.a == "dgt"))
+@router.callback_query(SetCB.filter(F.action == SetAction.DIGEST_TYPE))
 async def digest_type(callback: CallbackQuery, tr: Translator, state: FSMContext) -> None:
     await state.set_state(SettingsForm.digest_time)
     await show(callback, tr("settings.digest.ask"), _cancel_markup(tr))
@@ -433,12 +471,12 @@ async def digest_typed(message: Message, user: User, tr: Translator, state: FSMC
 # --- muted notification categories ---------------------------------------------------------------
 
 
-@router.callback_query(SetCB.filter(F.a == "mu"))
+@router.callback_query(SetCB.filter(F.action == SetAction.MUTE))
 async def mute_open(callback: CallbackQuery, session: AsyncSession, user: User, tr: Translator) -> None:
     await show(callback, *await mute_screen(session, user, tr))
 
 
-@router.callback_query(SetCB.filter(F.a == "mut"))
+@router.callback_query(SetCB.filter(F.action == SetAction.MUTE_TOGGLE))
 async def mute_toggle(
     callback: CallbackQuery,
     callback_data: SetCB,
@@ -460,4 +498,4 @@ async def mute_toggle(
     await show(callback, *await mute_screen(session, user, tr))
 
 
-__all__ = ["COMMON_TIMEZONES", "SetCB", "router", "settings_screen", "utc_offset", "zone_label"]
+__all__ = ["COMMON_TIMEZONES", "SetAction", "SetCB", "router", "settings_screen", "utc_offset", "zone_label"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
@@ -82,23 +83,48 @@ class TaskDeadline(StatesGroup):
     value = State()  # typed text for an existing task's deadline
 
 
-class TkCB(CallbackData, prefix="tk"):
-    """a: ls list of item t/id, o open task id, s set status v, dl deadline screen, dq quick
-    deadline v, dn no deadline; the form: n new for item t/id, sk skip description, r responsible v
-    (user id), rp users page v, fq quick deadline v, fn no deadline, cx cancel."""
+class TkAction(StrEnum):
+    LIST = "ls"  # of item t/id
+    OPEN = "o"  # task id
+    STATUS = "s"  # set status v
+    DEADLINE = "dl"  # the deadline screen
+    DEADLINE_QUICK = "dq"  # v: the quick choice
+    DEADLINE_NONE = "dn"
+    # The new task form:
+    NEW = "n"  # for item t/id
+    SKIP = "sk"  # the description
+    RESPONSIBLE = "r"  # v: the user id
+    RESPONSIBLES_PAGE = "rp"  # v: the page
+    FORM_DEADLINE_QUICK = "fq"  # v: the quick choice
+    FORM_DEADLINE_NONE = "fn"
+    CANCEL = "cx"
 
-    a: str
+
+# Buttons of the new task form: pressed once the form has ended, they only say so.
+FORM_ACTIONS = {
+    TkAction.SKIP,
+    TkAction.RESPONSIBLES_PAGE,
+    TkAction.RESPONSIBLE,
+    TkAction.FORM_DEADLINE_QUICK,
+    TkAction.FORM_DEADLINE_NONE,
+}
+
+
+class TkCB(CallbackData, prefix="tk"):
+    action: TkAction
     t: str = ""
     id: int = 0
     v: str = ""
 
 
-def _cb(a: str, t: ItemType | str = "", id: int = 0, v: str | int = "") -> str:
-    return TkCB(a=a, t=str(t), id=id, v=str(v)).pack()
+def _cb(action: TkAction, t: ItemType | str = "", id: int = 0, v: str | int = "") -> str:
+    return TkCB(action=action, t=str(t), id=id, v=str(v)).pack()
 
 
-def _btn(text: str, a: str, t: ItemType | str = "", id: int = 0, v: str | int = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=_cb(a, t, id, v))
+def _btn(
+    text: str, action: TkAction, t: ItemType | str = "", id: int = 0, v: str | int = ""
+) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=_cb(action, t, id, v))
 
 
 @contextmanager
@@ -163,8 +189,8 @@ async def tasks_screen(
         lines.append(tr("tk.list_more", count=len(tasks) - LIST_SHOWN))
     kb: list[list[InlineKeyboardButton]] = []
     for n, task in enumerate(shown, 1):
-        kb.append([_btn(f"{n}. {truncate(task.title, 40)}", "o", "", task.id)])
-    kb.append([_btn(tr("tk.btn.new"), "n", item.ITEM_TYPE, item.id)])
+        kb.append([_btn(f"{n}. {truncate(task.title, 40)}", TkAction.OPEN, "", task.id)])
+    kb.append([_btn(tr("tk.btn.new"), TkAction.NEW, item.ITEM_TYPE, item.id)])
     kb.append([back_to_card(tr, item.ITEM_TYPE, item.id)])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=kb)
 
@@ -197,22 +223,31 @@ async def task_screen(
     if task.description:
         lines += ["", esc(truncate(task.description, SHOWN_DESCRIPTION))]
     lines += ["", tr("tk.change_status")]
-    buttons = [_btn(status_label(tr, s), "s", "", task.id, s.value) for s in STATUS_BUTTONS if s != status]
+    buttons = [
+        _btn(status_label(tr, s), TkAction.STATUS, "", task.id, s.value)
+        for s in STATUS_BUTTONS
+        if s != status
+    ]
     kb = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    kb.append([_btn(tr("tk.btn.deadline"), "dl", "", task.id)])
+    kb.append([_btn(tr("tk.btn.deadline"), TkAction.DEADLINE, "", task.id)])
     if item is not None:
-        kb.append([_btn(tr("tk.btn.back"), "ls", item.ITEM_TYPE, item.id)])
+        kb.append([_btn(tr("tk.btn.back"), TkAction.LIST, item.ITEM_TYPE, item.id)])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=kb)
 
 
 def _deadline_buttons(
-    tr: Translator, user: User, a_quick: str, a_none: str, id: int, cancel: InlineKeyboardButton
+    tr: Translator,
+    user: User,
+    quick_action: TkAction,
+    none_action: TkAction,
+    id: int,
+    cancel: InlineKeyboardButton,
 ) -> InlineKeyboardMarkup:
     now = utcnow()
     choices = quick_choices(now, user_zone(user))
-    quick = [_btn(tr(QUICK_NAMES[key]), a_quick, "", id, key) for key, _ in choices]
+    quick = [_btn(tr(QUICK_NAMES[key]), quick_action, "", id, key) for key, _ in choices]
     kb = [quick[i : i + 2] for i in range(0, len(quick), 2)]
-    kb.append([_btn(tr("tk.btn.no_deadline"), a_none, "", id)])
+    kb.append([_btn(tr("tk.btn.no_deadline"), none_action, "", id)])
     kb.append([cancel])
     return InlineKeyboardMarkup(inline_keyboard=kb)
 
@@ -220,18 +255,30 @@ def _deadline_buttons(
 def _users_markup(
     tr: Translator, user: User, users: list[User], total: int, page: int
 ) -> InlineKeyboardMarkup:
-    kb = [[_btn(tr("tk.btn.me", name=truncate(user.full_name or "", 40)), "r", "", 0, user.id)]]
+    kb = [
+        [_btn(tr("tk.btn.me", name=truncate(user.full_name or "", 40)), TkAction.RESPONSIBLE, "", 0, user.id)]
+    ]
     for u in users:
         if u.id != user.id:
-            kb.append([_btn(truncate(u.full_name or f"@{u.username or u.id}", 60), "r", "", 0, u.id)])
+            kb.append(
+                [
+                    _btn(
+                        truncate(u.full_name or f"@{u.username or u.id}", 60),
+                        TkAction.RESPONSIBLE,
+                        "",
+                        0,
+                        u.id,
+                    )
+                ]
+            )
     nav = []
     if page > 0:
-        nav.append(_btn(tr("tk.btn.prev"), "rp", "", 0, page - 1))
+        nav.append(_btn(tr("tk.btn.prev"), TkAction.RESPONSIBLES_PAGE, "", 0, page - 1))
     if (page + 1) * USERS_PAGE < total:
-        nav.append(_btn(tr("tk.btn.next"), "rp", "", 0, page + 1))
+        nav.append(_btn(tr("tk.btn.next"), TkAction.RESPONSIBLES_PAGE, "", 0, page + 1))
     if nav:
         kb.append(nav)
-    kb.append([_btn(tr("tk.btn.cancel"), "cx")])
+    kb.append([_btn(tr("tk.btn.cancel"), TkAction.CANCEL)])
     return InlineKeyboardMarkup(inline_keyboard=kb)
 
 
@@ -245,7 +292,7 @@ async def from_card(
     await show(callback, *await tasks_screen(session, user, tr, callback_data.type, callback_data.id))
 
 
-@router.callback_query(TkCB.filter(F.a == "ls"))
+@router.callback_query(TkCB.filter(F.action == TkAction.LIST))
 async def list_tasks(
     callback: CallbackQuery, callback_data: TkCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
@@ -254,7 +301,7 @@ async def list_tasks(
     )
 
 
-@router.callback_query(TkCB.filter(F.a == "o"))
+@router.callback_query(TkCB.filter(F.action == TkAction.OPEN))
 async def open_task(
     callback: CallbackQuery,
     callback_data: TkCB,
@@ -271,7 +318,7 @@ async def open_task(
     await show(callback, *await task_screen(session, user, tr, task))
 
 
-@router.callback_query(TkCB.filter(F.a == "s"))
+@router.callback_query(TkCB.filter(F.action == TkAction.STATUS))
 async def set_status(
     callback: CallbackQuery,
     callback_data: TkCB,
@@ -286,7 +333,7 @@ async def set_status(
     await show(callback, *await task_screen(session, user, tr, task))
 
 
-@router.callback_query(TkCB.filter(F.a == "dl"))
+@router.callback_query(TkCB.filter(F.action == TkAction.DEADLINE))
 async def ask_deadline(
     callback: CallbackQuery,
     callback_data: TkCB,
@@ -304,8 +351,12 @@ async def ask_deadline(
     text = tr(
         "tk.deadline_prompt", title=esc(truncate(task.title, 200)), when=_deadline_text(tr, task, user, now)
     )
-    cancel = _btn(tr("tk.btn.cancel"), "o", "", task.id)
-    await show(callback, text, _deadline_buttons(tr, user, "dq", "dn", task.id, cancel))
+    cancel = _btn(tr("tk.btn.cancel"), TkAction.OPEN, "", task.id)
+    await show(
+        callback,
+        text,
+        _deadline_buttons(tr, user, TkAction.DEADLINE_QUICK, TkAction.DEADLINE_NONE, task.id, cancel),
+    )
 
 
 async def _set_deadline(
@@ -325,7 +376,7 @@ async def _set_deadline(
     await show(event, _with_note(tr("tk.deadline_set"), text), markup)
 
 
-@router.callback_query(TkCB.filter(F.a.in_({"dq", "dn"})))
+@router.callback_query(TkCB.filter(F.action.in_({TkAction.DEADLINE_QUICK, TkAction.DEADLINE_NONE})))
 async def deadline_button(
     callback: CallbackQuery,
     callback_data: TkCB,
@@ -336,7 +387,7 @@ async def deadline_button(
     callback_answer: CallbackAnswer,
 ) -> None:
     deadline = None
-    if callback_data.a == "dq":
+    if callback_data.action == TkAction.DEADLINE_QUICK:
         deadline = quick_choice(callback_data.v, utcnow(), user_zone(user))
         if deadline is None or deadline <= utcnow():
             callback_answer.text = tr("error.stale_button")
@@ -366,8 +417,8 @@ def _parse_future(text: str, user: User) -> datetime | None:
 
 
 def _cancel_markup(tr: Translator, skip: bool = False) -> InlineKeyboardMarkup:
-    row = [_btn(tr("tk.btn.skip"), "sk")] if skip else []
-    row.append(_btn(tr("tk.btn.cancel"), "cx"))
+    row = [_btn(tr("tk.btn.skip"), TkAction.SKIP)] if skip else []
+    row.append(_btn(tr("tk.btn.cancel"), TkAction.CANCEL))
     return InlineKeyboardMarkup(inline_keyboard=[row])
 
 
@@ -376,7 +427,7 @@ async def _form_item(session: AsyncSession, user: User, state: FSMContext) -> An
     return await load_visible(session, user, _item_type(str(data.get("tk_t"))), int(data.get("tk_id") or 0))
 
 
-@router.callback_query(TkCB.filter(F.a == "n"))
+@router.callback_query(TkCB.filter(F.action == TkAction.NEW))
 async def new_task(
     callback: CallbackQuery,
     callback_data: TkCB,
@@ -416,7 +467,7 @@ async def got_description(
     await _ask_responsible(message, session, user, tr, state, 0)
 
 
-@router.callback_query(TkCB.filter(F.a == "sk"), NewTask.description)
+@router.callback_query(TkCB.filter(F.action == TkAction.SKIP), NewTask.description)
 async def skip_description(
     callback: CallbackQuery, session: AsyncSession, user: User, tr: Translator, state: FSMContext
 ) -> None:
@@ -439,7 +490,7 @@ async def _ask_responsible(
     await show(event, text, _users_markup(tr, user, users, total, page))
 
 
-@router.callback_query(TkCB.filter(F.a == "rp"), NewTask.responsible)
+@router.callback_query(TkCB.filter(F.action == TkAction.RESPONSIBLES_PAGE), NewTask.responsible)
 async def users_page(
     callback: CallbackQuery,
     callback_data: TkCB,
@@ -452,7 +503,7 @@ async def users_page(
     await _ask_responsible(callback, session, user, tr, state, page)
 
 
-@router.callback_query(TkCB.filter(F.a == "r"), NewTask.responsible)
+@router.callback_query(TkCB.filter(F.action == TkAction.RESPONSIBLE), NewTask.responsible)
 async def got_responsible(
     callback: CallbackQuery, callback_data: TkCB, user: User, tr: Translator, state: FSMContext
 ) -> None:
@@ -462,10 +513,23 @@ async def got_responsible(
     await state.set_state(NewTask.deadline)
     data = await state.get_data()
     text = tr("tk.ask_deadline", title=esc(truncate(str(data.get("tk_title") or ""), 200)))
-    await show(callback, text, _deadline_buttons(tr, user, "fq", "fn", 0, _btn(tr("tk.btn.cancel"), "cx")))
+    await show(
+        callback,
+        text,
+        _deadline_buttons(
+            tr,
+            user,
+            TkAction.FORM_DEADLINE_QUICK,
+            TkAction.FORM_DEADLINE_NONE,
+            0,
+            _btn(tr("tk.btn.cancel"), TkAction.CANCEL),
+        ),
+    )
 
 
-@router.callback_query(TkCB.filter(F.a.in_({"fq", "fn"})), NewTask.deadline)
+@router.callback_query(
+    TkCB.filter(F.action.in_({TkAction.FORM_DEADLINE_QUICK, TkAction.FORM_DEADLINE_NONE})), NewTask.deadline
+)
 async def deadline_chosen(
     callback: CallbackQuery,
     callback_data: TkCB,
@@ -476,7 +540,7 @@ async def deadline_chosen(
     callback_answer: CallbackAnswer,
 ) -> None:
     deadline = None
-    if callback_data.a == "fq":
+    if callback_data.action == TkAction.FORM_DEADLINE_QUICK:
         deadline = quick_choice(callback_data.v, utcnow(), user_zone(user))
         if deadline is None or deadline <= utcnow():
             callback_answer.text = tr("error.stale_button")
@@ -520,7 +584,7 @@ async def _create(
     await show(event, _with_note(tr("tk.created"), text), markup)
 
 
-@router.callback_query(TkCB.filter(F.a == "cx"))
+@router.callback_query(TkCB.filter(F.action == TkAction.CANCEL))
 async def cancel_form(
     callback: CallbackQuery,
     session: AsyncSession,
@@ -544,7 +608,7 @@ async def cancel_form(
         await show(callback, tr("cancelled"))
 
 
-@router.callback_query(TkCB.filter(F.a.in_({"sk", "rp", "r", "fq", "fn"})))
+@router.callback_query(TkCB.filter(F.action.in_(FORM_ACTIONS)))
 async def stale_form_button(callback: CallbackQuery, tr: Translator, callback_answer: CallbackAnswer) -> None:
     """A form button pressed after the form ended."""
     callback_answer.text = tr("error.stale_button")

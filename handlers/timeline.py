@@ -2,7 +2,7 @@
 and a comment's entry (full text, files, edit/delete for its author or an admin).
 
 Public for other features:
-  TlCB, CmCB                       callback data of the timeline (tl) and comments (cm)
+  TlCB, CmCB (TlAction, CmAction)  callback data of the timeline (tl) and comments (cm)
   timeline_screen(session, user, tr, item_type, item_id, f="", page=0) -> (text, markup)
   comment_screen(session, user, tr, comment_id, f="", page=0) -> (text, markup)
   event_summary(tr, event, names, user) -> str    one event as escaped HTML
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -124,27 +125,45 @@ SIMPLE_EVENTS = {
 }
 
 
-class TlCB(CallbackData, prefix="tl"):
-    """a: v view page p with filter f, fm filter menu, pn/up pin/unpin event v from the page
-    (pe/ue from a comment's entry), o open comment v, fs send attachment v."""
+class TlAction(StrEnum):
+    VIEW = "v"  # page p with filter f
+    FILTER_MENU = "fm"
+    PIN = "pn"  # event v, from the timeline page
+    UNPIN = "up"
+    PIN_ENTRY = "pe"  # event v, from a comment's entry
+    UNPIN_ENTRY = "ue"
+    OPEN_COMMENT = "o"  # comment v
+    SEND_FILE = "fs"  # attachment v
 
-    a: str
-    t: str = ""
-    id: int = 0
-    f: str = ""
-    p: int = 0
+
+class TlCB(CallbackData, prefix="tl"):
+    action: TlAction
+    t: str = ""  # the item's type
+    id: int = 0  # the item
+    f: str = ""  # the packed Filter
+    p: int = 0  # the page
     v: int = 0
+
+
+PIN_ACTIONS = {TlAction.PIN, TlAction.UNPIN, TlAction.PIN_ENTRY, TlAction.UNPIN_ENTRY}
+
+
+class CmAction(StrEnum):
+    """Handled in handlers.comments."""
+
+    CANCEL_ADD = "x"  # adding a comment to item t/id
+    EDIT = "e"  # comment v
+    CANCEL_EDIT = "ex"
+    DELETE_ASK = "d"
+    DELETE = "dd"
 
 
 class CmCB(CallbackData, prefix="cm"):
-    """Handled in handlers.comments. a: x cancel adding (item t/id), e edit comment v,
-    ex cancel editing, d ask to delete, dd delete; f/p: the timeline page to return to."""
-
-    a: str
+    action: CmAction
     t: str = ""
     id: int = 0
     v: int = 0
-    f: str = ""
+    f: str = ""  # f/p: the timeline page to return to
     p: int = 0
 
 
@@ -350,8 +369,8 @@ def _is_comment(event: TimelineEvent) -> bool:
 # --- screens ---------------------------------------------------------------------------------------
 
 
-def _cb(a: str, t: ItemType | str, id: int, f: str = "", p: int = 0, v: int = 0) -> str:
-    return TlCB(a=a, t=str(t), id=id, f=f, p=p, v=v).pack()
+def _cb(action: TlAction, t: ItemType | str, id: int, f: str = "", p: int = 0, v: int = 0) -> str:
+    return TlCB(action=action, t=str(t), id=id, f=f, p=p, v=v).pack()
 
 
 async def timeline_screen(
@@ -437,20 +456,22 @@ async def timeline_screen(
         if event.pinned:
             entry_buttons.append(
                 InlineKeyboardButton(
-                    text=tr("tl.btn.unpin", n=n), callback_data=_cb("up", t, item.id, f, page, event.id)
+                    text=tr("tl.btn.unpin", n=n),
+                    callback_data=_cb(TlAction.UNPIN, t, item.id, f, page, event.id),
                 )
             )
         elif _is_comment(event):
             entry_buttons.append(
                 InlineKeyboardButton(
-                    text=tr("tl.btn.pin", n=n), callback_data=_cb("pn", t, item.id, f, page, event.id)
+                    text=tr("tl.btn.pin", n=n), callback_data=_cb(TlAction.PIN, t, item.id, f, page, event.id)
                 )
             )
         comment_id = (event.payload or {}).get("comment_id")
         if _is_comment(event) and isinstance(comment_id, int):
             entry_buttons.append(
                 InlineKeyboardButton(
-                    text=tr("tl.btn.open", n=n), callback_data=_cb("o", t, item.id, f, page, comment_id)
+                    text=tr("tl.btn.open", n=n),
+                    callback_data=_cb(TlAction.OPEN_COMMENT, t, item.id, f, page, comment_id),
                 )
             )
     for i in range(0, len(entry_buttons), 4):
@@ -458,11 +479,15 @@ async def timeline_screen(
     nav = []
     if page > 0:
         nav.append(
-            InlineKeyboardButton(text=tr("tl.btn.prev"), callback_data=_cb("v", t, item.id, f, page - 1))
+            InlineKeyboardButton(
+                text=tr("tl.btn.prev"), callback_data=_cb(TlAction.VIEW, t, item.id, f, page - 1)
+            )
         )
     if has_next:
         nav.append(
-            InlineKeyboardButton(text=tr("tl.btn.next"), callback_data=_cb("v", t, item.id, f, page + 1))
+            InlineKeyboardButton(
+                text=tr("tl.btn.next"), callback_data=_cb(TlAction.VIEW, t, item.id, f, page + 1)
+            )
         )
     if nav:
         kb.append(nav)
@@ -470,7 +495,7 @@ async def timeline_screen(
         [
             InlineKeyboardButton(
                 text=tr("tl.btn.filter", filter=chosen.label(tr)),
-                callback_data=_cb("fm", t, item.id, f),
+                callback_data=_cb(TlAction.FILTER_MENU, t, item.id, f),
             ),
             InlineKeyboardButton(
                 text=tr("tl.btn.comment"),
@@ -490,7 +515,9 @@ async def _filter_screen(
 
     def button(label: str, selected: bool, to: Filter) -> InlineKeyboardButton:
         text = f"• {label}" if selected else label
-        return InlineKeyboardButton(text=text, callback_data=_cb("v", item.ITEM_TYPE, item.id, to.pack()))
+        return InlineKeyboardButton(
+            text=text, callback_data=_cb(TlAction.VIEW, item.ITEM_TYPE, item.id, to.pack())
+        )
 
     rows = [
         [button(tr(FILTER_NAMES[code]), code == chosen.code, replace(chosen, code=code))] for code in FILTERS
@@ -514,7 +541,7 @@ async def _filter_screen(
     rows.append(
         [
             InlineKeyboardButton(
-                text=tr("menu.back"), callback_data=_cb("v", item.ITEM_TYPE, item.id, chosen.pack())
+                text=tr("menu.back"), callback_data=_cb(TlAction.VIEW, item.ITEM_TYPE, item.id, chosen.pack())
             )
         ]
     )
@@ -573,7 +600,8 @@ async def comment_screen(
         kb.append(
             [
                 InlineKeyboardButton(
-                    text=tr("cm.btn.file", n=n), callback_data=_cb("fs", t, item.id, f, page, a.id)
+                    text=tr("cm.btn.file", n=n),
+                    callback_data=_cb(TlAction.SEND_FILE, t, item.id, f, page, a.id),
                 )
                 for n, a in enumerate(files[:10], 1)
             ][:5]
@@ -583,32 +611,40 @@ async def comment_screen(
         if event.pinned:
             row.append(
                 InlineKeyboardButton(
-                    text=tr("cm.btn.unpin"), callback_data=_cb("ue", t, item.id, f, page, event.id)
+                    text=tr("cm.btn.unpin"),
+                    callback_data=_cb(TlAction.UNPIN_ENTRY, t, item.id, f, page, event.id),
                 )
             )
         else:
             row.append(
                 InlineKeyboardButton(
-                    text=tr("cm.btn.pin"), callback_data=_cb("pe", t, item.id, f, page, event.id)
+                    text=tr("cm.btn.pin"),
+                    callback_data=_cb(TlAction.PIN_ENTRY, t, item.id, f, page, event.id),
                 )
             )
     if comment.author_id == user.id:
         row.append(
             InlineKeyboardButton(
                 text=tr("cm.btn.edit"),
-                callback_data=CmCB(a="e", t=str(t), id=item.id, v=comment.id, f=f, p=page).pack(),
+                callback_data=CmCB(
+                    action=CmAction.EDIT, t=str(t), id=item.id, v=comment.id, f=f, p=page
+                ).pack(),
             )
         )
     if may_change_comment(user, comment):
         row.append(
             InlineKeyboardButton(
                 text=tr("cm.btn.delete"),
-                callback_data=CmCB(a="d", t=str(t), id=item.id, v=comment.id, f=f, p=page).pack(),
+                callback_data=CmCB(
+                    action=CmAction.DELETE_ASK, t=str(t), id=item.id, v=comment.id, f=f, p=page
+                ).pack(),
             )
         )
     if row:
         kb.append(row)
-    kb.append([InlineKeyboardButton(text=tr("cm.btn.back"), callback_data=_cb("v", t, item.id, f, page))])
+    kb.append(
+        [InlineKeyboardButton(text=tr("cm.btn.back"), callback_data=_cb(TlAction.VIEW, t, item.id, f, page))]
+    )
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=kb)
 
 
@@ -622,7 +658,7 @@ async def from_card(
     await show(callback, *await timeline_screen(session, user, tr, callback_data.type, callback_data.id))
 
 
-@router.callback_query(TlCB.filter(F.a == "v"))
+@router.callback_query(TlCB.filter(F.action == TlAction.VIEW))
 async def view_page(
     callback: CallbackQuery, callback_data: TlCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
@@ -633,7 +669,7 @@ async def view_page(
     )
 
 
-@router.callback_query(TlCB.filter(F.a == "fm"))
+@router.callback_query(TlCB.filter(F.action == TlAction.FILTER_MENU))
 async def filter_menu(
     callback: CallbackQuery, callback_data: TlCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
@@ -643,7 +679,7 @@ async def filter_menu(
     )
 
 
-@router.callback_query(TlCB.filter(F.a.in_({"pn", "up", "pe", "ue"})))
+@router.callback_query(TlCB.filter(F.action.in_(PIN_ACTIONS)))
 async def pin_toggle(
     callback: CallbackQuery,
     callback_data: TlCB,
@@ -653,7 +689,7 @@ async def pin_toggle(
     callback_answer: CallbackAnswer,
 ) -> None:
     try:
-        if callback_data.a in ("pn", "pe"):
+        if callback_data.action in (TlAction.PIN, TlAction.PIN_ENTRY):
             event = await comments_service.pin_event(session, user, callback_data.v)
         else:
             event = await comments_service.unpin_event(session, user, callback_data.v)
@@ -665,11 +701,15 @@ async def pin_toggle(
     except AccessDenied as exc:
         # Someone else's item looks exactly like a missing one.
         raise NotFound(event_id=callback_data.v) from exc
-    pinning = callback_data.a in ("pn", "pe")
+    pinning = callback_data.action in (TlAction.PIN, TlAction.PIN_ENTRY)
     callback_answer.text = tr("tl.pinned_ok" if pinning else "tl.unpinned_ok")
     # Back where the button was: the comment's entry (pe/ue) or the timeline page (pn/up).
     comment_id = (event.payload or {}).get("comment_id")
-    if callback_data.a in ("pe", "ue") and isinstance(comment_id, int) and _is_comment(event):
+    if (
+        callback_data.action in (TlAction.PIN_ENTRY, TlAction.UNPIN_ENTRY)
+        and isinstance(comment_id, int)
+        and _is_comment(event)
+    ):
         await show(
             callback, *await comment_screen(session, user, tr, comment_id, callback_data.f, callback_data.p)
         )
@@ -682,7 +722,7 @@ async def pin_toggle(
     )
 
 
-@router.callback_query(TlCB.filter(F.a == "o"))
+@router.callback_query(TlCB.filter(F.action == TlAction.OPEN_COMMENT))
 async def open_comment(
     callback: CallbackQuery, callback_data: TlCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
@@ -691,7 +731,7 @@ async def open_comment(
     )
 
 
-@router.callback_query(TlCB.filter(F.a == "fs"))
+@router.callback_query(TlCB.filter(F.action == TlAction.SEND_FILE))
 async def send_file(
     callback: CallbackQuery,
     callback_data: TlCB,

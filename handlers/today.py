@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -33,10 +34,15 @@ HORIZON_DAYS = 7
 TITLE_LIMIT = 60
 
 
+class TodayAction(StrEnum):
+    PAGE = "p"
+    DONE = "dn"  # complete the activity
+
+
 class TodayCB(CallbackData, prefix="td"):
-    a: str  # p: a page, dn: done
-    p: int = 0
-    id: int = 0
+    action: TodayAction
+    p: int = 0  # the page
+    id: int = 0  # the activity
 
 
 GROUP_NAMES = {"overdue": N_("today.overdue"), "today": N_("today.today"), "upcoming": N_("today.upcoming")}
@@ -56,8 +62,10 @@ def _entry_line(tr: Translator, n: int, entry: AgendaEntry, tz: ZoneInfo, now: d
     return f"{n}. {summary}\n    {TYPE_ICONS[item.ITEM_TYPE]} {item.ref} {title}"
 
 
-def _td(text: str, a: str, page: int = 0, activity_id: int = 0) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=TodayCB(a=a, p=page, id=activity_id).pack())
+def _td(text: str, action: TodayAction, page: int = 0, activity_id: int = 0) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=text, callback_data=TodayCB(action=action, p=page, id=activity_id).pack()
+    )
 
 
 async def today_screen(
@@ -90,7 +98,7 @@ async def today_screen(
         item = entry.item
         kb.append(
             [
-                _td(tr("today.done_n", n=n), "dn", page, entry.activity.id),
+                _td(tr("today.done_n", n=n), TodayAction.DONE, page, entry.activity.id),
                 InlineKeyboardButton(
                     text=f"{TYPE_ICONS[item.ITEM_TYPE]} {item.ref}",
                     callback_data=CardCB(type=item.ITEM_TYPE, id=item.id, action=CardAction.OPEN).pack(),
@@ -101,13 +109,13 @@ async def today_screen(
         blocks.append("\n" + tr("today.page", page=page + 1, pages=pages))
         nav = []
         if page > 0:
-            nav.append(_td(tr("today.prev"), "p", page - 1))
+            nav.append(_td(tr("today.prev"), TodayAction.PAGE, page - 1))
         if page < pages - 1:
-            nav.append(_td(tr("today.next"), "p", page + 1))
+            nav.append(_td(tr("today.next"), TodayAction.PAGE, page + 1))
         kb.append(nav)
     kb.append(
         [
-            _td(tr("today.refresh"), "p", page),
+            _td(tr("today.refresh"), TodayAction.PAGE, page),
             InlineKeyboardButton(text=tr("menu.back"), callback_data=MenuCB(action=MenuAction.MAIN).pack()),
         ]
     )
@@ -129,14 +137,14 @@ async def today_button(callback: CallbackQuery, session: AsyncSession, user: Use
     await show(callback, *await today_screen(session, user, tr))
 
 
-@router.callback_query(TodayCB.filter(F.a == "p"))
+@router.callback_query(TodayCB.filter(F.action == TodayAction.PAGE))
 async def page_button(
     callback: CallbackQuery, callback_data: TodayCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
     await show(callback, *await today_screen(session, user, tr, callback_data.p))
 
 
-@router.callback_query(TodayCB.filter(F.a == "dn"))
+@router.callback_query(TodayCB.filter(F.action == TodayAction.DONE))
 async def done_button(
     callback: CallbackQuery,
     callback_data: TodayCB,
@@ -160,4 +168,4 @@ async def done_button(
     await show(callback, *await today_screen(session, user, tr, callback_data.p, notice, plan_next))
 
 
-__all__ = ["TodayCB", "router", "today_screen"]
+__all__ = ["TodayAction", "TodayCB", "router", "today_screen"]

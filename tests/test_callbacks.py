@@ -1,6 +1,8 @@
 """Callback data across the app: each CallbackData class has a prefix of its own (aiogram picks
-the class by prefix, so a shared one would route a button to the wrong handler), and every one
-packs within Telegram's 64 bytes with the largest ids and the longest actions."""
+the class by prefix, so a shared one would route a button to the wrong handler), every one
+packs within Telegram's 64 bytes with the largest ids and the longest actions, and its action is
+an Enum (named members, not codes explained in docstrings) whose packed values stay as they were
+(buttons already sent to chats carry them)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,11 @@ import typing
 from aiogram.filters.callback_data import CallbackData
 
 import handlers
-from crm_core.models.users import Role
 from handlers.admin_required import FIELD_NAMES
 
 LARGEST_ID = 2**31 - 1
 # Free-text fields whose longest value is known (others get their default or a short code).
 LONGEST_TEXT = {
-    ("InviteCB", "role"): max((r.value for r in Role), key=len),
     ("UsersCB", "value"): str(LARGEST_ID),  # a department id
     ("PipelinesCB", "value"): "process",
     ("RequiredCB", "kind"): "company",
@@ -94,3 +94,84 @@ def test_admin_actions_are_enums() -> None:
     for cls in (AdmCB, InvitesCB, PipelinesCB, RequiredCB, UsersCB):
         action = typing.get_type_hints(cls)["action"]
         assert issubclass(action, enum.StrEnum), cls
+
+
+# The action field's name: most classes say "action"; the date picker and the agenda say "a".
+ACTION_FIELDS = ("action", "act", "a")
+# One-purpose buttons: no action, and every field is typed (an Enum or an int), not free text.
+SINGLE_PURPOSE = {"InviteCB"}
+# TEMPORARY: converted on another branch (cards and modules split from it, filters, lists, capture,
+# activities); remove each name once its action is an Enum.
+PENDING = {"FieldCB", "StageCB", "PeopleCB", "TrashCB", "FlCB", "LsCB", "BkCB", "NewCB", "ActCB"}
+
+
+def _is_enum(kind: object) -> bool:
+    return isinstance(kind, type) and issubclass(kind, enum.Enum)
+
+
+def test_every_callback_action_is_an_enum() -> None:
+    untyped = {}
+    for cls in _callback_classes():
+        if cls.__name__ in PENDING:
+            continue
+        hints = typing.get_type_hints(cls)
+        fields = [name for name in cls.model_fields if name in ACTION_FIELDS]
+        if cls.__name__ in SINGLE_PURPOSE:
+            free = [n for n in cls.model_fields if not (hints[n] is int or _is_enum(hints[n]))]
+            if fields or free:
+                untyped[cls.__name__] = fields + free
+            continue
+        if len(fields) != 1 or not _is_enum(hints[fields[0]]):
+            untyped[cls.__name__] = {name: hints[name] for name in fields} or "no action field"
+    assert not untyped, untyped
+
+
+def test_actions_pack_as_before() -> None:
+    """The codes buttons already in chats carry: renaming a member is free, changing a value is not."""
+    from crm_core.models.users import Role
+    from handlers.callbacks import InviteCB
+    from handlers.client_field import ClientAction
+    from handlers.conversion import ConvAction
+    from handlers.kanban import KbAction, KbCB
+    from handlers.quick import QuickAction
+    from handlers.search import FdAction
+    from handlers.settings import SetAction, SetCB
+    from handlers.tasks import TkAction
+    from handlers.timeline import CmAction, TlAction
+    from handlers.today import TodayAction, TodayCB
+
+    codes = {
+        KbAction: {"h", "b", "s", "mi", "mv", "n"},
+        FdAction: {"n", "x"},
+        SetAction: {
+            "home",
+            "tz",
+            "tzs",
+            "tzt",
+            "rem",
+            "rmt",
+            "rms",
+            "dg",
+            "dgs",
+            "dgt",
+            "dgw",
+            "mu",
+            "mut",
+            "cx",
+        },
+        TodayAction: {"p", "dn"},
+        TlAction: {"v", "fm", "pn", "up", "pe", "ue", "o", "fs"},
+        CmAction: {"x", "e", "ex", "d", "dd"},
+        TkAction: {"ls", "o", "s", "dl", "dq", "dn", "n", "sk", "r", "rp", "fq", "fn", "cx"},
+        QuickAction: {"k", "t", "o", "x"},
+        ClientAction: {"pick", "new", "unlink", "cancel"},
+        ConvAction: {"more", "scheme", "back", "cancel"},
+    }
+    for action, values in codes.items():
+        assert {member.value for member in action} == values, action
+    # Whole buttons as sent before the enums: they unpack to the named actions.
+    assert KbCB.unpack("kb:mv:0:12:34:8:1:5") == KbCB(action=KbAction.MOVE, s=12, i=34, o=8, c=1, f=5)
+    assert SetCB.unpack("set:tzs:Europe/Moscow").action is SetAction.TIMEZONE_SET
+    assert TodayCB.unpack("td:dn:2:77") == TodayCB(action=TodayAction.DONE, p=2, id=77)
+    assert InviteCB.unpack("inv:head").role is Role.HEAD
+    assert InviteCB(role=Role.SALESPERSON).pack() == "inv:salesperson"

@@ -13,7 +13,7 @@ from crm_core.models.notifications import Notification
 from crm_core.models.timeline import TimelineEvent
 from crm_core.services import comments as comments_service
 from crm_core.services import items as items_service
-from handlers.timeline import CmCB, TlCB
+from handlers.timeline import CmAction, CmCB, TlAction, TlCB
 from tests.e2e.harness import Harness
 from tests.e2e.people import add_member, admin_user
 
@@ -216,9 +216,9 @@ async def test_edit_and_delete_own_but_not_anothers(bot: Harness) -> None:
     assert "Olga's note" in timeline.text
     assert "✏️ Edit" not in _labels(timeline) and "🗑 Delete" not in _labels(timeline)
     for data in (
-        CmCB(a="dd", v=theirs_id).pack(),
-        CmCB(a="d", v=theirs_id).pack(),
-        CmCB(a="e", v=theirs_id).pack(),
+        CmCB(action=CmAction.DELETE, v=theirs_id).pack(),
+        CmCB(action=CmAction.DELETE_ASK, v=theirs_id).pack(),
+        CmCB(action=CmAction.EDIT, v=theirs_id).pack(),
     ):
         update = bot.tg.forge_callback(SALES_ID, data, message_id=timeline.message_id)
         await bot.settle()
@@ -319,17 +319,17 @@ async def test_forged_comment_and_pin_callbacks_are_refused(bot: Harness) -> Non
     [card] = await bot.say(SALES_ID, f"L-{own}")
     marker = bot.tg.mark()
     for data in (
-        TlCB(a="pn", t="lead", id=own, v=hidden_event).pack(),
-        TlCB(a="up", t="lead", id=own, v=hidden_event).pack(),
-        TlCB(a="o", t="lead", id=own, v=hidden_comment).pack(),
-        TlCB(a="v", t="lead", id=hidden).pack(),
-        TlCB(a="fm", t="lead", id=hidden).pack(),
-        TlCB(a="fs", t="lead", id=hidden, v=1).pack(),
-        CmCB(a="e", v=hidden_comment).pack(),
-        CmCB(a="d", v=hidden_comment).pack(),
-        CmCB(a="dd", v=hidden_comment).pack(),
-        CmCB(a="x", t="lead", id=hidden).pack(),
-        TlCB(a="v", t="bogus", id=own).pack(),
+        TlCB(action=TlAction.PIN, t="lead", id=own, v=hidden_event).pack(),
+        TlCB(action=TlAction.UNPIN, t="lead", id=own, v=hidden_event).pack(),
+        TlCB(action=TlAction.OPEN_COMMENT, t="lead", id=own, v=hidden_comment).pack(),
+        TlCB(action=TlAction.VIEW, t="lead", id=hidden).pack(),
+        TlCB(action=TlAction.FILTER_MENU, t="lead", id=hidden).pack(),
+        TlCB(action=TlAction.SEND_FILE, t="lead", id=hidden, v=1).pack(),
+        CmCB(action=CmAction.EDIT, v=hidden_comment).pack(),
+        CmCB(action=CmAction.DELETE_ASK, v=hidden_comment).pack(),
+        CmCB(action=CmAction.DELETE, v=hidden_comment).pack(),
+        CmCB(action=CmAction.CANCEL_ADD, t="lead", id=hidden).pack(),
+        TlCB(action=TlAction.VIEW, t="bogus", id=own).pack(),
     ):
         update = bot.tg.forge_callback(SALES_ID, data, message_id=card.message_id)
         await bot.settle()
@@ -356,8 +356,8 @@ async def test_forged_comment_and_pin_callbacks_are_refused(bot: Harness) -> Non
 def test_callback_data_fits_64_bytes() -> None:
     big = 10**12 - 1
     for data in (
-        TlCB(a="pn", t="company", id=big, f="fl", p=9999, v=big).pack(),
-        CmCB(a="dd", t="company", id=big, v=big, f="fl", p=9999).pack(),
+        TlCB(action=TlAction.PIN, t="company", id=big, f="fl", p=9999, v=big).pack(),
+        CmCB(action=CmAction.DELETE, t="company", id=big, v=big, f="fl", p=9999).pack(),
     ):
         assert len(data.encode()) <= 64, data
 

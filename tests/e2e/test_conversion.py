@@ -271,12 +271,16 @@ async def test_converting_twice_is_refused_politely(bot: Harness) -> None:
 
 
 def test_callback_data_fits_telegram() -> None:
-    from handlers.client_field import ClientCB
-    from handlers.conversion import ConvCB
+    from handlers.client_field import ClientAction, ClientCB
+    from handlers.conversion import ConvAction, ConvCB
 
-    longest = ConvCB(act="scheme", lead=10**12, s=Scheme.DEAL_CONTACT_COMPANY.value, p=10**9).pack()
+    longest = ConvCB(
+        action=ConvAction.SCHEME, lead=10**12, s=Scheme.DEAL_CONTACT_COMPANY.value, p=10**9
+    ).pack()
     assert len(longest.encode()) <= 64
-    longest = ClientCB(act="unlink", it=ItemType.COMPANY, iid=10**12, ct="company", cid=10**12).pack()
+    longest = ClientCB(
+        action=ClientAction.UNLINK, it=ItemType.COMPANY, iid=10**12, ct="company", cid=10**12
+    ).pack()
     assert len(longest.encode()) <= 64
 
 

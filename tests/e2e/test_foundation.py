@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from crm_core.models import Invite, Role, User
+from handlers.texts import TEXTS
 from tests.e2e.conftest import ADMIN_ID
 from tests.e2e.harness import Harness
 
@@ -206,3 +207,21 @@ async def test_a_reply_that_hits_flood_control_waits_and_arrives(bot: Harness) -
     assert [r.status for r in sends] == [429, 200]
     assert sends[1].time - sends[0].time >= 1.0  # not before retry_after
     assert bot.tg.early_retries == []
+
+
+async def test_invite_button_with_a_forged_role_is_stale(bot: Harness) -> None:
+    bot.tg.add_user(ADMIN_ID, "Anna", language_code="en")
+    [menu] = await bot.say(ADMIN_ID, "/start")
+    marker = bot.tg.mark()
+    # InviteCB carries a Role: a value that is none does not unpack, so no handler acts on it.
+    update = bot.tg.forge_callback(ADMIN_ID, "inv:owner", message_id=menu.message_id)
+    await bot.settle()
+    answer = bot.tg.callback_answers[update["callback_query"]["id"]]
+    assert answer is not None and answer.get("text") == TEXTS["en"]["error.stale_button"]
+    assert bot.new_bot_messages(ADMIN_ID, marker) == []
+    async with bot.app.db.unit_of_work() as s:
+        assert await s.scalar(select(func.count(Invite.id))) == 0
+    # The real button still packs the same data and works.
+    await _invite_link(bot, "Admin")
+    async with bot.app.db.unit_of_work() as s:
+        assert (await s.scalar(select(Invite))).role == Role.ADMIN

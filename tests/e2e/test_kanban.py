@@ -11,7 +11,7 @@ from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import views as views_service
 from handlers.card_render import format_money
-from handlers.kanban import KbCB
+from handlers.kanban import KbAction, KbCB
 from tests.e2e.harness import Harness
 from tests.e2e.people import add_member, admin_user
 
@@ -190,8 +190,8 @@ async def test_forged_kanban_buttons_are_refused(bot: Harness) -> None:
     [lead_id] = await make_items(bot, sales, ItemType.LEAD, 1, prefix="Secret")
     [menu] = await bot.say(OTHER_ID, "/kanban")
     for data in (
-        KbCB(a="mv", i=lead_id, s=work.id, f=new.id).pack(),
-        KbCB(a="mi", i=lead_id, s=new.id).pack(),
+        KbCB(action=KbAction.MOVE, i=lead_id, s=work.id, f=new.id).pack(),
+        KbCB(action=KbAction.MOVE_ITEM, i=lead_id, s=new.id).pack(),
     ):
         update = bot.tg.forge_callback(OTHER_ID, data, message_id=menu.message_id)
         await bot.settle()
@@ -201,16 +201,20 @@ async def test_forged_kanban_buttons_are_refused(bot: Harness) -> None:
     # The other's board does not count Sam's lead, and the stage page does not list it.
     await bot.press(OTHER_ID, menu, "Leads")
     assert "0 leads in progress" in bot.current(menu).text
-    update = bot.tg.forge_callback(OTHER_ID, KbCB(a="s", s=new.id).pack(), message_id=menu.message_id)
+    update = bot.tg.forge_callback(
+        OTHER_ID, KbCB(action=KbAction.STAGE, s=new.id).pack(), message_id=menu.message_id
+    )
     await bot.settle()
     assert "Secret" not in bot.current(menu).text
     # Nonsense ids are a polite "not found", not an error.
-    update = bot.tg.forge_callback(OTHER_ID, KbCB(a="b", p=99999).pack(), message_id=menu.message_id)
+    update = bot.tg.forge_callback(
+        OTHER_ID, KbCB(action=KbAction.BOARD, p=99999).pack(), message_id=menu.message_id
+    )
     await bot.settle()
     assert "Not found" in answer_text(bot, update)
 
 
 def test_longest_kanban_callback_fits() -> None:
     # Item ids up to a billion, stages and offsets up to a million.
-    assert len(KbCB(a="mv", s=10**6, i=10**9, o=10**6, c=1, f=10**6).pack().encode()) <= 64
-    assert len(KbCB(a="s", p=10**6, s=10**6, o=10**6, c=1).pack().encode()) <= 64
+    assert len(KbCB(action=KbAction.MOVE, s=10**6, i=10**9, o=10**6, c=1, f=10**6).pack().encode()) <= 64
+    assert len(KbCB(action=KbAction.STAGE, p=10**6, s=10**6, o=10**6, c=1).pack().encode()) <= 64

@@ -21,7 +21,7 @@ from handlers.admin_common import AdmCB
 from handlers.admin_pipelines import PipelineAction, PipelinesCB
 from handlers.admin_required import RequiredAction, RequiredCB
 from handlers.admin_users import UserAction, UsersCB
-from handlers.settings import SetCB
+from handlers.settings import SetAction, SetCB
 from tests.e2e.conftest import ADMIN_ID
 from tests.e2e.harness import Harness
 from tests.e2e.people import add_member, admin_user
@@ -59,8 +59,8 @@ def test_longest_callback_data_fits() -> None:
         RequiredCB(action=RequiredAction.TOGGLE, id=2**31, kind="company", field="company_title").pack(),
         UsersCB(action=UserAction.DEPARTMENT_NEW, id=2**31, page=999).pack(),
         UsersCB(action=UserAction.DEPARTMENT, id=2**31, page=999, value=str(2**31)).pack(),
-        SetCB(a="tzs", v="America/New_York").pack(),
-        SetCB(a="mut", v="task_status_changed").pack(),
+        SetCB(action=SetAction.TIMEZONE_SET, v="America/New_York").pack(),
+        SetCB(action=SetAction.MUTE_TOGGLE, v="task_status_changed").pack(),
     ]
     assert all(len(d.encode()) <= 64 for d in longest), longest
 

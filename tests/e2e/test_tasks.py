@@ -14,7 +14,7 @@ from crm_core.models.items import ItemType
 from crm_core.models.notifications import Notification
 from crm_core.services import items as items_service
 from crm_core.services import tasks as tasks_service
-from handlers.tasks import TkCB
+from handlers.tasks import TkAction, TkCB
 from tests.e2e.harness import Harness
 from tests.e2e.people import add_member, admin_user
 
@@ -177,13 +177,13 @@ async def test_forged_task_buttons_are_refused(bot: Harness) -> None:
     [card] = await bot.say(SALES_ID, f"L-{own}")
     marker = bot.tg.mark()
     for data in (
-        TkCB(a="ls", t="lead", id=hidden).pack(),
-        TkCB(a="n", t="lead", id=hidden).pack(),
-        TkCB(a="o", id=task_id).pack(),
-        TkCB(a="s", id=task_id, v="completed").pack(),
-        TkCB(a="dl", id=task_id).pack(),
-        TkCB(a="dn", id=task_id).pack(),
-        TkCB(a="dq", id=task_id, v="tm10").pack(),
+        TkCB(action=TkAction.LIST, t="lead", id=hidden).pack(),
+        TkCB(action=TkAction.NEW, t="lead", id=hidden).pack(),
+        TkCB(action=TkAction.OPEN, id=task_id).pack(),
+        TkCB(action=TkAction.STATUS, id=task_id, v="completed").pack(),
+        TkCB(action=TkAction.DEADLINE, id=task_id).pack(),
+        TkCB(action=TkAction.DEADLINE_NONE, id=task_id).pack(),
+        TkCB(action=TkAction.DEADLINE_QUICK, id=task_id, v="tm10").pack(),
     ):
         update = bot.tg.forge_callback(SALES_ID, data, message_id=card.message_id)
         await bot.settle()
@@ -199,13 +199,15 @@ async def test_forged_task_buttons_are_refused(bot: Harness) -> None:
         )
         mine_id = mine.id
     update = bot.tg.forge_callback(
-        SALES_ID, TkCB(a="s", id=mine_id, v="overdue").pack(), message_id=card.message_id
+        SALES_ID, TkCB(action=TkAction.STATUS, id=mine_id, v="overdue").pack(), message_id=card.message_id
     )
     await bot.settle()
     assert "does not look right" in _answer(bot, update)
     assert (await _tasks(bot, own))[0].status == TaskStatus.VIEWED
     # Stale form buttons after the form ended.
-    update = bot.tg.forge_callback(SALES_ID, TkCB(a="r", v=str(sales.id)).pack(), message_id=card.message_id)
+    update = bot.tg.forge_callback(
+        SALES_ID, TkCB(action=TkAction.RESPONSIBLE, v=str(sales.id)).pack(), message_id=card.message_id
+    )
     await bot.settle()
     assert "out of date" in _answer(bot, update)
 
@@ -213,8 +215,8 @@ async def test_forged_task_buttons_are_refused(bot: Harness) -> None:
 def test_callback_data_fits_64_bytes() -> None:
     big = 10**12 - 1
     for data in (
-        TkCB(a="s", t="company", id=big, v="awaiting_control").pack(),
-        TkCB(a="n", t="company", id=big).pack(),
-        TkCB(a="r", v=str(big)).pack(),
+        TkCB(action=TkAction.STATUS, t="company", id=big, v="awaiting_control").pack(),
+        TkCB(action=TkAction.NEW, t="company", id=big).pack(),
+        TkCB(action=TkAction.RESPONSIBLE, v=str(big)).pack(),
     ):
         assert len(data.encode()) <= 64, data

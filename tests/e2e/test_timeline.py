@@ -13,7 +13,7 @@ from crm_core.services import comments as comments_service
 from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import tasks as tasks_service
-from handlers.timeline import TlCB
+from handlers.timeline import TlAction, TlCB
 from tests.e2e.harness import Harness
 from tests.e2e.people import add_member, admin_user
 
@@ -206,8 +206,8 @@ async def test_observer_sees_timeline_stranger_does_not(bot: Harness) -> None:
     async with bot.app.db.unit_of_work() as s:
         hidden = await items_service.create_lead(s, await s.get(User, admin.id), title="Admin's own")
     for data in (
-        TlCB(a="v", t="lead", id=hidden.id).pack(),
-        TlCB(a="v", t="lead", id=hidden.id, f="tk", p=3).pack(),
+        TlCB(action=TlAction.VIEW, t="lead", id=hidden.id).pack(),
+        TlCB(action=TlAction.VIEW, t="lead", id=hidden.id, f="tk", p=3).pack(),
     ):
         update = bot.tg.forge_callback(SALES_ID, data, message_id=None)
         await bot.settle()
@@ -253,7 +253,9 @@ async def test_author_and_period_filters(bot: Harness) -> None:
     assert "Showing: Comments and files · last 7 days" in comments.text
     # A forged filter string falls back to the defaults instead of failing.
     update = bot.tg.forge_callback(
-        SALES_ID, TlCB(a="v", t="lead", id=lead_id, f="zz.q.999").pack(), message_id=comments.message_id
+        SALES_ID,
+        TlCB(action=TlAction.VIEW, t="lead", id=lead_id, f="zz.q.999").pack(),
+        message_id=comments.message_id,
     )
     await bot.settle()
     assert "Showing: All records · page 1" in bot.current(comments).text
