@@ -34,6 +34,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "timeline",
     "comments",
     "tasks",
+    "task_form",
     "kanban",
     "lists",
     "filters_ui",
