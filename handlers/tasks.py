@@ -1,6 +1,6 @@
 """Tasks of an item from the card's "Task" button: the list with statuses, a task's screen with its
 status buttons (the ones people set; crm_core sets "new", "deadline changed" and "overdue" itself)
-and its deadline, and the "New task" form (title, description, responsible, deadline).
+and its deadline. The "New task" form is handlers.task_form.
 
 Deadlines: quick choices or typed text ("tomorrow 15:30", "завтра 15:30", "28.11 15:30") in the
 user's timezone (crm_core.services.when). Every change is written to the item's timeline by
