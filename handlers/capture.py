@@ -35,6 +35,7 @@ from crm_core.models.items import ItemType, Lead
 from crm_core.models.users import User
 from crm_core.services import clients as clients_service
 from crm_core.services import comments as comments_service
+from crm_core.services import communications
 from crm_core.services import items as items_service
 from crm_core.services.extract import Extracted, extract_lead
 from crm_core.services.required_fields import missing_required
@@ -117,9 +118,9 @@ def entity_hints(text: str | None, entities: list[MessageEntity] | None) -> list
 
 def shared_phone(raw: str) -> str | None:
     """A shared contact's phone, normalised. Telegram often omits the "+" of the country code."""
-    phone = items_service.try_normalize_phone(raw)
+    phone = communications.try_normalize_phone(raw)
     if phone is None and raw.strip().isdigit():
-        phone = items_service.try_normalize_phone("+" + raw.strip())
+        phone = communications.try_normalize_phone("+" + raw.strip())
     return phone
 
 
@@ -375,7 +376,7 @@ async def got_name(message: Message, tr: Translator, state: FSMContext) -> None:
 @router.message(NewLead.phone, F.text)
 async def got_phone(message: Message, tr: Translator, state: FSMContext) -> None:
     typed = (message.text or "").strip()
-    if items_service.try_normalize_phone(typed) is None:
+    if communications.try_normalize_phone(typed) is None:
         error = tr("cap.bad_phone", value=esc(truncate(typed, 64)))
         await _ask(message, tr, N_("cap.ask_phone"), skip=True, error=error)
         return
@@ -391,7 +392,7 @@ async def got_email(
     message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
 ) -> None:
     typed = (message.text or "").strip()
-    email = items_service.try_normalize_email(typed)
+    email = communications.try_normalize_email(typed)
     if email is None:
         error = tr("cap.bad_email", value=esc(truncate(typed, 64)))
         await _ask(message, tr, N_("cap.ask_email"), skip=True, error=error)
@@ -411,13 +412,13 @@ async def got_required(
     typed = (message.text or "").strip()
     label = _field_label(tr, field)
     if field == "phone":
-        if items_service.try_normalize_phone(typed) is None:
+        if communications.try_normalize_phone(typed) is None:
             error = tr("cap.bad_phone", value=esc(truncate(typed, 64)))
             await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label, error=error)
             return
         draft["phones"] = [*(draft.get("phones") or []), typed[:255]]
     elif field == "email":
-        email = items_service.try_normalize_email(typed)
+        email = communications.try_normalize_email(typed)
         if email is None:
             error = tr("cap.bad_email", value=esc(truncate(typed, 64)))
             await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label, error=error)

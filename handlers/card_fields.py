@@ -19,6 +19,7 @@ from crm_core.errors import ConcurrencyConflict, ValidationFailed
 from crm_core.fields import Field, FieldContext, Kind, card_fields, find_field, get_field, split_list
 from crm_core.models.items import AnyItem, CommKind, ItemType
 from crm_core.models.users import User
+from crm_core.services import communications
 from crm_core.services import items as items_service
 from crm_core.services.required_fields import (
     COMM_FIELDS,
@@ -123,7 +124,7 @@ async def _required_keys(session: AsyncSession, item: AnyItem) -> set[str]:
 
 
 async def _current_values(session: AsyncSession, item: AnyItem) -> dict[str, Any]:
-    comms = (await items_service.get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
+    comms = (await communications.get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
     values = {
         key: getattr(item, key, None)
         for key in (set(card_keys(item.ITEM_TYPE)) | REQUIRABLE_FIELDS[item.ITEM_TYPE]) - COMM_FIELDS

@@ -35,6 +35,7 @@ from crm_core.models.timeline import EventType
 from crm_core.models.users import User
 from crm_core.services import activities as activities_service
 from crm_core.services import comments as comments_service
+from crm_core.services import communications
 from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services.cards_queries import lead_is_converted, users_by_id
@@ -219,7 +220,7 @@ async def card_text(session: AsyncSession, user: User, tr: Translator, item: Any
             names += f" +{len(observer_ids) - OBSERVERS_SHOWN}"
         lines.append(tr("card.observers", names=names))
 
-    comms = (await items_service.get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
+    comms = (await communications.get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
     phones = [c.value for c in comms if c.kind == CommKind.PHONE]
     emails = [c.value for c in comms if c.kind == CommKind.EMAIL]
     if phones:

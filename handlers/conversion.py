@@ -22,6 +22,7 @@ from crm_core.errors import LeadAlreadyConverted, RequiredFieldsMissing, Validat
 from crm_core.fields import Field, Kind, Money, find_field
 from crm_core.models.items import CommKind, ItemType, Lead
 from crm_core.models.users import User
+from crm_core.services import communications
 from crm_core.services import conversion as conversion_service
 from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
@@ -290,15 +291,15 @@ async def typed_field(
         # The new items take their phones/emails from the lead: add it there.
         kind = CommKind.PHONE if field == "phone" else CommKind.EMAIL
         if field == "phone":
-            norm = items_service.try_normalize_phone(typed)
+            norm = communications.try_normalize_phone(typed)
         else:
-            norm = items_service.try_normalize_email(typed)
+            norm = communications.try_normalize_email(typed)
         if norm is None:
             bad = N_("cv.bad_phone") if field == "phone" else N_("cv.bad_email")
             error = tr(bad, value=esc(truncate(typed, 64)))
             await _ask(message, tr, lead.id, name, total=len(missing), error=error)
             return
-        current = (await items_service.get_communications(session, ItemType.LEAD, [lead.id]))[lead.id]
+        current = (await communications.get_communications(session, ItemType.LEAD, [lead.id]))[lead.id]
         values = [c.value for c in current if c.kind == kind] + [typed[:255]]
         await items_service.update_item(session, user, lead, **{f"{field}s": values})
     else:

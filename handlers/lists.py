@@ -21,8 +21,8 @@ from crm_core.formatting import format_money
 from crm_core.models.items import AnyItem, CommKind, ItemType, StageSemantics
 from crm_core.models.users import User
 from crm_core.services import bulk as bulk_service
+from crm_core.services import communications
 from crm_core.services import conversion as conversion_service
-from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import views as views_service
 from crm_core.services.cards_queries import assignable_users, users_by_id
@@ -111,7 +111,7 @@ async def _item_lines(
             if i.amount is not None:  # type: ignore[union-attr]
                 out[i.id].append(format_money(i.amount, i.currency, tr.language))  # type: ignore[union-attr]
     else:
-        comms = await items_service.get_communications(session, item_type, [i.id for i in items])
+        comms = await communications.get_communications(session, item_type, [i.id for i in items])
         for i in items:
             phone = next((c.value for c in comms[i.id] if c.kind == CommKind.PHONE), None)
             email = next((c.value for c in comms[i.id] if c.kind == CommKind.EMAIL), None)

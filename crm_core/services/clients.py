@@ -15,7 +15,12 @@ from crm_core.models.items import AnyItem, CommKind, Communication, Company, Con
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active, visible_clause
 from crm_core.services import items as items_svc
-from crm_core.services.items import DEFAULT_PHONE_REGION, CommLike, try_normalize_email, try_normalize_phone
+from crm_core.services.communications import (
+    DEFAULT_PHONE_REGION,
+    CommLike,
+    try_normalize_email,
+    try_normalize_phone,
+)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from crm_core.errors import (
 from crm_core.models.items import CommKind, Company, Contact, Deal, ItemType, Lead
 from crm_core.models.timeline import EventType
 from crm_core.models.users import User
+from crm_core.services import communications
 from crm_core.services import items as items_svc
 from crm_core.services import pipelines as pl
 from crm_core.services.required_fields import missing_required
@@ -137,9 +138,9 @@ async def convert_lead(
     extra = {ItemType(k): dict(v) for k, v in (extra_fields or {}).items()}
     targets = scheme.targets
 
-    comms = (await items_svc.get_communications(session, ItemType.LEAD, [lead.id]))[lead.id]
-    phones = [items_svc.CommInput(c.value, c.value_type) for c in comms if c.kind == CommKind.PHONE]
-    emails = [items_svc.CommInput(c.value, c.value_type) for c in comms if c.kind == CommKind.EMAIL]
+    comms = (await communications.get_communications(session, ItemType.LEAD, [lead.id]))[lead.id]
+    phones = [communications.CommInput(c.value, c.value_type) for c in comms if c.kind == CommKind.PHONE]
+    emails = [communications.CommInput(c.value, c.value_type) for c in comms if c.kind == CommKind.EMAIL]
     observers = await items_svc.get_observer_ids(session, lead)
 
     reuse_contact = lead.contact_id if ItemType.CONTACT in targets or ItemType.DEAL in targets else None

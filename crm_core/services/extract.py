@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 
 from crm_core.fields.phones import default_region
-from crm_core.services.items import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
+from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
 from crm_core.services.names import find_companies, find_person, is_whole_part
 
 TITLE_LIMIT = 255

@@ -1,14 +1,11 @@
-"""Items: create, read, update (with field history), responsible, observers, phones/emails, links.
-
-Phones and emails are child rows (`communications`) holding the value as typed plus a normalised
-form (E.164 phone, lower-cased email) so that duplicates and clients are found however they were
-typed. Every change writes a timeline event; the caller's unit of work commits.
+"""Items: create, read, update (with field history), responsible, observers, links. Phones and
+e-mails are crm_core.services.communications. Every change writes a timeline event; the caller's
+unit of work commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,14 +17,11 @@ from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, ValidationFailed
 from crm_core.fields import fields as schema_fields
 from crm_core.fields import get_field
-from crm_core.fields import phones as fields_phones
-from crm_core.fields.kinds import parse_email
 from crm_core.models.items import (
     ITEM_MODELS,
     AnyItem,
     CommKind,
     Communication,
-    CommValueType,
     Company,
     Contact,
     Deal,
@@ -41,139 +35,22 @@ from crm_core.models.timeline import EventType
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active, ensure_can_edit, ensure_can_view
 from crm_core.services import pipelines as pl
+from crm_core.services.communications import (
+    DEFAULT_PHONE_REGION,
+    CommInput,
+    CommLike,
+    get_communications,
+    prepare_comms,
+    replace_comms,
+)
 from crm_core.services.notifications import notify
 from crm_core.services.timeline import add_event
 from crm_core.services.versioning import check_version, flush_or_conflict
-
-# The region of a phone typed without a country code: None is the configured default
-# (crm_core.fields.phones.set_default_region, from settings DEFAULT_REGION).
-DEFAULT_PHONE_REGION: str | None = None
 
 # Fields create/update accept, per item type (the schema's settable fields).
 EDITABLE_FIELDS: dict[ItemType, frozenset[str]] = {
     t: frozenset(f.name for f in schema_fields(t) if f.settable) for t in ItemType
 }
-
-
-# --- phones and emails -------------------------------------------------------------------------
-
-
-def normalize_phone(value: str, default_region: str | None = None) -> str:
-    """E.164 of a typed phone (crm_core.fields.phones); no region: the configured default."""
-    return fields_phones.normalize_phone(value, default_region)
-
-
-def try_normalize_phone(value: str, default_region: str | None = None) -> str | None:
-    try:
-        return normalize_phone(value, default_region)
-    except ValidationFailed:
-        return None
-
-
-def normalize_email(value: str) -> str:
-    """A valid email, lower-cased (the schema's email parser). Raises ValidationFailed."""
-    return parse_email(value)
-
-
-def try_normalize_email(value: str) -> str | None:
-    try:
-        return normalize_email(value)
-    except ValidationFailed:
-        return None
-
-
-@dataclass(frozen=True)
-class CommInput:
-    value: str
-    value_type: CommValueType = CommValueType.WORK
-
-
-CommLike = str | CommInput | tuple[str, str] | dict[str, str]
-
-
-def _comm_input(raw: CommLike) -> CommInput:
-    if isinstance(raw, CommInput):
-        return raw
-    if isinstance(raw, str):
-        return CommInput(raw)
-    if isinstance(raw, tuple):
-        return CommInput(raw[0], CommValueType(raw[1]))
-    return CommInput(raw["value"], CommValueType(raw.get("type") or raw.get("value_type") or "work"))
-
-
-def _normalize(kind: CommKind, value: str, region: str | None) -> str:
-    return normalize_phone(value, region) if kind == CommKind.PHONE else normalize_email(value)
-
-
-async def get_communications(
-    session: AsyncSession, item_type: ItemType, item_ids: Sequence[int]
-) -> dict[int, list[Communication]]:
-    """Phones and emails of many items in one query: {item_id: [rows in order]}."""
-    out: dict[int, list[Communication]] = {i: [] for i in item_ids}
-    if not item_ids:
-        return out
-    rows = await session.scalars(
-        select(Communication)
-        .where(Communication.owner_type == item_type, Communication.owner_id.in_(list(item_ids)))
-        .order_by(Communication.owner_id, Communication.kind, Communication.sort, Communication.id)
-    )
-    for row in rows:
-        out[row.owner_id].append(row)
-    return out
-
-
-async def phones_of(session: AsyncSession, item: AnyItem) -> list[Communication]:
-    rows = (await get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
-    return [r for r in rows if r.kind == CommKind.PHONE]
-
-
-async def emails_of(session: AsyncSession, item: AnyItem) -> list[Communication]:
-    rows = (await get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
-    return [r for r in rows if r.kind == CommKind.EMAIL]
-
-
-def _prepare_comms(
-    kind: CommKind, values: Iterable[CommLike] | None, region: str
-) -> list[tuple[CommInput, str]]:
-    """Validate and normalise; blank values are skipped, duplicates (same normalised) dropped."""
-    out: list[tuple[CommInput, str]] = []
-    seen: set[str] = set()
-    for raw in values or ():
-        ci = _comm_input(raw)
-        if not ci.value or not ci.value.strip():
-            continue
-        norm = _normalize(kind, ci.value, region)
-        if norm not in seen:
-            seen.add(norm)
-            out.append((CommInput(ci.value.strip(), ci.value_type), norm))
-    return out
-
-
-async def _replace_comms(
-    session: AsyncSession, item: AnyItem, kind: CommKind, prepared: list[tuple[CommInput, str]]
-) -> None:
-    await session.execute(
-        delete(Communication).where(
-            Communication.owner_type == item.ITEM_TYPE,
-            Communication.owner_id == item.id,
-            Communication.kind == kind,
-        )
-    )
-    for i, (ci, norm) in enumerate(prepared):
-        session.add(
-            Communication(
-                owner_type=item.ITEM_TYPE,
-                owner_id=item.id,
-                kind=kind,
-                value=ci.value,
-                normalized=norm,
-                value_type=ci.value_type,
-                sort=i,
-            )
-        )
-
-
-# --- concurrency --------------------------------------------------------------------------------
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -327,8 +204,8 @@ async def create_item(
     item_type = ItemType(item_type)
     now = ensure_utc(now) if now else utcnow()
     values = _check_fields(item_type, dict(fields or {}))
-    prepared_phones = _prepare_comms(CommKind.PHONE, phones, default_region)
-    prepared_emails = _prepare_comms(CommKind.EMAIL, emails, default_region)
+    prepared_phones = prepare_comms(CommKind.PHONE, phones, default_region)
+    prepared_emails = prepare_comms(CommKind.EMAIL, emails, default_region)
     await _check_links(session, actor, item_type, values, check_access=check_link_access)
     responsible_id = responsible_id or actor.id
     await _ensure_user(session, responsible_id)
@@ -371,8 +248,8 @@ async def create_item(
     await session.flush()
     if isinstance(item, Lead):
         await recompute_return_customer(session, item)
-    await _replace_comms(session, item, CommKind.PHONE, prepared_phones)
-    await _replace_comms(session, item, CommKind.EMAIL, prepared_emails)
+    await replace_comms(session, item, CommKind.PHONE, prepared_phones)
+    await replace_comms(session, item, CommKind.EMAIL, prepared_emails)
     observer_set = [u for u in dict.fromkeys(observer_ids) if u != responsible_id]
     for uid in observer_set:
         await _ensure_user(session, uid)
@@ -490,7 +367,7 @@ async def update_item(
     for kind, raw, name in ((CommKind.PHONE, phones, "phones"), (CommKind.EMAIL, emails, "emails")):
         if raw is None:
             continue
-        prepared = _prepare_comms(kind, raw, default_region)
+        prepared = prepare_comms(kind, raw, default_region)
         old_vals = [c.value for c in current if c.kind == kind]
         new_vals = [ci.value for ci, _ in prepared]
         old_types = [c.value_type for c in current if c.kind == kind]
@@ -523,7 +400,7 @@ async def update_item(
     item.updated_at = now
     await flush_or_conflict(session, item)
     for kind, prepared in prepared_by_kind.items():
-        await _replace_comms(session, item, kind, prepared)
+        await replace_comms(session, item, kind, prepared)
     for field, old, new in diffs:
         await add_event(
             session,

@@ -27,7 +27,7 @@ from crm_core.models.items import (
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active
 from crm_core.refs import format_ref, try_parse_ref
-from crm_core.services.items import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
+from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
 from crm_core.services.views import fast_visible
 
 RANK_REF, RANK_EXACT, RANK_PREFIX, RANK_CONTAINS = 0, 1, 2, 3

@@ -1,5 +1,6 @@
 from crm_core.models.items import ItemType
 from crm_core.models.users import Role
+from crm_core.services import communications
 from crm_core.services import items as items_svc
 from crm_core.services.clients import create_client, find_duplicates, search_clients
 from tests.core.factories import make_admin, make_company, make_contact, make_lead, make_user
@@ -52,7 +53,7 @@ async def test_create_contact_and_company_together_links_them(session):
         company_emails=["info@vector.ru"],
     )
     assert await items_svc.get_company_ids(session, contact.id) == [company.id]
-    assert [p.normalized for p in await items_svc.phones_of(session, contact)] == ["+79995554433"]
+    assert [p.normalized for p in await communications.phones_of(session, contact)] == ["+79995554433"]
     only_contact, none = await create_client(session, user, contact={"name": "Solo"})
     assert none is None and await items_svc.get_company_ids(session, only_contact.id) == []
 

@@ -7,6 +7,7 @@ from crm_core.errors import AccessDenied, ConcurrencyConflict, LeadAlreadyConver
 from crm_core.models.items import Company, Contact, Deal, ItemType, StageSemantics, contact_companies
 from crm_core.models.timeline import EventType
 from crm_core.models.users import Role
+from crm_core.services import communications
 from crm_core.services import items as items_svc
 from crm_core.services import pipelines as pl
 from crm_core.services.conversion import Scheme, convert_lead, convert_leads_bulk, missing_names
@@ -68,8 +69,8 @@ async def test_every_scheme_creates_the_right_items(session, scheme):
         assert {EventType.CREATED, EventType.CONVERTED} <= {e.event_type for e in events}
     if result.contact:
         assert (result.contact.name, result.contact.last_name) == ("Anna", "Petrova")
-        phones = await items_svc.phones_of(session, result.contact)
-        emails = await items_svc.emails_of(session, result.contact)
+        phones = await communications.phones_of(session, result.contact)
+        emails = await communications.emails_of(session, result.contact)
         assert [p.normalized for p in phones] == ["+79991234567"]
         assert [e.normalized for e in emails] == ["anna@example.com"]
         assert lead.contact_id == result.contact.id

@@ -12,7 +12,7 @@ from crm_core.errors import ValidationFailed
 from crm_core.fields import FieldContext, Kind, Money, card_fields, get_field, phones, requirable_fields
 from crm_core.fields.kinds import parse_currency, parse_date, parse_datetime, parse_money, parse_phone
 from crm_core.models.items import ITEM_MODELS, ItemType
-from crm_core.services import items as items_service
+from crm_core.services import communications
 from crm_core.services import views as views_service
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -126,10 +126,10 @@ def test_the_configured_region_is_the_default_of_every_phone_parse() -> None:
         phones.set_default_region("de")
         assert FieldContext("de", MOSCOW, NOW).phone_region == "DE"
         assert parse_phone("030 1234567", FieldContext("de", MOSCOW, NOW)) == "+49301234567"
-        assert items_service.normalize_phone("030 1234567") == "+49301234567"
+        assert communications.normalize_phone("030 1234567") == "+49301234567"
     finally:
         phones.set_default_region("RU")
-    assert items_service.normalize_phone("8 999 123-45-67") == "+79991234567"
+    assert communications.normalize_phone("8 999 123-45-67") == "+79991234567"
     with pytest.raises(ValueError):
         phones.set_default_region("XX")
 

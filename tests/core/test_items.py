@@ -8,8 +8,9 @@ from crm_core.models.items import CommValueType, ItemType
 from crm_core.models.timeline import EventType
 from crm_core.models.users import Role
 from crm_core.refs import format_ref, parse_ref, resolve_ref
+from crm_core.services import communications
 from crm_core.services import items as items_svc
-from crm_core.services.items import normalize_email, normalize_phone
+from crm_core.services.communications import normalize_email, normalize_phone
 from crm_core.services.required_fields import get_required_fields, set_required_fields
 from crm_core.services.timeline import add_event, item_timeline, list_events
 from tests.core.factories import make_admin, make_company, make_contact, make_deal, make_lead, make_user
@@ -67,13 +68,13 @@ async def test_create_items_with_phones_emails_and_refs(session):
         lead.ref == f"L-{lead.id}" and lead.amount == Decimal("1200.50") and lead.opportunity == lead.amount
     )
     assert lead.responsible_id == user.id and lead.created_by_id == user.id and lead.created_at == T0
-    phones = await items_svc.phones_of(session, lead)
+    phones = await communications.phones_of(session, lead)
     # The same number typed twice is kept once; types are kept.
     assert [(p.value, p.normalized, p.value_type) for p in phones] == [
         ("+7 (999) 123-45-67", "+79991234567", CommValueType.MOBILE),
         ("8 495 111 22 33", "+74951112233", CommValueType.WORK),
     ]
-    assert [e.normalized for e in await items_svc.emails_of(session, lead)] == ["anna@example.com"]
+    assert [e.normalized for e in await communications.emails_of(session, lead)] == ["anna@example.com"]
     assert await items_svc.get_observer_ids(session, lead) == [observer.id]
     created = await list_events(session, owner_type=ItemType.LEAD, owner_id=lead.id)
     assert [e.event_type for e in created] == [EventType.CREATED]

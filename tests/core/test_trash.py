@@ -7,8 +7,8 @@ from crm_core.errors import AccessDenied, NotFound
 from crm_core.models.items import Communication, Contact, Deal, ItemType, Lead
 from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.models.users import Role
+from crm_core.services import communications, trash
 from crm_core.services import items as items_svc
-from crm_core.services import trash
 from crm_core.services.timeline import list_events
 from tests.core.factories import make_admin, make_company, make_contact, make_deal, make_lead, make_user
 
@@ -35,7 +35,7 @@ async def test_delete_and_restore_keeps_links_and_timeline(session):
     assert await items_svc.get_item(session, user, ItemType.CONTACT, contact.id) is contact
     assert deal.contact_id == contact.id
     assert await items_svc.get_company_ids(session, contact.id) == [company.id]
-    assert [p.normalized for p in await items_svc.phones_of(session, contact)] == ["+79991234567"]
+    assert [p.normalized for p in await communications.phones_of(session, contact)] == ["+79991234567"]
     events = await list_events(
         session,
         owner_type=ItemType.CONTACT,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.fake_telegram.models import StoredMessage
 from crm_core.models import User
 from crm_core.models.items import Company, Contact, Deal, ItemType, Lead, Stage, StageSemantics
+from crm_core.services import communications
 from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import required_fields as required_service
@@ -207,7 +208,7 @@ async def test_missing_required_fields_are_asked_then_conversion_succeeds(bot: H
 async def comms_of(bot: Harness, contact_id: int) -> list[str]:
     async with bot.app.db.unit_of_work() as s:
         contact = await s.get(Contact, contact_id)
-        return [c.normalized for c in await items_service.phones_of(s, contact)]
+        return [c.normalized for c in await communications.phones_of(s, contact)]
 
 
 async def test_required_link_cannot_be_typed_and_cancel_changes_nothing(bot: Harness) -> None:

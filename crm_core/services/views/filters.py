@@ -270,7 +270,7 @@ def condition_clause(
     item_type: ItemType, model: Any, cond: Condition, actor: User, now: datetime
 ) -> ColumnElement[bool]:
     """One condition as a SQL clause on `model`; validates field, operator and value."""
-    from crm_core.services.items import try_normalize_email, try_normalize_phone
+    from crm_core.services.communications import try_normalize_email, try_normalize_phone
 
     name, kind = canonical_field(item_type, cond.field)
     op = cond.op
