@@ -13,13 +13,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.clock import utcnow
 from crm_core.models.items import AnyItem
 from crm_core.models.users import User
 from crm_core.services import tasks as tasks_service
 from crm_core.services.cards_queries import assignable_users
-from crm_core.services.counters import user_zone
-from crm_core.services.when import quick_choice
 from handlers.card_render import item_label, load_visible
 from handlers.render import esc, truncate
 from handlers.tasks import (
@@ -29,6 +26,7 @@ from handlers.tasks import (
     deadline_buttons,
     item_type_of,
     parse_future,
+    quick_deadline,
     task_button,
     tasks_screen,
     with_note,
@@ -219,8 +217,8 @@ async def deadline_chosen(
 ) -> None:
     deadline = None
     if callback_data.action == TkAction.FORM_DEADLINE_QUICK:
-        deadline = quick_choice(callback_data.v, utcnow(), user_zone(user))
-        if deadline is None or deadline <= utcnow():
+        deadline = quick_deadline(str(callback_data.v), user)
+        if deadline is None:
             callback_answer.text = tr("error.stale_button")
             return
     await _create(callback, session, user, tr, state, deadline)

@@ -336,8 +336,8 @@ async def deadline_button(
 ) -> None:
     deadline = None
     if callback_data.action == TkAction.DEADLINE_QUICK:
-        deadline = quick_choice(callback_data.v, utcnow(), user_zone(user))
-        if deadline is None or deadline <= utcnow():
+        deadline = quick_deadline(str(callback_data.v), user)
+        if deadline is None:
             callback_answer.text = tr("error.stale_button")
             return
     await _set_deadline(callback, session, user, tr, state, callback_data.id, deadline)
@@ -353,6 +353,12 @@ async def typed_deadline(
         await message.answer(tr("tk.when_not_understood", text=esc(truncate(message.text or "", 100))))
         return
     await _set_deadline(message, session, user, tr, state, task_id, deadline)
+
+
+def quick_deadline(key: str, user: User) -> datetime | None:
+    """A quick deadline button's moment, or None when it names none or has passed (a stale button)."""
+    deadline = quick_choice(key, utcnow(), user_zone(user))
+    return deadline if deadline is not None and deadline > utcnow() else None
 
 
 def parse_future(text: str, user: User) -> datetime | None:
