@@ -20,15 +20,15 @@ from crm_core.errors import (
     UserDeactivated,
     ValidationFailed,
 )
+from crm_core.languages import LANGUAGES
 from crm_core.models import Department, Invite, Role, User
 
 # The bot passes its own list (handlers.texts.LANGUAGES, from its catalogs); this default, the
 # fallback first, serves callers of crm_core alone.
-SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "ru")
 DEFAULT_INVITE_TTL = timedelta(days=7)
 
 
-def language_from_telegram(language_code: str | None, languages: Sequence[str] = SUPPORTED_LANGUAGES) -> str:
+def language_from_telegram(language_code: str | None, languages: Sequence[str] = LANGUAGES) -> str:
     """Telegram's language_code as one of `languages` (ru, ru-RU -> ru); the first one otherwise."""
     code = (language_code or "").lower().split("-")[0]
     return code if code in languages else languages[0]
@@ -60,7 +60,7 @@ async def recognise(
     admin_ids: frozenset[int] | set[int] = frozenset(),
     default_timezone: str = "UTC",
     first_user_is_admin: bool = False,
-    languages: Sequence[str] = SUPPORTED_LANGUAGES,
+    languages: Sequence[str] = LANGUAGES,
 ) -> User:
     """The CRM user behind a Telegram account, creating admins listed in settings on first contact.
 
@@ -87,7 +87,7 @@ async def recognise(
 
 
 def _new_user(
-    profile: TelegramProfile, role: Role, timezone: str, languages: Sequence[str] = SUPPORTED_LANGUAGES
+    profile: TelegramProfile, role: Role, timezone: str, languages: Sequence[str] = LANGUAGES
 ) -> User:
     return User(
         telegram_id=profile.telegram_id,
@@ -144,7 +144,7 @@ async def accept_invite(
     *,
     default_timezone: str = "UTC",
     now: datetime | None = None,
-    languages: Sequence[str] = SUPPORTED_LANGUAGES,
+    languages: Sequence[str] = LANGUAGES,
 ) -> User:
     """Register the person with the invite's role. Single use: a used, revoked or expired code fails."""
     now = now or utcnow()
@@ -198,7 +198,7 @@ async def revoke_invite(session: AsyncSession, actor: User, invite_id: int) -> N
     invite.revoked = True
 
 
-def set_language(user: User, language: str, languages: Sequence[str] = SUPPORTED_LANGUAGES) -> None:
+def set_language(user: User, language: str, languages: Sequence[str] = LANGUAGES) -> None:
     if language not in languages:
         raise ValidationFailed("unsupported language", field="language", value=language)
     user.language = language

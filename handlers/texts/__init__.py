@@ -17,9 +17,9 @@ from typing import Any
 
 from babel.messages.pofile import read_po
 
-# The languages the bot speaks, the first being the fallback. Adding one is adding its catalogs
-# under handlers/locales/ and its code here.
-LANGUAGES = ("en", "ru")
+from crm_core.languages import LANGUAGES
+
+# The languages the bot speaks (crm_core.languages), each with its catalogs under handlers/locales/.
 DEFAULT_LANGUAGE = LANGUAGES[0]
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
