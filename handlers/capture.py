@@ -8,6 +8,7 @@ through crm_core and shows its card.
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
@@ -80,8 +81,14 @@ PENDING_KEY = "cap_fwd"
 PENDING_KEPT = 10
 
 
+class NewAction(StrEnum):
+    SKIP = "skip"  # leave the asked field empty
+    CANCEL = "cancel"
+    CREATE = "create"  # create the lead offered from a message
+
+
 class NewCB(CallbackData, prefix="nw"):
-    act: str  # skip | cancel | create
+    action: NewAction
 
 
 # --- keyboards -----------------------------------------------------------------------------------
@@ -90,8 +97,12 @@ class NewCB(CallbackData, prefix="nw"):
 def _form_keyboard(tr: Translator, *, skip: bool) -> InlineKeyboardMarkup:
     row = []
     if skip:
-        row.append(InlineKeyboardButton(text=tr("cap.btn.skip"), callback_data=NewCB(act="skip").pack()))
-    row.append(InlineKeyboardButton(text=tr("cap.btn.cancel"), callback_data=NewCB(act="cancel").pack()))
+        row.append(
+            InlineKeyboardButton(text=tr("cap.btn.skip"), callback_data=NewCB(action=NewAction.SKIP).pack())
+        )
+    row.append(
+        InlineKeyboardButton(text=tr("cap.btn.cancel"), callback_data=NewCB(action=NewAction.CANCEL).pack())
+    )
     return InlineKeyboardMarkup(inline_keyboard=[row])
 
 
@@ -99,8 +110,12 @@ def _offer_keyboard(tr: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(text=tr("cap.btn.create"), callback_data=NewCB(act="create").pack()),
-                InlineKeyboardButton(text=tr("cap.btn.cancel"), callback_data=NewCB(act="cancel").pack()),
+                InlineKeyboardButton(
+                    text=tr("cap.btn.create"), callback_data=NewCB(action=NewAction.CREATE).pack()
+                ),
+                InlineKeyboardButton(
+                    text=tr("cap.btn.cancel"), callback_data=NewCB(action=NewAction.CANCEL).pack()
+                ),
             ]
         ]
     )
@@ -451,7 +466,9 @@ def parse_amount(typed: str) -> str | None:
         return None
 
 
-@router.callback_query(NewCB.filter(F.act == "skip"), StateFilter(NewLead.name, NewLead.phone, NewLead.email))
+@router.callback_query(
+    NewCB.filter(F.action == NewAction.SKIP), StateFilter(NewLead.name, NewLead.phone, NewLead.email)
+)
 async def skip_step(
     callback: CallbackQuery, session: AsyncSession, user: User, tr: Translator, state: FSMContext
 ) -> None:
@@ -467,7 +484,7 @@ async def skip_step(
         await _finish(callback, session, user, tr, state, draft)
 
 
-@router.callback_query(NewCB.filter(F.act == "cancel"))
+@router.callback_query(NewCB.filter(F.action == NewAction.CANCEL))
 async def cancel_form(callback: CallbackQuery, tr: Translator, state: FSMContext) -> None:
     current = await state.get_state()
     if current is not None and current.startswith(NewLead.__name__):
@@ -487,7 +504,7 @@ async def _pop_pending(state: FSMContext, callback: CallbackQuery) -> dict[str, 
     return draft
 
 
-@router.callback_query(NewCB.filter(F.act == "create"))
+@router.callback_query(NewCB.filter(F.action == NewAction.CREATE))
 async def create_from_forward(
     callback: CallbackQuery,
     session: AsyncSession,
@@ -600,4 +617,13 @@ async def shared_contact(
     await _finish(message, session, user, tr, state, draft)
 
 
-__all__ = ["NewCB", "NewLead", "entity_hints", "parse_amount", "router", "shared_phone", "show_with_notes"]
+__all__ = [
+    "NewAction",
+    "NewCB",
+    "NewLead",
+    "entity_hints",
+    "parse_amount",
+    "router",
+    "shared_phone",
+    "show_with_notes",
+]

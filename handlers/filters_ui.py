@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
@@ -41,7 +42,7 @@ from handlers.list_view import (
     load_view,
     save_view,
 )
-from handlers.lists import LsCB, show_list
+from handlers.lists import LsAction, LsCB, show_list
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
 from handlers.ui import show
@@ -89,16 +90,34 @@ _RANGE = re.compile(
 )
 
 
-class FlCB(CallbackData, prefix="fl"):
-    """a: m filter screen, af add (choose field), f field chosen, o operator chosen, v value chosen,
-    up users page, rm remove condition f, clr clear, sv save, use/pin/unpin/del a saved filter v,
-    x stop typing. t item type, f field index, o operator, v value."""
+class FlAction(StrEnum):
+    MENU = "m"  # the filter screen
+    ADD = "af"  # choose a field to add
+    FIELD = "f"  # field f chosen: its operators or values
+    USERS_PAGE = "up"  # page v of the users for field f
+    OPERATOR = "o"  # operator o chosen
+    VALUE = "v"  # value v chosen
+    REMOVE = "rm"  # remove condition f
+    CLEAR = "clr"
+    SAVE = "sv"  # ask a name to save under
+    USE = "use"  # apply saved filter v
+    PIN = "pin"  # saved filter v becomes the default
+    UNPIN = "unpin"
+    DELETE = "del"  # delete saved filter v
+    STOP = "x"  # stop typing a value or a name
 
-    a: str
+
+# Buttons that show a field's choices: the first page, or another page of users.
+FIELD_ACTIONS = {FlAction.FIELD, FlAction.USERS_PAGE}
+PIN_ACTIONS = {FlAction.PIN, FlAction.UNPIN}
+
+
+class FlCB(CallbackData, prefix="fl"):
+    action: FlAction
     t: ItemType
-    f: int = -1
-    o: str = ""
-    v: str = ""
+    f: int = -1  # field index in the list's filter fields, or condition index
+    o: str = ""  # operator
+    v: str = ""  # value, page or saved filter id
 
 
 class FilterForm(StatesGroup):
@@ -154,17 +173,22 @@ async def filter_screen(
         lines.append(tr("fl.none"))
     rows: list[list[InlineKeyboardButton]] = []
     if len(view.conditions) < MAX_CONDITIONS:
-        rows.append([_fl(tr("fl.add"), a="af", t=t)])
+        rows.append([_fl(tr("fl.add"), action=FlAction.ADD, t=t)])
     if view.conditions:
-        removes = [_fl(tr("fl.remove", n=n + 1), a="rm", t=t, f=n) for n in range(len(view.conditions))]
+        removes = [
+            _fl(tr("fl.remove", n=n + 1), action=FlAction.REMOVE, t=t, f=n)
+            for n in range(len(view.conditions))
+        ]
         for i in range(0, len(removes), 4):
             rows.append(removes[i : i + 4])
-        rows.append([_fl(tr("fl.save"), a="sv", t=t), _fl(tr("fl.clear"), a="clr", t=t)])
+        rows.append(
+            [_fl(tr("fl.save"), action=FlAction.SAVE, t=t), _fl(tr("fl.clear"), action=FlAction.CLEAR, t=t)]
+        )
     if active is not None:
-        pin = "unpin" if active.is_default else "pin"
+        pin = FlAction.UNPIN if active.is_default else FlAction.PIN
         rows.append([
-            _fl(tr("fl.unpin") if active.is_default else tr("fl.pin"), a=pin, t=t, v=str(active.id)),
-            _fl(tr("fl.delete_saved"), a="del", t=t, v=str(active.id)),
+            _fl(tr("fl.unpin") if active.is_default else tr("fl.pin"), action=pin, t=t, v=str(active.id)),
+            _fl(tr("fl.delete_saved"), action=FlAction.DELETE, t=t, v=str(active.id)),
         ])  # fmt: skip
     if saved:
         lines.append("")
@@ -172,22 +196,24 @@ async def filter_screen(
         for sf in saved:
             mark = "📌 " if sf.is_default else "📁 "
             current = "• " if sf.id == view.saved_id else ""
-            rows.append([_fl(f"{current}{mark}{truncate(sf.name, 40)}", a="use", t=t, v=str(sf.id))])
+            rows.append(
+                [_fl(f"{current}{mark}{truncate(sf.name, 40)}", action=FlAction.USE, t=t, v=str(sf.id))]
+            )
     rows.append([InlineKeyboardButton(text=tr("fl.back_list"), callback_data=_list_cb(t))])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def _list_cb(item_type: ItemType) -> str:
-    return LsCB(a="pg", t=item_type, n=0).pack()
+    return LsCB(action=LsAction.PAGE, t=item_type, n=0).pack()
 
 
 def fields_screen(tr: Translator, item_type: ItemType) -> tuple[str, InlineKeyboardMarkup]:
     buttons = [
-        _fl(field_label(tr, name), a="f", t=item_type, f=i)
+        _fl(field_label(tr, name), action=FlAction.FIELD, t=item_type, f=i)
         for i, (name, _kind) in enumerate(FILTER_FIELDS[item_type])
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([_fl(tr("views.back"), a="m", t=item_type)])
+    rows.append([_fl(tr("views.back"), action=FlAction.MENU, t=item_type)])
     return tr("fl.choose_field"), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -200,18 +226,21 @@ async def values_screen(
     rows: list[list[InlineKeyboardButton]] = []
     text = tr("fl.choose_op", field=field_label(tr, name))
     if kind == "date":
-        presets = [_fl(tr(PRESET_TEXTS[p]), a="v", t=t, f=index, o="preset", v=p) for p in DATE_PRESETS]
+        presets = [
+            _fl(tr(PRESET_TEXTS[p]), action=FlAction.VALUE, t=t, f=index, o="preset", v=p)
+            for p in DATE_PRESETS
+        ]
         rows.extend(presets[i : i + 2] for i in range(0, len(presets), 2))
-        rows.append([_fl(tr("fl.preset.range_typed"), a="o", t=t, f=index, o="range")])
+        rows.append([_fl(tr("fl.preset.range_typed"), action=FlAction.OPERATOR, t=t, f=index, o="range")])
         rows.append([
-            _fl(tr("fl.op.not_null"), a="o", t=t, f=index, o="not_null"),
-            _fl(tr("fl.op.is_null"), a="o", t=t, f=index, o="is_null"),
+            _fl(tr("fl.op.not_null"), action=FlAction.OPERATOR, t=t, f=index, o="not_null"),
+            _fl(tr("fl.op.is_null"), action=FlAction.OPERATOR, t=t, f=index, o="is_null"),
         ])  # fmt: skip
         text = tr("fl.choose_period", field=field_label(tr, name))
     elif kind == "bool":
         rows.append([
-            _fl(tr("fl.yes"), a="v", t=t, f=index, o="eq", v="1"),
-            _fl(tr("fl.no"), a="v", t=t, f=index, o="eq", v="0"),
+            _fl(tr("fl.yes"), action=FlAction.VALUE, t=t, f=index, o="eq", v="1"),
+            _fl(tr("fl.no"), action=FlAction.VALUE, t=t, f=index, o="eq", v="0"),
         ])  # fmt: skip
         text = tr("fl.choose_value", field=field_label(tr, name))
     elif kind == "stage":
@@ -220,29 +249,40 @@ async def values_screen(
                 label = stage.name(tr.language)
                 if item_type == ItemType.DEAL and len(await pipelines_service.list_pipelines(session, t)) > 1:
                     label = f"{pipeline.name(tr.language)}: {label}"
-                rows.append([_fl(truncate(label, 60), a="v", t=t, f=index, o="eq", v=str(stage.id))])
+                rows.append(
+                    [_fl(truncate(label, 60), action=FlAction.VALUE, t=t, f=index, o="eq", v=str(stage.id))]
+                )
         text = tr("fl.choose_value", field=field_label(tr, name))
     elif kind == "user":
         users, total = await assignable_users(session, user, limit=USERS_PAGE, offset=page * USERS_PAGE)
         if page == 0:
-            rows.append([_fl(tr("fl.me"), a="v", t=t, f=index, o="eq", v=str(user.id))])
+            rows.append([_fl(tr("fl.me"), action=FlAction.VALUE, t=t, f=index, o="eq", v=str(user.id))])
         for u in users:
             if u.id != user.id:
                 rows.append(
-                    [_fl(truncate(u.full_name or f"#{u.id}", 40), a="v", t=t, f=index, o="eq", v=str(u.id))]
+                    [
+                        _fl(
+                            truncate(u.full_name or f"#{u.id}", 40),
+                            action=FlAction.VALUE,
+                            t=t,
+                            f=index,
+                            o="eq",
+                            v=str(u.id),
+                        )
+                    ]
                 )
         nav = []
         if page > 0:
-            nav.append(_fl(tr("views.prev"), a="up", t=t, f=index, v=str(page - 1)))
+            nav.append(_fl(tr("views.prev"), action=FlAction.USERS_PAGE, t=t, f=index, v=str(page - 1)))
         if (page + 1) * USERS_PAGE < total:
-            nav.append(_fl(tr("views.next"), a="up", t=t, f=index, v=str(page + 1)))
+            nav.append(_fl(tr("views.next"), action=FlAction.USERS_PAGE, t=t, f=index, v=str(page + 1)))
         if nav:
             rows.append(nav)
         text = tr("fl.choose_value", field=field_label(tr, name))
     else:
-        ops = [_fl(tr(OP_TEXTS[op]), a="o", t=t, f=index, o=op) for op in OPS[kind]]
+        ops = [_fl(tr(OP_TEXTS[op]), action=FlAction.OPERATOR, t=t, f=index, o=op) for op in OPS[kind]]
         rows.extend(ops[i : i + 2] for i in range(0, len(ops), 2))
-    rows.append([_fl(tr("views.back"), a="af", t=t)])
+    rows.append([_fl(tr("views.back"), action=FlAction.ADD, t=t)])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -272,7 +312,7 @@ async def _back_to_list(
     await show_list(event, session, user, tr, state, item_type, 0, notice=notice)
 
 
-@router.callback_query(LsCB.filter(F.a == "fl"))
+@router.callback_query(LsCB.filter(F.action == LsAction.FILTER))
 async def list_filter_button(
     callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -282,7 +322,7 @@ async def list_filter_button(
     await show(callback, *await filter_screen(session, user, tr, callback_data.t, view))
 
 
-@router.callback_query(FlCB.filter(F.a == "m"))
+@router.callback_query(FlCB.filter(F.action == FlAction.MENU))
 async def menu_button(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -292,21 +332,25 @@ async def menu_button(
     await show(callback, *await filter_screen(session, user, tr, callback_data.t, view))
 
 
-@router.callback_query(FlCB.filter(F.a == "af"))
+@router.callback_query(FlCB.filter(F.action == FlAction.ADD))
 async def add_button(callback: CallbackQuery, callback_data: FlCB, tr: Translator, state: FSMContext) -> None:
     await leave_forms(state)
     await show(callback, *fields_screen(tr, callback_data.t))
 
 
-@router.callback_query(FlCB.filter(F.a.in_({"f", "up"})))
+@router.callback_query(FlCB.filter(F.action.in_(FIELD_ACTIONS)))
 async def field_button(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
-    page = int(callback_data.v) if callback_data.a == "up" and callback_data.v.isdigit() else 0
+    page = (
+        int(callback_data.v)
+        if callback_data.action == FlAction.USERS_PAGE and callback_data.v.isdigit()
+        else 0
+    )
     await show(callback, *await values_screen(session, user, tr, callback_data.t, callback_data.f, page))
 
 
-@router.callback_query(FlCB.filter(F.a == "o"))
+@router.callback_query(FlCB.filter(F.action == FlAction.OPERATOR))
 async def operator_button(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -322,7 +366,7 @@ async def operator_button(
     await state.set_state(FilterForm.value)
     await state.update_data(fb={"t": t.value, "f": callback_data.f, "o": op})
     op_text = tr(OP_TEXTS[op]) if op in OP_TEXTS else ""
-    markup = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
+    markup = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), action=FlAction.STOP, t=t)]])
     if op == "range":
         text = tr("fl.type_range", field=field_label(tr, name), op=op_text)
     else:
@@ -330,7 +374,7 @@ async def operator_button(
     await show(callback, text, markup)
 
 
-@router.callback_query(FlCB.filter(F.a == "v"))
+@router.callback_query(FlCB.filter(F.action == FlAction.VALUE))
 async def value_button(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -366,7 +410,7 @@ async def value_typed(
         return
     op = str(fb.get("o"))
     text = (message.text or "").strip()
-    cancel = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
+    cancel = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), action=FlAction.STOP, t=t)]])
     value: Any
     ctx = field_context(user, options)
     if op == "range":
@@ -398,7 +442,7 @@ async def value_typed(
     await _back_to_list(message, session, user, tr, state, t, tr("fl.added"))
 
 
-@router.callback_query(FlCB.filter(F.a == "x"))
+@router.callback_query(FlCB.filter(F.action == FlAction.STOP))
 async def stop_typing(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -408,7 +452,7 @@ async def stop_typing(
     await show(callback, *await filter_screen(session, user, tr, callback_data.t, view))
 
 
-@router.callback_query(FlCB.filter(F.a == "rm"))
+@router.callback_query(FlCB.filter(F.action == FlAction.REMOVE))
 async def remove_button(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -423,7 +467,7 @@ async def remove_button(
     await show(callback, *await filter_screen(session, user, tr, t, view))
 
 
-@router.callback_query(FlCB.filter(F.a == "clr"))
+@router.callback_query(FlCB.filter(F.action == FlAction.CLEAR))
 async def clear_button(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -436,14 +480,14 @@ async def clear_button(
     await _back_to_list(callback, session, user, tr, state, t, tr("fl.cleared"))
 
 
-@router.callback_query(FlCB.filter(F.a == "sv"))
+@router.callback_query(FlCB.filter(F.action == FlAction.SAVE))
 async def save_button(
     callback: CallbackQuery, callback_data: FlCB, tr: Translator, state: FSMContext
 ) -> None:
     t = callback_data.t
     await state.set_state(FilterForm.name)
     await state.update_data(fb={"t": t.value})
-    markup = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
+    markup = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), action=FlAction.STOP, t=t)]])
     await show(callback, tr("fl.type_name"), markup)
 
 
@@ -460,7 +504,7 @@ async def name_typed(
         return
     view = await load_view(state, session, user, t)
     name = (message.text or "").strip()
-    cancel = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), a="x", t=t)]])
+    cancel = InlineKeyboardMarkup(inline_keyboard=[[_fl(tr("views.cancel"), action=FlAction.STOP, t=t)]])
     try:
         async with session.begin_nested():
             sf = await views_service.create_saved_filter(session, user, t, name, view.filters(), view.sort)
@@ -483,7 +527,7 @@ def _saved_id(callback_data: FlCB) -> int:
     return int(callback_data.v)
 
 
-@router.callback_query(FlCB.filter(F.a == "use"))
+@router.callback_query(FlCB.filter(F.action == FlAction.USE))
 async def use_button(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -503,21 +547,21 @@ async def use_button(
     )
 
 
-@router.callback_query(FlCB.filter(F.a.in_({"pin", "unpin"})))
+@router.callback_query(FlCB.filter(F.action.in_(PIN_ACTIONS)))
 async def pin_button(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
 ) -> None:  # fmt: skip
     t = callback_data.t
     sf = await views_service.set_default_filter(
-        session, user, _saved_id(callback_data), pinned=callback_data.a == "pin"
+        session, user, _saved_id(callback_data), pinned=callback_data.action == FlAction.PIN
     )
     callback_answer.text = tr("fl.pinned" if sf.is_default else "fl.unpinned", name=truncate(sf.name, 60))
     view = await load_view(state, session, user, t)
     await show(callback, *await filter_screen(session, user, tr, t, view))
 
 
-@router.callback_query(FlCB.filter(F.a == "del"))
+@router.callback_query(FlCB.filter(F.action == FlAction.DELETE))
 async def delete_button(
     callback: CallbackQuery, callback_data: FlCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -533,4 +577,4 @@ async def delete_button(
     await show(callback, *await filter_screen(session, user, tr, t, view))
 
 
-__all__ = ["FILTER_FIELDS", "FilterForm", "FlCB", "filter_screen", "parse_range"]
+__all__ = ["FILTER_FIELDS", "FilterForm", "FlAction", "FlCB", "filter_screen", "parse_range"]

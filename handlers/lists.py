@@ -5,6 +5,7 @@ stage, responsible, conversion of leads (one scheme, a report per lead), delete 
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
@@ -58,24 +59,45 @@ COMMAND_TYPES = {"leads": ItemType.LEAD, "deals": ItemType.DEAL, "contacts": Ite
                  "companies": ItemType.COMPANY}  # fmt: skip
 
 
-class LsCB(CallbackData, prefix="ls"):
-    """a: pg page n, so sort screen, ss set sort v="<field>.<a|d>", sel toggle selection mode,
-    all select the page, none clear the selection."""
+class LsAction(StrEnum):
+    PAGE = "pg"  # page n
+    FILTER = "fl"  # the filter builder (handlers.filters_ui)
+    SORT = "so"  # the sort screen
+    SET_SORT = "ss"  # sort by v = "<field>.<a|d>"
+    SELECT = "sel"  # toggle the selection mode
+    SELECT_PAGE = "all"  # select page n
+    CLEAR = "none"  # clear the selection
 
-    a: str
+
+SELECTION_ACTIONS = {LsAction.SELECT, LsAction.SELECT_PAGE, LsAction.CLEAR}
+
+
+class LsCB(CallbackData, prefix="ls"):
+    action: LsAction
     t: ItemType
-    n: int = 0
+    n: int = 0  # page
     v: str = ""
 
 
-class BkCB(CallbackData, prefix="bk"):
-    """Bulk: t toggle item id, st stage screen, sm move to stage v, rs people (page n),
-    rv set responsible id, cv schemes, cx convert with scheme v, dl ask, dy delete."""
+class BkAction(StrEnum):
+    """Bulk actions on the selection."""
 
-    a: str
+    TOGGLE = "t"  # select or unselect item id
+    STAGES = "st"  # choose a stage
+    TO_STAGE = "sm"  # move to stage v
+    PEOPLE = "rs"  # choose a responsible (page n)
+    RESPONSIBLE = "rv"  # make user id responsible
+    SCHEMES = "cv"  # choose a conversion scheme
+    CONVERT = "cx"  # convert with scheme v
+    DELETE = "dl"  # ask to confirm
+    DELETE_YES = "dy"  # delete to the trash
+
+
+class BkCB(CallbackData, prefix="bk"):
+    action: BkAction
     t: ItemType
     id: int = 0
-    n: int = 0
+    n: int = 0  # the list page to return to, or the people page
     v: str = ""
 
 
@@ -178,7 +200,7 @@ async def list_screen(
         blocks.append(line)
         label = f"{mark}{n}. {item.ref} {truncate(item.display_name, 28)}"
         if view.selecting:
-            rows.append([_bk(label, a="t", t=t, id=item.id, n=page_no)])
+            rows.append([_bk(label, action=BkAction.TOGGLE, t=t, id=item.id, n=page_no)])
         else:
             rows.append([
                 InlineKeyboardButton(
@@ -190,33 +212,33 @@ async def list_screen(
         blocks.append(tr("views.page", page=page_no + 1, pages=pages))
     nav = []
     if page_no > 0:
-        nav.append(_ls(tr("views.prev"), a="pg", t=t, n=page_no - 1))
+        nav.append(_ls(tr("views.prev"), action=LsAction.PAGE, t=t, n=page_no - 1))
     if page.next_cursor:
-        nav.append(_ls(tr("views.next"), a="pg", t=t, n=page_no + 1))
+        nav.append(_ls(tr("views.next"), action=LsAction.PAGE, t=t, n=page_no + 1))
     if nav:
         rows.append(nav)
     if view.selecting:
         actions = []
         if t.has_stages:
-            actions.append(_bk(tr("bk.stage"), a="st", t=t, n=page_no))
-        actions.append(_bk(tr("bk.responsible"), a="rs", t=t, n=0))
+            actions.append(_bk(tr("bk.stage"), action=BkAction.STAGES, t=t, n=page_no))
+        actions.append(_bk(tr("bk.responsible"), action=BkAction.PEOPLE, t=t, n=0))
         rows.append(actions)
-        second = [_bk(tr("bk.delete"), a="dl", t=t, n=page_no)]
+        second = [_bk(tr("bk.delete"), action=BkAction.DELETE, t=t, n=page_no)]
         if t == ItemType.LEAD:
-            second.insert(0, _bk(tr("bk.convert"), a="cv", t=t, n=page_no))
+            second.insert(0, _bk(tr("bk.convert"), action=BkAction.SCHEMES, t=t, n=page_no))
         rows.append(second)
         rows.append(
             [
-                _ls(tr("bk.select_page"), a="all", t=t, n=page_no),
-                _ls(tr("bk.clear"), a="none", t=t, n=page_no),
+                _ls(tr("bk.select_page"), action=LsAction.SELECT_PAGE, t=t, n=page_no),
+                _ls(tr("bk.clear"), action=LsAction.CLEAR, t=t, n=page_no),
             ]
         )
-        rows.append([_ls(tr("bk.done_selecting"), a="sel", t=t, n=page_no)])
+        rows.append([_ls(tr("bk.done_selecting"), action=LsAction.SELECT, t=t, n=page_no)])
     else:
         rows.append([
-            _ls(tr("ls.btn.filter"), a="fl", t=t),
-            _ls(tr("ls.btn.sort"), a="so", t=t),
-            _ls(tr("ls.btn.select"), a="sel", t=t, n=page_no),
+            _ls(tr("ls.btn.filter"), action=LsAction.FILTER, t=t),
+            _ls(tr("ls.btn.sort"), action=LsAction.SORT, t=t),
+            _ls(tr("ls.btn.select"), action=LsAction.SELECT, t=t, n=page_no),
         ])  # fmt: skip
     rows.append(
         [InlineKeyboardButton(text=tr("views.btn.menu"), callback_data=MenuCB(action=MenuAction.MAIN).pack())]
@@ -255,7 +277,7 @@ async def list_menu(
     await show_list(callback, session, user, tr, state, MENU_TYPES[callback_data.action], fresh=True)
 
 
-@router.callback_query(LsCB.filter(F.a == "pg"))
+@router.callback_query(LsCB.filter(F.action == LsAction.PAGE))
 async def page_button(
     callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -274,14 +296,19 @@ def sort_screen(tr: Translator, item_type: ItemType, view: ListView) -> tuple[st
         for direction, arrow in (("asc", "↑"), ("desc", "↓")):
             mark = "• " if current == [name, direction] else ""
             row.append(
-                _ls(f"{mark}{field_label(tr, name)} {arrow}", a="ss", t=item_type, v=f"{name}.{direction[0]}")
+                _ls(
+                    f"{mark}{field_label(tr, name)} {arrow}",
+                    action=LsAction.SET_SORT,
+                    t=item_type,
+                    v=f"{name}.{direction[0]}",
+                )
             )
         rows.append(row)
-    rows.append([_ls(tr("views.back"), a="pg", t=item_type, n=0)])
+    rows.append([_ls(tr("views.back"), action=LsAction.PAGE, t=item_type, n=0)])
     return tr("ls.sort_title", sort=sort_label(tr, view.sort)), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-@router.callback_query(LsCB.filter(F.a == "so"))
+@router.callback_query(LsCB.filter(F.action == LsAction.SORT))
 async def sort_button(
     callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -290,7 +317,7 @@ async def sort_button(
     await show(callback, *sort_screen(tr, callback_data.t, view))
 
 
-@router.callback_query(LsCB.filter(F.a == "ss"))
+@router.callback_query(LsCB.filter(F.action == LsAction.SET_SORT))
 async def set_sort(
     callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext,
@@ -309,18 +336,18 @@ async def set_sort(
 # --- selection ----------------------------------------------------------------------------------------
 
 
-@router.callback_query(LsCB.filter(F.a.in_({"sel", "all", "none"})))
+@router.callback_query(LsCB.filter(F.action.in_(SELECTION_ACTIONS)))
 async def selection_button(
     callback: CallbackQuery, callback_data: LsCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
 ) -> None:  # fmt: skip
-    t, a = callback_data.t, callback_data.a
+    t, action = callback_data.t, callback_data.action
     view = await load_view(state, session, user, t)
-    if a == "sel":
+    if action == LsAction.SELECT:
         view.selecting = not view.selecting
         if view.selecting:
             callback_answer.text = tr("bk.hint")
-    elif a == "none":
+    elif action == LsAction.CLEAR:
         view.selected = []
     else:
         page_no = callback_data.n if 0 <= callback_data.n < len(view.cursors) else 0
@@ -340,7 +367,7 @@ async def selection_button(
     await show_list(callback, session, user, tr, state, t, callback_data.n)
 
 
-@router.callback_query(BkCB.filter(F.a == "t"))
+@router.callback_query(BkCB.filter(F.action == BkAction.TOGGLE))
 async def toggle_item(
     callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -407,7 +434,7 @@ async def _finish(
     await show_list(callback, session, user, tr, state, t, 0, notice=report)
 
 
-@router.callback_query(BkCB.filter(F.a == "st"))
+@router.callback_query(BkCB.filter(F.action == BkAction.STAGES))
 async def bulk_stage_screen(
     callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -425,14 +452,14 @@ async def bulk_stage_screen(
             label = SEMANTIC_MARK[stage.semantics] + stage.name(tr.language)
             if len(pipelines) > 1:
                 label = f"{pipeline.name(tr.language)}: {label}"
-            rows.append([_bk(truncate(label, 60), a="sm", t=t, v=str(stage.id))])
-    rows.append([_ls(tr("views.back"), a="pg", t=t, n=callback_data.n)])
+            rows.append([_bk(truncate(label, 60), action=BkAction.TO_STAGE, t=t, v=str(stage.id))])
+    rows.append([_ls(tr("views.back"), action=LsAction.PAGE, t=t, n=callback_data.n)])
     await show(
         callback, tr("bk.stage_title", count=len(view.selected)), InlineKeyboardMarkup(inline_keyboard=rows)
     )
 
 
-@router.callback_query(BkCB.filter(F.a == "sm"))
+@router.callback_query(BkCB.filter(F.action == BkAction.TO_STAGE))
 async def bulk_move(
     callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -451,7 +478,7 @@ async def bulk_move(
     await _finish(callback, session, user, tr, state, t, view, report)
 
 
-@router.callback_query(BkCB.filter(F.a == "rs"))
+@router.callback_query(BkCB.filter(F.action == BkAction.PEOPLE))
 async def bulk_people(
     callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -462,20 +489,23 @@ async def bulk_people(
         return
     page = max(0, callback_data.n)
     users, total = await assignable_users(session, user, limit=USERS_PAGE, offset=page * USERS_PAGE)
-    rows = [[_bk(truncate(u.full_name or f"#{u.id}", 40), a="rv", t=t, id=u.id)] for u in users]
+    rows = [
+        [_bk(truncate(u.full_name or f"#{u.id}", 40), action=BkAction.RESPONSIBLE, t=t, id=u.id)]
+        for u in users
+    ]
     nav = []
     if page > 0:
-        nav.append(_bk(tr("views.prev"), a="rs", t=t, n=page - 1))
+        nav.append(_bk(tr("views.prev"), action=BkAction.PEOPLE, t=t, n=page - 1))
     if (page + 1) * USERS_PAGE < total:
-        nav.append(_bk(tr("views.next"), a="rs", t=t, n=page + 1))
+        nav.append(_bk(tr("views.next"), action=BkAction.PEOPLE, t=t, n=page + 1))
     if nav:
         rows.append(nav)
-    rows.append([_ls(tr("views.back"), a="pg", t=t, n=0)])
+    rows.append([_ls(tr("views.back"), action=LsAction.PAGE, t=t, n=0)])
     text = tr("bk.responsible_title", count=len(view.selected))
     await show(callback, text, InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-@router.callback_query(BkCB.filter(F.a == "rv"))
+@router.callback_query(BkCB.filter(F.action == BkAction.RESPONSIBLE))
 async def bulk_responsible(
     callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -494,7 +524,7 @@ async def bulk_responsible(
     )
 
 
-@router.callback_query(BkCB.filter(F.a == "cv"))
+@router.callback_query(BkCB.filter(F.action == BkAction.SCHEMES))
 async def bulk_convert_screen(
     callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -505,14 +535,16 @@ async def bulk_convert_screen(
     view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
     if view is None:
         return
-    rows = [[_bk(tr(SCHEME_NAMES[s]), a="cx", t=t, v=s.value)] for s in conversion_service.Scheme]
-    rows.append([_ls(tr("views.back"), a="pg", t=t, n=callback_data.n)])
+    rows = [
+        [_bk(tr(SCHEME_NAMES[s]), action=BkAction.CONVERT, t=t, v=s.value)] for s in conversion_service.Scheme
+    ]
+    rows.append([_ls(tr("views.back"), action=LsAction.PAGE, t=t, n=callback_data.n)])
     await show(
         callback, tr("bk.convert_title", count=len(view.selected)), InlineKeyboardMarkup(inline_keyboard=rows)
     )
 
 
-@router.callback_query(BkCB.filter(F.a == "cx"))
+@router.callback_query(BkCB.filter(F.action == BkAction.CONVERT))
 async def bulk_convert(
     callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -543,7 +575,7 @@ async def bulk_convert(
     await _finish(callback, session, user, tr, state, t, view, "\n".join(lines))
 
 
-@router.callback_query(BkCB.filter(F.a == "dl"))
+@router.callback_query(BkCB.filter(F.action == BkAction.DELETE))
 async def bulk_delete_ask(
     callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -556,8 +588,8 @@ async def bulk_delete_ask(
         " …" if len(view.selected) > 20 else ""
     )
     rows = [
-        [_bk(tr("bk.delete_yes", count=len(view.selected)), a="dy", t=t)],
-        [_ls(tr("views.back"), a="pg", t=t, n=callback_data.n)],
+        [_bk(tr("bk.delete_yes", count=len(view.selected)), action=BkAction.DELETE_YES, t=t)],
+        [_ls(tr("views.back"), action=LsAction.PAGE, t=t, n=callback_data.n)],
     ]
     await show(
         callback,
@@ -566,7 +598,7 @@ async def bulk_delete_ask(
     )
 
 
-@router.callback_query(BkCB.filter(F.a == "dy"))
+@router.callback_query(BkCB.filter(F.action == BkAction.DELETE_YES))
 async def bulk_delete(
     callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
     state: FSMContext, callback_answer: CallbackAnswer,
@@ -580,4 +612,4 @@ async def bulk_delete(
     await _finish(callback, session, user, tr, state, t, view, _report(tr, done, failed, N_("bk.deleted")))
 
 
-__all__ = ["BkCB", "LsCB", "list_screen", "router", "show_list"]
+__all__ = ["BkAction", "BkCB", "LsAction", "LsCB", "list_screen", "router", "show_list"]

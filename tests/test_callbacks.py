@@ -100,9 +100,6 @@ def test_admin_actions_are_enums() -> None:
 ACTION_FIELDS = ("action", "act", "a")
 # One-purpose buttons: no action, and every field is typed (an Enum or an int), not free text.
 SINGLE_PURPOSE = {"InviteCB"}
-# TEMPORARY: converted on another branch (cards and modules split from it, filters, lists, capture,
-# activities); remove each name once its action is an Enum.
-PENDING = {"FieldCB", "StageCB", "PeopleCB", "TrashCB", "FlCB", "LsCB", "BkCB", "NewCB", "ActCB"}
 
 
 def _is_enum(kind: object) -> bool:
@@ -112,8 +109,6 @@ def _is_enum(kind: object) -> bool:
 def test_every_callback_action_is_an_enum() -> None:
     untyped = {}
     for cls in _callback_classes():
-        if cls.__name__ in PENDING:
-            continue
         hints = typing.get_type_hints(cls)
         fields = [name for name in cls.model_fields if name in ACTION_FIELDS]
         if cls.__name__ in SINGLE_PURPOSE:
@@ -128,11 +123,15 @@ def test_every_callback_action_is_an_enum() -> None:
 
 def test_actions_pack_as_before() -> None:
     """The codes buttons already in chats carry: renaming a member is free, changing a value is not."""
+    from crm_core.models.items import ItemType
     from crm_core.models.users import Role
     from handlers.callbacks import InviteCB
+    from handlers.capture import NewAction, NewCB
     from handlers.client_field import ClientAction
     from handlers.conversion import ConvAction
+    from handlers.filters_ui import FlAction, FlCB
     from handlers.kanban import KbAction, KbCB
+    from handlers.lists import BkAction, BkCB, LsAction, LsCB
     from handlers.quick import QuickAction
     from handlers.search import FdAction
     from handlers.settings import SetAction, SetCB
@@ -166,6 +165,10 @@ def test_actions_pack_as_before() -> None:
         QuickAction: {"k", "t", "o", "x"},
         ClientAction: {"pick", "new", "unlink", "cancel"},
         ConvAction: {"more", "scheme", "back", "cancel"},
+        FlAction: {"m", "af", "f", "up", "o", "v", "rm", "clr", "sv", "use", "pin", "unpin", "del", "x"},
+        LsAction: {"pg", "fl", "so", "ss", "sel", "all", "none"},
+        BkAction: {"t", "st", "sm", "rs", "rv", "cv", "cx", "dl", "dy"},
+        NewAction: {"skip", "cancel", "create"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -175,3 +178,11 @@ def test_actions_pack_as_before() -> None:
     assert TodayCB.unpack("td:dn:2:77") == TodayCB(action=TodayAction.DONE, p=2, id=77)
     assert InviteCB.unpack("inv:head").role is Role.HEAD
     assert InviteCB(role=Role.SALESPERSON).pack() == "inv:salesperson"
+    assert FlCB.unpack("fl:v:lead:2:preset:today") == FlCB(
+        action=FlAction.VALUE, t=ItemType.LEAD, f=2, o="preset", v="today"
+    )
+    assert LsCB.unpack("ls:ss:deal:0:amount.d") == LsCB(
+        action=LsAction.SET_SORT, t=ItemType.DEAL, v="amount.d"
+    )
+    assert BkCB(action=BkAction.TOGGLE, t=ItemType.LEAD, id=34, n=1).pack() == "bk:t:lead:34:1:"
+    assert NewCB.unpack("nw:skip").action is NewAction.SKIP

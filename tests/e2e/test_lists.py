@@ -17,8 +17,8 @@ from crm_core.models.items import Deal, ItemType, Lead, StageSemantics
 from crm_core.models.views import SavedFilter
 from crm_core.services import items as items_service
 from crm_core.services import views as views_service
-from handlers.filters_ui import FlCB
-from handlers.lists import BkCB, LsCB
+from handlers.filters_ui import FlAction, FlCB
+from handlers.lists import BkAction, BkCB, LsAction, LsCB
 from tests.e2e.harness import Harness
 from tests.e2e.test_kanban import OTHER_ID, SALES_ID, answer_text, make_items, stages_of, team
 
@@ -124,10 +124,10 @@ async def test_filter_date_preset_in_user_timezone_saved_and_pinned(bot: Harness
     assert refs_in(ranged.text) == [f"L-{old_id}"] and f"Created: {shown} – {shown}" in ranged.text
 
     # Another user's saved filter id is "not found" for this one.
-    update = bot.tg.forge_callback(OTHER_ID, FlCB(a="use", t=ItemType.LEAD, v=str(sf.id)).pack())
+    update = bot.tg.forge_callback(OTHER_ID, FlCB(action=FlAction.USE, t=ItemType.LEAD, v=str(sf.id)).pack())
     await bot.settle()
     assert "Not found" in answer_text(bot, update)
-    update = bot.tg.forge_callback(OTHER_ID, FlCB(a="pin", t=ItemType.LEAD, v=str(sf.id)).pack())
+    update = bot.tg.forge_callback(OTHER_ID, FlCB(action=FlAction.PIN, t=ItemType.LEAD, v=str(sf.id)).pack())
     await bot.settle()
     assert "Not found" in answer_text(bot, update)
 
@@ -180,7 +180,7 @@ async def test_bulk_stage_responsible_delete_and_forged(bot: Harness) -> None:
 
     # A forged toggle of someone else's lead is refused and not selected.
     update = bot.tg.forge_callback(
-        SALES_ID, BkCB(a="t", t=ItemType.LEAD, id=theirs).pack(), message_id=page.message_id
+        SALES_ID, BkCB(action=BkAction.TOGGLE, t=ItemType.LEAD, id=theirs).pack(), message_id=page.message_id
     )
     await bot.settle()
     assert "Not found" in answer_text(bot, update)
@@ -209,11 +209,15 @@ async def test_bulk_stage_responsible_delete_and_forged(bot: Harness) -> None:
         assert (await s.get(Lead, theirs)).deleted_at is None  # type: ignore[union-attr]
 
     # A forged bulk action on a forged selection changes nothing: the selection is empty.
-    update = bot.tg.forge_callback(SALES_ID, BkCB(a="dy", t=ItemType.LEAD).pack(), message_id=page.message_id)
+    update = bot.tg.forge_callback(
+        SALES_ID, BkCB(action=BkAction.DELETE_YES, t=ItemType.LEAD).pack(), message_id=page.message_id
+    )
     await bot.settle()
     assert "Select some items first" in answer_text(bot, update)
     # And a nonsense sort column is refused politely.
-    update = bot.tg.forge_callback(SALES_ID, LsCB(a="ss", t=ItemType.LEAD, v="password.a").pack())
+    update = bot.tg.forge_callback(
+        SALES_ID, LsCB(action=LsAction.SET_SORT, t=ItemType.LEAD, v="password.a").pack()
+    )
     await bot.settle()
     assert "does not look right" in answer_text(bot, update)
 
@@ -240,9 +244,31 @@ async def test_bulk_convert_reports_each_lead(bot: Harness) -> None:
 
 
 def test_longest_list_callbacks_fit() -> None:
-    assert len(LsCB(a="ss", t=ItemType.COMPANY, n=10**6, v="last_activity_at.d").pack().encode()) <= 64
     assert (
-        len(BkCB(a="cx", t=ItemType.LEAD, id=10**9, n=10**6, v="deal_contact_company").pack().encode()) <= 64
+        len(
+            LsCB(action=LsAction.SET_SORT, t=ItemType.COMPANY, n=10**6, v="last_activity_at.d")
+            .pack()
+            .encode()
+        )
+        <= 64
     )
-    assert len(FlCB(a="v", t=ItemType.COMPANY, f=99, o="preset", v="last_30_days").pack().encode()) <= 64
-    assert len(FlCB(a="unpin", t=ItemType.COMPANY, f=99, o="not_null", v=str(10**9)).pack().encode()) <= 64
+    assert (
+        len(
+            BkCB(action=BkAction.CONVERT, t=ItemType.LEAD, id=10**9, n=10**6, v="deal_contact_company")
+            .pack()
+            .encode()
+        )
+        <= 64
+    )
+    assert (
+        len(
+            FlCB(action=FlAction.VALUE, t=ItemType.COMPANY, f=99, o="preset", v="last_30_days")
+            .pack()
+            .encode()
+        )
+        <= 64
+    )
+    assert (
+        len(FlCB(action=FlAction.UNPIN, t=ItemType.COMPANY, f=99, o="not_null", v=str(10**9)).pack().encode())
+        <= 64
+    )
