@@ -44,6 +44,7 @@ from handlers.list_view import (
 from handlers.lists import LsCB, show_list
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
+from handlers.texts.names import pipeline_name, stage_name
 from handlers.ui import show
 
 router = Router(name="filters_ui")
@@ -217,9 +218,9 @@ async def values_screen(
     elif kind == "stage":
         for pipeline in await pipelines_service.list_pipelines(session, item_type):
             for stage in await pipelines_service.list_stages(session, pipeline.id):
-                label = stage.name(tr.language)
+                label = stage_name(tr, stage)
                 if item_type == ItemType.DEAL and len(await pipelines_service.list_pipelines(session, t)) > 1:
-                    label = f"{pipeline.name(tr.language)}: {label}"
+                    label = f"{pipeline_name(tr, pipeline)}: {label}"
                 rows.append([_fl(truncate(label, 60), a="v", t=t, f=index, o="eq", v=str(stage.id))])
         text = tr("fl.choose_value", field=field_label(tr, name))
     elif kind == "user":
