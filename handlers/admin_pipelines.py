@@ -34,6 +34,7 @@ from handlers.admin_common import (
 )
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
+from handlers.texts.names import pipeline_name, stage_name
 from handlers.ui import reply_screen, show
 
 router = Router(name="admin_pipelines")
@@ -127,7 +128,7 @@ async def pipelines_screen(ctx: Ctx) -> Screen:
     rows = []
     for kind, key in ((ItemType.LEAD, N_("adm.pl.leads")), (ItemType.DEAL, N_("adm.pl.deals"))):
         for pipeline in await pipelines_service.list_pipelines(ctx.session, kind):
-            label = tr(key, name=truncate(pipeline.name(tr.language), 40))
+            label = tr(key, name=truncate(pipeline_name(tr, pipeline), 40))
             rows.append([button(label, on(PipelineAction.OPEN, pipeline.id))])
     rows.append([button(tr("adm.pl.new"), on(PipelineAction.NEW))])
     rows.append(back(tr, AdmCB()))
@@ -143,7 +144,7 @@ async def pipeline_screen(ctx: Ctx, pipeline_id: int) -> Screen:
         tr(
             "adm.pl.header",
             kind=tr(PIPELINE_KINDS[pipeline.entity_type]),
-            name=name(pipeline.name(tr.language)),
+            name=name(pipeline_name(tr, pipeline)),
         )
     ]
     group = None
@@ -152,15 +153,11 @@ async def pipeline_screen(ctx: Ctx, pipeline_id: int) -> Screen:
             group = stage.semantics
             lines.append("\n" + tr(GROUP_TITLES[group]))
         lines.append(
-            tr("adm.pl.stage_line", emoji=colour_emoji(stage.color), name=name(stage.name(tr.language)),
+            tr("adm.pl.stage_line", emoji=colour_emoji(stage.color), name=name(stage_name(tr, stage)),
                count=counts.get(stage.id, 0))
         )  # fmt: skip
     rows = [
-        [
-            button(
-                f"{colour_emoji(s.color)} {truncate(s.name(tr.language), 40)}", on(PipelineAction.STAGE, s.id)
-            )
-        ]
+        [button(f"{colour_emoji(s.color)} {truncate(stage_name(tr, s), 40)}", on(PipelineAction.STAGE, s.id))]
         for s in stages
     ]
     rows.append(
@@ -181,8 +178,8 @@ async def stage_screen(ctx: Ctx, stage_id: int) -> Screen:
     text = tr(
         "adm.st.card",
         emoji=colour_emoji(stage.color),
-        name=name(stage.name(tr.language)),
-        pipeline=name(pipeline.name(tr.language)),
+        name=name(stage_name(tr, stage)),
+        pipeline=name(pipeline_name(tr, pipeline)),
         semantics=tr(SEMANTICS_NAMES[stage.semantics]),
         color=esc(stage.color),
         count=count,
@@ -240,7 +237,7 @@ async def pipeline_new(cb: CallbackQuery, ctx: Ctx) -> None:
 @router.callback_query(_is(PipelineAction.RENAME))
 async def pipeline_rename(cb: CallbackQuery, callback_data: PipelinesCB, ctx: Ctx) -> None:
     pipeline = await pipelines_service.get_pipeline(ctx.session, callback_data.id)
-    prompt = ctx.tr("adm.pl.ask_rename", name=name(pipeline.name(ctx.tr.language)))
+    prompt = ctx.tr("adm.pl.ask_rename", name=name(pipeline_name(ctx.tr, pipeline)))
     cancel = on(PipelineAction.OPEN, pipeline.id)
     await ask(cb, ctx, prompt, AdminForm.pipeline_rename, cancel, adm_pipeline=pipeline.id)
 
@@ -253,7 +250,7 @@ async def stage_open(cb: CallbackQuery, callback_data: PipelinesCB, ctx: Ctx) ->
 @router.callback_query(_is(PipelineAction.STAGE_RENAME))
 async def stage_rename(cb: CallbackQuery, callback_data: PipelinesCB, ctx: Ctx) -> None:
     stage = await pipelines_service.get_stage(ctx.session, callback_data.id)
-    prompt = ctx.tr("adm.st.ask_rename", name=name(stage.name(ctx.tr.language)))
+    prompt = ctx.tr("adm.st.ask_rename", name=name(stage_name(ctx.tr, stage)))
     await ask(cb, ctx, prompt, AdminForm.stage_rename, on(PipelineAction.STAGE, stage.id), adm_stage=stage.id)
 
 
@@ -266,7 +263,7 @@ async def stage_colours(cb: CallbackQuery, callback_data: PipelinesCB, ctx: Ctx)
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     rows.append(back(ctx.tr, on(PipelineAction.STAGE, stage.id)))
-    await show(cb, ctx.tr("adm.st.colour_title", name=name(stage.name(ctx.tr.language))), kb(rows))
+    await show(cb, ctx.tr("adm.st.colour_title", name=name(stage_name(ctx.tr, stage))), kb(rows))
 
 
 @router.callback_query(_is(PipelineAction.COLOUR))
@@ -300,18 +297,18 @@ async def stage_delete_confirm(cb: CallbackQuery, callback_data: PipelinesCB, ct
         [button(ctx.tr("adm.btn.yes_delete"), on(PipelineAction.DELETE_YES, stage.id))],
         [button(ctx.tr("adm.btn.cancel"), on(PipelineAction.STAGE, stage.id))],
     ]
-    await show(cb, ctx.tr("adm.st.confirm_delete", name=name(stage.name(ctx.tr.language))), kb(rows))
+    await show(cb, ctx.tr("adm.st.confirm_delete", name=name(stage_name(ctx.tr, stage))), kb(rows))
 
 
 @router.callback_query(_is(PipelineAction.DELETE_YES))
 async def stage_delete(cb: CallbackQuery, callback_data: PipelinesCB, ctx: Ctx) -> None:
     stage = await pipelines_service.get_stage(ctx.session, callback_data.id)
     pipeline_id, semantics = stage.pipeline_id, stage.semantics
-    stage_name = truncate(stage.name(ctx.tr.language), NAME_LIMIT)
+    label = truncate(stage_name(ctx.tr, stage), NAME_LIMIT)
     try:
         await pipelines_service.delete_stage(ctx.session, ctx.user, stage.id)
     except StageNotEmpty as exc:
-        ctx.alert(ctx.tr("adm.st.not_empty", name=stage_name, count=exc.params.get("count", "?")))
+        ctx.alert(ctx.tr("adm.st.not_empty", name=label, count=exc.params.get("count", "?")))
         return
     except PipelineInvariantViolated:
         ctx.alert(ctx.tr(KEEP_ONE[semantics]))
@@ -329,13 +326,13 @@ async def stage_add(cb: CallbackQuery, callback_data: PipelinesCB, ctx: Ctx) -> 
 
 @router.callback_query(_is(PipelineAction.ADD_KIND))
 async def stage_add_kind(cb: CallbackQuery, callback_data: PipelinesCB, ctx: Ctx) -> None:
-    stage_name = (await ctx.state.get_data()).get("adm_stage_name")
+    typed = (await ctx.state.get_data()).get("adm_stage_name")
     kind = callback_data.value
-    if not stage_name or kind not in (StageSemantics.PROCESS.value, StageSemantics.FAILURE.value):
+    if not typed or kind not in (StageSemantics.PROCESS.value, StageSemantics.FAILURE.value):
         ctx.note(ctx.tr("error.stale_button"))
         return
     await pipelines_service.create_stage(
-        ctx.session, ctx.user, callback_data.id, name_ru=stage_name, name_en=stage_name, semantics=kind,
+        ctx.session, ctx.user, callback_data.id, name=typed, semantics=kind,
         color="#FF5752" if kind == StageSemantics.FAILURE.value else "#39A8EF",
     )  # fmt: skip
     await ctx.state.update_data(adm_stage_name=None)
@@ -354,7 +351,7 @@ async def pipeline_new_typed(
     if typed is None:
         return
     await state.set_state(None)  # keep other features' data
-    pipeline = await pipelines_service.create_pipeline(session, user, name_ru=typed, name_en=typed)
+    pipeline = await pipelines_service.create_pipeline(session, user, name=typed)
     await reply_screen(
         message, await pipeline_screen(Ctx(session, user, tr, state, bot), pipeline.id), tr("adm.pl.created")
     )
@@ -370,7 +367,7 @@ async def pipeline_rename_typed(
     pipeline_id = int((await state.get_data()).get("adm_pipeline") or 0)
     await state.set_state(None)  # keep other features' data
     # A typed name is the name for everyone, whatever their language.
-    await pipelines_service.rename_pipeline(session, user, pipeline_id, name_ru=typed, name_en=typed)
+    await pipelines_service.rename_pipeline(session, user, pipeline_id, name=typed)
     await reply_screen(
         message, await pipeline_screen(Ctx(session, user, tr, state, bot), pipeline_id), tr("adm.pl.renamed")
     )
@@ -385,7 +382,7 @@ async def stage_rename_typed(
         return
     stage_id = int((await state.get_data()).get("adm_stage") or 0)
     await state.set_state(None)  # keep other features' data
-    await pipelines_service.update_stage(session, user, stage_id, name_ru=typed, name_en=typed)
+    await pipelines_service.update_stage(session, user, stage_id, name=typed)
     await reply_screen(
         message, await stage_screen(Ctx(session, user, tr, state, bot), stage_id), tr("adm.st.renamed")
     )

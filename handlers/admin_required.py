@@ -18,6 +18,7 @@ from crm_core.services.required_fields import REQUIRABLE_FIELDS, set_required_fi
 from handlers.admin_common import AdmCB, AdminDoor, Ctx, Screen, back, button, kb, name
 from handlers.render import truncate
 from handlers.texts import N_, Translator
+from handlers.texts.names import pipeline_name
 from handlers.ui import show
 
 router = Router(name="admin_required")
@@ -59,7 +60,7 @@ async def required_home_screen(ctx: Ctx) -> Screen:
         for t, key in TYPE_NAMES.items()
     ]
     for pipeline in await pipelines_service.list_pipelines(ctx.session, ItemType.DEAL):
-        label = tr("adm.rf.pipeline", name=truncate(pipeline.name(tr.language), 40))
+        label = tr("adm.rf.pipeline", name=truncate(pipeline_name(tr, pipeline), 40))
         rows.append(
             [button(label, RequiredCB(action=RequiredAction.SCOPE, id=pipeline.id, kind=ItemType.DEAL))]
         )
@@ -86,7 +87,7 @@ async def required_screen(
     tr = ctx.tr
     pid = pipeline.id if pipeline else 0
     scope = (
-        tr("adm.rf.pipeline", name=name(pipeline.name(tr.language)))
+        tr("adm.rf.pipeline", name=name(pipeline_name(tr, pipeline)))
         if pipeline
         else tr(TYPE_NAMES[item_type])
     )

@@ -43,7 +43,7 @@ from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.open_card import note_card_shown
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
-from handlers.texts.names import ACTIVITY_TYPE_NAMES, EVENT_NAMES, ITEM_TYPE_NAMES
+from handlers.texts.names import ACTIVITY_TYPE_NAMES, EVENT_NAMES, ITEM_TYPE_NAMES, pipeline_name, stage_name
 from handlers.ui import show
 
 TYPE_ICONS = {ItemType.LEAD: "🎯", ItemType.DEAL: "💼", ItemType.CONTACT: "👤", ItemType.COMPANY: "🏢"}
@@ -90,7 +90,7 @@ def stage_progress(tr: Translator, stages: list[Stage], stage: Stage | None) -> 
     """●●●○○ and the stage name; won/lost marked."""
     if stage is None:
         return "—"
-    name = esc(stage.name(tr.language))
+    name = esc(stage_name(tr, stage))
     process = [s for s in stages if s.semantics == StageSemantics.PROCESS]
     if stage.semantics == StageSemantics.SUCCESS:
         return f"{'●' * len(process)}● ✅ {name}"
@@ -200,7 +200,7 @@ async def card_text(session: AsyncSession, user: User, tr: Translator, item: Any
             if len(pipelines) > 1:
                 pipeline = next((p for p in pipelines if p.id == item.pipeline_id), None)
                 if pipeline is not None:
-                    stage_text += f" ({esc(pipeline.name(tr.language))})"
+                    stage_text += f" ({esc(pipeline_name(tr, pipeline))})"
         lines.append(tr("card.stage", stage=stage_text))
         client = await _client_line(session, tr, item)
         if client:

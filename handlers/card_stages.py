@@ -22,6 +22,7 @@ from handlers.card_render import back_to_card, load_visible, open_card
 from handlers.card_ui import button, in_pairs, titled
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
+from handlers.texts.names import pipeline_name, stage_name
 from handlers.ui import show
 
 router = Router(name="card_stages")
@@ -65,14 +66,14 @@ async def stage_screen(
         rows += in_pairs(
             [
                 button(
-                    ("● " if s.id == item.stage_id else "") + truncate(s.name(tr.language), 40),
+                    ("● " if s.id == item.stage_id else "") + truncate(stage_name(tr, s), 40),
                     StageCB(t=t, id=i, a=StageAction.MOVE, v=s.id, ver=ver),
                 )
                 for s in group
             ]
         )
     rows.append([back_to_card(tr, t, i)])
-    text = tr("card.stage.choose", ref=item.ref, name=titled(item), pipeline=esc(pipeline.name(tr.language)))
+    text = tr("card.stage.choose", ref=item.ref, name=titled(item), pipeline=esc(pipeline_name(tr, pipeline)))
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -115,7 +116,7 @@ async def _move(
     else:
         stage = await pipelines_service.get_stage(session, item.stage_id)
         callback_answer.text = tr(
-            "card.stage.moved" if moved else "card.stage.already", stage=stage.name(tr.language)
+            "card.stage.moved" if moved else "card.stage.already", stage=stage_name(tr, stage)
         )
     await open_card(callback, session, user, tr, item.ITEM_TYPE, item.id)
 
@@ -155,7 +156,7 @@ async def pipelines_screen(
         data = StageCB(
             t=ItemType.DEAL, id=deal.id, a=StageAction.TO_PIPELINE, v=pipeline.id, ver=deal.version
         )
-        rows.append([button(mark + truncate(pipeline.name(tr.language), 50), data)])
+        rows.append([button(mark + truncate(pipeline_name(tr, pipeline), 50), data)])
     # Back to the "more" screen the pipelines were reached from.
     rows.append([button(tr("menu.back"), CardCB(type=ItemType.DEAL, id=deal.id, action=CardAction.MORE))])
     text = tr("card.pipeline.choose", ref=deal.ref, name=titled(deal))

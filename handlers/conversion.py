@@ -36,7 +36,7 @@ from handlers.errors import describe
 from handlers.field_text import field_context, field_label
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
-from handlers.texts.names import ITEM_TYPE_NAMES, SCHEME_NAMES
+from handlers.texts.names import ITEM_TYPE_NAMES, SCHEME_NAMES, pipeline_name
 from handlers.ui import show
 
 router = Router(name="conversion")
@@ -142,7 +142,7 @@ async def scheme_chosen(
         if len(pipelines) > 1:
             rows = [
                 _btn(
-                    truncate(p.name(tr.language), 60),
+                    truncate(pipeline_name(tr, p), 60),
                     ConvCB(action=ConvAction.SCHEME, lead=lead.id, s=scheme.value, p=p.id),
                 )
                 for p in pipelines

@@ -45,6 +45,7 @@ from handlers.list_view import (
 from handlers.lists import LsAction, LsCB, show_list
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
+from handlers.texts.names import pipeline_name, stage_name
 from handlers.ui import show
 
 router = Router(name="filters_ui")
@@ -246,9 +247,9 @@ async def values_screen(
     elif kind == "stage":
         for pipeline in await pipelines_service.list_pipelines(session, item_type):
             for stage in await pipelines_service.list_stages(session, pipeline.id):
-                label = stage.name(tr.language)
+                label = stage_name(tr, stage)
                 if item_type == ItemType.DEAL and len(await pipelines_service.list_pipelines(session, t)) > 1:
-                    label = f"{pipeline.name(tr.language)}: {label}"
+                    label = f"{pipeline_name(tr, pipeline)}: {label}"
                 rows.append(
                     [_fl(truncate(label, 60), action=FlAction.VALUE, t=t, f=index, o="eq", v=str(stage.id))]
                 )

@@ -22,6 +22,7 @@ from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS, format_money, load_visible
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
+from handlers.texts.names import pipeline_name, stage_name
 from handlers.ui import show
 
 router = Router(name="kanban")
@@ -84,7 +85,7 @@ async def home_screen(session: AsyncSession, tr: Translator) -> tuple[str, Inlin
         label = (
             tr("kb.deals")
             if len(deal_pipelines) == 1
-            else tr("kb.deals_in", pipeline=truncate(pipeline.name(tr.language), 40))
+            else tr("kb.deals_in", pipeline=truncate(pipeline_name(tr, pipeline), 40))
         )
         rows.append([_kb(label, action=KbAction.BOARD, p=pipeline.id)])
     rows.append([_menu_btn(tr)])
@@ -98,7 +99,7 @@ def _board_title(tr: Translator, pipeline: Pipeline, n_pipelines: int) -> str:
     if pipeline.entity_type == ItemType.LEAD:
         return tr("kb.title_leads")
     if n_pipelines > 1:
-        return tr("kb.title_deals_in", pipeline=esc(truncate(pipeline.name(tr.language), 60)))
+        return tr("kb.title_deals_in", pipeline=esc(truncate(pipeline_name(tr, pipeline), 60)))
     return tr("kb.title_deals")
 
 
@@ -132,7 +133,7 @@ async def board_screen(
             group = col.semantics
             lines.append("")
             lines.append(tr(GROUP_NAMES[group]))
-        name = esc(truncate(col.stage.name(tr.language), 60))
+        name = esc(truncate(stage_name(tr, col.stage), 60))
         line = f"{SEMANTIC_MARK[col.semantics]} {name} — <b>{col.count}</b>"
         money = money_sums(col.amounts, tr.language)
         if money:
@@ -140,7 +141,7 @@ async def board_screen(
         lines.append(line)
         rows.append([
             _kb(
-                f"{SEMANTIC_MARK[col.semantics]} {truncate(col.stage.name(tr.language), 40)} · {col.count}",
+                f"{SEMANTIC_MARK[col.semantics]} {truncate(stage_name(tr, col.stage), 40)} · {col.count}",
                 action=KbAction.STAGE, p=pipeline.id, s=col.stage.id, c=int(closed),
             )
         ])  # fmt: skip
@@ -174,7 +175,7 @@ async def stage_screen(
         total = page.total or 0
     people = await users_by_id(session, [it.responsible_id for it in page.items])
     lines = [notice, ""] if notice else []
-    lines.append(tr("kb.stage_title", stage=esc(truncate(stage.name(tr.language), 60)), count=total))
+    lines.append(tr("kb.stage_title", stage=esc(truncate(stage_name(tr, stage), 60)), count=total))
     if not page.items:
         lines.append(tr("kb.stage_empty"))
     rows: list[list[InlineKeyboardButton]] = []
@@ -247,7 +248,7 @@ async def move_screen(
     rows: list[list[InlineKeyboardButton]] = []
     for s in stages:
         current = s.id == item.stage_id  # type: ignore[union-attr]
-        label = f"{'• ' if current else ''}{SEMANTIC_MARK[s.semantics]} {truncate(s.name(tr.language), 40)}"
+        label = f"{'• ' if current else ''}{SEMANTIC_MARK[s.semantics]} {truncate(stage_name(tr, s), 40)}"
         rows.append(
             [_kb(label, action=KbAction.MOVE, i=item.id, s=s.id, f=from_stage, o=offset, c=int(closed))]
         )
@@ -314,10 +315,8 @@ async def move_button(
     # The item is re-loaded with the user's rights: forged ids end as "not found".
     item = await load_visible(session, user, _item_type(pipeline), cd.i, for_edit=True)
     moved = await pipelines_service.move_stage(session, user, item, target.id)  # type: ignore[arg-type]
-    stage_name = esc(truncate(target.name(tr.language), 60))
-    notice = (
-        tr("kb.moved", ref=item.ref, stage=stage_name) if moved else tr("kb.already_there", stage=stage_name)
-    )
+    shown = esc(truncate(stage_name(tr, target), 60))
+    notice = tr("kb.moved", ref=item.ref, stage=shown) if moved else tr("kb.already_there", stage=shown)
     callback_answer.text = tr("kb.moved_toast", ref=item.ref) if moved else None
     from_stage = cd.f or target.id
     await show(callback, *await stage_screen(session, user, tr, from_stage, cd.o, bool(cd.c), notice))

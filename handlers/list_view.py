@@ -24,6 +24,7 @@ from crm_core.services.views import Condition
 from handlers.field_text import field_label
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
+from handlers.texts.names import stage_name
 
 # The operators and date presets the builder offers, by name.
 OP_TEXTS = {
@@ -133,7 +134,7 @@ async def describe(session: AsyncSession, tr: Translator, conditions: list[dict[
     stages = {}
     for sid in stage_ids:
         try:
-            stages[sid] = (await pipelines_service.get_stage(session, sid)).name(tr.language)
+            stages[sid] = stage_name(tr, await pipelines_service.get_stage(session, sid))
         except NotFound:
             stages[sid] = f"#{sid}"
     people = await users_by_id(session, user_ids)

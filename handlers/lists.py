@@ -34,7 +34,7 @@ from handlers.field_text import field_label
 from handlers.list_view import LIST_TITLES, ListView, describe, leave_forms, load_view, save_view, sort_label
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
-from handlers.texts.names import SCHEME_NAMES
+from handlers.texts.names import SCHEME_NAMES, pipeline_name, stage_name
 from handlers.ui import show
 
 router = Router(name="lists")
@@ -116,7 +116,7 @@ async def _stage_names(session: AsyncSession, tr: Translator, item_type: ItemTyp
     names: dict[int, str] = {}
     for pipeline in await pipelines_service.list_pipelines(session, item_type):
         for stage in await pipelines_service.list_stages(session, pipeline.id):
-            names[stage.id] = SEMANTIC_MARK[stage.semantics] + stage.name(tr.language)
+            names[stage.id] = SEMANTIC_MARK[stage.semantics] + stage_name(tr, stage)
     return names
 
 
@@ -449,9 +449,9 @@ async def bulk_stage_screen(
     rows = []
     for pipeline in pipelines:
         for stage in await pipelines_service.list_stages(session, pipeline.id):
-            label = SEMANTIC_MARK[stage.semantics] + stage.name(tr.language)
+            label = SEMANTIC_MARK[stage.semantics] + stage_name(tr, stage)
             if len(pipelines) > 1:
-                label = f"{pipeline.name(tr.language)}: {label}"
+                label = f"{pipeline_name(tr, pipeline)}: {label}"
             rows.append([_bk(truncate(label, 60), action=BkAction.TO_STAGE, t=t, v=str(stage.id))])
     rows.append([_ls(tr("views.back"), action=LsAction.PAGE, t=t, n=callback_data.n)])
     await show(
@@ -474,7 +474,7 @@ async def bulk_move(
 
     results = await bulk_service.move_stage(session, user, t, view.selected, stage.id)
     done, failed = _outcome(tr, results)
-    report = _report(tr, done, failed, N_("bk.moved"), stage=esc(truncate(stage.name(tr.language), 60)))
+    report = _report(tr, done, failed, N_("bk.moved"), stage=esc(truncate(stage_name(tr, stage), 60)))
     await _finish(callback, session, user, tr, state, t, view, report)
 
 

@@ -32,6 +32,7 @@ from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS, format_money, load_visible, type_label
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import Translator
+from handlers.texts.names import coded_stage_name, stage_name
 from handlers.ui import show
 
 router = Router(name="search")
@@ -69,6 +70,13 @@ def _ask_markup(tr: Translator) -> InlineKeyboardMarkup:
     )
 
 
+def _subtitle(tr: Translator, hit: SearchHit) -> str:
+    """A hit's second line: ref · matched phone/email · position, industry or stage."""
+    if hit.stage_code is None:
+        return hit.subtitle
+    return f"{hit.subtitle} · {coded_stage_name(tr, hit.item_type, hit.stage_code, hit.stage_name)}"
+
+
 async def results_screen(
     session: AsyncSession, user: User, tr: Translator, text: str
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -81,7 +89,7 @@ async def results_screen(
     for n, hit in enumerate(hits, 1):
         title = esc(truncate(hit.title, 60))
         lines.append(
-            f"{n}. {TYPE_ICONS[hit.item_type]} <b>{title}</b>\n     {esc(truncate(hit.subtitle, 100))}"
+            f"{n}. {TYPE_ICONS[hit.item_type]} <b>{title}</b>\n     {esc(truncate(_subtitle(tr, hit), 100))}"
         )
         rows.append([
             InlineKeyboardButton(
@@ -158,9 +166,9 @@ async def _short_card(session: AsyncSession, tr: Translator, item: AnyItem) -> t
     desc: list[str] = []
     if isinstance(item, Lead | Deal):
         stage = await pipelines_service.get_stage(session, item.stage_id)
-        stage_name = esc(truncate(stage.name(tr.language), 60))
-        lines.append(tr("fd.card.stage", stage=stage_name))
-        desc.append(stage.name(tr.language))
+        shown = stage_name(tr, stage)
+        lines.append(tr("fd.card.stage", stage=esc(truncate(shown, 60))))
+        desc.append(shown)
         if item.amount is not None:
             money = format_money(item.amount, item.currency, tr.language)
             lines.append(tr("fd.card.amount", amount=money))
@@ -196,7 +204,7 @@ async def _inline_result(
     return InlineQueryResultArticle(
         id=item.ref,
         title=truncate(f"{item.ref} {item.display_name}", 100),
-        description=truncate(desc or hit.subtitle, 200),
+        description=truncate(desc or _subtitle(tr, hit), 200),
         input_message_content=InputTextMessageContent(message_text=text, parse_mode="HTML"),
         reply_markup=InlineKeyboardMarkup(
             inline_keyboard=[[InlineKeyboardButton(text=tr("fd.open_in_bot", ref=item.ref), url=link)]]

@@ -39,7 +39,7 @@ from handlers.callbacks import CardAction, CardCB
 from handlers.card_render import back_to_card, item_label, load_visible, user_name
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
-from handlers.texts.names import TASK_STATUS_NAMES
+from handlers.texts.names import TASK_STATUS_NAMES, coded_stage_name
 from handlers.ui import show
 
 router = Router(name="timeline")
@@ -272,13 +272,21 @@ def _size(size: Any) -> str:
     return f" ({size / (1024 * 1024):.1f} MB)"
 
 
+def _moved_stage(tr: Translator, event: TimelineEvent, side: str) -> str:
+    """A stage of a stage_changed event: by code and literal name (stored since 0006), else the
+    names older events stored in both languages."""
+    p: dict[str, Any] = event.payload or {}
+    if f"{side}_code" in p:
+        return coded_stage_name(tr, event.owner_type, p.get(f"{side}_code"), p.get(f"{side}_name"))
+    return p.get(f"{side}_name_{tr.language}") or p.get(f"{side}_name_en") or "—"
+
+
 def event_summary(
     tr: Translator, event: TimelineEvent, names: dict[int, User], user: User, excerpt: int = EXCERPT_LIMITS[0]
 ) -> str:
     """What happened, in one line of escaped HTML (without the author and the time)."""
     p: dict[str, Any] = event.payload or {}
     kind = EventType(event.event_type)
-    lang = tr.language
 
     def who(user_id: Any) -> str:
         return user_name(names.get(user_id)) if isinstance(user_id, int) else "—"
@@ -293,8 +301,8 @@ def event_summary(
         edited = f" {tr('tl.edited')}" if p.get("edited") else ""
         return tr("tl.ev.comment", text=body or tr("tl.ev.file_only")) + extra + edited
     if kind == EventType.STAGE_CHANGED:
-        old = p.get(f"from_name_{lang}") or p.get("from_name_en") or "—"
-        new = p.get(f"to_name_{lang}") or p.get("to_name_en") or "—"
+        old = _moved_stage(tr, event, "from")
+        new = _moved_stage(tr, event, "to")
         return tr("tl.ev.stage", old=_one_line(old), new=_one_line(new))
     if kind == EventType.FIELD_CHANGED:
         field = str(p.get("field") or "")

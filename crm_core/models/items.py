@@ -86,39 +86,43 @@ def item_type_column() -> Enum:
 
 
 class Pipeline(Base):
-    """A lead pipeline (exactly one) or a deal pipeline ("воронка", category)."""
+    """A lead pipeline (exactly one) or a deal pipeline ("воронка", category).
+
+    Its name is data in no language: a seeded pipeline has a `code` the bot names from its
+    catalogs; one an admin made or renamed has the literal `name`, shown as typed in every language.
+    """
 
     __tablename__ = "pipelines"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entity_type: Mapped[ItemType] = mapped_column(item_type_column(), index=True)
-    name_ru: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(String(50))
+    name: Mapped[str | None] = mapped_column(String(200))
     sort: Mapped[int] = mapped_column(default=100)
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    def name(self, language: str) -> str:
-        return self.name_ru if language == "ru" else self.name_en
-
 
 class Stage(Base):
+    """A stage of a pipeline. `code` is its stable id within the pipeline (NEW, WON, C12 for one an
+    admin added). A stage of the default set has no `name`: the bot names it from its catalogs by
+    (`entity_type`, `code`); one an admin added or renamed has the literal `name`, shown as typed in
+    every language. `entity_type` is its pipeline's (it never changes), kept here so a stage can be
+    named without loading its pipeline (a lead's NEW is "Новый", a deal's "Новая")."""
+
     __tablename__ = "stages"
     __table_args__ = (Index("ix_stages_pipeline_sort", "pipeline_id", "sort"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    entity_type: Mapped[ItemType] = mapped_column(item_type_column())
     code: Mapped[str] = mapped_column(String(50))
-    name_ru: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
     sort: Mapped[int] = mapped_column(default=100)
     color: Mapped[str] = mapped_column(String(16), default="#39A8EF")
     semantics: Mapped[StageSemantics] = mapped_column(
         str_enum(StageSemantics, "stage_semantics"), default=StageSemantics.PROCESS
     )
-
-    def name(self, language: str) -> str:
-        return self.name_ru if language == "ru" else self.name_en
 
 
 # --- items ------------------------------------------------------------------------------------

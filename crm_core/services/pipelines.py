@@ -25,16 +25,21 @@ from crm_core.services.versioning import check_version, flush_or_conflict
 
 STAGED_TYPES = (ItemType.LEAD, ItemType.DEAL)
 
-# Stages a new deal pipeline starts with (same as the seeded "General" one).
-DEFAULT_DEAL_STAGES: list[tuple[str, str, str, StageSemantics, str]] = [
-    ("NEW", "New", "Новая", StageSemantics.PROCESS, "#39A8EF"),
-    ("PREPARATION", "Preparing documents", "Подготовка документов", StageSemantics.PROCESS, "#2FC6F6"),
-    ("PREPAYMENT_INVOICE", "Prepayment invoice", "Счёт на предоплату", StageSemantics.PROCESS, "#55D0E0"),
-    ("EXECUTING", "In progress", "В работе", StageSemantics.PROCESS, "#47E4C2"),
-    ("FINAL_INVOICE", "Final invoice", "Финальный счёт", StageSemantics.PROCESS, "#FFA900"),
-    ("WON", "Won", "Сделка успешна", StageSemantics.SUCCESS, "#7BD500"),
-    ("LOSE", "Lost", "Сделка провалена", StageSemantics.FAILURE, "#FF5752"),
-    ("APOLOGY", "Analyze failure", "Анализ причины провала", StageSemantics.FAILURE, "#FF5752"),
+# Codes of the seeded pipelines (migration 0002; their names are the bot's catalogs').
+LEAD_PIPELINE_CODE = "LEADS"
+GENERAL_PIPELINE_CODE = "GENERAL"
+
+# Stages a new deal pipeline starts with (same as the seeded "General" one): code, semantics,
+# colour. They have no literal name: the bot names them by code in the reader's language.
+DEFAULT_DEAL_STAGES: list[tuple[str, StageSemantics, str]] = [
+    ("NEW", StageSemantics.PROCESS, "#39A8EF"),
+    ("PREPARATION", StageSemantics.PROCESS, "#2FC6F6"),
+    ("PREPAYMENT_INVOICE", StageSemantics.PROCESS, "#55D0E0"),
+    ("EXECUTING", StageSemantics.PROCESS, "#47E4C2"),
+    ("FINAL_INVOICE", StageSemantics.PROCESS, "#FFA900"),
+    ("WON", StageSemantics.SUCCESS, "#7BD500"),
+    ("LOSE", StageSemantics.FAILURE, "#FF5752"),
+    ("APOLOGY", StageSemantics.FAILURE, "#FF5752"),
 ]
 
 
@@ -136,29 +141,27 @@ async def create_pipeline(
     session: AsyncSession,
     actor: User,
     *,
-    name_ru: str,
-    name_en: str,
+    name: str,
     entity_type: ItemType | str = ItemType.DEAL,
     sort: int | None = None,
 ) -> Pipeline:
-    """A new deal pipeline with the default stages. There is only one lead pipeline."""
+    """A new deal pipeline with the default stages. There is only one lead pipeline.
+    `name` is the admin's wording, shown as is in every language."""
     ensure_admin(actor)
     if ItemType(entity_type) != ItemType.DEAL:
         raise ValidationFailed("only deals have several pipelines", entity_type=str(entity_type))
     if sort is None:
         sort = (await session.scalar(select(func.max(Pipeline.sort))) or 0) + 10
-    pipeline = Pipeline(
-        entity_type=ItemType.DEAL, name_ru=_name(name_ru), name_en=_name(name_en), sort=sort, is_default=False
-    )
+    pipeline = Pipeline(entity_type=ItemType.DEAL, name=_name(name), sort=sort, is_default=False)
     session.add(pipeline)
     await session.flush()
-    for i, (code, en, ru, semantics, color) in enumerate(DEFAULT_DEAL_STAGES):
+    for i, (code, semantics, color) in enumerate(DEFAULT_DEAL_STAGES):
         session.add(
             Stage(
                 pipeline_id=pipeline.id,
+                entity_type=ItemType.DEAL,
                 code=code,
-                name_en=en,
-                name_ru=ru,
+                name=None,
                 sort=(i + 1) * 10,
                 color=color,
                 semantics=semantics,
@@ -173,15 +176,12 @@ async def rename_pipeline(
     actor: User,
     pipeline_id: int,
     *,
-    name_ru: str | None = None,
-    name_en: str | None = None,
+    name: str,
 ) -> Pipeline:
+    """Name a pipeline in the admin's words (a seeded one stops following the bot's language)."""
     ensure_admin(actor)
     pipeline = await get_pipeline(session, pipeline_id)
-    if name_ru is not None:
-        pipeline.name_ru = _name(name_ru)
-    if name_en is not None:
-        pipeline.name_en = _name(name_en)
+    pipeline.name = _name(name)
     await session.flush()
     return pipeline
 
@@ -207,8 +207,7 @@ async def create_stage(
     actor: User,
     pipeline_id: int,
     *,
-    name_ru: str,
-    name_en: str,
+    name: str,
     semantics: StageSemantics | str = StageSemantics.PROCESS,
     color: str = "#39A8EF",
     sort: int | None = None,
@@ -216,7 +215,7 @@ async def create_stage(
 ) -> Stage:
     """Add a stage (at the end of its group unless `sort`). A second success stage is refused."""
     ensure_admin(actor)
-    await get_pipeline(session, pipeline_id)
+    pipeline = await get_pipeline(session, pipeline_id)
     semantics = StageSemantics(semantics)
     stages = await list_stages(session, pipeline_id)
     if semantics == StageSemantics.SUCCESS and any(s.semantics == StageSemantics.SUCCESS for s in stages):
@@ -226,8 +225,8 @@ async def create_stage(
         sort = (max(same) if same else max((s.sort for s in stages), default=0)) + 5
     stage = Stage(
         pipeline_id=pipeline_id,
-        name_ru=_name(name_ru),
-        name_en=_name(name_en),
+        entity_type=pipeline.entity_type,
+        name=_name(name),
         semantics=semantics,
         color=_color(color),
         sort=sort,
@@ -245,17 +244,14 @@ async def update_stage(
     actor: User,
     stage_id: int,
     *,
-    name_ru: str | None = None,
-    name_en: str | None = None,
+    name: str | None = None,
     color: str | None = None,
 ) -> Stage:
-    """Rename and/or recolour a stage."""
+    """Rename (in the admin's words, shown as is in every language) and/or recolour a stage."""
     ensure_admin(actor)
     stage = await get_stage(session, stage_id)
-    if name_ru is not None:
-        stage.name_ru = _name(name_ru)
-    if name_en is not None:
-        stage.name_en = _name(name_en)
+    if name is not None:
+        stage.name = _name(name)
     if color is not None:
         stage.color = _color(color)
     await session.flush()
@@ -405,10 +401,12 @@ async def move_stage(
     payload: dict[str, Any] = {
         "from_stage_id": old_stage.id,
         "to_stage_id": stage.id,
-        "from_name_en": old_stage.name_en,
-        "from_name_ru": old_stage.name_ru,
-        "to_name_en": stage.name_en,
-        "to_name_ru": stage.name_ru,
+        # What names the stages when the event is read (they may be renamed or deleted by then):
+        # the code (named by the reader's language) and the admin's literal name, if any.
+        "from_code": old_stage.code,
+        "from_name": old_stage.name,
+        "to_code": stage.code,
+        "to_name": stage.name,
         "to_semantics": str(stage.semantics),
         "seconds_in_previous": seconds,
     }

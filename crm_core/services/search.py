@@ -4,6 +4,9 @@ Matches, best first: an exact ref ("D-7"), an exact phone (typed any way, compar
 email (any case), a name/title starting with the text, a name/title containing it (and a phone
 containing at least 5 typed digits). Prefix matches use the lower(...) indexes; the contains scan
 only runs when the better matches did not fill the page.
+
+A hit says which stage a lead/deal is on by the stage's code and literal name, not in words: the
+caller names it in the reader's language (stage names are the bot's catalogs, not crm_core's).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models.items import (
@@ -41,13 +44,21 @@ class SearchHit:
     item_type: ItemType
     id: int
     title: str
-    subtitle: str
     rank: int
     matched_by: str  # "ref" | "phone" | "email" | "name"
+    matched: str | None = None  # the phone/email as stored, when one matched
+    detail: str | None = None  # a contact's position, a company's industry
+    stage_code: str | None = None  # a lead's/deal's stage: its code and its admin-given name
+    stage_name: str | None = None
 
     @property
     def ref(self) -> str:
         return format_ref(self.item_type, self.id)
+
+    @property
+    def subtitle(self) -> str:
+        """ref · matched phone/email · detail (a lead's/deal's stage is the caller's to name)."""
+        return " · ".join(p for p in (self.ref, self.matched, self.detail) if p)
 
 
 def _escape(text: str) -> str:
@@ -78,27 +89,28 @@ def _prefix_cond(expr: Any, text: str, dialect: str) -> ColumnElement[bool]:
     return expr.like(_escape(text) + "%", escape="\\")  # PostgreSQL: text_pattern_ops index
 
 
-def _select_display(model: Any, language: str) -> Any:
-    """SELECT id, title, detail for a model (detail: stage name / position / industry)."""
+def _select_display(model: Any) -> Any:
+    """SELECT id, title, detail, stage code, stage name for a model (detail: position / industry)."""
+    no_stage = (null().label("stage_code"), null().label("stage_name"))
     if model is Contact:
         title = func.trim(func.coalesce(Contact.name, "") + " " + func.coalesce(Contact.last_name, ""))
-        return select(Contact.id, title, Contact.position)
+        return select(Contact.id, title, Contact.position, *no_stage)
     if model is Company:
-        return select(Company.id, Company.title, Company.industry)
-    stage_name = Stage.name_ru if language == "ru" else Stage.name_en
+        return select(Company.id, Company.title, Company.industry, *no_stage)
     title = model.title
     if model is Lead:
         person = func.trim(func.coalesce(Lead.name, "") + " " + func.coalesce(Lead.last_name, ""))
         title = func.coalesce(func.nullif(Lead.title, ""), person)
-    return select(model.id, title, stage_name).join(Stage, Stage.id == model.stage_id)
+    return select(model.id, title, null(), Stage.code, Stage.name).join(Stage, Stage.id == model.stage_id)
 
 
 def _hit(item_type: ItemType, row: Any, rank: int, matched_by: str, matched: str | None = None) -> SearchHit:
-    item_id, title, detail = row[0], row[1], row[2]
-    ref = format_ref(item_type, item_id)
-    parts = [ref] + [p for p in (matched, detail) if p]
-    title = (title or "").strip() or ref
-    return SearchHit(item_type, int(item_id), title, " · ".join(parts), rank, matched_by)
+    item_id, title, detail, stage_code, stage_name = row[:5]
+    title = (title or "").strip() or format_ref(item_type, item_id)
+    return SearchHit(
+        item_type, int(item_id), title, rank, matched_by,
+        matched=matched or None, detail=detail or None, stage_code=stage_code, stage_name=stage_name,
+    )  # fmt: skip
 
 
 async def search_items(
@@ -116,7 +128,6 @@ async def search_items(
     if not text or limit <= 0:
         return []
     dialect = session.get_bind().dialect.name
-    lang = actor.language or "en"
     hits: dict[tuple[ItemType, int], SearchHit] = {}
 
     def add(hit: SearchHit) -> None:
@@ -130,7 +141,7 @@ async def search_items(
         model = ITEM_MODELS[parsed[0]]
         row = (
             await session.execute(
-                _select_display(model, lang).where(model.id == parsed[1], *fast_visible(actor, model))
+                _select_display(model).where(model.id == parsed[1], *fast_visible(actor, model))
             )
         ).first()
         if row:  # a typed ref is unambiguous: no need to scan names for "d-7"
@@ -153,7 +164,7 @@ async def search_items(
         for item_type in types:
             model = ITEM_MODELS[item_type]
             stmt = (
-                _select_display(model, lang)
+                _select_display(model)
                 .add_columns(Communication.value)
                 .join(
                     Communication,
@@ -164,7 +175,7 @@ async def search_items(
                 .limit(limit)
             )
             for row in (await session.execute(stmt)).all():
-                add(_hit(item_type, row, RANK_EXACT, label, row[3]))
+                add(_hit(item_type, row, RANK_EXACT, label, row[5]))
 
     # 3. names: prefix (indexed) first; the contains scan only if the page is not full yet.
     # A phone that matched exactly is what was meant: skip the name scans for it.
@@ -175,7 +186,7 @@ async def search_items(
         prefix_exprs, _ = _name_exprs(model)
         cond = or_(*[_prefix_cond(e, lowered, dialect) for e in prefix_exprs])
         stmt = (
-            _select_display(model, lang)
+            _select_display(model)
             .where(cond, *fast_visible(actor, model))
             .order_by(model.id.desc())
             .limit(limit)
@@ -189,7 +200,7 @@ async def search_items(
             _, contains_exprs = _name_exprs(model)
             cond = or_(*[e.like(pattern, escape="\\") for e in contains_exprs])
             stmt = (
-                _select_display(model, lang)
+                _select_display(model)
                 .where(cond, *fast_visible(actor, model))
                 .order_by(model.id.desc())
                 .limit(limit)
@@ -200,7 +211,7 @@ async def search_items(
         for item_type in types:
             model = ITEM_MODELS[item_type]
             stmt = (
-                _select_display(model, lang)
+                _select_display(model)
                 .add_columns(Communication.value)
                 .join(
                     Communication,
@@ -215,7 +226,7 @@ async def search_items(
                 .limit(limit)
             )
             for row in (await session.execute(stmt)).all():
-                add(_hit(item_type, row, RANK_CONTAINS, "phone", row[3]))
+                add(_hit(item_type, row, RANK_CONTAINS, "phone", row[5]))
 
     type_order = {t: i for i, t in enumerate(types)}
     ranked = sorted(hits.values(), key=lambda h: (h.rank, type_order[h.item_type], -h.id))

@@ -1,15 +1,19 @@
 """Message ids of enum values, written once as literals so the catalog test sees every one.
 
 Shown with `tr(ROLE_NAMES[role])`; the N_ marks an id translated later, where it is shown.
+Pipelines and stages are named here too, once: stage_name / pipeline_name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from crm_core.models.activities import ActivityType, TaskStatus
-from crm_core.models.items import ItemType
+from crm_core.models.items import ItemType, Pipeline, Stage
 from crm_core.models.timeline import EventType
 from crm_core.models.users import Role
 from crm_core.services.conversion import Scheme
+from crm_core.services.pipelines import GENERAL_PIPELINE_CODE, LEAD_PIPELINE_CODE
 from handlers.texts import N_
 
 ROLE_NAMES = {
@@ -84,3 +88,49 @@ SCHEME_NAMES = {
     Scheme.DEAL_COMPANY: N_("cv.s.deal_company"),
     Scheme.DEAL_CONTACT_COMPANY: N_("cv.s.deal_contact_company"),
 }
+
+# The seeded pipelines and the default stages by code (crm_core.services.pipelines, migration
+# 0002); a stage's code is named per item type: a lead's NEW is "Новый", a deal's "Новая".
+PIPELINE_NAMES = {
+    LEAD_PIPELINE_CODE: N_("pipeline.leads"),
+    GENERAL_PIPELINE_CODE: N_("pipeline.general"),
+}
+STAGE_NAMES = {
+    (ItemType.LEAD, "NEW"): N_("stage.lead.new"),
+    (ItemType.LEAD, "IN_PROCESS"): N_("stage.lead.in_process"),
+    (ItemType.LEAD, "PROCESSED"): N_("stage.lead.processed"),
+    (ItemType.LEAD, "CONVERTED"): N_("stage.lead.converted"),
+    (ItemType.LEAD, "JUNK"): N_("stage.lead.junk"),
+    (ItemType.DEAL, "NEW"): N_("stage.deal.new"),
+    (ItemType.DEAL, "PREPARATION"): N_("stage.deal.preparation"),
+    (ItemType.DEAL, "PREPAYMENT_INVOICE"): N_("stage.deal.prepayment_invoice"),
+    (ItemType.DEAL, "EXECUTING"): N_("stage.deal.executing"),
+    (ItemType.DEAL, "FINAL_INVOICE"): N_("stage.deal.final_invoice"),
+    (ItemType.DEAL, "WON"): N_("stage.deal.won"),
+    (ItemType.DEAL, "LOSE"): N_("stage.deal.lose"),
+    (ItemType.DEAL, "APOLOGY"): N_("stage.deal.apology"),
+}
+
+Tr = Callable[..., str]
+
+
+def coded_stage_name(tr: Tr, item_type: ItemType | str, code: str | None, name: str | None) -> str:
+    """A stage's name from its parts (a timeline event keeps them): the admin's literal name as
+    typed, else the default stage's name in the reader's language, else its bare code."""
+    if name:
+        return name
+    key = STAGE_NAMES.get((ItemType(item_type), code or ""))
+    return tr(key) if key else (code or "—")
+
+
+def stage_name(tr: Tr, stage: Stage) -> str:
+    """The one way a stage is named to a user (plain text: escape it for HTML)."""
+    return coded_stage_name(tr, stage.entity_type, stage.code, stage.name)
+
+
+def pipeline_name(tr: Tr, pipeline: Pipeline) -> str:
+    """The one way a pipeline is named to a user (plain text: escape it for HTML)."""
+    if pipeline.name:
+        return pipeline.name
+    key = PIPELINE_NAMES.get(pipeline.code or "")
+    return tr(key) if key else (pipeline.code or "—")

@@ -138,7 +138,7 @@ async def test_required_fields_stop_conversion_and_nothing_is_written(session):
 
 async def test_per_pipeline_required_field(session):
     admin = await make_admin(session)
-    other = await pl.create_pipeline(session, admin, name_ru="Тендеры", name_en="Tenders")
+    other = await pl.create_pipeline(session, admin, name="Tenders")
     await set_required_fields(session, admin, ItemType.DEAL, ["close_date"], pipeline_id=other.id)
     lead = await make_lead(session, admin, title="T")
     with pytest.raises(RequiredFieldsMissing) as exc:

@@ -18,26 +18,20 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 async def test_seeded_default_pipelines(session):
     lead_pipe = await pl.default_pipeline(session, ItemType.LEAD)
     stages = await pl.list_stages(session, lead_pipe.id)
-    assert [(s.name_en, s.name_ru, s.semantics) for s in stages] == [
-        ("New", "Новый", StageSemantics.PROCESS),
-        ("In progress", "В работе", StageSemantics.PROCESS),
-        ("Processed", "Обработан", StageSemantics.PROCESS),
-        ("Quality lead", "Качественный лид", StageSemantics.SUCCESS),
-        ("Poor lead", "Некачественный лид", StageSemantics.FAILURE),
+    # Seeded rows carry codes and no literal name: the bot names them in the reader's language.
+    assert (lead_pipe.code, lead_pipe.name) == (pl.LEAD_PIPELINE_CODE, None)
+    assert [(s.entity_type, s.code, s.name, s.semantics) for s in stages] == [
+        (ItemType.LEAD, "NEW", None, StageSemantics.PROCESS),
+        (ItemType.LEAD, "IN_PROCESS", None, StageSemantics.PROCESS),
+        (ItemType.LEAD, "PROCESSED", None, StageSemantics.PROCESS),
+        (ItemType.LEAD, "CONVERTED", None, StageSemantics.SUCCESS),
+        (ItemType.LEAD, "JUNK", None, StageSemantics.FAILURE),
     ]
     deal_pipe = await pl.default_pipeline(session, ItemType.DEAL)
-    assert (deal_pipe.name_en, deal_pipe.name_ru) == ("General", "Общая")
-    names = [s.name_ru for s in await pl.list_stages(session, deal_pipe.id)]
-    assert names == [
-        "Новая",
-        "Подготовка документов",
-        "Счёт на предоплату",
-        "В работе",
-        "Финальный счёт",
-        "Сделка успешна",
-        "Сделка провалена",
-        "Анализ причины провала",
-    ]
+    assert (deal_pipe.code, deal_pipe.name) == (pl.GENERAL_PIPELINE_CODE, None)
+    deal_stages = await pl.list_stages(session, deal_pipe.id)
+    assert [s.code for s in deal_stages] == [code for code, _, _ in pl.DEFAULT_DEAL_STAGES]
+    assert {(s.entity_type, s.name) for s in deal_stages} == {(ItemType.DEAL, None)}
     await pl.check_invariants(session, lead_pipe.id)
     await pl.check_invariants(session, deal_pipe.id)
 
@@ -45,30 +39,29 @@ async def test_seeded_default_pipelines(session):
 async def test_admin_edits_pipelines_and_invariants_hold(session):
     admin = await make_admin(session)
     sales = await make_user(session, Role.SALESPERSON)
-    pipe = await pl.create_pipeline(session, admin, name_ru="Опт", name_en="Wholesale")
+    pipe = await pl.create_pipeline(session, admin, name="Wholesale")
     stages = await pl.list_stages(session, pipe.id)
-    assert len(stages) == 8 and stages[0].name_en == "New"
+    assert pipe.name == "Wholesale" and pipe.code is None
+    assert len(stages) == 8
+    assert (stages[0].code, stages[0].name, stages[0].entity_type) == ("NEW", None, ItemType.DEAL)
     await pl.check_invariants(session, pipe.id)
 
     with pytest.raises(AccessDenied):
-        await pl.create_stage(session, sales, pipe.id, name_ru="x", name_en="x")
+        await pl.create_stage(session, sales, pipe.id, name="x")
     with pytest.raises(AccessDenied):
-        await pl.rename_pipeline(session, sales, pipe.id, name_en="Hack")
+        await pl.rename_pipeline(session, sales, pipe.id, name="Hack")
 
-    new = await pl.create_stage(
-        session, admin, pipe.id, name_ru="Согласование", name_en="Approval", color="#aabbcc"
-    )
+    new = await pl.create_stage(session, admin, pipe.id, name="Согласование", color="#aabbcc")
     assert new.color == "#AABBCC" and new.semantics == StageSemantics.PROCESS
+    assert (new.name, new.code, new.entity_type) == ("Согласование", f"C{new.id}", ItemType.DEAL)
     process = [s for s in await pl.list_stages(session, pipe.id) if s.semantics == StageSemantics.PROCESS]
     assert process[-1].id == new.id  # appended to the process group
     with pytest.raises(PipelineInvariantViolated):
-        await pl.create_stage(
-            session, admin, pipe.id, name_ru="Ещё", name_en="Another win", semantics="success"
-        )
+        await pl.create_stage(session, admin, pipe.id, name="Another win", semantics="success")
 
-    await pl.update_stage(session, admin, new.id, name_en="Sign-off", color="#112233")
-    await pl.rename_pipeline(session, admin, pipe.id, name_en="Wholesale B2B")
-    assert new.name_en == "Sign-off" and new.color == "#112233" and pipe.name_en == "Wholesale B2B"
+    await pl.update_stage(session, admin, new.id, name="Sign-off", color="#112233")
+    await pl.rename_pipeline(session, admin, pipe.id, name="Wholesale B2B")
+    assert new.name == "Sign-off" and new.color == "#112233" and pipe.name == "Wholesale B2B"
 
     ids = [s.id for s in await pl.list_stages(session, pipe.id)]
     reordered = [ids[1], ids[0], *ids[2:]]
@@ -125,6 +118,9 @@ async def test_move_stage_history_events_and_closing(session):
     assert first.payload["from_stage_id"] == stages["NEW"].id
     assert first.payload["to_stage_id"] == stages["FINAL_INVOICE"].id
     assert first.payload["seconds_in_previous"] == 7200
+    # The stages by code and literal name (None: a default stage named in the reader's language).
+    assert (first.payload["from_code"], first.payload["to_code"]) == ("NEW", "FINAL_INVOICE")
+    assert first.payload["from_name"] is None and first.payload["to_name"] is None
     assert first.author_id == user.id and first.created_at == t1
 
 
@@ -140,7 +136,7 @@ async def test_lead_failure_stage_closes_as_poor(session):
 async def test_move_deal_to_another_pipeline(session):
     admin = await make_admin(session)
     deal = await make_deal(session, admin)
-    other = await pl.create_pipeline(session, admin, name_ru="Сервис", name_en="Service")
+    other = await pl.create_pipeline(session, admin, name="Service")
     await pl.move_to_pipeline(session, admin, deal, other.id)
     first = await pl.first_stage(session, other.id)
     assert (deal.pipeline_id, deal.stage_id) == (other.id, first.id)

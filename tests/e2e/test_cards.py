@@ -238,9 +238,9 @@ async def test_stage_move_updates_card_db_and_timeline(bot: Harness) -> None:
     lead = await _load(bot, Lead, lead_id)
     async with bot.app.db.unit_of_work() as s:
         stage = await s.get(Stage, lead.stage_id)
-    assert stage.name_en == "Processed" and not lead.closed
+    assert stage.code == "PROCESSED" and not lead.closed
     [event] = await _events(bot, ItemType.LEAD, lead_id, EventType.STAGE_CHANGED)
-    assert event.payload["to_name_en"] == "Processed"
+    assert (event.payload["to_code"], event.payload["to_name"]) == ("PROCESSED", None)
     # Lost: the lead is closed.
     [stages] = await bot.press(SALES_ID, moved, "Stage")
     [lost] = await bot.press(SALES_ID, stages, "Poor lead")
@@ -266,7 +266,7 @@ async def test_deal_pipeline_change(bot: Harness) -> None:
     admin, sales, _other = await _team(bot)
     async with bot.app.db.unit_of_work() as s:
         actor = await s.get(User, admin.id)
-        pipeline = await pipelines_service.create_pipeline(s, actor, name_ru="Опт", name_en="Wholesale")
+        pipeline = await pipelines_service.create_pipeline(s, actor, name="Wholesale")
         pipeline_id = pipeline.id
         first = await pipelines_service.first_stage(s, pipeline_id)
         first_id = first.id
@@ -298,7 +298,7 @@ async def test_stale_stage_keyboard_is_a_clear_conflict(bot: Harness) -> None:
     assert "Someone changed this item" in _answer(bot, update)
     lead = await _load(bot, Lead, lead_id)
     async with bot.app.db.unit_of_work() as s:
-        assert (await s.get(Stage, lead.stage_id)).name_en == "New"
+        assert (await s.get(Stage, lead.stage_id)).code == "NEW"
     assert "Contested (Olga)" in bot.current(card).text  # the fresh card is shown
 
 

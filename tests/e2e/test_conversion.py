@@ -152,9 +152,7 @@ async def test_pipeline_is_chosen_when_there_are_several(bot: Harness) -> None:
     admin = await admin_user(bot, "ru")
     sales = await add_member(bot, SALES_ID, "Сэм", lang="ru")
     async with bot.app.db.unit_of_work() as s:
-        pipeline = await pipelines_service.create_pipeline(
-            s, await s.get(User, admin.id), name_ru="Опт", name_en="Wholesale"
-        )
+        pipeline = await pipelines_service.create_pipeline(s, await s.get(User, admin.id), name="Опт")
         pipeline_id = pipeline.id
     lead_id = await make_lead(bot, sales)
     screen = await open_convert(bot, lead_id, "ru")

@@ -12,6 +12,8 @@ from crm_core.services import pipelines as pipelines_service
 from crm_core.services import views as views_service
 from handlers.card_render import format_money
 from handlers.kanban import KbAction, KbCB
+from handlers.texts import Translator
+from handlers.texts.names import stage_name
 from tests.e2e.harness import Harness
 from tests.e2e.people import add_member, admin_user
 
@@ -28,6 +30,11 @@ async def team(bot: Harness, lang: str = "en", other_lang: str = "en") -> tuple[
     sales = await add_member(bot, SALES_ID, "Sam Seller", lang=lang)
     other = await add_member(bot, OTHER_ID, "Olga Other", lang=other_lang, role=Role.SALESPERSON)
     return admin, sales, other
+
+
+def named(stage: Stage, language: str = "en") -> str:
+    """A stage as the bot names it to a reader of `language`."""
+    return stage_name(Translator(language), stage)
 
 
 async def stages_of(bot: Harness, item_type: ItemType) -> list[Stage]:
@@ -106,18 +113,18 @@ async def test_kanban_counts_sums_paging_and_move(bot: Harness) -> None:
     assert "16 leads in progress" in board.text
     assert f"New — 10 · {format_money(Decimal('10000'), 'RUB', 'en')}" in board.text
     assert f"In progress — 4 · {format_money(Decimal('10002'), 'RUB', 'en')}" in board.text
-    assert "Processed — 2" in board.text or f"{processed.name_en} — 2" in board.text
+    assert "Processed — 2" in board.text or f"{named(processed)} — 2" in board.text
     assert "Hidden" not in board.text and "777" not in board.text
     # The board agrees with crm_core's own figures for this user.
     async with bot.app.db.unit_of_work() as s:
         me = await s.get(User, sales.id)
         columns = await views_service.kanban(s, me, new.pipeline_id)
     for col in columns:
-        assert f"{col.stage.name_en} · {col.count}" in " ".join(buttons(board))
+        assert f"{named(col.stage)} · {col.count}" in " ".join(buttons(board))
     assert "Lost" not in board.text  # won/lost groups only on request
 
     # A stage paged: 8 per page, Next/Prev, each item once.
-    await bot.press(SALES_ID, board, f"{new.name_en} · 10")
+    await bot.press(SALES_ID, board, f"{named(new)} · 10")
     page1 = bot.current(home)
     assert "New — 10" in page1.text and "Page 1 of 2" in page1.text
     refs1 = {f"L-{i}" for i in by_stage[new.id] if f"L-{i} " in page1.text}
@@ -136,9 +143,9 @@ async def test_kanban_counts_sums_paging_and_move(bot: Harness) -> None:
     await bot.press(SALES_ID, bot.current(home), "Move")
     chooser = bot.current(home)
     assert f"Move {moved_ref}" in chooser.text
-    await bot.press(SALES_ID, chooser, work.name_en)
+    await bot.press(SALES_ID, chooser, named(work))
     after = bot.current(home)
-    assert f"{moved_ref} moved to «{work.name_en}»" in after.text
+    assert f"{moved_ref} moved to «{named(work)}»" in after.text
     assert "New — 9" in after.text
     async with bot.app.db.unit_of_work() as s:
         assert (await s.get(Lead, moved_id)).stage_id == work.id  # type: ignore[union-attr]
@@ -150,16 +157,16 @@ async def test_kanban_counts_sums_paging_and_move(bot: Harness) -> None:
     await bot.press(SALES_ID, board, "Show won/lost")
     full = bot.current(home)
     junk = next(s for s in stages if s.semantics == StageSemantics.FAILURE)
-    assert "Won" in full.text and "Lost" in full.text and f"{junk.name_en} — 1" in full.text
+    assert "Won" in full.text and "Lost" in full.text and f"{named(junk)} — 1" in full.text
     await bot.press(SALES_ID, full, "Hide won/lost")
-    assert junk.name_en not in bot.current(home).text
+    assert named(junk) not in bot.current(home).text
 
 
 async def test_deal_pipelines_switch_and_russian(bot: Harness) -> None:
     admin, sales, _other = await team(bot, lang="ru")
     async with bot.app.db.unit_of_work() as s:
         me = await s.get(User, admin.id)
-        extra = await pipelines_service.create_pipeline(s, me, name_ru="Опт", name_en="Wholesale")
+        extra = await pipelines_service.create_pipeline(s, me, name="Опт")
         extra_id = extra.id
         extra_first = (await pipelines_service.list_stages(s, extra_id))[0]
     await make_items(bot, sales, ItemType.DEAL, 3, prefix="Сделка", amount=Decimal("150000"))

@@ -20,7 +20,7 @@ from crm_core.services import views as views_service
 from handlers.filters_ui import FlAction, FlCB
 from handlers.lists import BkAction, BkCB, LsAction, LsCB
 from tests.e2e.harness import Harness
-from tests.e2e.test_kanban import OTHER_ID, SALES_ID, answer_text, make_items, stages_of, team
+from tests.e2e.test_kanban import OTHER_ID, SALES_ID, answer_text, make_items, named, stages_of, team
 
 REF = re.compile(r"\b(L|D|C|CO)-(\d+)\b")
 
@@ -149,10 +149,10 @@ async def test_filter_by_stage_and_amount_in_russian(bot: Harness) -> None:
     await bot.press(SALES_ID, listed, "Фильтр")
     await bot.press(SALES_ID, listed, "Добавить условие")
     await bot.press(SALES_ID, listed, "Стадия")
-    await bot.press(SALES_ID, listed, stages[0].name_ru)
+    await bot.press(SALES_ID, listed, named(stages[0], "ru"))
     assert (
         "найдены 2 записи" in bot.current(listed).text
-        and f"Стадия: {stages[0].name_ru}" in bot.current(listed).text
+        and f"Стадия: {named(stages[0], 'ru')}" in bot.current(listed).text
     )
 
 
@@ -171,9 +171,9 @@ async def test_bulk_stage_responsible_delete_and_forged(bot: Harness) -> None:
     assert "3 selected" in bot.current(page).text
     await bot.press(SALES_ID, bot.current(page), "Stage…")
     assert "Move 3 selected" in bot.current(page).text
-    await bot.press(SALES_ID, bot.current(page), work.name_en)
+    await bot.press(SALES_ID, bot.current(page), named(work))
     report = bot.current(page)
-    assert f"3 moved to «{work.name_en}»" in report.text
+    assert f"3 moved to «{named(work)}»" in report.text
     async with bot.app.db.unit_of_work() as s:
         rows = (await s.scalars(select(Lead).where(Lead.id.in_(ids)))).all()
         assert sorted(r.id for r in rows if r.stage_id == work.id) == sorted(ids[:3])

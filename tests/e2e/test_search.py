@@ -6,7 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from crm_core.models import User
+from crm_core.models.items import Deal
 from crm_core.services import items as items_service
+from crm_core.services import pipelines as pipelines_service
 from tests.e2e.harness import Harness
 from tests.e2e.test_kanban import OTHER_ID, SALES_ID, team
 
@@ -93,3 +95,25 @@ async def test_inline_mode_shows_only_visible_items_with_deep_links(bot: Harness
     update = bot.tg.inline_query(STRANGER_ID, "windows")
     await bot.settle()
     assert bot.tg.inline_answers[update["inline_query"]["id"]]["results"] == []
+
+
+async def test_results_name_the_stage_in_the_readers_language(bot: Harness) -> None:
+    admin, sales, other = await team(bot)
+    ids = await _arrange(bot, sales, other)
+    [found] = await bot.say(SALES_ID, "/find windows")
+    assert f"D-{ids['deal']} · New" in found.text
+    async with bot.app.db.unit_of_work() as s:
+        me = await s.get(User, sales.id)
+        me.language, me.language_chosen = "ru", True
+    [found] = await bot.say(SALES_ID, "/find windows")
+    assert f"D-{ids['deal']} · Новая" in found.text
+    # Renamed by an admin: the admin's word for every reader.
+    async with bot.app.db.unit_of_work() as s:
+        deal = await s.get(Deal, ids["deal"])
+        await pipelines_service.update_stage(s, await s.get(User, admin.id), deal.stage_id, name="Свежие")
+    [found] = await bot.say(SALES_ID, "/find windows")
+    assert f"D-{ids['deal']} · Свежие" in found.text
+    async with bot.app.db.unit_of_work() as s:
+        (await s.get(User, sales.id)).language = "en"  # the literal name is not translated
+    [found] = await bot.say(SALES_ID, "/find windows")
+    assert f"D-{ids['deal']} · Свежие" in found.text

@@ -224,7 +224,10 @@ async def test_last_admin_cannot_step_down_russian(bot: Harness) -> None:
     await bot.press(ADMIN_ID, screen, "Да, удалить")
     assert "Успешную стадию удалить нельзя" in _last_answer(bot)["text"]
     async with bot.app.db.unit_of_work() as s:
-        assert await s.scalar(select(Stage).where(Stage.name_ru == "Качественный лид")) is not None
+        assert (
+            await s.scalar(select(Stage).where(Stage.entity_type == ItemType.LEAD, Stage.code == "CONVERTED"))
+            is not None
+        )
 
 
 async def test_invites_are_listed_and_revoked(bot: Harness) -> None:
@@ -272,9 +275,9 @@ async def test_pipeline_and_stage_editing(bot: Harness) -> None:
     screen = replies[-1]
     assert "Deal pipeline: Wholesale" in screen.text and "In progress" in screen.text
     async with bot.app.db.unit_of_work() as s:
-        pipeline = await s.scalar(select(Pipeline).where(Pipeline.name_en == "Wholesale"))
+        pipeline = await s.scalar(select(Pipeline).where(Pipeline.name == "Wholesale"))
     assert pipeline is not None
-    assert [st.name_en for st in await _stages(bot, pipeline.id)][:2] == ["New", "Preparing documents"]
+    assert [st.code for st in await _stages(bot, pipeline.id)][:2] == ["NEW", "PREPARATION"]
 
     # Rename, recolour and move a stage up.
     await bot.press(ADMIN_ID, screen, "Preparing documents")
@@ -287,9 +290,9 @@ async def test_pipeline_and_stage_editing(bot: Harness) -> None:
     assert "#9D6BE0" in bot.current(card).text
     await bot.press(ADMIN_ID, card, "Up")
     stages = await _stages(bot, pipeline.id)
-    docs = next(st for st in stages if st.name_en == "Docs")
-    assert docs.name_ru == "Docs" and docs.color == "#9D6BE0"
-    assert [st.name_en for st in stages][:2] == ["Docs", "New"]
+    docs = next(st for st in stages if st.name == "Docs")
+    assert docs.code == "PREPARATION" and docs.color == "#9D6BE0"  # renamed: the admin's word, any language
+    assert [(st.code, st.name) for st in stages][:2] == [("PREPARATION", "Docs"), ("NEW", None)]
     assert "Up" not in " ".join(_labels(bot.current(card)))  # first of its group now
 
     # Delete an empty stage.
@@ -298,19 +301,19 @@ async def test_pipeline_and_stage_editing(bot: Harness) -> None:
     await bot.press(ADMIN_ID, card, "Delete")
     await bot.press(ADMIN_ID, card, "Yes, delete")
     assert _last_answer(bot)["text"] == "Stage deleted."
-    assert "Final invoice" not in [st.name_en for st in await _stages(bot, pipeline.id)]
+    assert "FINAL_INVOICE" not in [st.code for st in await _stages(bot, pipeline.id)]
     assert "Final invoice" not in bot.current(card).text
 
     # Add a failure stage.
     await bot.press(ADMIN_ID, card, "Add stage")
     [ask] = await _say(bot, ADMIN_ID, "Too expensive")
     await bot.press(ADMIN_ID, ask, "Lost (failure)")
-    added = next(st for st in await _stages(bot, pipeline.id) if st.name_en == "Too expensive")
+    added = next(st for st in await _stages(bot, pipeline.id) if st.name == "Too expensive")
     assert added.semantics == "failure"
     assert "Too expensive" in bot.current(ask).text
 
     # A stage with a deal on it is not deleted, and says why.
-    new = next(st for st in await _stages(bot, pipeline.id) if st.name_en == "New")
+    new = next(st for st in await _stages(bot, pipeline.id) if st.code == "NEW")
     async with bot.app.db.unit_of_work() as s:
         await items_service.create_deal(s, anna, title="Big order", stage_id=new.id)
     await bot.press(ADMIN_ID, ask, "New")
@@ -328,7 +331,7 @@ async def test_pipeline_and_stage_editing(bot: Harness) -> None:
     replies = await _say(bot, ADMIN_ID, "Wholesale B2B")
     assert "Deal pipeline: Wholesale B2B" in replies[-1].text
     async with bot.app.db.unit_of_work() as s:
-        assert (await s.get(Pipeline, pipeline.id)).name_ru == "Wholesale B2B"
+        assert (await s.get(Pipeline, pipeline.id)).name == "Wholesale B2B"
 
 
 async def test_required_fields_per_type_and_pipeline(bot: Harness) -> None:
@@ -403,5 +406,5 @@ async def test_non_admins_are_refused_even_with_forged_buttons(bot: Harness) -> 
     # Typing a name afterwards is not taken for a pipeline either.
     [hint] = await _say(bot, BOB, "Evil pipeline")
     async with bot.app.db.unit_of_work() as s:
-        assert await s.scalar(select(Pipeline).where(Pipeline.name_en == "Evil pipeline")) is None
+        assert await s.scalar(select(Pipeline).where(Pipeline.name == "Evil pipeline")) is None
     assert hint.text.startswith("Не понимаю")
