@@ -36,7 +36,7 @@ from handlers.card_render import back_to_card, item_label, load_visible, user_na
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
 from handlers.texts.names import TASK_STATUS_NAMES
-from handlers.timeline import short_time
+from handlers.timeline_events import short_time
 from handlers.ui import show
 
 router = Router(name="tasks")

@@ -13,9 +13,8 @@ Every button re-loads through crm_core with the acting user; ids in callback dat
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters.callback_data import CallbackData
@@ -25,8 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import AccessDenied, LimitExceeded, NotFound
-from crm_core.formatting import format_datetime
-from crm_core.models.activities import ActivityType, TaskStatus
 from crm_core.models.comments import Attachment, Comment
 from crm_core.models.items import ItemType
 from crm_core.models.timeline import EventType, TimelineEvent
@@ -34,12 +31,18 @@ from crm_core.models.users import User
 from crm_core.services import comments as comments_service
 from crm_core.services import timeline as timeline_service
 from crm_core.services.cards_queries import users_by_id
-from crm_core.services.counters import user_zone
 from handlers.callbacks import CardAction, CardCB
 from handlers.card_render import back_to_card, item_label, load_visible, user_name
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
-from handlers.texts.names import TASK_STATUS_NAMES, coded_stage_name
+from handlers.timeline_events import (
+    EXCERPT_LIMITS,
+    event_summary,
+    event_user_ids,
+    file_size_text,
+    is_comment_event,
+    short_time,
+)
 from handlers.ui import show
 
 router = Router(name="timeline")
@@ -47,9 +50,6 @@ router = Router(name="timeline")
 PAGE = 8
 MAX_PAGE = 100_000
 COMMENT_FULL_LIMIT = 3000
-VALUE_LIMIT = 80
-# Comment excerpts on a page shrink until the page fits one message.
-EXCERPT_LIMITS = (240, 120, 60, 30)
 
 # Filter codes (short: they travel in callback data) -> event types; "" is everything.
 FILTERS: dict[str, tuple[EventType, ...] | None] = {
@@ -81,47 +81,6 @@ FILTER_NAMES = {
     "ac": N_("tl.f.ac"),
     "tk": N_("tl.f.tk"),
     "fl": N_("tl.f.fl"),
-}
-# A changed field's name; a field without one is shown as stored.
-FIELD_NAMES = {
-    "title": N_("card.f.title"),
-    "name": N_("card.f.name"),
-    "second_name": N_("card.f.second_name"),
-    "last_name": N_("card.f.last_name"),
-    "company_title": N_("card.f.company_title"),
-    "position": N_("card.f.position"),
-    "phone": N_("card.f.phone"),
-    "email": N_("card.f.email"),
-    "amount": N_("card.f.amount"),
-    "currency": N_("card.f.currency"),
-    "source": N_("card.f.source"),
-    "comment": N_("card.f.comment"),
-    "begin_date": N_("card.f.begin_date"),
-    "close_date": N_("card.f.close_date"),
-    "industry": N_("card.f.industry"),
-    "contact_id": N_("card.f.contact_id"),
-    "company_id": N_("card.f.company_id"),
-}
-ACTIVITY_NAMES = {
-    ActivityType.CALL: N_("tl.act.call"),
-    ActivityType.MEETING: N_("tl.act.meeting"),
-    ActivityType.TASK: N_("tl.act.task"),
-    ActivityType.EMAIL: N_("tl.act.email"),
-    ActivityType.MESSAGE: N_("tl.act.message"),
-    ActivityType.UNIVERSAL: N_("tl.act.universal"),
-}
-# Events told by one text with at most one placeholder.
-SIMPLE_EVENTS = {
-    EventType.OBSERVER_ADDED: N_("tl.ev.observer_added"),
-    EventType.OBSERVER_REMOVED: N_("tl.ev.observer_removed"),
-    EventType.LINK_ADDED: N_("tl.ev.link_added"),
-    EventType.LINK_REMOVED: N_("tl.ev.link_removed"),
-    EventType.DELETED: N_("tl.ev.deleted"),
-    EventType.RESTORED: N_("tl.ev.restored"),
-    EventType.COMMENT_EDITED: N_("tl.ev.comment_edited"),
-    EventType.COMMENT_DELETED: N_("tl.ev.comment_deleted"),
-    EventType.MESSAGE_IN: N_("tl.ev.message_in"),
-    EventType.MESSAGE_OUT: N_("tl.ev.message_out"),
 }
 
 
@@ -214,166 +173,6 @@ def _item_type(raw: str) -> ItemType:
         raise NotFound(item_type=raw) from exc
 
 
-# --- formatting ----------------------------------------------------------------------------------
-
-
-def short_time(value: datetime | str | None, user: User, now: datetime | None = None) -> str:
-    """A moment in the user's timezone and locale, with the year when it is not this year."""
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return esc(truncate(value, 40))
-    if value.tzinfo is None:  # stored moments are UTC
-        value = value.replace(tzinfo=UTC)
-    tz = user_zone(user)
-    this_year = (now or utcnow()).astimezone(tz).year
-    return format_datetime(value, tz, user.language, with_year=value.astimezone(tz).year != this_year)
-
-
-def _one_line(value: Any, limit: int = VALUE_LIMIT) -> str:
-    if value is None or value == "" or value == []:
-        return "—"
-    if isinstance(value, list):
-        value = ", ".join(str(v) for v in value)
-    return esc(truncate(str(value).replace("\n", " "), limit))
-
-
-def _field_label(tr: Translator, field: str) -> str:
-    key = {"phones": "phone", "emails": "email"}.get(field, field)
-    return tr(FIELD_NAMES[key]) if key in FIELD_NAMES else esc(field)
-
-
-def _status(tr: Translator, value: Any) -> str:
-    try:
-        return tr(TASK_STATUS_NAMES[TaskStatus(str(value))])
-    except ValueError:
-        return esc(str(value))
-
-
-def _activity(tr: Translator, payload: dict[str, Any]) -> str:
-    try:
-        kind = tr(ACTIVITY_NAMES[ActivityType(str(payload.get("type")))])
-    except ValueError:
-        kind = tr("tl.act.universal")
-    subject = payload.get("subject")
-    return f"{kind} «{_one_line(subject)}»" if subject else kind
-
-
-def _size(size: Any) -> str:
-    if not isinstance(size, int) or size < 0:
-        return ""
-    if size < 1024:
-        return f" ({size} B)"
-    if size < 1024 * 1024:
-        return f" ({size // 1024} KB)"
-    return f" ({size / (1024 * 1024):.1f} MB)"
-
-
-def _moved_stage(tr: Translator, event: TimelineEvent, side: str) -> str:
-    """A stage of a stage_changed event: by code and literal name (stored since 0006), else the
-    names older events stored in both languages."""
-    p: dict[str, Any] = event.payload or {}
-    if f"{side}_code" in p:
-        return coded_stage_name(tr, event.owner_type, p.get(f"{side}_code"), p.get(f"{side}_name"))
-    return p.get(f"{side}_name_{tr.language}") or p.get(f"{side}_name_en") or "—"
-
-
-def event_summary(
-    tr: Translator, event: TimelineEvent, names: dict[int, User], user: User, excerpt: int = EXCERPT_LIMITS[0]
-) -> str:
-    """What happened, in one line of escaped HTML (without the author and the time)."""
-    p: dict[str, Any] = event.payload or {}
-    kind = EventType(event.event_type)
-
-    def who(user_id: Any) -> str:
-        return user_name(names.get(user_id)) if isinstance(user_id, int) else "—"
-
-    if kind == EventType.COMMENT_ADDED:
-        if p.get("deleted"):
-            return tr("tl.ev.comment_gone")
-        text = str(p.get("text") or "")
-        body = f"«{esc(truncate(' '.join(text.split()), excerpt))}»" if text else ""
-        files = p.get("files")
-        extra = f" 📎{files}" if isinstance(files, int) and files else ""
-        edited = f" {tr('tl.edited')}" if p.get("edited") else ""
-        return tr("tl.ev.comment", text=body or tr("tl.ev.file_only")) + extra + edited
-    if kind == EventType.STAGE_CHANGED:
-        old = _moved_stage(tr, event, "from")
-        new = _moved_stage(tr, event, "to")
-        return tr("tl.ev.stage", old=_one_line(old), new=_one_line(new))
-    if kind == EventType.FIELD_CHANGED:
-        field = str(p.get("field") or "")
-        return tr(
-            "tl.ev.field",
-            field=_field_label(tr, field),
-            old=_one_line(p.get("old")),
-            new=_one_line(p.get("new")),
-        )
-    if kind == EventType.RESPONSIBLE_CHANGED:
-        return tr("tl.ev.responsible", old=who(p.get("old")), new=who(p.get("new")))
-    if kind in (EventType.OBSERVER_ADDED, EventType.OBSERVER_REMOVED):
-        return tr(SIMPLE_EVENTS[kind], name=who(p.get("user_id")))
-    if kind in (EventType.LINK_ADDED, EventType.LINK_REMOVED):
-        return tr(SIMPLE_EVENTS[kind], ref=_one_line(p.get("ref")))
-    if kind == EventType.CONVERTED:
-        if p.get("from_lead"):
-            return tr("tl.ev.converted_from", ref=_one_line(p.get("from_lead")))
-        return tr("tl.ev.converted", refs=_one_line(p.get("created") or p.get("reused")))
-    if kind == EventType.CREATED:
-        return tr("tl.ev.created", title=_one_line(p.get("title")))
-    if kind in (EventType.DELETED, EventType.RESTORED, EventType.COMMENT_EDITED, EventType.COMMENT_DELETED):
-        return tr(SIMPLE_EVENTS[kind])
-    if kind == EventType.ACTIVITY_CREATED:
-        return tr(
-            "tl.ev.activity_created", activity=_activity(tr, p), when=short_time(p.get("deadline"), user)
-        )
-    if kind == EventType.ACTIVITY_CHANGED:
-        key = N_("tl.ev.activity_removed") if p.get("deleted") else N_("tl.ev.activity_changed")
-        return tr(key, activity=_activity(tr, p), when=short_time(p.get("deadline"), user))
-    if kind == EventType.ACTIVITY_COMPLETED:
-        return tr("tl.ev.activity_completed", activity=_activity(tr, p))
-    title = _one_line(p.get("title"))
-    if kind == EventType.TASK_CREATED:
-        when = tr("tl.deadline", when=short_time(p["deadline"], user)) if p.get("deadline") else ""
-        return tr("tl.ev.task_created", title=title, who=who(p.get("responsible_id"))) + when
-    if kind == EventType.TASK_STATUS_CHANGED:
-        return tr(
-            "tl.ev.task_status", title=title, old=_status(tr, p.get("old")), new=_status(tr, p.get("new"))
-        )
-    if kind == EventType.TASK_DEADLINE_CHANGED:
-        return tr(
-            "tl.ev.task_deadline",
-            title=title,
-            old=short_time(p.get("old"), user),
-            new=short_time(p.get("new"), user),
-        )
-    if kind in (EventType.MESSAGE_IN, EventType.MESSAGE_OUT):
-        text = str(p.get("text") or "")
-        return tr(SIMPLE_EVENTS[kind], text=esc(truncate(" ".join(text.split()), excerpt)))
-    if kind == EventType.FILE_ATTACHED:
-        return tr("tl.ev.file", name=_one_line(p.get("name") or "file")) + _size(p.get("size"))
-    return esc(kind.value)
-
-
-def _user_ids(events: list[TimelineEvent]) -> set[int]:
-    ids: set[int] = set()
-    for event in events:
-        if event.author_id:
-            ids.add(event.author_id)
-        p = event.payload or {}
-        for key in ("old", "new", "user_id", "responsible_id"):
-            if isinstance(p.get(key), int) and not isinstance(p.get(key), bool):
-                ids.add(p[key])
-    return ids
-
-
-def _is_comment(event: TimelineEvent) -> bool:
-    return event.event_type == EventType.COMMENT_ADDED and not (event.payload or {}).get("deleted")
-
-
 # --- screens ---------------------------------------------------------------------------------------
 
 
@@ -426,7 +225,7 @@ async def timeline_screen(
     )
     has_next = len(stream) > PAGE
     stream = stream[:PAGE]
-    names = await users_by_id(session, _user_ids(pinned + stream))
+    names = await users_by_id(session, event_user_ids(pinned + stream))
 
     head = [
         tr("tl.title", item=item_label(tr, item)),
@@ -468,14 +267,14 @@ async def timeline_screen(
                     callback_data=_cb(TlAction.UNPIN, t, item.id, f, page, event.id),
                 )
             )
-        elif _is_comment(event):
+        elif is_comment_event(event):
             entry_buttons.append(
                 InlineKeyboardButton(
                     text=tr("tl.btn.pin", n=n), callback_data=_cb(TlAction.PIN, t, item.id, f, page, event.id)
                 )
             )
         comment_id = (event.payload or {}).get("comment_id")
-        if _is_comment(event) and isinstance(comment_id, int):
+        if is_comment_event(event) and isinstance(comment_id, int):
             entry_buttons.append(
                 InlineKeyboardButton(
                     text=tr("tl.btn.open", n=n),
@@ -602,7 +401,7 @@ async def comment_screen(
     if files:
         lines.append("")
         for n, a in enumerate(files[:10], 1):
-            lines.append(f"📎 {n}. {esc(truncate(a.name or 'file', 80))}{_size(a.size)}")
+            lines.append(f"📎 {n}. {esc(truncate(a.name or 'file', 80))}{file_size_text(a.size)}")
     kb: list[list[InlineKeyboardButton]] = []
     if files:
         kb.append(
@@ -716,7 +515,7 @@ async def pin_toggle(
     if (
         callback_data.action in (TlAction.PIN_ENTRY, TlAction.UNPIN_ENTRY)
         and isinstance(comment_id, int)
-        and _is_comment(event)
+        and is_comment_event(event)
     ):
         await show(
             callback, *await comment_screen(session, user, tr, comment_id, callback_data.f, callback_data.p)
