@@ -5,8 +5,7 @@ Public for other features:
   TlCB, CmCB (TlAction, CmAction)  callback data of the timeline (tl) and comments (cm)
   timeline_screen(session, user, tr, item_type, item_id, f="", page=0) -> (text, markup)
   comment_screen(session, user, tr, comment_id, f="", page=0) -> (text, markup)
-  event_summary(tr, event, names, user) -> str    one event as escaped HTML
-  short_time(value, user) -> str                  "12.03 14:05" in the user's timezone
+One event's line (event_summary, short_time) is handlers.timeline_events.
 Every button re-loads through crm_core with the acting user; ids in callback data are never trusted.
 """
 
