@@ -31,7 +31,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import ValidationFailed
-from crm_core.fields.kinds import parse_money
+from crm_core.fields import FieldContext, Kind, Money, find_field, get_field
 from crm_core.models.items import ItemType, Lead
 from crm_core.models.users import User
 from crm_core.services import clients as clients_service
@@ -42,6 +42,9 @@ from crm_core.services.extract import Extracted, extract_lead
 from crm_core.services.required_fields import missing_required
 from handlers.callbacks import MenuAction, MenuCB
 from handlers.card_render import card_screen
+from handlers.context import HandlerOptions
+from handlers.errors import describe
+from handlers.field_text import field_context, field_label
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
 from handlers.ui import show
@@ -52,19 +55,6 @@ SOURCE_MANUAL = "manual"
 SOURCE_TELEGRAM = "telegram"
 PREVIEW_LIMIT = 600
 COMMENT_LIMIT = comments_service.MAX_COMMENT_LENGTH
-# Column sizes of the lead's text fields: longer typed text is cut rather than refused.
-TEXT_LIMITS = {
-    "title": 255,
-    "name": 100,
-    "second_name": 100,
-    "last_name": 100,
-    "company_title": 255,
-    "position": 255,
-    "source": 50,
-    "comment": 10_000,
-}
-# Required lead fields the form can ask for; others (a linked client) are set from the card.
-ASKABLE = set(TEXT_LIMITS) | {"amount", "phone", "email"}
 
 
 class NewLead(StatesGroup):
@@ -139,8 +129,17 @@ def shared_phone(raw: str) -> str | None:
     return phone
 
 
-def _cut(field: str, value: str) -> str:
-    return value.strip()[: TEXT_LIMITS.get(field, 255)]
+def _fit(field: str, value: str) -> str:
+    """A value derived from a longer text (a title or name found in a message) made to fit its
+    column; nothing is lost, since the whole message is the lead's comment. What a person types
+    as a field's value is read by the schema instead, and refused over the limit."""
+    return value.strip()[: get_field(ItemType.LEAD, field).limit]
+
+
+def _askable(field: str) -> bool:
+    """A required field the form can ask for; a linked client is set from the card."""
+    found = find_field(ItemType.LEAD, field)
+    return found is not None and found.kind not in (Kind.REFERENCE, Kind.USER)
 
 
 async def _ask(
@@ -161,25 +160,11 @@ async def _ask(
 
 
 # The lead's fields as the form names them when they are required.
-FIELD_NAMES = {
-    "title": N_("cap.field.title"),
-    "name": N_("cap.field.name"),
-    "second_name": N_("cap.field.second_name"),
-    "last_name": N_("cap.field.last_name"),
-    "company_title": N_("cap.field.company_title"),
-    "position": N_("cap.field.position"),
-    "source": N_("cap.field.source"),
-    "comment": N_("cap.field.comment"),
-    "amount": N_("cap.field.amount"),
-    "phone": N_("cap.field.phone"),
-    "email": N_("cap.field.email"),
-    "contact_id": N_("cap.field.contact_id"),
-    "company_id": N_("cap.field.company_id"),
-}
 
 
 def _field_label(tr: Translator, field: str) -> str:
-    return tr(FIELD_NAMES[field]) if field in FIELD_NAMES else field  # a field no form asks
+    found = find_field(ItemType.LEAD, field)
+    return field_label(tr, found) if found is not None else field  # a field no form asks
 
 
 async def _form_done(state: FSMContext) -> None:
@@ -245,7 +230,7 @@ async def _finish(
 ) -> None:
     missing = await _missing(session, draft)
     if missing:
-        askable = [f for f in missing if f in ASKABLE]
+        askable = [f for f in missing if _askable(f)]
         if not askable:
             # Nothing the user could type here: say clearly what blocks the lead.
             await _form_done(state)
@@ -322,7 +307,7 @@ def _names_of(ex: Extracted) -> dict[str, str]:
         "last_name": ex.last_name,
         "company_title": ex.company_title,
     }
-    return {k: _cut(k, v) for k, v in found.items() if v}
+    return {k: _fit(k, v) for k, v in found.items() if v}
 
 
 # --- /new: the form ------------------------------------------------------------------------------
@@ -347,14 +332,14 @@ async def new_command(
     # /new <free text>: one message is the whole lead; the name models run off the event loop.
     ex = await asyncio.to_thread(extract_lead, text, entity_hints(message.text, message.entities))
     draft: dict[str, Any] = {
-        "title": _cut("title", ex.title),
+        "title": _fit("title", ex.title),
         **_names_of(ex),
         "phones": ex.phones,
         "emails": ex.emails,
-        "comment": _cut("comment", text),
+        "comment": _fit("comment", text),
         "source": SOURCE_MANUAL,
     }
-    draft["title"] = draft["title"] or _cut("title", _fallback_title(draft, tr))
+    draft["title"] = draft["title"] or _fit("title", _fallback_title(draft, tr))
     await _finish(message, session, user, tr, state, draft)
 
 
@@ -368,9 +353,10 @@ async def new_button(callback: CallbackQuery, tr: Translator, state: FSMContext)
 
 @router.message(NewLead.title, F.text)
 async def got_title(message: Message, tr: Translator, state: FSMContext) -> None:
-    title = _cut("title", message.text or "")
-    if not title:
-        await _ask(message, tr, N_("cap.ask_title"), skip=False)
+    try:
+        title = get_field(ItemType.LEAD, "title").parse(message.text or "", FieldContext.of(tr.language, None))
+    except ValidationFailed as exc:
+        await _ask(message, tr, N_("cap.ask_title"), skip=False, error=describe(tr, exc))
         return
     draft = (await state.get_data()).get("draft") or {}
     draft["title"] = title
@@ -381,8 +367,13 @@ async def got_title(message: Message, tr: Translator, state: FSMContext) -> None
 
 @router.message(NewLead.name, F.text)
 async def got_name(message: Message, tr: Translator, state: FSMContext) -> None:
+    try:
+        name = get_field(ItemType.LEAD, "name").parse(message.text or "", FieldContext.of(tr.language, None))
+    except ValidationFailed as exc:
+        await _ask(message, tr, N_("cap.ask_name"), skip=True, error=describe(tr, exc))
+        return
     draft = (await state.get_data()).get("draft") or {}
-    draft["name"] = _cut("name", message.text or "") or None
+    draft["name"] = name
     await state.update_data(draft=draft)
     await state.set_state(NewLead.phone)
     await _ask(message, tr, N_("cap.ask_phone"), skip=True)
@@ -419,51 +410,36 @@ async def got_email(
 
 @router.message(NewLead.extra, F.text)
 async def got_required(
-    message: Message, session: AsyncSession, user: User, tr: Translator, state: FSMContext
+    message: Message,
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    state: FSMContext,
+    options: HandlerOptions | None = None,
 ) -> None:
     data = await state.get_data()
     draft: dict[str, Any] = data.get("draft") or {}
     field = data.get("asking") or ""
     typed = (message.text or "").strip()
     label = _field_label(tr, field)
-    if field == "phone":
-        if communications.try_normalize_phone(typed) is None:
-            error = tr("cap.bad_phone", value=esc(truncate(typed, 64)))
-            await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label, error=error)
-            return
-        draft["phones"] = [*(draft.get("phones") or []), typed[:255]]
-    elif field == "email":
-        email = communications.try_normalize_email(typed)
-        if email is None:
-            error = tr("cap.bad_email", value=esc(truncate(typed, 64)))
-            await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label, error=error)
-            return
-        draft["emails"] = [*(draft.get("emails") or []), email]
-    elif field == "amount":
-        amount = parse_amount(typed)
-        if amount is None:
-            error = tr("cap.bad_amount", value=esc(truncate(typed, 64)))
-            await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label, error=error)
-            return
-        draft.setdefault("extra", {})["amount"] = amount
-    elif field in TEXT_LIMITS and _cut(field, typed):
-        if field in DRAFT_FIELDS:
-            draft[field] = _cut(field, typed)
-        else:
-            draft.setdefault("extra", {})[field] = _cut(field, typed)
-    else:
+    found = find_field(ItemType.LEAD, field) if _askable(field) else None
+    if found is None:
         await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label)
         return
-    await _finish(message, session, user, tr, state, draft)
-
-
-def parse_amount(typed: str) -> str | None:
-    """A typed sum ("150 000", "1 500,50 ₽", "1,500.50") as a decimal string, or None: the
-    schema's money parser, so the card and the filters accept the same sums."""
     try:
-        return str(parse_money(typed).amount)
-    except ValidationFailed:
-        return None
+        value = found.parse(typed, field_context(user, options))
+    except ValidationFailed as exc:
+        await _ask(message, tr, N_("cap.ask_required"), skip=False, field=label, error=describe(tr, exc))
+        return
+    if field in ("phone", "email"):
+        draft[f"{field}s"] = [*(draft.get(f"{field}s") or []), *value]
+    elif isinstance(value, Money):
+        draft.setdefault("extra", {})["amount"] = str(value.amount)
+    elif field in DRAFT_FIELDS:
+        draft[field] = value
+    else:
+        draft.setdefault("extra", {})[field] = value
+    await _finish(message, session, user, tr, state, draft)
 
 
 @router.callback_query(
@@ -562,7 +538,7 @@ async def forwarded(
     entities = message.entities if message.text else message.caption_entities
     ex = await asyncio.to_thread(extract_lead, text, entity_hints(text, entities))
     draft: dict[str, Any] = {
-        k: _cut(k, v) for k, v in _origin_fields(message).items() if isinstance(v, str) and v.strip()
+        k: _fit(k, v) for k, v in _origin_fields(message).items() if isinstance(v, str) and v.strip()
     }
     # The sender is the client; a name in the text counts only when the sender is unknown.
     found = _names_of(ex)
@@ -571,7 +547,7 @@ async def forwarded(
     if not draft.get("company_title") and found.get("company_title"):
         draft["company_title"] = found["company_title"]
     draft.update(phones=ex.phones, emails=ex.emails, note=text, source=SOURCE_TELEGRAM)
-    draft["title"] = _cut("title", ex.title) or _cut("title", _fallback_title(draft, tr))
+    draft["title"] = _fit("title", ex.title) or _fit("title", _fallback_title(draft, tr))
     person = " ".join(p for p in (draft.get("name"), draft.get("last_name")) if p)
     contact_id = await _known_contact(session, user, person)
     if contact_id:
@@ -607,12 +583,12 @@ async def shared_contact(
     assert contact is not None
     phone = shared_phone(contact.phone_number or "")
     draft: dict[str, Any] = {
-        "name": _cut("name", contact.first_name or "") or None,
-        "last_name": _cut("last_name", contact.last_name or "") or None,
+        "name": _fit("name", contact.first_name or "") or None,
+        "last_name": _fit("last_name", contact.last_name or "") or None,
         "phones": [phone] if phone else [],
         "source": SOURCE_TELEGRAM,
     }
-    draft["title"] = _cut("title", _fallback_title(draft, tr))
+    draft["title"] = _fit("title", _fallback_title(draft, tr))
     # A known phone links the lead to its contact (crm_core does that): a repeat lead.
     await _finish(message, session, user, tr, state, draft)
 
@@ -622,7 +598,6 @@ __all__ = [
     "NewCB",
     "NewLead",
     "entity_hints",
-    "parse_amount",
     "router",
     "shared_phone",
     "show_with_notes",

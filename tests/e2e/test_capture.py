@@ -185,6 +185,22 @@ async def test_new_form_from_the_menu_in_russian_every_field(bot: Harness) -> No
     ]
 
 
+async def test_new_form_refuses_a_title_over_its_limit_instead_of_cutting_it(bot: Harness) -> None:
+    await add_member(bot, SALES_ID, "Boris")
+    await bot.say(SALES_ID, "/new")
+    [ask] = await bot.say(SALES_ID, "x" * 256)
+    assert "at most 255 characters" in ask.text  # the schema's limit, said, and asked again
+    assert await leads(bot) == []
+    [ask] = await bot.say(SALES_ID, "y" * 255)  # exactly the limit is taken whole
+    [ask] = await bot.say(SALES_ID, "N" * 101)
+    assert "at most 100 characters" in ask.text
+    await bot.press(SALES_ID, ask, "Skip")
+    [ask] = await bot.press(SALES_ID, bot.tg.last_bot_message(SALES_ID), "Skip")
+    await bot.press(SALES_ID, ask, "Skip")
+    [lead] = await leads(bot)
+    assert lead.title == "y" * 255 and lead.name is None
+
+
 async def test_new_form_cancel_creates_nothing(bot: Harness) -> None:
     await add_member(bot, SALES_ID, "Boris")
     await bot.say(SALES_ID, "/new")
@@ -207,9 +223,9 @@ async def test_required_lead_fields_are_asked_in_the_form(bot: Harness) -> None:
     async with bot.app.db.unit_of_work() as s:
         await required_service.set_required_fields(s, await s.get(User, admin.id), ItemType.LEAD, ["amount"])
     [ask] = await bot.say(SALES_ID, "/new Server room cooling +7 999 111 22 33")
-    assert "required" in ask.text and "amount" in ask.text and "Skip" not in " ".join(labels(ask))
+    assert "required" in ask.text and "Amount" in ask.text and "Skip" not in " ".join(labels(ask))
     [ask] = await bot.say(SALES_ID, "a lot")
-    assert "is not an amount" in ask.text and "amount" in ask.text
+    assert "the amount is not a number" in ask.text and "Amount" in ask.text
     [card] = await bot.say(SALES_ID, "150 000,50")
     assert "Lead L-1 created" in card.text
     [lead] = await leads(bot)
@@ -224,7 +240,7 @@ async def test_a_required_client_blocks_capture_with_a_clear_message(bot: Harnes
             s, await s.get(User, admin.id), ItemType.LEAD, ["company_id"]
         )
     [reply] = await bot.say(SALES_ID, "/new Лид без клиента")
-    assert "обязательные поля: компания" in reply.text
+    assert "обязательные поля: Клиент: компания" in reply.text
     assert await leads(bot) == []
 
 
