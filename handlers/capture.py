@@ -354,7 +354,8 @@ async def new_button(callback: CallbackQuery, tr: Translator, state: FSMContext)
 @router.message(NewLead.title, F.text)
 async def got_title(message: Message, tr: Translator, state: FSMContext) -> None:
     try:
-        title = get_field(ItemType.LEAD, "title").parse(message.text or "", FieldContext.of(tr.language, None))
+        reading = FieldContext.of(tr.language, None)
+        title = get_field(ItemType.LEAD, "title").parse(message.text or "", reading)
     except ValidationFailed as exc:
         await _ask(message, tr, N_("cap.ask_title"), skip=False, error=describe(tr, exc))
         return
