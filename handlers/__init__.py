@@ -37,6 +37,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "task_form",
     "kanban",
     "lists",
+    "list_bulk",
     "filters_ui",
     "agenda",
     "search",

@@ -1,7 +1,7 @@
 """Lists of leads, deals, contacts and companies: paged with keyset cursors (kept in FSM data, so
 button data stays short), sorted, filtered (the builder in handlers.filters_ui, the view in
-handlers.list_view), and bulk actions on a selection:
-stage, responsible, conversion of leads (one scheme, a report per lead), delete to the trash."""
+handlers.list_view), and a selection of items; what is done to the selection is
+handlers.list_bulk."""
 
 from __future__ import annotations
 
@@ -21,20 +21,17 @@ from crm_core.fields import sortable_fields
 from crm_core.formatting import format_money
 from crm_core.models.items import AnyItem, CommKind, ItemType, StageSemantics
 from crm_core.models.users import User
-from crm_core.services import bulk as bulk_service
 from crm_core.services import communications
-from crm_core.services import conversion as conversion_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import views as views_service
-from crm_core.services.cards_queries import assignable_users, users_by_id
+from crm_core.services.cards_queries import users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS, load_visible
-from handlers.errors import describe as describe_error
 from handlers.field_text import field_label
 from handlers.list_view import LIST_TITLES, ListView, describe, leave_forms, load_view, save_view, sort_label
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
-from handlers.texts import N_, Translator
-from handlers.texts.names import SCHEME_NAMES, pipeline_name, stage_name
+from handlers.texts import Translator
+from handlers.texts.names import stage_name
 from handlers.ui import show
 
 router = Router(name="lists")
@@ -42,8 +39,6 @@ router = Router(name="lists")
 PAGE_SIZE = 10
 TITLE_LIMIT = 40
 MAX_SELECTED = 50
-USERS_PAGE = 8
-REPORT_LINES = 15
 SORT_FIELDS: dict[ItemType, tuple[str, ...]] = {
     t: tuple(f.name for f in sortable_fields(t)) for t in ItemType
 }
@@ -101,11 +96,11 @@ class BkCB(CallbackData, prefix="bk"):
     v: str = ""
 
 
-def _ls(text: str, **data: Any) -> InlineKeyboardButton:
+def ls_button(text: str, **data: Any) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=LsCB(**data).pack())
 
 
-def _bk(text: str, **data: Any) -> InlineKeyboardButton:
+def bk_button(text: str, **data: Any) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=BkCB(**data).pack())
 
 
@@ -200,7 +195,7 @@ async def list_screen(
         blocks.append(line)
         label = f"{mark}{n}. {item.ref} {truncate(item.display_name, 28)}"
         if view.selecting:
-            rows.append([_bk(label, action=BkAction.TOGGLE, t=t, id=item.id, n=page_no)])
+            rows.append([bk_button(label, action=BkAction.TOGGLE, t=t, id=item.id, n=page_no)])
         else:
             rows.append([
                 InlineKeyboardButton(
@@ -212,33 +207,33 @@ async def list_screen(
         blocks.append(tr("views.page", page=page_no + 1, pages=pages))
     nav = []
     if page_no > 0:
-        nav.append(_ls(tr("views.prev"), action=LsAction.PAGE, t=t, n=page_no - 1))
+        nav.append(ls_button(tr("views.prev"), action=LsAction.PAGE, t=t, n=page_no - 1))
     if page.next_cursor:
-        nav.append(_ls(tr("views.next"), action=LsAction.PAGE, t=t, n=page_no + 1))
+        nav.append(ls_button(tr("views.next"), action=LsAction.PAGE, t=t, n=page_no + 1))
     if nav:
         rows.append(nav)
     if view.selecting:
         actions = []
         if t.has_stages:
-            actions.append(_bk(tr("bk.stage"), action=BkAction.STAGES, t=t, n=page_no))
-        actions.append(_bk(tr("bk.responsible"), action=BkAction.PEOPLE, t=t, n=0))
+            actions.append(bk_button(tr("bk.stage"), action=BkAction.STAGES, t=t, n=page_no))
+        actions.append(bk_button(tr("bk.responsible"), action=BkAction.PEOPLE, t=t, n=0))
         rows.append(actions)
-        second = [_bk(tr("bk.delete"), action=BkAction.DELETE, t=t, n=page_no)]
+        second = [bk_button(tr("bk.delete"), action=BkAction.DELETE, t=t, n=page_no)]
         if t == ItemType.LEAD:
-            second.insert(0, _bk(tr("bk.convert"), action=BkAction.SCHEMES, t=t, n=page_no))
+            second.insert(0, bk_button(tr("bk.convert"), action=BkAction.SCHEMES, t=t, n=page_no))
         rows.append(second)
         rows.append(
             [
-                _ls(tr("bk.select_page"), action=LsAction.SELECT_PAGE, t=t, n=page_no),
-                _ls(tr("bk.clear"), action=LsAction.CLEAR, t=t, n=page_no),
+                ls_button(tr("bk.select_page"), action=LsAction.SELECT_PAGE, t=t, n=page_no),
+                ls_button(tr("bk.clear"), action=LsAction.CLEAR, t=t, n=page_no),
             ]
         )
-        rows.append([_ls(tr("bk.done_selecting"), action=LsAction.SELECT, t=t, n=page_no)])
+        rows.append([ls_button(tr("bk.done_selecting"), action=LsAction.SELECT, t=t, n=page_no)])
     else:
         rows.append([
-            _ls(tr("ls.btn.filter"), action=LsAction.FILTER, t=t),
-            _ls(tr("ls.btn.sort"), action=LsAction.SORT, t=t),
-            _ls(tr("ls.btn.select"), action=LsAction.SELECT, t=t, n=page_no),
+            ls_button(tr("ls.btn.filter"), action=LsAction.FILTER, t=t),
+            ls_button(tr("ls.btn.sort"), action=LsAction.SORT, t=t),
+            ls_button(tr("ls.btn.select"), action=LsAction.SELECT, t=t, n=page_no),
         ])  # fmt: skip
     rows.append(
         [InlineKeyboardButton(text=tr("views.btn.menu"), callback_data=MenuCB(action=MenuAction.MAIN).pack())]
@@ -296,7 +291,7 @@ def sort_screen(tr: Translator, item_type: ItemType, view: ListView) -> tuple[st
         for direction, arrow in (("asc", "↑"), ("desc", "↓")):
             mark = "• " if current == [name, direction] else ""
             row.append(
-                _ls(
+                ls_button(
                     f"{mark}{field_label(tr, name)} {arrow}",
                     action=LsAction.SET_SORT,
                     t=item_type,
@@ -304,7 +299,7 @@ def sort_screen(tr: Translator, item_type: ItemType, view: ListView) -> tuple[st
                 )
             )
         rows.append(row)
-    rows.append([_ls(tr("views.back"), action=LsAction.PAGE, t=item_type, n=0)])
+    rows.append([ls_button(tr("views.back"), action=LsAction.PAGE, t=item_type, n=0)])
     return tr("ls.sort_title", sort=sort_label(tr, view.sort)), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -386,230 +381,3 @@ async def toggle_item(
         view.selected.append(item.id)
     await save_view(state, t, view)
     await show_list(callback, session, user, tr, state, t, callback_data.n)
-
-
-async def _require_selection(
-    callback: CallbackQuery, state: FSMContext, session: AsyncSession, user: User, tr: Translator,
-    t: ItemType, callback_answer: CallbackAnswer,
-) -> ListView | None:  # fmt: skip
-    view = await load_view(state, session, user, t)
-    if not view.selected:
-        callback_answer.text = tr("bk.nothing_selected")
-        callback_answer.show_alert = True
-        return None
-    return view
-
-
-# --- bulk actions ----------------------------------------------------------------------------------
-
-
-def _outcome(tr: Translator, results: list[bulk_service.ItemResult]) -> tuple[list[str], list[str]]:
-    """(refs done, "ref — reason" lines) of a bulk action's per-item results."""
-    done = [r.ref for r in results if r.ok]
-    failed = [f"{r.ref} — {describe_error(tr, r.error)}" for r in results if r.error is not None]
-    return done, failed
-
-
-def _report(tr: Translator, done: list[str], failed: list[str], key: str, **params: Any) -> str:
-    lines = [tr(key, count=len(done), **params)]
-    if done:
-        lines.append(
-            esc(", ".join(done[: REPORT_LINES * 3])) + (" …" if len(done) > REPORT_LINES * 3 else "")
-        )
-    if failed:
-        lines.append(tr("bk.failed", count=len(failed)))
-        lines.extend(failed[:REPORT_LINES])
-        if len(failed) > REPORT_LINES:
-            lines.append(tr("bk.and_more", count=len(failed) - REPORT_LINES))
-    return "\n".join(lines)
-
-
-async def _finish(
-    callback: CallbackQuery, session: AsyncSession, user: User, tr: Translator, state: FSMContext,
-    t: ItemType, view: ListView, report: str,
-) -> None:  # fmt: skip
-    view.selected, view.selecting = [], False
-    view.reset_paging()
-    await save_view(state, t, view)
-    await show_list(callback, session, user, tr, state, t, 0, notice=report)
-
-
-@router.callback_query(BkCB.filter(F.action == BkAction.STAGES))
-async def bulk_stage_screen(
-    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
-    state: FSMContext, callback_answer: CallbackAnswer,
-) -> None:  # fmt: skip
-    t = callback_data.t
-    if not t.has_stages:
-        raise ValidationFailed("no stages", item_type=t.value)
-    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
-    if view is None:
-        return
-    pipelines = list(await pipelines_service.list_pipelines(session, t))
-    rows = []
-    for pipeline in pipelines:
-        for stage in await pipelines_service.list_stages(session, pipeline.id):
-            label = SEMANTIC_MARK[stage.semantics] + stage_name(tr, stage)
-            if len(pipelines) > 1:
-                label = f"{pipeline_name(tr, pipeline)}: {label}"
-            rows.append([_bk(truncate(label, 60), action=BkAction.TO_STAGE, t=t, v=str(stage.id))])
-    rows.append([_ls(tr("views.back"), action=LsAction.PAGE, t=t, n=callback_data.n)])
-    await show(
-        callback, tr("bk.stage_title", count=len(view.selected)), InlineKeyboardMarkup(inline_keyboard=rows)
-    )
-
-
-@router.callback_query(BkCB.filter(F.action == BkAction.TO_STAGE))
-async def bulk_move(
-    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
-    state: FSMContext, callback_answer: CallbackAnswer,
-) -> None:  # fmt: skip
-    t = callback_data.t
-    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
-    if view is None:
-        return
-    if not callback_data.v.isdigit():
-        raise ValidationFailed("invalid stage", field="stage_id")
-    stage = await pipelines_service.get_stage(session, int(callback_data.v))
-
-    results = await bulk_service.move_stage(session, user, t, view.selected, stage.id)
-    done, failed = _outcome(tr, results)
-    report = _report(tr, done, failed, N_("bk.moved"), stage=esc(truncate(stage_name(tr, stage), 60)))
-    await _finish(callback, session, user, tr, state, t, view, report)
-
-
-@router.callback_query(BkCB.filter(F.action == BkAction.PEOPLE))
-async def bulk_people(
-    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
-    state: FSMContext, callback_answer: CallbackAnswer,
-) -> None:  # fmt: skip
-    t = callback_data.t
-    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
-    if view is None:
-        return
-    page = max(0, callback_data.n)
-    users, total = await assignable_users(session, user, limit=USERS_PAGE, offset=page * USERS_PAGE)
-    rows = [
-        [_bk(truncate(u.full_name or f"#{u.id}", 40), action=BkAction.RESPONSIBLE, t=t, id=u.id)]
-        for u in users
-    ]
-    nav = []
-    if page > 0:
-        nav.append(_bk(tr("views.prev"), action=BkAction.PEOPLE, t=t, n=page - 1))
-    if (page + 1) * USERS_PAGE < total:
-        nav.append(_bk(tr("views.next"), action=BkAction.PEOPLE, t=t, n=page + 1))
-    if nav:
-        rows.append(nav)
-    rows.append([_ls(tr("views.back"), action=LsAction.PAGE, t=t, n=0)])
-    text = tr("bk.responsible_title", count=len(view.selected))
-    await show(callback, text, InlineKeyboardMarkup(inline_keyboard=rows))
-
-
-@router.callback_query(BkCB.filter(F.action == BkAction.RESPONSIBLE))
-async def bulk_responsible(
-    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
-    state: FSMContext, callback_answer: CallbackAnswer,
-) -> None:  # fmt: skip
-    t = callback_data.t
-    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
-    if view is None:
-        return
-    who = (await users_by_id(session, [callback_data.id])).get(callback_data.id)
-
-    results = await bulk_service.change_responsible(session, user, t, view.selected, callback_data.id)
-    done, failed = _outcome(tr, results)
-    name = esc(truncate(who.full_name if who else f"#{callback_data.id}", 60))
-    await _finish(
-        callback, session, user, tr, state, t, view, _report(tr, done, failed, N_("bk.reassigned"), name=name)
-    )
-
-
-@router.callback_query(BkCB.filter(F.action == BkAction.SCHEMES))
-async def bulk_convert_screen(
-    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
-    state: FSMContext, callback_answer: CallbackAnswer,
-) -> None:  # fmt: skip
-    t = callback_data.t
-    if t != ItemType.LEAD:
-        raise ValidationFailed("only leads are converted", item_type=t.value)
-    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
-    if view is None:
-        return
-    rows = [
-        [_bk(tr(SCHEME_NAMES[s]), action=BkAction.CONVERT, t=t, v=s.value)] for s in conversion_service.Scheme
-    ]
-    rows.append([_ls(tr("views.back"), action=LsAction.PAGE, t=t, n=callback_data.n)])
-    await show(
-        callback, tr("bk.convert_title", count=len(view.selected)), InlineKeyboardMarkup(inline_keyboard=rows)
-    )
-
-
-@router.callback_query(BkCB.filter(F.action == BkAction.CONVERT))
-async def bulk_convert(
-    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
-    state: FSMContext, callback_answer: CallbackAnswer,
-) -> None:  # fmt: skip
-    t = callback_data.t
-    if t != ItemType.LEAD:
-        raise ValidationFailed("only leads are converted", item_type=t.value)
-    try:
-        scheme = conversion_service.Scheme(callback_data.v)
-    except ValueError as exc:
-        raise ValidationFailed("unknown scheme", scheme=callback_data.v) from exc
-    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
-    if view is None:
-        return
-    # crm_core converts each lead on its own (access, required fields, all or nothing per lead).
-    results = await conversion_service.convert_leads_bulk(session, user, view.selected, scheme)
-    ok = [r for r in results if r.ok]
-    lines = [tr("bk.converted", count=len(ok), total=len(results), scheme=tr(SCHEME_NAMES[scheme]))]
-    for r in results[:REPORT_LINES]:
-        ref = f"L-{r.lead_id}"
-        if r.ok:
-            lines.append(tr("bk.converted_one", ref=ref, created=esc(", ".join(r.created)) or "—"))
-        else:
-            reason = describe_error(tr, r.error) if r.error else tr("error.generic")
-            lines.append(tr("bk.not_converted_one", ref=ref, reason=reason))
-    if len(results) > REPORT_LINES:
-        lines.append(tr("bk.and_more", count=len(results) - REPORT_LINES))
-    await _finish(callback, session, user, tr, state, t, view, "\n".join(lines))
-
-
-@router.callback_query(BkCB.filter(F.action == BkAction.DELETE))
-async def bulk_delete_ask(
-    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
-    state: FSMContext, callback_answer: CallbackAnswer,
-) -> None:  # fmt: skip
-    t = callback_data.t
-    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
-    if view is None:
-        return
-    refs = ", ".join(f"{t.prefix}-{i}" for i in view.selected[:20]) + (
-        " …" if len(view.selected) > 20 else ""
-    )
-    rows = [
-        [_bk(tr("bk.delete_yes", count=len(view.selected)), action=BkAction.DELETE_YES, t=t)],
-        [_ls(tr("views.back"), action=LsAction.PAGE, t=t, n=callback_data.n)],
-    ]
-    await show(
-        callback,
-        tr("bk.delete_ask", count=len(view.selected), refs=refs),
-        InlineKeyboardMarkup(inline_keyboard=rows),
-    )
-
-
-@router.callback_query(BkCB.filter(F.action == BkAction.DELETE_YES))
-async def bulk_delete(
-    callback: CallbackQuery, callback_data: BkCB, session: AsyncSession, user: User, tr: Translator,
-    state: FSMContext, callback_answer: CallbackAnswer,
-) -> None:  # fmt: skip
-    t = callback_data.t
-    view = await _require_selection(callback, state, session, user, tr, t, callback_answer)
-    if view is None:
-        return
-
-    done, failed = _outcome(tr, await bulk_service.delete(session, user, t, view.selected))
-    await _finish(callback, session, user, tr, state, t, view, _report(tr, done, failed, N_("bk.deleted")))
-
-
-__all__ = ["BkAction", "BkCB", "LsAction", "LsCB", "list_screen", "router", "show_list"]
