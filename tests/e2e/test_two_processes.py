@@ -40,14 +40,18 @@ async def test_two_processes_deliver_each_of_1000_reminders_once(database_url: s
     db = Database(database_url)
     await migrate.upgrade(db.engine)
     try:
-        chats = await _arrange(db)
         async with FakeTelegram() as tg:  # Telegram's real limits
-            for chat in chats:
-                tg.add_user(chat, "Seller").started = True
+            # Both processes are up before anything is due: one starting seconds after the other
+            # (a loaded machine) would otherwise find every reminder claimed already.
             procs = [
-                await start_bot_process(tg, database_url, quiet=True, LOG_LEVEL="WARNING") for _ in range(2)
+                await start_bot_process(
+                    tg, database_url, quiet=True, LOG_LEVEL="WARNING", REMINDER_POLL_SECONDS="1"
+                )
+                for _ in range(2)
             ]
             try:
+                for chat in await _arrange(db):
+                    tg.add_user(chat, "Seller").started = True
 
                 def delivered() -> list[str]:
                     return [
