@@ -74,6 +74,7 @@ def build_dispatcher(
     dp.update.outer_middleware(OpenCardMiddleware())  # remembers the card a person has open
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
     form_commands.register(dp)  # a command typed into a form leaves it
+    ui.register(dp)  # what each message shows, so a repeated screen costs no edit
     dp.include_routers(*get_routers())
     error_handlers.register(dp)
     return dp
