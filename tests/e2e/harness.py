@@ -165,6 +165,8 @@ async def running_bot(
     )
     from crm_core.db import Database
 
+    if cfg.redis_url:
+        await _forget_screens(cfg.redis_url, tg.bot_id)
     app = BotApp(cfg, create_bot(tg.token, tg.base_url), Database(cfg.database_url))
     errors = ErrorLog()
     harness: Harness | None = None
@@ -185,6 +187,20 @@ async def running_bot(
             await tg.stop()
         finally:
             logging.getLogger().removeHandler(errors)
+
+
+async def _forget_screens(redis_url: str, bot_id: int) -> None:
+    """Each fake starts its message ids afresh, so what an earlier test's bot drew in "message 5"
+    (handlers.ui remembers it in Redis) says nothing about this one's."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(f"screen:{bot_id}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 async def start_bot_process(
