@@ -27,7 +27,7 @@ from crm_core import migrate
 from crm_core.db import Database
 from crm_core.fields.phones import set_default_region
 from handlers import errors as error_handlers
-from handlers import get_routers
+from handlers import form_commands, get_routers, ui
 from handlers.commands import group_commands, private_commands
 from handlers.context import HandlerOptions
 from handlers.notify_render import NotifyRenderer
@@ -73,6 +73,8 @@ def build_dispatcher(
     dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
     dp.update.outer_middleware(OpenCardMiddleware())  # remembers the card a person has open
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
+    form_commands.register(dp)  # a command typed into a form leaves it
+    ui.register(dp)  # what each message shows, so a repeated screen costs no edit
     dp.include_routers(*get_routers())
     error_handlers.register(dp)
     return dp

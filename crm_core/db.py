@@ -11,9 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import BigInteger, Integer, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from crm_core.fields.kinds import MAX_ID
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -87,13 +90,40 @@ def _upper(value: object) -> object:
     return value.upper() if isinstance(value, str) else value
 
 
+class Session(AsyncSession):
+    """An id from outside that its column cannot hold (a forged button, a typed ref) names no row:
+    `get` finds nothing instead of the driver raising on the bind. Every by-id loader gets this."""
+
+    async def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        if not _fits_primary_key(entity, ident):
+            return None
+        return await super().get(entity, ident, **kwargs)
+
+
+_INT4 = MAX_ID  # INTEGER on PostgreSQL; BIGINT everywhere holds 2**63 - 1
+_INT8 = 2**63 - 1
+
+
+def _fits_primary_key(entity: Any, ident: Any) -> bool:
+    parts = ident if isinstance(ident, tuple) else (ident,)
+    columns = sa_inspect(entity).primary_key
+    for column, value in zip(columns, parts, strict=False):
+        if isinstance(value, int) and not isinstance(value, bool) and isinstance(column.type, Integer):
+            limit = _INT8 if isinstance(column.type, BigInteger) else _INT4
+            if not -limit - 1 <= value <= limit:
+                return False
+    return True
+
+
 class Database:
     """Owns the engine and hands out units of work (one AsyncSession, committed once)."""
 
     def __init__(self, url: str, *, echo: bool = False, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo, **engine_kwargs)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self.sessionmaker = async_sessionmaker(
+            self.engine, class_=Session, expire_on_commit=False, autoflush=True
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,7 +15,9 @@ from crm_core.models.users import User
 _PREFIX_TO_TYPE = {"L": ItemType.LEAD, "D": ItemType.DEAL, "C": ItemType.CONTACT, "CO": ItemType.COMPANY}
 # Cyrillic look-alikes typed by Russian keyboards: "С" and "О" are the letters C and O.
 _LOOKALIKES = str.maketrans({"С": "C", "с": "c", "О": "O", "о": "o"})
-_REF_RE = re.compile(r"^\s*(co|c|l|d)\s*[-#№]?\s*(\d{1,12})\s*$", re.IGNORECASE)
+# Any length of digits is a ref: an id too large for the database is a missing item ("Not found"),
+# not text to capture. Bounded only so int() stays cheap.
+_REF_RE = re.compile(r"^\s*(co|c|l|d)\s*[-#№]?\s*(\d{1,100})\s*$", re.IGNORECASE)
 
 
 def parse_ref(text: str) -> tuple[ItemType, int]:

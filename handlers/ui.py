@@ -1,9 +1,123 @@
-"""Showing screens: edit the current message in place when a button was pressed, else send."""
+"""Showing screens: edit the current message in place when a button was pressed, else send.
+
+What the bot last drew in each message is remembered server-side (ScreenMemory), so that a
+repeated screen (a double tap, two people pressing on one card) costs no request: the callback's
+copy of the message is stale by the time the second press is handled, and Telegram counts the
+"message is not modified" errors an edit would earn against the bot.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+from aiogram import BaseMiddleware, Dispatcher
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, TelegramObject
+
+log = logging.getLogger(__name__)
+
+SCREEN_TTL = 2 * 24 * 60 * 60  # seconds; Telegram lets a bot edit its messages for 48 hours
+LOCAL_SCREENS = 10_000  # messages remembered per process without Redis
+
+
+class ScreenMemory:
+    """In-process memory, bounded (the oldest screens are forgotten first)."""
+
+    def __init__(self, limit: int = LOCAL_SCREENS) -> None:
+        self.limit = limit
+        self._drawn: OrderedDict[str, str] = OrderedDict()
+
+    async def swap(self, key: str, digest: str) -> str | None:
+        """Note `digest` as drawn; return what was noted before. Atomic: no await in between."""
+        previous = self._drawn.pop(key, None)
+        self._drawn[key] = digest
+        while len(self._drawn) > self.limit:
+            self._drawn.popitem(last=False)
+        return previous
+
+    async def forget(self, key: str) -> None:
+        self._drawn.pop(key, None)
+
+
+class RedisScreenMemory(ScreenMemory):
+    """Shared by every process of the bot: one atomic SET ... GET per screen."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+
+    async def swap(self, key: str, digest: str) -> str | None:
+        previous = await self.redis.set(f"screen:{key}", digest, ex=SCREEN_TTL, get=True)
+        return previous.decode() if isinstance(previous, bytes) else previous
+
+    async def forget(self, key: str) -> None:
+        await self.redis.delete(f"screen:{key}")
+
+
+def screen_memory_for(storage: BaseStorage) -> ScreenMemory:
+    redis = getattr(storage, "redis", None)  # aiogram's RedisStorage
+    return RedisScreenMemory(redis) if redis is not None else ScreenMemory()
+
+
+_memory: ContextVar[ScreenMemory | None] = ContextVar("screen_memory", default=None)
+
+
+class ScreenMemoryMiddleware(BaseMiddleware):
+    """Outer update middleware: the dispatcher's memory for `show` during this update."""
+
+    def __init__(self, memory: ScreenMemory) -> None:
+        self.memory = memory
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        token = _memory.set(self.memory)
+        try:
+            return await handler(event, data)
+        finally:
+            _memory.reset(token)
+
+
+def register(dp: Dispatcher) -> None:
+    dp.update.outer_middleware(ScreenMemoryMiddleware(screen_memory_for(dp.storage)))
+
+
+def _digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
+    payload = json.dumps([text, _markup_data(markup)], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _key(message: Message) -> str:
+    return f"{message.bot.id if message.bot else 0}:{message.chat.id}:{message.message_id}"
+
+
+async def _swap(message: Message, digest: str) -> str | None:
+    memory = _memory.get()
+    if memory is None:
+        return None
+    try:
+        return await memory.swap(_key(message), digest)
+    except Exception:  # a memory outage costs at most a redundant edit, never the screen
+        log.warning("screen memory unavailable", exc_info=True)
+        return None
+
+
+async def _forget(message: Message) -> None:
+    memory = _memory.get()
+    if memory is not None:
+        try:
+            await memory.forget(_key(message))
+        except Exception:
+            log.warning("screen memory unavailable", exc_info=True)
 
 
 def _markup_data(markup: InlineKeyboardMarkup | None) -> object:
@@ -19,14 +133,17 @@ def _unchanged(message: Message, text: str, markup: InlineKeyboardMarkup | None)
 
 
 async def show(event: CallbackQuery | Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    digest = _digest(text, markup)
     if isinstance(event, Message):
-        await event.answer(text, reply_markup=markup)
+        await _swap(await event.answer(text, reply_markup=markup), digest)
         return
     message = event.message
     if message is None or isinstance(message, InaccessibleMessage):
-        await event.bot.send_message(event.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
+        sent = await event.bot.send_message(event.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
+        await _swap(sent, digest)
         return
-    if _unchanged(message, text, markup):
+    previous = await _swap(message, digest)
+    if previous == digest or (previous is None and _unchanged(message, text, markup)):
         return  # editing would only earn a 400 "message is not modified"
     try:
         await message.edit_text(text, reply_markup=markup)
@@ -35,7 +152,12 @@ async def show(event: CallbackQuery | Message, text: str, markup: InlineKeyboard
         # old to edit) fall back to a new message so that the user always sees the screen.
         if "message is not modified" in exc.message:
             return
-        await message.answer(text, reply_markup=markup)
+        await _forget(message)  # it does not show this screen after all
+        sent = await message.answer(text, reply_markup=markup)
+        await _swap(sent, digest)
+    except BaseException:
+        await _forget(message)
+        raise
 
 
 async def reply_screen(message: Message, screen: tuple[str, InlineKeyboardMarkup], note: str = "") -> None:

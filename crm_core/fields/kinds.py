@@ -140,7 +140,15 @@ def clean_date(value: Any, field: str = "date") -> date:
         raise ValidationFailed("invalid date", field=field, value=str(value)) from exc
 
 
-MAX_ID = 2**63 - 1  # the largest BIGINT: a larger id names nothing and must not reach the database
+# Id columns are INTEGER (int4 on PostgreSQL): a larger id names nothing and must not reach the
+# database, where binding it raises (SQLite past 2**63, asyncpg past 2**31). Keep in step with
+# crm_core.db's Session.get guard.
+MAX_ID = 2**31 - 1
+
+
+def in_id_range(value: Any) -> bool:
+    """Whether an id from outside can name a row at all; otherwise it is simply not found."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def clean_id(value: Any, field: str = "id") -> int:

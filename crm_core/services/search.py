@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.fields.kinds import in_id_range
 from crm_core.models.items import (
     ITEM_MODELS,
     CommKind,
@@ -137,7 +138,7 @@ async def search_items(
 
     # 1. a ref
     parsed = try_parse_ref(text)
-    if parsed and parsed[0] in types:
+    if parsed and parsed[0] in types and in_id_range(parsed[1]):  # a larger id names nothing
         model = ITEM_MODELS[parsed[0]]
         row = (
             await session.execute(

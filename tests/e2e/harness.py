@@ -4,6 +4,7 @@ against the fake Bot API server, and speaks for the people in the chat."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -20,10 +21,30 @@ from crm_core.clock import utcnow
 from crm_core.models import ActivityReminder, Notification, NotificationState, ReminderState
 
 
+class ErrorLog(logging.Handler):
+    """Every ERROR the bot logs while it runs: a handler that raised, an error it could not handle."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def lines(self) -> list[str]:
+        out = []
+        for r in self.records:
+            exc = f" ({r.exc_info[0].__name__}: {r.exc_info[1]})" if r.exc_info and r.exc_info[1] else ""
+            out.append(f"{r.name}: {r.getMessage()}{exc}")
+        return out
+
+
 class Harness:
-    def __init__(self, tg: FakeTelegram, app: BotApp) -> None:
+    def __init__(self, tg: FakeTelegram, app: BotApp, errors: ErrorLog | None = None) -> None:
         self.tg = tg
         self.app = app
+        self.logged_errors = errors or ErrorLog()
+        self.stop_mark: int | None = None  # how many requests the fake had seen when the bot was told to stop
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every injected update was handled and confirmed, and what that queued for
@@ -87,6 +108,38 @@ class Harness:
     def bad_requests(self) -> list[Any]:
         return self.tg.errors(400)
 
+    def client_errors(self) -> list[tuple[str, int, str | None]]:
+        """The Bot API's 4xx answers (bad request, forbidden, not found, conflict...). A 429 is
+        flow control the bot waits out, not a mistake of its request."""
+        requests = self.tg.requests
+        stop = len(requests) if self.stop_mark is None else self.stop_mark
+        # Stopping abandons the long poll then pending; the server ends it with a 409 no one waits
+        # for (on the bot's confirming getUpdates, as Telegram does, or on the fake's own stop).
+        polls = [i for i in range(stop) if requests[i].method == "getUpdates"]
+        abandoned = polls[-1] if polls and self.stop_mark is not None else None
+        return [
+            (e.method, e.status, e.description)
+            for i, e in enumerate(requests)
+            if not e.ok and 400 <= e.status < 500 and e.status != 429 and i != abandoned
+        ]
+
+
+def check_clean_run(harness: Harness, node: Any) -> None:
+    """Fail a test in which a handler raised or the bot logged an error, or Telegram answered a
+    request with a 4xx, unless the test is marked as expecting it (with the reason)."""
+    marker = node.get_closest_marker("handler_errors_expected")
+    if marker is None:
+        logged = harness.logged_errors.lines()
+        assert logged == [], f"the bot logged errors: {logged}"
+    else:
+        assert marker.kwargs.get("reason"), "say why handler errors are expected: reason=..."
+    marker = node.get_closest_marker("telegram_errors_expected")
+    if marker is None:
+        rejected = harness.client_errors()
+        assert rejected == [], f"Telegram answered with 4xx: {rejected}"
+    else:
+        assert marker.kwargs.get("reason"), "say why Telegram errors are expected: reason=..."
+
 
 def find_button(message: StoredMessage, text: str) -> str:
     labels = [label for row in message.inline_keyboard for (label, _data, _url) in row]
@@ -112,17 +165,42 @@ async def running_bot(
     )
     from crm_core.db import Database
 
+    if cfg.redis_url:
+        await _forget_screens(cfg.redis_url, tg.bot_id)
     app = BotApp(cfg, create_bot(tg.token, tg.base_url), Database(cfg.database_url))
+    errors = ErrorLog()
+    harness: Harness | None = None
+    logging.getLogger().addHandler(errors)
     task = asyncio.create_task(app.run())
     try:
         await tg.wait_for(lambda: tg.calls("getUpdates") or task.done(), timeout=10)
         if task.done():
             task.result()
-        yield Harness(tg, app)
+        harness = Harness(tg, app, errors)
+        yield harness
     finally:
+        if harness is not None:
+            harness.stop_mark = len(tg.requests)
         app.stop()
-        await asyncio.wait_for(task, timeout=15)
-        await tg.stop()
+        try:
+            await asyncio.wait_for(task, timeout=15)
+            await tg.stop()
+        finally:
+            logging.getLogger().removeHandler(errors)
+
+
+async def _forget_screens(redis_url: str, bot_id: int) -> None:
+    """Each fake starts its message ids afresh, so what an earlier test's bot drew in "message 5"
+    (handlers.ui remembers it in Redis) says nothing about this one's."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(f"screen:{bot_id}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 async def start_bot_process(

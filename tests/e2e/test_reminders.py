@@ -254,6 +254,7 @@ async def test_blocked_user_does_not_stall_others(crm: Harness) -> None:
     await bot.tg.wait_for(lambda: bot.new_bot_messages(2201, marker), timeout=5)
 
 
+@pytest.mark.telegram_errors_expected(reason="a user blocked the bot: the one 403 is what is tested")
 async def test_blocked_without_notice_gets_403_once_and_is_dropped(crm: Harness) -> None:
     bot = crm
     ivan = await add_member(bot, 2301, "Ivan")
