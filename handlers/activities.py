@@ -26,7 +26,6 @@ from crm_core.services import reminders as reminders_service
 from crm_core.services.counters import user_zone
 from handlers.activity_screens import (
     SHOWN_DESCRIPTION,
-    TYPE_NAMES,
     TYPES,
     ActAction,
     ActCB,
@@ -47,6 +46,7 @@ from handlers.card_render import item_label, load_visible, open_card
 from handlers.datetime_input import Ctx, Event, ask_datetime, format_moment, register_target
 from handlers.render import esc, truncate
 from handlers.texts import Translator
+from handlers.texts.names import ACTIVITY_KIND_NAMES
 from handlers.ui import show
 
 router = Router(name="activities")
@@ -104,8 +104,8 @@ async def start_planning(event: Event, ctx: Ctx, item_type: ItemType, item_id: i
     await ctx.state.set_state(PlanActivity.kind)
     await ctx.state.set_data({"a_t": item.ITEM_TYPE.value, "a_id": item.id})
     t = item.ITEM_TYPE
-    kb = [[act_button(ctx.tr(TYPE_NAMES[k]), ActAction.TYPE, t, item.id, k.value) for k in TYPES[i : i + 2]]
-          for i in range(0, len(TYPES), 2)]  # fmt: skip
+    buttons = [act_button(ctx.tr(ACTIVITY_KIND_NAMES[k]), ActAction.TYPE, t, item.id, k.value) for k in TYPES]
+    kb = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     kb.extend(quick_rows(ctx.tr, t, item.id))  # after the types: "Call" still finds the type first
     kb.append([act_button(ctx.tr("act.cancel"), ActAction.CANCEL, t, item.id)])
     text = ctx.tr("act.new_title", item=item_label(ctx.tr, item)) + "\n\n" + ctx.tr("act.choose_type")
@@ -116,7 +116,7 @@ async def _draft_title(ctx: Ctx, with_description: bool = True) -> str:
     """ "📞 Call · 🎯 L-12 Title" (+ the description) heading the form's later screens."""
     data = await ctx.state.get_data()
     item = await load_visible(ctx.session, ctx.user, data["a_t"], int(data["a_id"]))
-    kind = ctx.tr(TYPE_NAMES[ActivityType(data.get("a_kind") or ActivityType.CALL)])
+    kind = ctx.tr(ACTIVITY_KIND_NAMES[ActivityType(data.get("a_kind") or ActivityType.CALL)])
     title = f"<b>{kind}</b> · {item_label(ctx.tr, item)}"
     if with_description and data.get("a_desc"):
         title += "\n" + ctx.tr("act.description_line", text=esc(truncate(data["a_desc"], SHOWN_DESCRIPTION)))

@@ -25,6 +25,7 @@ from handlers.datetime_input import format_moment
 from handlers.errors import describe
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
+from handlers.texts.names import ACTIVITY_KIND_NAMES
 
 TYPES = tuple(ActivityType)  # call first: the default
 LIST_SHOWN = 10
@@ -41,15 +42,6 @@ QUICK_LABELS = {
     "c1": N_("quick.call_tomorrow"),
     "m1": N_("quick.meeting_tomorrow"),
     "c2": N_("quick.call_hour"),
-}
-# The form's names of the types ("📞 Call"), distinct from the card's plain ones (texts.names).
-TYPE_NAMES = {
-    ActivityType.CALL: N_("act.type.call"),
-    ActivityType.MEETING: N_("act.type.meeting"),
-    ActivityType.TASK: N_("act.type.task"),
-    ActivityType.EMAIL: N_("act.type.email"),
-    ActivityType.MESSAGE: N_("act.type.message"),
-    ActivityType.UNIVERSAL: N_("act.type.universal"),
 }
 
 
@@ -148,7 +140,7 @@ def offset_label(tr: Translator, minutes: int) -> str:
 
 def activity_summary(tr: Translator, activity: Activity, tz: ZoneInfo, now: datetime) -> str:
     """One line: type, subject, deadline, overdue mark (escaped HTML)."""
-    kind = tr(TYPE_NAMES[ActivityType(activity.type)])
+    kind = tr(ACTIVITY_KIND_NAMES[ActivityType(activity.type)])
     subject = f" «{esc(truncate(activity.subject, 80))}»" if activity.subject else ""
     overdue = f" {tr('act.overdue')}" if activity.is_open and activity.deadline <= now else ""
     return f"{kind}{subject} · {format_moment(tr, activity.deadline, tz, now)}{overdue}"

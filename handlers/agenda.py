@@ -28,6 +28,7 @@ from handlers.datetime_input import format_moment
 from handlers.month_grid import month_rows, shift_month
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
+from handlers.texts.names import ACTIVITY_KIND_NAMES
 from handlers.ui import show
 
 router = Router(name="agenda")
@@ -53,14 +54,6 @@ GROUP_TITLES = {
     "next_week": N_("av.group.next_week"),
     "later": N_("av.group.later"),
     "none": N_("av.group.none"),
-}
-ACTIVITY_TYPES = {
-    ActivityType.CALL: N_("act.type.call"),
-    ActivityType.MEETING: N_("act.type.meeting"),
-    ActivityType.TASK: N_("act.type.task"),
-    ActivityType.EMAIL: N_("act.type.email"),
-    ActivityType.MESSAGE: N_("act.type.message"),
-    ActivityType.UNIVERSAL: N_("act.type.universal"),
 }
 
 
@@ -319,7 +312,7 @@ async def day_screen(
         lines.append(tr("cal.day_empty"))
     for n, a in enumerate(acts[:DAY_LIMIT], 1):
         item = items[(ItemType(a.owner_type), a.owner_id)]
-        kind = tr(ACTIVITY_TYPES[ActivityType(a.type)])
+        kind = tr(ACTIVITY_KIND_NAMES[ActivityType(a.type)])
         subject = f" «{esc(truncate(a.subject, 60))}»" if a.subject else ""
         done = " ✔️" if a.completed else ""
         when = format_time(a.deadline.astimezone(tz), tr.language)

@@ -34,19 +34,14 @@ from handlers.card_render import item_label, load_visible, open_card
 from handlers.datetime_input import Ctx, Event, ask_datetime, format_moment, register_target
 from handlers.open_card import open_card_of
 from handlers.render import esc, truncate
-from handlers.texts import N_, Translator
+from handlers.texts import Translator
+from handlers.texts.names import ACTIVITY_KIND_NAMES
 from handlers.ui import show
 
 router = Router(name="quick")
 
 PENDING_KEY = "qk_pending"  # the activity waiting for the answer to the question, in FSM data
 ASKED_KINDS = (ActivityType.CALL, ActivityType.MEETING, ActivityType.TASK, ActivityType.EMAIL)
-KIND_LABELS = {
-    ActivityType.CALL: N_("act.type.call"),
-    ActivityType.MEETING: N_("act.type.meeting"),
-    ActivityType.TASK: N_("act.type.task"),
-    ActivityType.EMAIL: N_("act.type.email"),
-}
 
 
 class QuickAction(StrEnum):
@@ -147,7 +142,7 @@ def _draft_line(tr: Translator, item: AnyItem, kind: str | None, subject: str, w
     """ "📞 Call «subject» · tomorrow 10:00" over the item's label (escaped HTML)."""
     parts = []
     if kind:
-        parts.append(tr(KIND_LABELS[ActivityType(kind)]))
+        parts.append(tr(ACTIVITY_KIND_NAMES[ActivityType(kind)]))
     if subject:
         parts.append(f"«{esc(truncate(subject, 80))}»")
     line = " ".join(parts)
@@ -208,7 +203,7 @@ async def typed_activity(
         assert parsed.deadline is not None
         head = _draft_line(tr, item, None, parsed.subject, format_moment(tr, parsed.deadline, tz, now))
         kb = [
-            [_button(tr(KIND_LABELS[k]), QuickAction.KIND, k.value) for k in ASKED_KINDS[i : i + 2]]
+            [_button(tr(ACTIVITY_KIND_NAMES[k]), QuickAction.KIND, k.value) for k in ASKED_KINDS[i : i + 2]]
             for i in (0, 2)
         ]
         kb.append([_button(tr("act.cancel"), QuickAction.CANCEL)])

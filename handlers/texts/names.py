@@ -39,6 +39,16 @@ ACTIVITY_TYPE_NAMES = {
     ActivityType.UNIVERSAL: N_("card.act.universal"),
 }
 
+# "📞 Call", "🤝 Meeting"... as the activity screens, the calendar and quick planning name a kind.
+ACTIVITY_KIND_NAMES = {
+    ActivityType.CALL: N_("act.type.call"),
+    ActivityType.MEETING: N_("act.type.meeting"),
+    ActivityType.TASK: N_("act.type.task"),
+    ActivityType.EMAIL: N_("act.type.email"),
+    ActivityType.MESSAGE: N_("act.type.message"),
+    ActivityType.UNIVERSAL: N_("act.type.universal"),
+}
+
 # A pinned record that is not a comment: what happened.
 EVENT_NAMES = {
     EventType.CREATED: N_("card.event.created"),
