@@ -35,6 +35,7 @@ from handlers.open_card import OpenCardMiddleware
 from handlers.texts import DEFAULT_LANGUAGE, LANGUAGES
 from scheduler.delivery import DeliveryConfig
 from scheduler.jobs import build_scheduler
+from scheduler.mail import add_mail_job
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def handler_options(settings: Settings, *, first_user_is_admin: bool = False) ->
         default_timezone=settings.default_timezone,
         phone_region=settings.default_region,
         first_user_is_admin=first_user_is_admin,
+        mail_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
     )
 
 
@@ -139,6 +141,14 @@ class BotApp:
         self.scheduler = build_scheduler(
             db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
         )
+        if settings.secret_key is not None:
+            add_mail_job(
+                self.scheduler,
+                db,
+                settings.secret_key.get_secret_value(),
+                poll_seconds=settings.mail_poll_seconds,
+                retry_seconds=settings.mail_retry_seconds,
+            )
         self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
 
     async def run(self) -> None:

@@ -34,6 +34,26 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(5.0, gt=0)  # fallback poll behind the precise wake-up
     reminder_stale_minutes: int = Field(180, ge=1)  # older due reminders are summarised in one message
     delivery_rate_per_second: float = Field(28.0, gt=0)  # all chats together (Telegram allows ~30)
+    # Email: the key mailbox passwords are encrypted with (Fernet); unset = mail cannot be connected.
+    secret_key: SecretStr | None = None
+    mail_poll_seconds: float = Field(60.0, gt=0)  # how often each connected box is read
+    mail_retry_seconds: float = Field(30.0, gt=0)  # first pause after a box's server failed (doubles)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        import base64
+        import binascii
+
+        try:
+            ok = len(base64.urlsafe_b64decode(value.get_secret_value().strip().encode())) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError("must be a Fernet key (32 url-safe base64 bytes); see README, Email")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -23,6 +23,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "admin_invites",
     "admin_pipelines",
     "admin_required",
+    "mail_boxes",
+    "mail_compose",  # its form's steps before capture reads typed text as a new lead
+    "mail_letters",
     "capture",
     "client_field",
     "conversion",

@@ -21,6 +21,7 @@ from handlers.admin_pipelines import PipelinesCB
 from handlers.admin_required import RequiredCB
 from handlers.admin_users import UsersCB
 from handlers.callbacks import MenuAction, MenuCB
+from handlers.mail_boxes import BoxAction, BoxCB
 from handlers.texts import Translator
 from handlers.ui import reply_screen, show
 
@@ -34,6 +35,7 @@ def home_screen(tr: Translator) -> Screen:
             [button(tr("adm.btn.users"), UsersCB()), button(tr("adm.btn.invites"), InvitesCB())],
             [button(tr("adm.btn.pipelines"), PipelinesCB())],
             [button(tr("adm.btn.required"), RequiredCB())],
+            [button(tr("mail.btn.admin"), BoxCB(action=BoxAction.TEAM))],
             back(tr, MenuCB(action=MenuAction.MAIN)),
         ]
     )

@@ -5,7 +5,8 @@ prefixes are short. A feature's own callback classes live in its module; prefixe
   cf/cs/cp/tr cards (fields, stage, people, trash), nw/cv/cl capture, conversion, client picker,
   a/dt/td activities, date picker, /today, tk/tl/cm tasks, timeline, comments,
   kb/ls/fl/bk/av/cal/fd kanban, lists, filters, bulk, activities view, calendar, find,
-  adm/adu/adi/adp/adr admin (home, users, invites, pipelines, required fields).
+  adm/adu/adi/adp/adr admin (home, users, invites, pipelines, required fields),
+  mbx/eml/emc email (mailboxes, letters, writing one).
 tests/test_callbacks.py checks that prefixes are unique and that packed data fit.
 Button data can be forged by any client: handlers re-check everything through crm_core.
 """
@@ -69,6 +70,7 @@ class CardAction(StrEnum):
     COMMENT = "comment"  # comments
     TIMELINE = "timeline"  # timeline
     TASK = "task"  # tasks
+    EMAIL = "email"  # mail_letters: the card's letters, write one
 
 
 class CardCB(CallbackData, prefix="c"):

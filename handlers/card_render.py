@@ -264,7 +264,10 @@ def card_keyboard(tr: Translator, item: AnyItem, *, converted: bool = False) -> 
             _btn(tr, N_("card.btn.timeline"), item, CardAction.TIMELINE),
         ]
     )
-    third = [_btn(tr, N_("card.btn.task"), item, CardAction.TASK)]
+    third = [
+        _btn(tr, N_("card.btn.task"), item, CardAction.TASK),
+        _btn(tr, N_("mail.btn.card"), item, CardAction.EMAIL),
+    ]
     if item.ITEM_TYPE == ItemType.LEAD and not converted:
         third.append(_btn(tr, N_("card.btn.convert"), item, CardAction.CONVERT))
     rows.append(third)

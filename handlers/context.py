@@ -13,3 +13,5 @@ class HandlerOptions:
     phone_region: str = "RU"
     # The offline sandbox lets the first person in as an admin.
     first_user_is_admin: bool = False
+    # SECRET_KEY: mailbox passwords are encrypted with it (None: email cannot be connected).
+    mail_key: str | None = field(default=None, repr=False)

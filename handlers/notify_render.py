@@ -55,6 +55,8 @@ TASK_STATUSES = {
     "overdue": N_("rem.task.overdue"),
     "completed": N_("rem.task.completed"),
 }
+# Renderers of categories a feature owns (mail_in: handlers.mail_letters registers itself).
+EXTRA_RENDERERS: dict[str, Any] = {}
 ITEM_EVENTS = {  # notifications that name an item and nothing else
     NotificationCategory.RESPONSIBLE_ASSIGNED: N_("rem.n.responsible_assigned"),
     NotificationCategory.OBSERVER_ADDED: N_("rem.n.observer_added"),
@@ -246,6 +248,8 @@ class NotifyRenderer:
         payload = dict(notification.payload or {})
         if category == NotificationCategory.DIGEST:
             return await self.digest(session, user, now=now)
+        if category in EXTRA_RENDERERS:
+            return list(await EXTRA_RENDERERS[category](session, notification, user, now=now))
         item = None
         owner = _owner(payload)
         if owner is None and payload.get("task_id"):

@@ -29,6 +29,7 @@ from crm_core.models.notifications import NotificationCategory
 from crm_core.services import notifications as notifications_service
 from crm_core.services import users as users_service
 from handlers.callbacks import MenuAction, MenuCB, SettingsAction, SettingsCB
+from handlers.mail_boxes import BoxAction, BoxCB
 from handlers.render import esc, truncate
 from handlers.texts import LANGUAGES, N_, Translator
 from handlers.ui import reply_screen, show
@@ -179,6 +180,9 @@ async def settings_screen(
             _btn(tr("settings.btn.digest"), SetAction.DIGEST),
             _btn(tr("settings.btn.notifications"), SetAction.MUTE),
         ]
+    )
+    rows.append(
+        [InlineKeyboardButton(text=tr("mail.btn.own"), callback_data=BoxCB(action=BoxAction.OWN).pack())]
     )
     rows.append(
         [

@@ -41,6 +41,13 @@ from crm_core.models.items import (
     StageSemantics,
     contact_companies,
 )
+from crm_core.models.mail import (
+    Letter,
+    LetterAttachment,
+    LetterDirection,
+    Mailbox,
+    TlsMode,
+)
 from crm_core.models.notifications import (
     Notification,
     NotificationCategory,
@@ -86,6 +93,10 @@ __all__ = [
     "ItemObserver",
     "ItemType",
     "Lead",
+    "Letter",
+    "LetterAttachment",
+    "LetterDirection",
+    "Mailbox",
     "Notification",
     "NotificationCategory",
     "NotificationState",
@@ -104,6 +115,7 @@ __all__ = [
     "TaskStatus",
     "TimelineEvent",
     "TimestampMixin",
+    "TlsMode",
     "UTCDateTime",
     "User",
     "UserMutedCategory",
