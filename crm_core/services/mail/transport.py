@@ -63,6 +63,8 @@ def _classify(server: str, exc: BaseException) -> MailServerError:
         return MailServerError(server, "unreachable", detail)
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPRecipientRefused):
         return MailServerError(server, "rejected", detail)
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code in (530, 535):
+        return MailServerError(server, "auth", detail)
     if isinstance(exc, aiosmtplib.SMTPSenderRefused | aiosmtplib.SMTPDataError):
         return MailServerError(server, "rejected", detail)
     if "starttls" in detail.lower() or "tls" in detail.lower():
@@ -197,6 +199,8 @@ async def _smtp_session(ep: Endpoint, login: str, password: str, timeout: float)
     client = _smtp_client(ep, timeout)
     try:
         await client.connect()
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
         if client.supports_extension("auth"):
             await client.login(login, password)
     except Exception as exc:
