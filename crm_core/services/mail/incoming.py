@@ -21,6 +21,7 @@ from crm_core.models.users import User
 from crm_core.permissions import ensure_admin, ensure_can_edit
 from crm_core.services import activities as activity_service
 from crm_core.services import items as item_service
+from crm_core.services.communications import try_normalize_email
 from crm_core.services.mail.parse import ParsedLetter, split_quote
 from crm_core.services.notifications import notify
 from crm_core.services.timeline import add_event
@@ -95,7 +96,7 @@ async def _new_lead(session: AsyncSession, box: Mailbox, parsed: ParsedLetter, n
         actor,
         **fields,
         source=LEAD_SOURCE,
-        emails=[parsed.from_addr] if parsed.from_addr and "@" in parsed.from_addr else [],
+        emails=[email] if (email := try_normalize_email(parsed.from_addr)) else [],
         check_required=False,
         now=now,
     )

@@ -123,7 +123,16 @@ def _addresses(values: list[str]) -> list[str]:
     return found
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """Without control characters (PostgreSQL refuses NUL in text; Telegram shows them as junk)."""
+    return _CONTROL.sub("", text)
+
+
 def _cut(text: str, notes: dict[str, Any]) -> str:
+    text = clean(text)
     if len(text) > BODY_MAX:
         notes["body_cut"] = len(text)
         return text[:BODY_MAX]
@@ -148,7 +157,7 @@ def _attachments(msg: EmailMessage) -> list[ParsedAttachment]:
         if isinstance(part, EmailMessage) and part.get_content_maintype() == "multipart":
             continue
         data = part.get_payload(decode=True) or b""
-        name = (part.get_filename() or "attachment").strip()[:255] or "attachment"
+        name = clean(part.get_filename() or "attachment").strip()[:255] or "attachment"
         keep = data if len(data) <= INCOMING_ATTACHMENT_KEEP_MAX else None
         out.append(ParsedAttachment(name, part.get_content_type()[:128], len(data), keep))
     return out
@@ -163,7 +172,9 @@ def parse_letter(raw: bytes, *, fallback_id: str, header_only: bool = False, siz
     try:
         msg: Message = BytesParser(policy=policy.default).parsebytes(raw, headersonly=header_only)
         assert isinstance(msg, EmailMessage)
-        letter = ParsedLetter(message_id=(_ids(str(msg.get("Message-ID", ""))) or [fallback_id])[0][:500])
+        letter = ParsedLetter(
+            message_id=clean((_ids(str(msg.get("Message-ID", ""))) or [fallback_id])[0])[:500]
+        )
         letter.in_reply_to = (_ids(str(msg.get("In-Reply-To", ""))) or [None])[0]
         letter.references = _ids(str(msg.get("References", "")))
         sender = msg.get("From")
@@ -173,11 +184,11 @@ def parse_letter(raw: bytes, *, fallback_id: str, header_only: bool = False, siz
             name, addr = first.display_name, first.addr_spec
         elif sender is not None:
             name, addr = parseaddr(str(sender))
-        letter.from_addr = try_normalize_email(addr) or addr[:320]
-        letter.from_name = " ".join(name.split())[:255]
+        letter.from_addr = try_normalize_email(addr) or clean(addr)[:320]
+        letter.from_name = clean(" ".join(name.split()))[:255]
         letter.to = _addresses([str(v) for v in msg.get_all("To", [])])
         letter.cc = _addresses([str(v) for v in msg.get_all("Cc", [])])
-        letter.subject = " ".join(str(msg.get("Subject", "")).split())[:SUBJECT_MAX]
+        letter.subject = clean(" ".join(str(msg.get("Subject", "")).split()))[:SUBJECT_MAX]
         if header_only:
             letter.notes["too_big"] = size
             return letter
