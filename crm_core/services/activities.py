@@ -283,6 +283,8 @@ async def _create(
     )
     await touch_item(session, item, now)
     await reminder_service.sync_reminders(session, activity, now=now)
+    if direction == ActivityDirection.PLANNED and author_id is not None:
+        await _close_incoming_emails(session, item, author_id, now)
     if author_id is not None and responsible_id != author_id:
         await notify(
             session,
@@ -297,6 +299,34 @@ async def _create(
             now=now,
         )
     return activity
+
+
+async def _close_incoming_emails(session: AsyncSession, item: AnyItem, author_id: int, now: datetime) -> None:
+    """Planning the next step closes the item's open incoming emails (as in Bitrix24: an incoming
+    activity waits until it is completed or a next activity is planned)."""
+    rows = await session.scalars(
+        select(Activity).where(
+            Activity.owner_type == item.ITEM_TYPE,
+            Activity.owner_id == item.id,
+            Activity.direction == ActivityDirection.INCOMING,
+            Activity.type == ActivityType.EMAIL,
+            Activity.completed.is_(False),
+        )
+    )
+    for incoming in list(rows):
+        incoming.completed, incoming.completed_at, incoming.completed_by_id = True, now, author_id
+        incoming.updated_at = now
+        await session.flush()
+        await reminder_service.cancel_reminders(session, incoming.id)
+        await add_event(
+            session,
+            owner_type=item.ITEM_TYPE,
+            owner_id=item.id,
+            event_type=EventType.ACTIVITY_COMPLETED,
+            author_id=author_id,
+            payload=_payload(incoming),
+            at=now,
+        )
 
 
 async def update_activity(

@@ -289,6 +289,9 @@ async def test_letter_from_a_known_contact_and_a_reply_that_keeps_the_thread(
     assert first["Message-ID"] in received.message["References"]
     assert received.message["Subject"] == "Re: Question about windows"
     assert received.rcpt_tos == ["clara@client.example"]
+    async with bot.app.db.unit_of_work() as s:
+        answered = await s.get(Activity, incoming.activity_id)
+        assert answered is not None and answered.completed  # the reply did what it asked
 
     # The client answers our letter from another address: it lands on the same item.
     ours = received.message["Message-ID"]

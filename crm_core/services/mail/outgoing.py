@@ -169,6 +169,15 @@ async def send_letter(
         at=now,
     )
     await activity_service.touch_item(session, item, now)
+    if draft.in_reply_to:
+        # Answering a letter is doing what its incoming activity asked.
+        answered = await session.scalar(
+            select(Letter).where(
+                Letter.message_id == draft.in_reply_to, Letter.direction == LetterDirection.IN
+            )
+        )
+        if answered is not None and answered.activity_id is not None:
+            await activity_service.complete_activity(session, actor, answered.activity_id, now=now)
     return letter
 
 
