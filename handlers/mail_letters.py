@@ -38,6 +38,7 @@ router = Router(name="mail_letters")
 
 FRESH_LIMIT = 1500
 QUOTE_LIMIT = 600
+NOTED_CUTS = 5  # attachments over the limit named in a message (the rest: in the letter's list)
 
 
 def letter_text(tr: Translator, letter: Letter, *, header: str = "", full: bool = False) -> str:
@@ -65,7 +66,7 @@ def letter_text(tr: Translator, letter: Letter, *, header: str = "", full: bool 
         lines.append(tr("mail.note.cut"))
     if notes.get("too_big"):
         lines.append(tr("mail.note.too_big", size=_mb(int(notes["too_big"]))))
-    for name in notes.get("attachments_cut") or []:
+    for name in (notes.get("attachments_cut") or [])[:NOTED_CUTS]:
         lines.append(tr("mail.note.attachment_cut", name=esc(truncate(str(name), 100))))
     return "\n".join(lines)
 

@@ -25,6 +25,8 @@ from tests.e2e.harness import Harness, check_clean_run, find_button, running_bot
 from tests.e2e.people import add_member, admin_user
 from tests.mail_servers import BOX_LOGIN, BOX_PASSWORD, Dovecot, SmtpSink, box_form, free_port
 
+# The test SMTP server asks for a login over plain TCP on 127.0.0.1: aiosmtpd warns, rightly elsewhere.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 KEY = Fernet.generate_key().decode()
 SALES_ID = 4101
 
