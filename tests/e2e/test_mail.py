@@ -250,6 +250,9 @@ async def test_send_from_a_card_with_an_attachment_a_failure_keeps_the_draft(
             )
         )
         assert event is not None and "offer.pdf" in event.payload["text"] and event.author_id == sales.id
+    [card] = await bot.say(SALES_ID, f"D-{deal_id}")
+    [timeline] = await bot.press(SALES_ID, card, "Timeline")
+    assert "Offer <for> windows" in timeline.text and "offer.pdf" in timeline.text
 
 
 # --- incoming -----------------------------------------------------------------------------------
