@@ -5,6 +5,7 @@ back. Admins also sort the letters of unknown senders (a lead, or an item by its
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from aiogram import F, Router
@@ -17,21 +18,25 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import NotFound, ValidationFailed
-from crm_core.models.mail import Mailbox
+from crm_core.models.mail import Letter, Mailbox
+from crm_core.models.notifications import Notification
 from crm_core.models.users import User
 from crm_core.permissions import ensure_admin
 from crm_core.refs import try_parse_ref
-from crm_core.services.mail import boxes, incoming, rules
+from crm_core.services.mail import boxes, incoming, outgoing, rules
 from crm_core.services.mail.crypto import MailKeyMissing
 from crm_core.services.mail.transport import MailServerError
+from handlers import notify_render
 from handlers.admin_common import AdmCB
 from handlers.callbacks import MenuAction, MenuCB
 from handlers.context import HandlerOptions
 from handlers.errors import validation_detail
 from handlers.mail_common import LetterAction, LetterCB, server_error_text
+from handlers.mail_letters import letter_text
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
 from handlers.ui import show
+from scheduler.ports import OutgoingMessage
 
 router = Router(name="mail_boxes")
 
@@ -139,7 +144,9 @@ async def own(
         )
         return
     text, markup = box_screen(tr, box)
-    markup.inline_keyboard[-1] = back
+    waiting = len(await incoming.unsorted(session, user))
+    markup.inline_keyboard[-1] = [_btn(tr("mail.btn.unsorted", count=waiting), BoxAction.UNSORTED)]
+    markup.inline_keyboard.append(back)
     await show(callback, text, markup)
 
 
@@ -260,7 +267,7 @@ async def unsorted(callback: CallbackQuery, session: AsyncSession, user: User, t
                 _btn(tr("mail.btn.to_item"), BoxAction.TO_ITEM, letter.id),
             ]
         )
-    rows.append([_btn(tr("menu.back"), BoxAction.TEAM)])
+    rows.append([_btn(tr("menu.back"), BoxAction.TEAM if user.is_admin else BoxAction.OWN)])
     await show(callback, "\n".join(lines), _kb(rows))
 
 
@@ -280,9 +287,14 @@ async def to_lead(
 
 @router.callback_query(BoxCB.filter(F.action == BoxAction.TO_ITEM))
 async def ask_ref(
-    callback: CallbackQuery, callback_data: BoxCB, user: User, tr: Translator, state: FSMContext
+    callback: CallbackQuery,
+    callback_data: BoxCB,
+    session: AsyncSession,
+    user: User,
+    tr: Translator,
+    state: FSMContext,
 ) -> None:
-    ensure_admin(user)
+    await outgoing.letter_for(session, user, callback_data.id)  # an admin's, or the box owner's
     await state.set_state(BoxForm.ref)
     await state.update_data({UNSORTED_LETTER: callback_data.id})
     await show(callback, tr("mail.ask.ref"), _kb([[_btn(tr("mail.btn.cancel"), BoxAction.CANCEL)]]))
@@ -305,5 +317,27 @@ async def typed_ref(
     await state.clear()
     await message.answer(tr("mail.unsorted.assigned", ref=esc(item.ref)))
 
+
+async def unsorted_notification(
+    session: AsyncSession, notification: Notification, user: User, *, now: datetime
+) -> list[OutgoingMessage]:
+    """The push of a letter from an unknown sender that waits to be sorted (category mail_unsorted)."""
+    tr = Translator(user.language)
+    letter = await session.get(Letter, int((notification.payload or {}).get("letter_id") or 0))
+    if letter is None or letter.owner_id is not None:
+        return []
+    text = letter_text(tr, letter, header=tr("mail.n.unsorted"))
+    to_lead = BoxCB(action=BoxAction.TO_LEAD, id=letter.id).pack()
+    to_item = BoxCB(action=BoxAction.TO_ITEM, id=letter.id).pack()
+    buttons = [
+        [
+            {"text": tr("mail.btn.to_lead"), "callback_data": to_lead},
+            {"text": tr("mail.btn.to_item"), "callback_data": to_item},
+        ]
+    ]
+    return [OutgoingMessage(text, buttons)]
+
+
+notify_render.EXTRA_RENDERERS[incoming.MAIL_UNSORTED] = unsorted_notification
 
 __all__ = ["BoxAction", "BoxCB", "router"]

@@ -353,6 +353,16 @@ async def test_unknown_sender_makes_a_lead_or_waits_unsorted(
     await wait_until(lambda: _count_in(bot, 3))
     [_l, waiting, other] = await letters(bot)
     assert waiting.owner_id is None and other.owner_id is None
+    await bot.settle()
+    # The admin who connected the box hears of each, with the ways to sort it.
+    pushed = [m for m in bot.tg.bot_messages(ADMIN_ID) if "waits to be sorted" in (m.text or "")]
+    assert {("Who are you" in m.text, "Partnership" in m.text) for m in pushed} == {
+        (True, False),
+        (False, True),
+    }
+    for m in pushed:
+        find_button(m, "New lead")
+        find_button(m, "To an item")
     [screen] = await bot.say(ADMIN_ID, "/admin")
     [mail] = await bot.press(ADMIN_ID, screen, "Mail")
     [unsorted] = await bot.press(ADMIN_ID, mail, "Unsorted letters (2)")
@@ -529,3 +539,28 @@ async def test_contacts_email_is_matched_normalised(
     assert (got.owner_type, got.owner_id) == (ItemType.CONTACT, contact_id)
     async with bot.app.db.unit_of_work() as s:
         assert await s.get(Contact, contact_id) is not None
+
+
+async def test_own_box_letters_from_strangers_are_sorted_by_its_owner(
+    mailbot: Harness, dovecot: Dovecot, smtp: SmtpSink
+) -> None:
+    bot = mailbot
+    _admin, sales = await team(bot)
+    async with bot.app.db.unit_of_work() as s:
+        actor = await s.get(User, sales.id)
+        box = await boxes.connect_box(
+            s, actor, parse_box_form(box_form(dovecot.port, smtp.port)), KEY, team=False
+        )
+        box.unknown_to_lead = False
+    dovecot.append(letter("someone@new.example", "Hello Sam"))
+    [got] = await wait_until(lambda: letters(bot))
+    assert got.owner_id is None
+    await bot.settle()
+    note = last(bot, SALES_ID)
+    assert "waits to be sorted" in note.text and "Hello Sam" in note.text
+    await bot.press(SALES_ID, note, "New lead")
+    async with bot.app.db.unit_of_work() as s:
+        sorted_letter = await s.get(Letter, got.id)
+        assert sorted_letter is not None and sorted_letter.owner_type == ItemType.LEAD
+        lead = await s.get(Lead, sorted_letter.owner_id)
+        assert lead is not None and lead.responsible_id == sales.id and lead.source == "EMAIL"

@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import utcnow
-from crm_core.errors import NotFound, ValidationFailed
+from crm_core.errors import AccessDenied, NotFound, ValidationFailed
 from crm_core.models.activities import ActivityType
 from crm_core.models.items import ITEM_MODELS, AnyItem, CommKind, Communication, ItemType
 from crm_core.models.mail import Letter, LetterAttachment, LetterDirection, Mailbox
 from crm_core.models.timeline import EventType
-from crm_core.models.users import User
-from crm_core.permissions import ensure_admin, ensure_can_edit
+from crm_core.models.users import Role, User
+from crm_core.permissions import ensure_active, ensure_can_edit
 from crm_core.services import activities as activity_service
 from crm_core.services import items as item_service
 from crm_core.services.communications import try_normalize_email
@@ -27,6 +27,7 @@ from crm_core.services.notifications import notify
 from crm_core.services.timeline import add_event
 
 MAIL_IN = "mail_in"  # the notification category of an incoming letter
+MAIL_UNSORTED = "mail_unsorted"  # a letter from an unknown sender waits to be sorted
 LEAD_SOURCE = "EMAIL"
 PREVIEW = 300
 # The order a sender's items are looked for in: the person, their company, then a lead.
@@ -149,6 +150,15 @@ async def record_incoming(
     await session.flush()
     if item is not None:
         await land(session, letter, item, now=now)
+    else:
+        await notify(
+            session,
+            box.owner_id or box.responsible_id,
+            MAIL_UNSORTED,
+            {"letter_id": letter.id},
+            dedupe_key=f"mail_unsorted:{letter.id}",
+            now=now,
+        )
     return letter
 
 
@@ -217,21 +227,31 @@ async def land(session: AsyncSession, letter: Letter, item: AnyItem, *, now: dat
 
 
 async def unsorted(session: AsyncSession, actor: User, *, limit: int = 20) -> list[Letter]:
-    ensure_admin(actor)
-    rows = await session.scalars(
-        select(Letter)
-        .where(Letter.direction == LetterDirection.IN, Letter.owner_id.is_(None))
-        .order_by(Letter.id.desc())
-        .limit(limit)
-    )
+    """Letters nobody owns yet: all of them for an admin, those of one's own box for others."""
+    ensure_active(actor)
+    q = select(Letter).where(Letter.direction == LetterDirection.IN, Letter.owner_id.is_(None))
+    if actor.role != Role.ADMIN:
+        own = select(Mailbox.id).where(Mailbox.owner_id == actor.id).scalar_subquery()
+        q = q.where(Letter.mailbox_id.in_(own))
+    rows = await session.scalars(q.order_by(Letter.id.desc()).limit(limit))
     return list(rows)
 
 
+async def ensure_may_sort(session: AsyncSession, actor: User, letter: Letter) -> None:
+    """An unsorted letter is an admin's business, or its box owner's."""
+    ensure_active(actor)
+    if actor.role == Role.ADMIN:
+        return
+    box = await session.get(Mailbox, letter.mailbox_id)
+    if box is None or box.owner_id != actor.id:
+        raise AccessDenied("not your letter", user_id=actor.id)
+
+
 async def _unsorted_letter(session: AsyncSession, actor: User, letter_id: int) -> Letter:
-    ensure_admin(actor)
     letter = await session.get(Letter, letter_id)
     if letter is None or letter.direction != LetterDirection.IN:
         raise NotFound("letter", letter_id=letter_id)
+    await ensure_may_sort(session, actor, letter)
     if letter.owner_id is not None:
         raise ValidationFailed("already assigned", field="letter")
     return letter

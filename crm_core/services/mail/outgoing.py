@@ -18,12 +18,12 @@ from crm_core.models.items import AnyItem, ItemType
 from crm_core.models.mail import Letter, LetterAttachment, LetterDirection, Mailbox
 from crm_core.models.timeline import EventType
 from crm_core.models.users import User
-from crm_core.permissions import ensure_admin, ensure_can_edit, ensure_can_view
+from crm_core.permissions import ensure_can_edit, ensure_can_view
 from crm_core.services import activities as activity_service
 from crm_core.services.communications import emails_of
 from crm_core.services.mail import boxes, transport
 from crm_core.services.mail.crypto import PasswordBox
-from crm_core.services.mail.incoming import timeline_payload
+from crm_core.services.mail.incoming import ensure_may_sort, timeline_payload
 from crm_core.services.mail.rules import (
     check_attachments,
     check_subject,
@@ -198,7 +198,7 @@ async def letter_for(session: AsyncSession, actor: User, letter_id: int) -> Lett
     if letter is None:
         raise NotFound("letter", letter_id=letter_id)
     if letter.owner_id is None or letter.owner_type is None:
-        ensure_admin(actor)
+        await ensure_may_sort(session, actor, letter)
         return letter
     item = await activity_service.load_item(session, letter.owner_type, letter.owner_id)
     await ensure_can_view(session, actor, item)
