@@ -132,6 +132,8 @@ def test_actions_pack_as_before() -> None:
     from handlers.filters_ui import FlAction, FlCB
     from handlers.kanban import KbAction, KbCB
     from handlers.lists import BkAction, BkCB, LsAction, LsCB
+    from handlers.mail_boxes import BoxAction, BoxCB
+    from handlers.mail_common import ComposeAction, ComposeCB, LetterAction, LetterCB
     from handlers.quick import QuickAction
     from handlers.search import FdAction
     from handlers.settings import SetAction, SetCB
@@ -169,6 +171,9 @@ def test_actions_pack_as_before() -> None:
         LsAction: {"pg", "fl", "so", "ss", "sel", "all", "none"},
         BkAction: {"t", "st", "sm", "rs", "rv", "cv", "cx", "dl", "dy"},
         NewAction: {"skip", "cancel", "create"},
+        BoxAction: {"tm", "own", "ct", "co", "b", "ld", "off", "u", "ul", "ui", "x"},
+        LetterAction: {"s", "r", "d", "f", "g"},
+        ComposeAction: {"n", "to", "cc", "s", "x"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -186,3 +191,6 @@ def test_actions_pack_as_before() -> None:
     )
     assert BkCB(action=BkAction.TOGGLE, t=ItemType.LEAD, id=34, n=1).pack() == "bk:t:lead:34:1:"
     assert NewCB.unpack("nw:skip").action is NewAction.SKIP
+    assert BoxCB(action=BoxAction.TO_LEAD, id=7).pack() == "mbx:ul:7"
+    assert LetterCB.unpack("eml:r:12:0") == LetterCB(action=LetterAction.REPLY, id=12)
+    assert ComposeCB(action=ComposeAction.TO, t=ItemType.DEAL, id=5, n=1).pack() == "emc:to:deal:5:1"
