@@ -13,3 +13,8 @@ class HandlerOptions:
     phone_region: str = "RU"
     # The offline sandbox lets the first person in as an admin.
     first_user_is_admin: bool = False
+    # The REST API: each token's request rate and burst (Bitrix24's leaky bucket: 2/s after 50),
+    # and the public address its webhook URLs are shown with in /admin ("" shows the path only).
+    rest_rate_per_second: float = 2.0
+    rest_burst: int = 50
+    public_url: str = ""

@@ -47,6 +47,9 @@ from crm_core.models.notifications import (
     NotificationState,
     UserMutedCategory,
 )
+from crm_core.models.rest import (
+    RestToken,
+)
 from crm_core.models.timeline import (
     EventType,
     TimelineEvent,
@@ -95,6 +98,7 @@ __all__ = [
     "ReminderKind",
     "ReminderState",
     "RequiredField",
+    "RestToken",
     "Role",
     "SavedFilter",
     "Stage",
