@@ -4,6 +4,7 @@ routes `handlers.http.setup_routes` gives), people and tokens made through crm_c
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from fast_bitrix24 import Bitrix
 
 from crm_core.db import Database
 from crm_core.models.users import Role, User
@@ -52,6 +54,9 @@ async def start_server(db: Database, options: HandlerOptions) -> tuple[web.AppRu
     return runner, f"http://127.0.0.1:{port}"
 
 
+# fast_bitrix24 logs every request and response at DEBUG: far too much for a test's report.
+logging.getLogger("fast_bitrix24").setLevel(logging.INFO)
+
 FAST = HandlerOptions(rest_rate_per_second=1000.0, rest_burst=100000)
 
 
@@ -89,8 +94,6 @@ async def rest(db: Database, rest_options: HandlerOptions) -> AsyncIterator[Rest
 def bitrix(webhook: str) -> Any:
     """fast_bitrix24's synchronous client, unchanged; only its client-side pacing is opened up for
     a local server (it would otherwise sleep to stay under Bitrix24's cloud limits)."""
-    from fast_bitrix24 import Bitrix
-
     return Bitrix(webhook, verbose=False, request_pool_size=1000, requests_per_second=1000.0)
 
 
