@@ -45,6 +45,9 @@ def handler_options(settings: Settings, *, first_user_is_admin: bool = False) ->
         default_timezone=settings.default_timezone,
         phone_region=settings.default_region,
         first_user_is_admin=first_user_is_admin,
+        rest_rate_per_second=settings.rest_rate_per_second,
+        rest_burst=settings.rest_rate_burst,
+        public_url=settings.public_url,
     )
 
 

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(5.0, gt=0)  # fallback poll behind the precise wake-up
     reminder_stale_minutes: int = Field(180, ge=1)  # older due reminders are summarised in one message
     delivery_rate_per_second: float = Field(28.0, gt=0)  # all chats together (Telegram allows ~30)
+    # The REST API (handlers/http/rest): each token's leaky bucket, and the public address shown
+    # with webhook URLs in /admin.
+    rest_rate_per_second: float = Field(2.0, gt=0)
+    rest_rate_burst: int = Field(50, ge=1)
+    public_url: str = ""
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "admin_invites",
     "admin_pipelines",
     "admin_required",
+    "admin_rest",
     "capture",
     "client_field",
     "conversion",
