@@ -102,6 +102,10 @@ async def webhook(request: web.Request) -> web.Response:
         result = await (run_batch(params, run) if name == "batch" else run(name, params))
     except RestError as exc:
         return _answer(exc.body(), exc.status)
+    except Exception:
+        # Logged with its stack (a bug of ours); the caller gets Bitrix24's answer to it.
+        log.exception("REST method %s failed", name)
+        return _answer({"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}, 500)
     body: dict[str, Any] = {"result": result.result}
     if result.next is not None:
         body["next"] = result.next
