@@ -74,7 +74,7 @@ def _condition(item_type: ItemType, op: str, code: str, value: Any, book: Codebo
         if op == "in":
             return [Condition(name, "in", values)]
         return [Condition(name, "ne", v) for v in values]
-    if value in ("", None, False) and op in ("eq", "ne"):
+    if (value is None or value is False or value == "") and op in ("eq", "ne"):
         return [Condition(name, "is_null" if op == "eq" else "not_null")]
     return [Condition(name, op, convert(value))]
 

@@ -233,9 +233,9 @@ def parse_fields(item_type: ItemType, raw: Any) -> Change:
         if spec is None:
             continue
         if code == "PHONE":
-            change.phones = [v for v in as_list(value) if isinstance(v, Mapping)]
+            change.phones = _multifield_in(value)
         elif code == "EMAIL":
-            change.emails = [v for v in as_list(value) if isinstance(v, Mapping)]
+            change.emails = _multifield_in(value)
         elif code in ("STATUS_ID", "STAGE_ID"):
             change.stage_code = str(value)
         elif code == "CATEGORY_ID":
@@ -251,6 +251,17 @@ def parse_fields(item_type: ItemType, raw: Any) -> Change:
         else:
             change.values[spec.attr] = _value_in(spec.attr, value)
     return change
+
+
+def _multifield_in(value: Any) -> list[dict[str, Any]]:
+    """Entries as Bitrix24 takes them; a bare value ("+7...") is taken as one new WORK entry."""
+    out: list[dict[str, Any]] = []
+    for entry in as_list(value):
+        if isinstance(entry, Mapping):
+            out.append(dict(entry))
+        elif entry not in (None, ""):
+            out.append({"VALUE": str(entry)})
+    return out
 
 
 def _value_in(attr: str, value: Any) -> Any:
