@@ -47,6 +47,9 @@ def handler_options(settings: Settings, *, first_user_is_admin: bool = False) ->
         phone_region=settings.default_region,
         first_user_is_admin=first_user_is_admin,
         mail_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
+        rest_rate_per_second=settings.rest_rate_per_second,
+        rest_burst=settings.rest_rate_burst,
+        public_url=settings.public_url,
     )
 
 

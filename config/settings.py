@@ -55,6 +55,12 @@ class Settings(BaseSettings):
             raise ValueError("must be a Fernet key (32 url-safe base64 bytes); see README, Email")
         return SecretStr(value.get_secret_value().strip())
 
+    # The REST API (handlers/http/rest): each token's leaky bucket, and the public address shown
+    # with webhook URLs in /admin.
+    rest_rate_per_second: float = Field(2.0, gt=0)
+    rest_rate_burst: int = Field(50, ge=1)
+    public_url: str = ""
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: object) -> object:

@@ -26,6 +26,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mail_boxes",
     "mail_compose",  # its form's steps before capture reads typed text as a new lead
     "mail_letters",
+    "admin_rest",
     "capture",
     "client_field",
     "conversion",

@@ -19,6 +19,7 @@ from handlers.admin_common import AdmCB, AdminAction, AdminDoor, Ctx, Screen, ba
 from handlers.admin_invites import InvitesCB
 from handlers.admin_pipelines import PipelinesCB
 from handlers.admin_required import RequiredCB
+from handlers.admin_rest import RestCB
 from handlers.admin_users import UsersCB
 from handlers.callbacks import MenuAction, MenuCB
 from handlers.mail_boxes import BoxAction, BoxCB
@@ -33,9 +34,11 @@ def home_screen(tr: Translator) -> Screen:
     return tr("adm.title"), kb(
         [
             [button(tr("adm.btn.users"), UsersCB()), button(tr("adm.btn.invites"), InvitesCB())],
-            [button(tr("adm.btn.pipelines"), PipelinesCB())],
-            [button(tr("adm.btn.required"), RequiredCB())],
-            [button(tr("mail.btn.admin"), BoxCB(action=BoxAction.TEAM))],
+            [button(tr("adm.btn.pipelines"), PipelinesCB()), button(tr("adm.btn.required"), RequiredCB())],
+            [
+                button(tr("mail.btn.admin"), BoxCB(action=BoxAction.TEAM)),
+                button(tr("adm.btn.rest"), RestCB()),
+            ],
             back(tr, MenuCB(action=MenuAction.MAIN)),
         ]
     )

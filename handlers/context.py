@@ -15,3 +15,8 @@ class HandlerOptions:
     first_user_is_admin: bool = False
     # SECRET_KEY: mailbox passwords are encrypted with it (None: email cannot be connected).
     mail_key: str | None = field(default=None, repr=False)
+    # The REST API: each token's request rate and burst (Bitrix24's leaky bucket: 2/s after 50),
+    # and the public address its webhook URLs are shown with in /admin ("" shows the path only).
+    rest_rate_per_second: float = 2.0
+    rest_burst: int = 50
+    public_url: str = ""

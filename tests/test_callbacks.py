@@ -89,9 +89,10 @@ def test_admin_actions_are_enums() -> None:
     from handlers.admin_invites import InvitesCB
     from handlers.admin_pipelines import PipelinesCB
     from handlers.admin_required import RequiredCB
+    from handlers.admin_rest import RestCB
     from handlers.admin_users import UsersCB
 
-    for cls in (AdmCB, InvitesCB, PipelinesCB, RequiredCB, UsersCB):
+    for cls in (AdmCB, InvitesCB, PipelinesCB, RequiredCB, RestCB, UsersCB):
         action = typing.get_type_hints(cls)["action"]
         assert issubclass(action, enum.StrEnum), cls
 
@@ -125,6 +126,7 @@ def test_actions_pack_as_before() -> None:
     """The codes buttons already in chats carry: renaming a member is free, changing a value is not."""
     from crm_core.models.items import ItemType
     from crm_core.models.users import Role
+    from handlers.admin_rest import RestAction, RestCB
     from handlers.callbacks import InviteCB
     from handlers.capture import NewAction, NewCB
     from handlers.client_field import ClientAction
@@ -174,6 +176,7 @@ def test_actions_pack_as_before() -> None:
         BoxAction: {"tm", "own", "ct", "co", "b", "ld", "off", "u", "ul", "ui", "x"},
         LetterAction: {"s", "r", "d", "f", "g"},
         ComposeAction: {"n", "to", "cc", "s", "x"},
+        RestAction: {"list", "pick", "create", "revoke"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -194,3 +197,4 @@ def test_actions_pack_as_before() -> None:
     assert BoxCB(action=BoxAction.TO_LEAD, id=7).pack() == "mbx:ul:7"
     assert LetterCB.unpack("eml:r:12:0") == LetterCB(action=LetterAction.REPLY, id=12)
     assert ComposeCB(action=ComposeAction.TO, t=ItemType.DEAL, id=5, n=1).pack() == "emc:to:deal:5:1"
+    assert RestCB(action=RestAction.REVOKE, id=7).pack() == "api:revoke:7"

@@ -54,6 +54,9 @@ from crm_core.models.notifications import (
     NotificationState,
     UserMutedCategory,
 )
+from crm_core.models.rest import (
+    RestToken,
+)
 from crm_core.models.timeline import (
     EventType,
     TimelineEvent,
@@ -106,6 +109,7 @@ __all__ = [
     "ReminderKind",
     "ReminderState",
     "RequiredField",
+    "RestToken",
     "Role",
     "SavedFilter",
     "Stage",
