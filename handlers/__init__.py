@@ -33,6 +33,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reminders",
     "timeline",
     "comments",
+    "imports",  # a file sent with no form open; after comments, whose forms take files
     "tasks",
     "task_form",
     "kanban",

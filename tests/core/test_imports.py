@@ -96,7 +96,7 @@ def test_bitrix_layout_maps_itself() -> None:
     ]
     index = imports.alias_index(ItemType.LEAD)
     assert imports.propose_mapping(en, index) == [
-        "title", "name", "last_name", "company_title", "phone", "phone:mobile", "email", "stage", "source",
+        "title", "name", "last_name", "company_title", "phone", "phone.mobile", "email", "stage", "source",
         "amount", "currency", "responsible", "comment", "",
     ]  # fmt: skip
     ru = [
@@ -115,7 +115,7 @@ def test_bitrix_layout_maps_itself() -> None:
         "Комментарий",
     ]
     assert imports.propose_mapping(ru, index) == [
-        "title", "name", "last_name", "company_title", "phone", "phone:mobile", "email", "stage", "source",
+        "title", "name", "last_name", "company_title", "phone", "phone.mobile", "email", "stage", "source",
         "amount", "currency", "responsible", "comment",
     ]  # fmt: skip
     company = imports.propose_mapping(["Название компании", "Телефон"], imports.alias_index(ItemType.COMPANY))

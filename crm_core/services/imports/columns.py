@@ -16,15 +16,15 @@ STAGE = "stage"
 RESPONSIBLE = "responsible"
 ID = "id"  # the item's number: an export carries it; matched for "update" and otherwise ignored
 
-# Phones and e-mails by kind: "phone" is a work phone, "phone:mobile" a mobile one.
+# Phones and e-mails by kind: "phone" is a work phone, "phone.mobile" a mobile one.
 COMM_TARGETS = {
     "phone": ("phone", CommValueType.WORK),
-    "phone:mobile": ("phone", CommValueType.MOBILE),
-    "phone:home": ("phone", CommValueType.HOME),
-    "phone:other": ("phone", CommValueType.OTHER),
+    "phone.mobile": ("phone", CommValueType.MOBILE),
+    "phone.home": ("phone", CommValueType.HOME),
+    "phone.other": ("phone", CommValueType.OTHER),
     "email": ("email", CommValueType.WORK),
-    "email:home": ("email", CommValueType.HOME),
-    "email:other": ("email", CommValueType.OTHER),
+    "email.home": ("email", CommValueType.HOME),
+    "email.other": ("email", CommValueType.OTHER),
 }
 
 
@@ -35,7 +35,7 @@ def targets(item_type: ItemType | str) -> list[str]:
     for f in schema_fields(item_type):
         if f.name in ("phone", "email"):
             if f.on_card:
-                out.extend(k for k in COMM_TARGETS if k.split(":")[0] == f.name)
+                out.extend(k for k in COMM_TARGETS if k.split(".")[0] == f.name)
         elif f.settable and f.name not in ("contact_id", "company_id", "lead_id"):
             out.append(f.name)
     if item_type.has_stages:
@@ -60,12 +60,12 @@ BITRIX_ALIASES: dict[str, tuple[str, ...]] = {
     "company_title": ("COMPANY_TITLE", "Название компании", "Компания", "Company name", "Company"),
     "position": ("POST", "POSITION", "Должность", "Position"),
     "phone": ("PHONE", "PHONE_WORK", "Рабочий телефон", "Телефон", "Work phone", "Phone"),
-    "phone:mobile": ("PHONE_MOBILE", "Мобильный телефон", "Mobile phone"),
-    "phone:home": ("PHONE_HOME", "Домашний телефон", "Home phone"),
-    "phone:other": ("PHONE_OTHER", "PHONE_FAX", "Другой телефон", "Факс", "Other phone"),
+    "phone.mobile": ("PHONE_MOBILE", "Мобильный телефон", "Mobile phone"),
+    "phone.home": ("PHONE_HOME", "Домашний телефон", "Home phone"),
+    "phone.other": ("PHONE_OTHER", "PHONE_FAX", "Другой телефон", "Факс", "Other phone"),
     "email": ("EMAIL", "EMAIL_WORK", "Рабочий e-mail", "E-mail", "Email", "Work e-mail"),
-    "email:home": ("EMAIL_HOME", "Частный e-mail", "Личный e-mail", "Home e-mail"),
-    "email:other": ("EMAIL_OTHER", "Другой e-mail", "Other e-mail"),
+    "email.home": ("EMAIL_HOME", "Частный e-mail", "Личный e-mail", "Home e-mail"),
+    "email.other": ("EMAIL_OTHER", "Другой e-mail", "Other e-mail"),
     "amount": ("OPPORTUNITY", "Сумма", "Возможная сумма сделки", "Amount", "Opportunity"),
     "currency": ("CURRENCY_ID", "Валюта", "Currency"),
     "source": ("SOURCE_ID", "Источник", "Source"),
