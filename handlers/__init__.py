@@ -39,6 +39,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "kanban",
     "lists",
     "list_bulk",
+    "exports",
     "filters_ui",
     "agenda",
     "search",
