@@ -43,6 +43,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "filters_ui",
     "agenda",
     "search",
+    "reports",
     "quick",  # a typed activity on the open card: after every form, before the fallback
     "fallback",
 )

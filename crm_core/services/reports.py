@@ -4,6 +4,7 @@ department, an admin everyone, a salesperson themselves. Numbers only; the bot d
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow, zone_of
 from crm_core.errors import ValidationFailed
+from crm_core.fields import FieldContext
+from crm_core.fields.kinds import parse_date
 from crm_core.models.activities import Activity
 from crm_core.models.items import Deal, ItemType, Lead, Pipeline, Stage, StageHistory, StageSemantics
 from crm_core.models.users import Role, User
@@ -248,3 +251,18 @@ async def salespeople(
         s.leads_converted = counts["leads_converted"].get(uid, 0)
         s.deals_won = counts["deals_won"].get(uid, 0)
     return list(stats.values())
+
+
+_RANGE_SPLIT = re.compile(r"\s+[-–—]\s+|\s*[–—]\s*|\s*\.\.\s*|\s+(?:по|to|until|до)\s+", re.IGNORECASE)
+
+
+def parse_range(text: str, ctx: FieldContext) -> tuple[date, date]:
+    """ "01.11.2026 - 15.11.2026", "1.11 – 15.11", "2026-11-01 .. 2026-11-15": two days, typed as the
+    field schema reads dates. ValidationFailed when it is not two days in order."""
+    parts = [p for p in _RANGE_SPLIT.split((text or "").strip()) if p.strip()]
+    if len(parts) != 2:
+        raise ValidationFailed("invalid range", field="period", value=text)
+    first, last = (parse_date(p, ctx) for p in parts)
+    if last < first:
+        raise ValidationFailed("invalid range", field="period", value=text)
+    return first, last
