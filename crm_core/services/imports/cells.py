@@ -17,6 +17,7 @@ from crm_core.fields import FieldContext, Kind, get_field
 from crm_core.fields.kinds import Money, parse_currency, parse_date, parse_email, parse_money, parse_phone
 from crm_core.models.items import ITEM_MODELS, ItemType, Pipeline, Stage
 from crm_core.models.users import User
+from crm_core.services import pipelines as pipelines_service
 from crm_core.services.communications import CommInput
 from crm_core.services.imports.columns import COMM_TARGETS, ID, RESPONSIBLE, SKIP, STAGE, normalize_header
 from crm_core.services.imports.reading import Cell
@@ -51,13 +52,17 @@ class Names:
     stages: dict[str, int]
     users: dict[str, int]
     sources: dict[str, str]
+    default_stage_id: int | None = None  # where a row naming no (known) stage goes
 
     @classmethod
     async def load(
         cls, session: AsyncSession, item_type: ItemType, stage_aliases: dict[str, int] | None = None
     ) -> Names:
         stages: dict[str, int] = {}
+        default_stage_id = None
         if item_type.has_stages:
+            pipeline = await pipelines_service.default_pipeline(session, item_type)
+            default_stage_id = (await pipelines_service.first_stage(session, pipeline.id)).id
             rows = await session.execute(
                 select(Stage.id, Stage.code, Stage.name, Pipeline.is_default)
                 .join(Pipeline, Pipeline.id == Stage.pipeline_id)
@@ -88,7 +93,7 @@ class Names:
             for s in await session.scalars(select(func.min(model.source)).group_by(func.lower(model.source)))
             if s
         }
-        return cls(stages, users, sources)
+        return cls(stages, users, sources, default_stage_id)
 
 
 def cell_text(cell: Cell) -> str:

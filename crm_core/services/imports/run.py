@@ -4,6 +4,7 @@ reported to the caller and a cancel flag checked between rows."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -16,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.db import Database
 from crm_core.errors import AccessDenied, DomainError
 from crm_core.fields import FieldContext
-from crm_core.models.items import ITEM_MODELS, AnyItem, CommKind, Communication, ItemType
-from crm_core.models.timeline import EventType, TimelineEvent
+from crm_core.models.items import ITEM_MODELS, AnyItem, CommKind, Communication, ItemType, Pipeline, Stage
 from crm_core.models.users import Role, User
 from crm_core.permissions import can_view, ensure_active
 from crm_core.services import items as items_service
@@ -29,6 +29,8 @@ from crm_core.services.imports.reading import Cell, Table, read_table
 
 BATCH_SECONDS = 0.2  # a batch holds the database at most about this long
 BATCH_ROWS = 200
+PAUSE_SHARE = 0.25  # after a batch, a pause of this share of its time
+PAUSE_MIN = 0.01
 
 
 class Policy(enum.StrEnum):
@@ -131,6 +133,8 @@ async def run_import(
                 names = await Names.load(session, job.item_type, job.stage_aliases)
             started = time.monotonic()
             count = 0
+            # Held for the batch, so that each new item finds its stage in the session, not the database.
+            keep = await _stage_and_pipeline(session, names.default_stage_id)
             while count < BATCH_ROWS and time.monotonic() - started < BATCH_SECONDS:
                 nxt = next(rows, None)
                 if nxt is None:
@@ -142,9 +146,19 @@ async def run_import(
                 await _one_row(session, actor, job, table.columns, number, row, names, result)
                 if cancelled():
                     break
+        del keep
         if progress is not None:
             await progress(result)
+        # Let other people's transactions in between two batches (SQLite has one writer at a time).
+        await asyncio.sleep(max(PAUSE_MIN, (time.monotonic() - started) * PAUSE_SHARE))
     return result
+
+
+async def _stage_and_pipeline(session: AsyncSession, stage_id: int | None) -> list[Any]:
+    if stage_id is None:
+        return []
+    stage = await session.get(Stage, stage_id)
+    return [stage, await session.get(Pipeline, stage.pipeline_id)] if stage is not None else []
 
 
 async def _one_row(
@@ -160,7 +174,7 @@ async def _one_row(
     try:
         async with session.begin_nested():
             values = convert_row(job.item_type, columns, job.mapping, row, names, job.ctx)
-            outcome, item_id = await _apply(session, actor, job, values)
+            outcome, item_id = await _apply(session, actor, job, values, names)
     except DomainError as exc:
         result.failed.append(FailedRow(number, list(row), exc, getattr(exc, "column", None)))
         return
@@ -177,7 +191,7 @@ async def _one_row(
 
 
 async def _apply(
-    session: AsyncSession, actor: User, job: ImportJob, values: RowValues
+    session: AsyncSession, actor: User, job: ImportJob, values: RowValues, names: Names
 ) -> tuple[Outcome, int | None]:
     existing = None
     if job.policy != Policy.CREATE:
@@ -207,10 +221,10 @@ async def _apply(
         phones=values.phones,
         emails=values.emails,
         responsible_id=values.responsible_id,
-        stage_id=values.stage_id,
+        stage_id=values.stage_id or names.default_stage_id,
         check_link_access=False,
+        event_payload={"imported_from": job.file_name[:200]},
     )
-    await _mark_imported(session, item, job.file_name)
     return Outcome.CREATED, item.id
 
 
@@ -228,19 +242,6 @@ async def _merged_comms(
     if not added:
         return None
     return [CommInput(c.value, c.value_type) for c in current] + added
-
-
-async def _mark_imported(session: AsyncSession, item: AnyItem, file_name: str) -> None:
-    """The item's "created" record says it came from this file."""
-    event = await session.scalar(
-        select(TimelineEvent).where(
-            TimelineEvent.owner_type == item.ITEM_TYPE,
-            TimelineEvent.owner_id == item.id,
-            TimelineEvent.event_type == EventType.CREATED,
-        )
-    )
-    if event is not None:
-        event.payload = {**(event.payload or {}), "imported_from": file_name[:200]}
 
 
 # --- duplicates ---------------------------------------------------------------------------------------
