@@ -1,12 +1,12 @@
 """Import and export of many rows, and what another person feels meanwhile.
 
-    python -m bench.import_bench --rows 100000
-    DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/bench python -m bench.import_bench
+    python -m bench.import_bench --rows 100000 --export-rows 100000
 
-Without DATABASE_URL a temporary SQLite file is used. Measures: the import's wall time and rows
+Without DATABASE_URL temporary SQLite files are used. Measures: the import's wall time and rows
 per second, the process's peak memory (max RSS) growth, the latency of another salesperson's
 typical request (a list page and a field change, one unit of work) before and while the import
-runs (p50/p99), and the export of all the imported rows as CSV and as XLSX.
+runs (p50/p99); then the export of `--export-rows` deals (a database filled by bench.fill) as CSV
+and as XLSX: time and peak memory.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from crm_core.db import Database, is_sqlite
 from crm_core.fields import FieldContext
 from crm_core.models.items import ItemType
 from crm_core.models.users import Role, User
-from crm_core.services import exports, imports
+from crm_core.services import exports, imports, views
 from crm_core.services import items as items_service
-from crm_core.services import views
 
 OTHER_EVERY = 0.05  # the other person's request rate while the import runs (20/s)
 
@@ -41,7 +40,8 @@ def make_csv(path: Path, rows: int) -> None:
         f.write("Название лида;Имя;Фамилия;Мобильный телефон;Рабочий e-mail;Сумма;Источник;Комментарий\r\n")
         for i in range(rows):
             f.write(
-                f"Заявка {i};Иван{i % 97};Петров{i % 89};+7 916 {i // 10000:03d}-{i % 10000 // 100:02d}-{i % 100:02d};"
+                f"Заявка {i};Иван{i % 97};Петров{i % 89};"
+                f"+7 916 {i // 10000:03d}-{i % 10000 // 100:02d}-{i % 100:02d};"
                 f"user{i}@example.com;{i % 1000} {i % 1000:03d},50;Сайт;строка {i}\r\n"
             )
 
@@ -118,33 +118,53 @@ async def main(rows: int, url: str) -> None:
     stop.set()
     await task
     print(f"import: {elapsed:.1f} s, {rows / elapsed:.0f} rows/s; created {result.created:,}, "
-          f"failed {len(result.failed)}; peak RSS +{_rss_mb() - rss0:.0f} MB (max RSS {_rss_mb():.0f} MB)")  # fmt: skip
-    print(f"other person during the import: p50 {statistics.median(busy):.1f} ms, p99 {_pct(busy, 0.99):.1f} ms, "
-          f"max {max(busy):.1f} ms ({len(busy)} requests)")  # fmt: skip
+          f"failed {len(result.failed)}; peak RSS +{_rss_mb() - rss0:.0f} MB "
+          f"(max RSS {_rss_mb():.0f} MB)")  # fmt: skip
+    print(f"other person during the import: p50 {statistics.median(busy):.1f} ms, "
+          f"p99 {_pct(busy, 0.99):.1f} ms, max {max(busy):.1f} ms ({len(busy)} requests)")  # fmt: skip
 
+    await db.dispose()
+
+
+async def export_bench(rows: int, url: str) -> None:
+    """Export `rows` deals (a database filled by bench.fill) as the admin, as CSV and as XLSX."""
+    from bench.fill import fill
+
+    db = Database(url)
+    info = await fill(db, rows, log=lambda _m: None)
+    work = Path(tempfile.mkdtemp())
     for fmt in ("csv", "xlsx"):
         rss0 = _rss_mb()
         t0 = time.perf_counter()
         out = work / f"export.{fmt}"
         async with db.unit_of_work() as s:
-            actor = await s.get(User, admin_id)
-            rows_iter = exports.export_rows(s, actor, ItemType.LEAD)
-            header = exports.export_columns(ItemType.LEAD)
+            actor = await s.get(User, info.admin_id)
+            rows_iter = exports.export_rows(s, actor, ItemType.DEAL)
+            header = exports.export_columns(ItemType.DEAL)
             if fmt == "csv":
                 with out.open("wb") as f:
                     count = await exports.write_csv(rows_iter, header, f, "ru")
             else:
                 count = await exports.write_xlsx(rows_iter, header, out)
         elapsed = time.perf_counter() - t0
-        print(f"export {fmt}: {count:,} rows in {elapsed:.1f} s ({count / elapsed:.0f} rows/s), "
+        print(f"export {fmt}: {count:,} deals in {elapsed:.1f} s ({count / elapsed:.0f} rows/s), "
               f"{out.stat().st_size / 1e6:.1f} MB, peak RSS +{_rss_mb() - rss0:.0f} MB")  # fmt: skip
     await db.dispose()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=100_000, help="rows to import (0: none)")
+    parser.add_argument("--export-rows", type=int, default=100_000, help="deals to export (0: none)")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
-    print("database:", "SQLite" if is_sqlite(url) else "PostgreSQL")
-    asyncio.run(main(args.rows, url))
+    base = os.environ.get("DATABASE_URL")
+    print(
+        "database:",
+        "SQLite" if not base or is_sqlite(base) else "PostgreSQL (give a fresh database per part)",
+    )
+    if args.rows:
+        asyncio.run(main(args.rows, base or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/import.db"))
+    if args.export_rows:
+        asyncio.run(
+            export_bench(args.export_rows, base or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/export.db")
+        )
