@@ -10,6 +10,7 @@ from collections.abc import Sequence
 WIDTH = 7.2  # inches; at 150 dpi a phone shows the picture at full width
 DPI = 150
 FONT = 13
+MAX_HEIGHT = 30.0  # inches
 WON, LOST, BLUE, GREY = "#7BD500", "#FF5752", "#39A8EF", "#A8ADB4"
 
 
@@ -30,7 +31,7 @@ def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
 
 def funnel_png(title: str, labels: Sequence[str], counts: Sequence[int], notes: Sequence[str]) -> bytes:
     """Horizontal bars, the first stage on top; each bar's note (count, sum, conversion) beside it."""
-    fig = _figure(1.4 + 0.62 * max(1, len(labels)))
+    fig = _figure(min(MAX_HEIGHT, 1.4 + 0.62 * max(1, len(labels))))
     ax = fig.add_subplot()
     y = list(range(len(labels)))[::-1]
     colors = [BLUE] * len(labels)
@@ -71,7 +72,8 @@ def won_lost_png(title: str, weeks: Sequence[str], won: Sequence[int], lost: Seq
 
 def people_png(title: str, names: Sequence[str], series: Sequence[tuple[str, str, Sequence[int]]]) -> bytes:
     """Per person, a group of horizontal bars: one per measure (label, colour, values)."""
-    fig = _figure(1.6 + 0.28 * len(series) * max(1, len(names)))
+    # Telegram refuses a photo taller than 20 times its width: many people share the height.
+    fig = _figure(min(MAX_HEIGHT, 1.6 + 0.28 * len(series) * max(1, len(names))))
     ax = fig.add_subplot()
     step = 0.8 / max(1, len(series))
     base = list(range(len(names)))[::-1]
