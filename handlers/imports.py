@@ -258,7 +258,7 @@ async def on_change(
         new_type = ItemType(callback_data.v) if callback_data.v in set(ItemType) else ItemType.LEAD
         data["t"] = new_type.value
         table, mapping = await _load(bot, data)
-        data["m"] = mapping
+        data["m"], data["cols"] = mapping, table.columns  # the header is found by the type's names
     elif callback_data.action == IpAction.POLICY:
         order = list(Policy)
         data["p"] = order[(order.index(Policy(data["p"])) + 1) % len(order)].value
@@ -407,6 +407,10 @@ class _Runner:
             return
         except DomainError as exc:
             await self._say(describe(self.tr, exc))
+            return
+        except Exception:
+            log.exception("import of %s failed", self.file_name)
+            await self._say(self.tr("imp.crashed"))
             return
         await self._report(result, job)
 

@@ -181,6 +181,12 @@ async def test_duplicate_policies(db) -> None:
         assert (await s.get(Lead, lead_id)).title == "New title"
     result = await _import(db, admin_id, data, policy=Policy.CREATE)
     assert result.created == 1
+    # A number from another system (Bitrix24's ID) matches only with the same title.
+    other = csv_bytes(
+        [["ID", "TITLE"], [str(lead_id), "Unrelated"], [str(lead_id), "new title"]], ",", "utf-8"
+    )
+    result = await _import(db, admin_id, other, policy=Policy.SKIP)
+    assert (result.created, result.skipped) == (1, 1)
     # name + company for contacts: name and last name
     rows = [["Name", "Last name", "Email"], ["Anna", "Smirnova", "a@x.ru"], ["anna", "SMIRNOVA", ""]]
     result = await _import(db, admin_id, csv_bytes(rows, ",", "utf-8"), item_type=ItemType.CONTACT)

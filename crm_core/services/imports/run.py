@@ -17,7 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.db import Database
 from crm_core.errors import AccessDenied, DomainError
 from crm_core.fields import FieldContext
-from crm_core.models.items import ITEM_MODELS, AnyItem, CommKind, Communication, ItemType, Pipeline, Stage
+from crm_core.models.items import (
+    ITEM_MODELS,
+    AnyItem,
+    CommKind,
+    Communication,
+    Contact,
+    ItemType,
+    Pipeline,
+    Stage,
+)
 from crm_core.models.users import Role, User
 from crm_core.permissions import can_view, ensure_active
 from crm_core.services import items as items_service
@@ -259,7 +268,10 @@ async def find_duplicate(
     model = ITEM_MODELS[item_type]
     candidates: list[int] = []
     if values.item_id:
-        candidates.append(values.item_id)
+        # A number alone may be another system's (Bitrix24's ID): it counts with the same name.
+        numbered = await session.get(model, values.item_id)
+        if numbered is not None and _same_name(numbered, values.fields):
+            candidates.append(values.item_id)
     comms = [(CommKind.PHONE, c.value) for c in values.phones] + [
         (CommKind.EMAIL, c.value) for c in values.emails
     ]
@@ -282,6 +294,17 @@ async def find_duplicate(
         if item is not None and item.deleted_at is None and await can_view(session, actor, item):
             return item
     return None
+
+
+def _same_name(item: AnyItem, fields: dict[str, Any]) -> bool:
+    if "title" in fields and not isinstance(item, Contact):
+        return _lower(item.title) == _lower(fields["title"])
+    if isinstance(item, Contact):
+        return (_lower(item.name), _lower(item.last_name)) == (
+            _lower(fields.get("name")),
+            _lower(fields.get("last_name")),
+        )
+    return False
 
 
 def _name_clause(model: Any, item_type: ItemType, fields: dict[str, Any]) -> Any:
