@@ -134,24 +134,14 @@ async def write_csv(
 async def write_xlsx(rows: AsyncIterator[list[Value]], header: list[str], path: Path) -> int:
     """A workbook written row by row (openpyxl's write-only mode): dates as dates, sums as numbers."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet()
     ws.append(header)
     count = 0
     async for row in rows:
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(ws, value=float(value) if isinstance(value, Decimal) else value)
-            if isinstance(value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            elif isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-            elif isinstance(value, Decimal):
-                cell.number_format = "#,##0.00"
-            cells.append(cell)
-        ws.append(cells)
+        # Plain values: openpyxl gives dates and moments a date format itself, numbers stay numbers.
+        ws.append([float(v) if isinstance(v, Decimal) else v for v in row])
         count += 1
     wb.save(path)
     return count
