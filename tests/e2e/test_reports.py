@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from PIL import Image
 
 from crm_core.clock import utcnow
@@ -22,6 +23,15 @@ from tests.e2e.harness import Harness
 from tests.e2e.people import add_member, admin_user
 
 HEAD_ID, SAM_ID, OLGA_ID = 2601, 2602, 2603
+
+
+@pytest.fixture(autouse=True, scope="module")
+def matplotlib_loaded() -> None:
+    """matplotlib's first import (and font cache) takes seconds on a busy machine; the bot imports
+    it on the first report, which these tests would otherwise time in their first press."""
+    from handlers import report_charts
+
+    report_charts.funnel_png("warm-up", ["a"], [1], ["1"])
 
 
 async def _photo(bot: Harness, user_id: int, button: str) -> tuple[Image.Image, str]:
