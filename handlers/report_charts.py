@@ -29,12 +29,15 @@ def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
     return buf.getvalue()
 
 
-def funnel_png(title: str, labels: Sequence[str], counts: Sequence[int], notes: Sequence[str]) -> bytes:
-    """Horizontal bars, the first stage on top; each bar's note (count, sum, conversion) beside it."""
+def funnel_png(
+    title: str, labels: Sequence[str], counts: Sequence[int], notes: Sequence[str], lost: int = 0
+) -> bytes:
+    """Horizontal bars, the first stage on top; each bar's note (count, sum, conversion) beside it.
+    The last `lost` stages are the failure ones (red)."""
     fig = _figure(min(MAX_HEIGHT, 1.4 + 0.62 * max(1, len(labels))))
     ax = fig.add_subplot()
     y = list(range(len(labels)))[::-1]
-    colors = [BLUE] * len(labels)
+    colors = [BLUE] * (len(labels) - lost) + [LOST] * lost
     ax.barh(y, counts, color=colors, height=0.6)
     ax.set_yticks(y, labels=[_short(label) for label in labels], fontsize=FONT)
     top = max(counts, default=0) or 1

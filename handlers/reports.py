@@ -123,7 +123,7 @@ def funnel_report(tr: Translator, f: Funnel) -> tuple[bytes, str]:
         counts.append(fs.items)
         notes.append(note)
         lines.append(f"{esc(label)}: {esc(note)}")
-    png = report_charts.funnel_png(tr("rp.funnel.chart", pipeline=name), labels, counts, notes)
+    png = report_charts.funnel_png(tr("rp.funnel.chart", pipeline=name), labels, counts, notes, len(f.lost))
     return png, _caption(lines)
 
 
