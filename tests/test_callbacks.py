@@ -129,10 +129,13 @@ def test_actions_pack_as_before() -> None:
     from handlers.capture import NewAction, NewCB
     from handlers.client_field import ClientAction
     from handlers.conversion import ConvAction
+    from handlers.exports import XpAction, XpCB
     from handlers.filters_ui import FlAction, FlCB
+    from handlers.imports import IpAction, IpCB
     from handlers.kanban import KbAction, KbCB
     from handlers.lists import BkAction, BkCB, LsAction, LsCB
     from handlers.quick import QuickAction
+    from handlers.reports import RpAction, RpCB
     from handlers.search import FdAction
     from handlers.settings import SetAction, SetCB
     from handlers.tasks import TkAction
@@ -169,6 +172,9 @@ def test_actions_pack_as_before() -> None:
         LsAction: {"pg", "fl", "so", "ss", "sel", "all", "none"},
         BkAction: {"t", "st", "sm", "rs", "rv", "cv", "cx", "dl", "dy"},
         NewAction: {"skip", "cancel", "create"},
+        IpAction: {"t", "c", "s", "b", "p", "go", "x", "st"},
+        XpAction: {"csv", "xlsx"},
+        RpAction: {"f", "w", "p", "r"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -186,3 +192,6 @@ def test_actions_pack_as_before() -> None:
     )
     assert BkCB(action=BkAction.TOGGLE, t=ItemType.LEAD, id=34, n=1).pack() == "bk:t:lead:34:1:"
     assert NewCB.unpack("nw:skip").action is NewAction.SKIP
+    assert IpCB(action=IpAction.TARGET, n=3, v="phone.mobile").pack() == "ip:s:3:phone.mobile"
+    assert XpCB(action=XpAction.XLSX, t=ItemType.DEAL).pack() == "xp:xlsx:deal"
+    assert RpCB.unpack("rp:w:0:last_month") == RpCB(action=RpAction.WON, v="last_month")
