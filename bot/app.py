@@ -27,7 +27,7 @@ from crm_core import migrate
 from crm_core.db import Database
 from crm_core.fields.phones import set_default_region
 from handlers import errors as error_handlers
-from handlers import form_commands, get_routers, ui
+from handlers import form_commands, get_routers, import_jobs, ui
 from handlers.commands import group_commands, private_commands
 from handlers.context import HandlerOptions
 from handlers.notify_render import NotifyRenderer
@@ -164,6 +164,7 @@ class BotApp:
             self.scheduler.start()
             await self.poller.run()
         finally:
+            await import_jobs.stop_all()  # each stops after its current row
             await self.scheduler.stop()
             await self.dp.storage.close()
             await self.dp.fsm.events_isolation.close()

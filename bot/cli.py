@@ -1,4 +1,4 @@
-"""`crm-bot`: run (default), migrate, sandbox."""
+"""`crm-bot`: run (default), migrate, sandbox, import, export."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from handlers.texts import DEFAULT_LANGUAGE, LANGUAGES
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-bot", description="A Telegram-first CRM bot.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,migrate,sandbox}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,migrate,sandbox,import,export}")
     sub.add_parser("run", help="run the bot with long polling (default); needs BOT_TOKEN")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sandbox = sub.add_parser(
@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
         "--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="the user's Telegram language"
     )
     sandbox.add_argument("--name", default=None, help="the user's first name")
+    from bot.files_cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(
-        level=settings.log_level if command != "sandbox" else "WARNING",
+        level=settings.log_level if command not in ("sandbox", "import", "export") else "WARNING",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
@@ -47,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
             from bot.maintenance import run_migrations
 
             asyncio.run(run_migrations(settings))
+        elif command in ("import", "export"):
+            from bot.files_cli import run_export_file, run_import_file
+
+            run = run_import_file if command == "import" else run_export_file
+            return asyncio.run(run(settings, args))
         elif command == "sandbox":
             from bot.sandbox import run_sandbox
 

@@ -52,6 +52,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 return None
             data["session"] = session
             data["options"] = self.options
+            data["db"] = self.db  # for work that outlives the update (an import in the background)
             data["user"] = None
             data["registration_error"] = None
             if tg_user is not None and not tg_user.is_bot:

@@ -37,14 +37,17 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reminders",
     "timeline",
     "comments",
+    "imports",  # a file sent with no form open; after comments, whose forms take files
     "tasks",
     "task_form",
     "kanban",
     "lists",
     "list_bulk",
+    "exports",
     "filters_ui",
     "agenda",
     "search",
+    "reports",
     "quick",  # a typed activity on the open card: after every form, before the fallback
     "fallback",
 )

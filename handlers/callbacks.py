@@ -5,8 +5,8 @@ prefixes are short. A feature's own callback classes live in its module; prefixe
   cf/cs/cp/tr cards (fields, stage, people, trash), nw/cv/cl capture, conversion, client picker,
   a/dt/td activities, date picker, /today, tk/tl/cm tasks, timeline, comments,
   kb/ls/fl/bk/av/cal/fd kanban, lists, filters, bulk, activities view, calendar, find,
-  adm/adu/adi/adp/adr admin (home, users, invites, pipelines, required fields),
-  mbx/eml/emc email (mailboxes, letters, writing one).
+  adm/adu/adi/adp/adr/api admin (home, users, invites, pipelines, required fields, REST tokens),
+  mbx/eml/emc email (mailboxes, letters, writing one), ip/xp/rp import, export, reports.
 tests/test_callbacks.py checks that prefixes are unique and that packed data fit.
 Button data can be forged by any client: handlers re-check everything through crm_core.
 """

@@ -19,6 +19,7 @@ COMMAND_DESCRIPTIONS = {
     "contacts": N_("cmd.contacts"),
     "companies": N_("cmd.companies"),
     "trash": N_("cmd.trash"),
+    "report": N_("cmd.report"),
     "settings": N_("cmd.settings"),
     "help": N_("cmd.help"),
     "cancel": N_("cmd.cancel"),

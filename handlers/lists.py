@@ -27,6 +27,7 @@ from crm_core.services import views as views_service
 from crm_core.services.cards_queries import users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.card_render import TYPE_ICONS, load_visible
+from handlers.exports import export_buttons
 from handlers.field_text import field_label
 from handlers.list_view import LIST_TITLES, ListView, describe, leave_forms, load_view, save_view, sort_label
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
@@ -235,6 +236,7 @@ async def list_screen(
             ls_button(tr("ls.btn.sort"), action=LsAction.SORT, t=t),
             ls_button(tr("ls.btn.select"), action=LsAction.SELECT, t=t, n=page_no),
         ])  # fmt: skip
+        rows.append(export_buttons(tr, t))
     rows.append(
         [InlineKeyboardButton(text=tr("views.btn.menu"), callback_data=MenuCB(action=MenuAction.MAIN).pack())]
     )

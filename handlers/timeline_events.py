@@ -155,6 +155,8 @@ def event_summary(
             return tr("tl.ev.converted_from", ref=_one_line(p.get("from_lead")))
         return tr("tl.ev.converted", refs=_one_line(p.get("created") or p.get("reused")))
     if kind == EventType.CREATED:
+        if p.get("imported_from"):
+            return tr("tl.ev.imported", title=_one_line(p.get("title")), file=_one_line(p["imported_from"]))
         return tr("tl.ev.created", title=_one_line(p.get("title")))
     if kind in (EventType.DELETED, EventType.RESTORED, EventType.COMMENT_EDITED, EventType.COMMENT_DELETED):
         return tr(SIMPLE_EVENTS[kind])

@@ -131,12 +131,15 @@ def test_actions_pack_as_before() -> None:
     from handlers.capture import NewAction, NewCB
     from handlers.client_field import ClientAction
     from handlers.conversion import ConvAction
+    from handlers.exports import XpAction, XpCB
     from handlers.filters_ui import FlAction, FlCB
+    from handlers.imports import IpAction, IpCB
     from handlers.kanban import KbAction, KbCB
     from handlers.lists import BkAction, BkCB, LsAction, LsCB
     from handlers.mail_boxes import BoxAction, BoxCB
     from handlers.mail_common import ComposeAction, ComposeCB, LetterAction, LetterCB
     from handlers.quick import QuickAction
+    from handlers.reports import RpAction, RpCB
     from handlers.search import FdAction
     from handlers.settings import SetAction, SetCB
     from handlers.tasks import TkAction
@@ -177,6 +180,9 @@ def test_actions_pack_as_before() -> None:
         LetterAction: {"s", "r", "d", "f", "g"},
         ComposeAction: {"n", "to", "cc", "s", "x"},
         RestAction: {"list", "pick", "create", "revoke"},
+        IpAction: {"t", "c", "s", "b", "p", "go", "x", "st"},
+        XpAction: {"csv", "xlsx"},
+        RpAction: {"f", "w", "p", "r"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -198,3 +204,6 @@ def test_actions_pack_as_before() -> None:
     assert LetterCB.unpack("eml:r:12:0") == LetterCB(action=LetterAction.REPLY, id=12)
     assert ComposeCB(action=ComposeAction.TO, t=ItemType.DEAL, id=5, n=1).pack() == "emc:to:deal:5:1"
     assert RestCB(action=RestAction.REVOKE, id=7).pack() == "api:revoke:7"
+    assert IpCB(action=IpAction.TARGET, n=3, v="phone.mobile").pack() == "ip:s:3:phone.mobile"
+    assert XpCB(action=XpAction.XLSX, t=ItemType.DEAL).pack() == "xp:xlsx:deal"
+    assert RpCB.unpack("rp:w:0:last_month") == RpCB(action=RpAction.WON, v="last_month")

@@ -28,3 +28,21 @@ def guess_mime(file_name: str | None) -> str | None:
     if not file_name:
         return None
     return mimetypes.guess_type(file_name)[0]
+
+
+# Telegram's limits on what a bot uploads.
+UPLOAD_LIMIT = 50 * 1024 * 1024  # a document (multipart upload)
+PHOTO_LIMIT = 10 * 1024 * 1024
+PHOTO_MAX_SIDES = 10_000  # width + height
+PHOTO_MAX_RATIO = 20
+
+
+def photo_problem(data: bytes) -> str | None:
+    """Telegram's error for a photo it refuses, or None."""
+    size = image_size(data)
+    if size is None:
+        return None
+    width, height = size
+    if width + height > PHOTO_MAX_SIDES or max(width, height) > PHOTO_MAX_RATIO * max(1, min(width, height)):
+        return "PHOTO_INVALID_DIMENSIONS"
+    return None

@@ -13,9 +13,10 @@ from .constants import (
 from .errors import (
     NOT_MODIFIED,
     QUERY_TOO_OLD,
+    ApiError,
     BadRequest,
 )
-from .files import guess_mime, image_size
+from .files import PHOTO_LIMIT, UPLOAD_LIMIT, guess_mime, image_size, photo_problem
 from .keyboards import validate_reply_markup
 from .models import (
     StoredMessage,
@@ -49,9 +50,13 @@ class MessageMethods:
             if not data:
                 raise BadRequest("file must be non-empty")
             mime = media.content_type if kind == "document" else "image/jpeg"
+            if len(data) > (UPLOAD_LIMIT if kind == "document" else PHOTO_LIMIT):
+                raise ApiError(413, "Request Entity Too Large")
             if kind == "photo":
                 if image_size(data) is None and not data.startswith((b"GIF8", b"RIFF")):
                     raise BadRequest("IMAGE_PROCESS_FAILED")
+                if photo_problem(data):
+                    raise BadRequest(photo_problem(data) or "")
                 mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
             stored = self.store_file(
                 data,

@@ -193,10 +193,12 @@ async def create_item(
     check_required: bool = True,
     default_region: str | None = DEFAULT_PHONE_REGION,
     now: datetime | None = None,
+    event_payload: dict[str, Any] | None = None,
 ) -> AnyItem:
     """Create a lead, deal, contact or company. Leads/deals go to the given stage or the first
     stage of the given (or default) pipeline. A lead without an explicit client is linked to an
     existing contact/company sharing a phone or email (a repeat lead) when `auto_link_client`.
+    `event_payload` adds to the "created" timeline record (an import names its file).
     Raises RequiredFieldsMissing, ValidationFailed, AccessDenied."""
     from crm_core.services.required_fields import ensure_required
 
@@ -260,7 +262,7 @@ async def create_item(
             await session.execute(insert(contact_companies).values(contact_id=item.id, company_id=cid))
     if stage is not None:
         await pl.open_stage_history(session, item, stage, actor, now)
-    payload: dict[str, Any] = {"title": item.display_name}
+    payload: dict[str, Any] = {**(event_payload or {}), "title": item.display_name}
     if stage is not None:
         payload["stage_id"] = stage.id
     if getattr(item, "lead_id", None):
@@ -320,6 +322,7 @@ _OPTIONS = {
     "check_required",
     "default_region",
     "now",
+    "event_payload",
 }
 
 

@@ -1,0 +1,147 @@
+"""Exporting a list view (its filter and sort, the actor's visibility) as CSV or XLSX, streamed:
+items are read page by page (keyset cursor) and written to a file as they come, so a large export
+never sits in memory. The columns are the importer's targets, so an export imports back to the
+same data (crm_core.services.imports)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.clock import ensure_utc, zone_of
+from crm_core.models.items import AnyItem, CommKind, ItemType, Stage
+from crm_core.models.users import User
+from crm_core.services.communications import get_communications
+from crm_core.services.imports.columns import COMM_TARGETS, ID, RESPONSIBLE, STAGE, targets
+from crm_core.services.views import Condition, list_items
+
+PAGE = 500
+CREATED = "created_at"
+
+Value = str | int | Decimal | date | datetime | None
+
+
+def csv_separator(language: str) -> str:
+    """Excel in a Russian locale splits CSV on ";" (the decimal comma takes ","); elsewhere ","."""
+    return ";" if language.split("-")[0] == "ru" else ","
+
+
+def export_columns(item_type: ItemType | str) -> list[str]:
+    """The columns of an export: the item's number, what the importer reads, and when it was created."""
+    cols = targets(item_type)
+    return [ID] + [c for c in cols if c != ID] + [CREATED]
+
+
+async def export_rows(
+    session: AsyncSession,
+    actor: User,
+    item_type: ItemType | str,
+    *,
+    filters: Sequence[Condition | dict[str, Any]] = (),
+    sort: Sequence[Any] | None = None,
+    stage_name: Callable[[Stage], str] = lambda s: s.name or s.code,
+) -> AsyncIterator[list[Value]]:
+    """The rows of the export, one per item, typed (numbers, dates, moments in the actor's zone)."""
+    item_type = ItemType(item_type)
+    columns = export_columns(item_type)
+    zone = zone_of(actor.timezone)
+    stages: dict[int, str] = {}
+    if item_type.has_stages:
+        for stage in await session.scalars(select(Stage).where(Stage.entity_type == item_type)):
+            stages[stage.id] = stage_name(stage)
+    people = {uid: name for uid, name in await session.execute(select(User.id, User.full_name))}
+    cursor = None
+    while True:
+        page = await list_items(
+            session, actor, item_type, filters=filters, sort=sort, limit=PAGE, cursor=cursor
+        )
+        comms = await get_communications(session, item_type, [i.id for i in page.items])
+        for item in page.items:
+            yield [_value(item, col, comms[item.id], stages, people, zone) for col in columns]
+        for obj in [*page.items, *(c for cs in comms.values() for c in cs)]:
+            session.expunge(obj)  # a page read is a page forgotten: memory stays flat
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+def _value(
+    item: AnyItem, col: str, comms: list[Any], stages: dict[int, str], people: dict[int, str], zone: ZoneInfo
+) -> Value:
+    if col == ID:
+        return item.id
+    if col in COMM_TARGETS:
+        kind, value_type = COMM_TARGETS[col]
+        wanted = CommKind.PHONE if kind == "phone" else CommKind.EMAIL
+        values = [c.value for c in comms if c.kind == wanted and c.value_type == value_type]
+        return ", ".join(values) or None
+    if col == STAGE:
+        return stages.get(item.stage_id)  # type: ignore[union-attr]
+    if col == RESPONSIBLE:
+        return people.get(item.responsible_id)
+    value = getattr(item, col)
+    if isinstance(value, datetime):
+        return ensure_utc(value).astimezone(zone).replace(tzinfo=None, microsecond=0)
+    return value
+
+
+# --- writers -----------------------------------------------------------------------------------------
+
+
+def _csv_text(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+async def write_csv(
+    rows: AsyncIterator[list[Value]], header: list[str], out: IO[bytes], language: str
+) -> int:
+    """UTF-8 with a BOM (Excel reads it as such), the language's separator. Returns the row count."""
+    sep = csv_separator(language)
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
+    writer = csv.writer(text, delimiter=sep)
+    writer.writerow(header)
+    count = 0
+    async for row in rows:
+        values = [_csv_text(v) for v in row]
+        if sep == ";":  # a decimal comma where Excel expects one
+            values = [
+                v.replace(".", ",") if isinstance(r, Decimal) else v for v, r in zip(values, row, strict=True)
+            ]
+        writer.writerow(values)
+        count += 1
+    text.flush()
+    text.detach()
+    return count
+
+
+async def write_xlsx(rows: AsyncIterator[list[Value]], header: list[str], path: Path) -> int:
+    """A workbook written row by row (openpyxl's write-only mode): dates as dates, sums as numbers."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet()
+    ws.append(header)
+    count = 0
+    async for row in rows:
+        # Plain values: openpyxl gives dates and moments a date format itself, numbers stay numbers.
+        ws.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        count += 1
+    wb.save(path)
+    return count
