@@ -8,6 +8,7 @@ import logging
 import signal
 from contextlib import suppress
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -18,6 +19,8 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 
+from bot.http_server import HealthChecks, HttpServer, Webhook
+from bot.metrics import SendMetrics, UpdateMetrics
 from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
 from bot.polling import Poller
 from bot.retry import WaitOutFloodControl
@@ -45,6 +48,9 @@ def handler_options(settings: Settings, *, first_user_is_admin: bool = False) ->
         default_timezone=settings.default_timezone,
         phone_region=settings.default_region,
         first_user_is_admin=first_user_is_admin,
+        form_max_bytes=settings.form_max_bytes,
+        form_rate_per_minute=settings.form_rate_per_minute,
+        trust_forwarded=settings.http_trust_forwarded,
     )
 
 
@@ -70,6 +76,7 @@ def build_dispatcher(
     dp = Dispatcher(
         storage=storage or MemoryStorage(), events_isolation=events_isolation or SimpleEventIsolation()
     )
+    dp.update.outer_middleware(UpdateMetrics())  # first: times and counts everything below
     dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
     dp.update.outer_middleware(OpenCardMiddleware())  # remembers the card a person has open
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
@@ -95,6 +102,7 @@ def create_bot(token: str, api_url: str, *, wait_out_flood_control: bool = True)
     session = BotSession(api=TelegramAPIServer.from_base(api_url))
     if wait_out_flood_control:
         session.middleware(WaitOutFloodControl())
+    session.middleware(SendMetrics("replies"))
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -136,21 +144,54 @@ class BotApp:
         # Deliveries pace each chat themselves: they get a session of their own that reports a 429
         # at once instead of waiting it out like replies to people do.
         self.delivery_bot = Bot(bot.token, session=BotSession(api=bot.session.api), default=bot.default)
+        self.delivery_bot.session.middleware(SendMetrics("deliveries"))
         self.scheduler = build_scheduler(
             db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
         )
         self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
+        self.http = self._http_server(settings, db, first_user_is_admin)
+        self._stopped = asyncio.Event()
+
+    def _http_server(self, settings: Settings, db: Database, first_user_is_admin: bool) -> HttpServer | None:
+        if settings.http_port is None:
+            return None
+        webhook = None
+        if settings.webhook_mode:
+            assert settings.webhook_url is not None and settings.webhook_secret is not None
+            webhook = Webhook(
+                path=urlsplit(settings.webhook_url).path or "/",
+                secret=settings.webhook_secret.get_secret_value(),
+                dp=self.dp,
+                bot=self.bot,
+            )
+        return HttpServer(
+            db,
+            handler_options(settings, first_user_is_admin=first_user_is_admin),
+            host=settings.http_host,
+            port=settings.http_port,
+            health=HealthChecks(db, settings.redis_url, scheduler_alive=lambda: self.scheduler.alive),
+            webhook=webhook,
+            shutdown_timeout=settings.shutdown_timeout,
+        )
 
     async def run(self) -> None:
         try:
             await migrate.upgrade(self.db.engine)
             me = await self.bot.get_me()
             log.info("bot @%s (id %s) starting", me.username, me.id)
-            await self.bot.delete_webhook(drop_pending_updates=False)
-            await register_commands(self.bot)
-            self.scheduler.start()
-            await self.poller.run()
+            if self.http is not None:
+                await self.http.start()
+            if self.settings.webhook_mode:
+                await self._run_webhook()
+            else:
+                # Back to polling: Telegram answers getUpdates with 409 while a webhook is set.
+                await self.bot.delete_webhook(drop_pending_updates=False)
+                await register_commands(self.bot)
+                self.scheduler.start()
+                await self.poller.run()
         finally:
+            if self.http is not None:
+                await self.http.stop()  # the webhook's updates in flight finish first
             await self.scheduler.stop()
             await self.dp.storage.close()
             await self.dp.fsm.events_isolation.close()
@@ -158,7 +199,23 @@ class BotApp:
             await self.db.dispose()
             log.info("bot stopped")
 
+    async def _run_webhook(self) -> None:
+        """Telegram posts updates to WEBHOOK_URL; every process behind it sets the same webhook (an
+        idempotent call) and none deletes it on the way down: the others go on serving it."""
+        assert self.settings.webhook_url is not None and self.settings.webhook_secret is not None
+        await self.bot.set_webhook(
+            self.settings.webhook_url,
+            secret_token=self.settings.webhook_secret.get_secret_value(),
+            allowed_updates=self.dp.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+        log.info("webhook mode: Telegram posts to %s", self.settings.webhook_url)
+        await register_commands(self.bot)
+        self.scheduler.start()
+        await self._stopped.wait()
+
     def stop(self) -> None:
+        self._stopped.set()
         self.poller.stop()
 
 

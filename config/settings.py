@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(5.0, gt=0)  # fallback poll behind the precise wake-up
     reminder_stale_minutes: int = Field(180, ge=1)  # older due reminders are summarised in one message
     delivery_rate_per_second: float = Field(28.0, gt=0)  # all chats together (Telegram allows ~30)
+    # The HTTP server (web forms, health, metrics, the webhook): on when HTTP_PORT is set.
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(None, ge=0, le=65535)
+    # Believe the last X-Forwarded-For address (only behind a reverse proxy that sets it).
+    http_trust_forwarded: bool = False
+    # Webhook mode: both set (and HTTP_PORT) = Telegram pushes updates instead of being polled.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    # Web forms: the largest accepted body, and submissions per minute from one address.
+    form_max_bytes: int = Field(16_384, ge=256)
+    form_rate_per_minute: int = Field(10, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -89,6 +100,31 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL of a Bot API server")
         return value.rstrip("/")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be the public https:// URL Telegram posts updates to")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        secret = value.get_secret_value()
+        if not (1 <= len(secret) <= 256) or not all(
+            c.isascii() and (c.isalnum() or c in "_-") for c in secret
+        ):
+            raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's secret_token)")
+        return value
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.webhook_url and self.webhook_secret and self.http_port is not None)
 
     def require_token(self) -> str:
         if self.bot_token is None or not self.bot_token.get_secret_value().strip():

@@ -13,3 +13,8 @@ class HandlerOptions:
     phone_region: str = "RU"
     # The offline sandbox lets the first person in as an admin.
     first_user_is_admin: bool = False
+    # Web forms (handlers/http/forms.py): the largest body, submissions per minute per address,
+    # and whether X-Forwarded-For names the address (behind a reverse proxy).
+    form_max_bytes: int = 16_384
+    form_rate_per_minute: int = 10
+    trust_forwarded: bool = False

@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
@@ -154,6 +155,10 @@ async def running_bot(
 ) -> AsyncIterator[Harness]:
     tg = FakeTelegram(rate_limits=True)
     await tg.start()
+    if settings.get("webhook_url"):
+        # The fake posts to the bot's own HTTP server, as the TLS proxy of a deployment would.
+        host = urlsplit(settings["webhook_url"]).hostname or ""
+        tg.webhook_hosts[host] = f"http://127.0.0.1:{settings['http_port']}"
     cfg = load_settings(
         bot_token=tg.token,
         telegram_api_url=tg.base_url,
@@ -173,7 +178,7 @@ async def running_bot(
     logging.getLogger().addHandler(errors)
     task = asyncio.create_task(app.run())
     try:
-        await tg.wait_for(lambda: tg.calls("getUpdates") or task.done(), timeout=10)
+        await tg.wait_for(lambda: tg.calls("getUpdates") or tg.calls("setWebhook") or task.done(), timeout=10)
         if task.done():
             task.result()
         harness = Harness(tg, app, errors)
@@ -187,6 +192,15 @@ async def running_bot(
             await tg.stop()
         finally:
             logging.getLogger().removeHandler(errors)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a bot's HTTP server in a test)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def _forget_screens(redis_url: str, bot_id: int) -> None:
