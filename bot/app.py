@@ -203,6 +203,9 @@ class BotApp:
         """Telegram posts updates to WEBHOOK_URL; every process behind it sets the same webhook (an
         idempotent call) and none deletes it on the way down: the others go on serving it."""
         assert self.settings.webhook_url is not None and self.settings.webhook_secret is not None
+        await register_commands(self.bot)
+        self.scheduler.start()
+        # Last: updates flow once everything else runs.
         await self.bot.set_webhook(
             self.settings.webhook_url,
             secret_token=self.settings.webhook_secret.get_secret_value(),
@@ -210,8 +213,6 @@ class BotApp:
             drop_pending_updates=False,
         )
         log.info("webhook mode: Telegram posts to %s", self.settings.webhook_url)
-        await register_commands(self.bot)
-        self.scheduler.start()
         await self._stopped.wait()
 
     def stop(self) -> None:

@@ -151,10 +151,13 @@ def find_button(message: StoredMessage, text: str) -> str:
 
 @asynccontextmanager
 async def running_bot(
-    database_url: str, *, admin_ids: list[int] | None = None, **settings: Any
+    database_url: str, *, admin_ids: list[int] | None = None, tg: FakeTelegram | None = None, **settings: Any
 ) -> AsyncIterator[Harness]:
-    tg = FakeTelegram(rate_limits=True)
-    await tg.start()
+    """The bot against a fake Telegram of its own, or against `tg` (started, and left running)."""
+    own_fake = tg is None
+    if tg is None:
+        tg = FakeTelegram(rate_limits=True)
+        await tg.start()
     if settings.get("webhook_url"):
         # The fake posts to the bot's own HTTP server, as the TLS proxy of a deployment would.
         host = urlsplit(settings["webhook_url"]).hostname or ""
@@ -176,9 +179,10 @@ async def running_bot(
     errors = ErrorLog()
     harness: Harness | None = None
     logging.getLogger().addHandler(errors)
+    started = _started(tg)
     task = asyncio.create_task(app.run())
     try:
-        await tg.wait_for(lambda: tg.calls("getUpdates") or tg.calls("setWebhook") or task.done(), timeout=10)
+        await tg.wait_for(lambda: _started(tg) > started or task.done(), timeout=10)
         if task.done():
             task.result()
         harness = Harness(tg, app, errors)
@@ -189,9 +193,15 @@ async def running_bot(
         app.stop()
         try:
             await asyncio.wait_for(task, timeout=15)
-            await tg.stop()
+            if own_fake:
+                await tg.stop()
         finally:
             logging.getLogger().removeHandler(errors)
+
+
+def _started(tg: FakeTelegram) -> int:
+    """A bot is up once it polls, or once it has set its webhook."""
+    return len(tg.calls("getUpdates")) + len(tg.calls("setWebhook"))
 
 
 def free_port() -> int:
