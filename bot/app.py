@@ -51,6 +51,7 @@ def handler_options(settings: Settings, *, first_user_is_admin: bool = False) ->
         form_max_bytes=settings.form_max_bytes,
         form_rate_per_minute=settings.form_rate_per_minute,
         trust_forwarded=settings.http_trust_forwarded,
+        public_url=settings.public_base_url,
     )
 
 

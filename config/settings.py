@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Webhook mode: both set (and HTTP_PORT) = Telegram pushes updates instead of being polled.
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    # The public address of the HTTP server (web form snippets); default: WEBHOOK_URL's host, else
+    # http://HTTP_HOST:HTTP_PORT.
+    public_url: str | None = None
     # Web forms: the largest accepted body, and submissions per minute from one address.
     form_max_bytes: int = Field(16_384, ge=256)
     form_rate_per_minute: int = Field(10, ge=1)
@@ -121,6 +124,17 @@ class Settings(BaseSettings):
         ):
             raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's secret_token)")
         return value
+
+    @property
+    def public_base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if self.webhook_url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.webhook_url)
+            return f"{parts.scheme}://{parts.netloc}"
+        return f"http://{self.http_host}:{self.http_port or 8080}"
 
     @property
     def webhook_mode(self) -> bool:

@@ -23,6 +23,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "admin_invites",
     "admin_pipelines",
     "admin_required",
+    "admin_forms",
     "capture",
     "client_field",
     "conversion",

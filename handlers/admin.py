@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, Message
 
 from crm_core.models import User
 from handlers.admin_common import AdmCB, AdminAction, AdminDoor, Ctx, Screen, back, button, kb, leave_form
+from handlers.admin_forms import FormsCB
 from handlers.admin_invites import InvitesCB
 from handlers.admin_pipelines import PipelinesCB
 from handlers.admin_required import RequiredCB
@@ -34,6 +35,7 @@ def home_screen(tr: Translator) -> Screen:
             [button(tr("adm.btn.users"), UsersCB()), button(tr("adm.btn.invites"), InvitesCB())],
             [button(tr("adm.btn.pipelines"), PipelinesCB())],
             [button(tr("adm.btn.required"), RequiredCB())],
+            [button(tr("adf.btn"), FormsCB())],
             back(tr, MenuCB(action=MenuAction.MAIN)),
         ]
     )

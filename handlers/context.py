@@ -18,3 +18,5 @@ class HandlerOptions:
     form_max_bytes: int = 16_384
     form_rate_per_minute: int = 10
     trust_forwarded: bool = False
+    # The public address of the HTTP server, for the web forms' snippets (https://crm.example.com).
+    public_url: str = "http://127.0.0.1:8080"

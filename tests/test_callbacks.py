@@ -86,12 +86,13 @@ def test_packed_callback_data_fit_64_bytes() -> None:
 
 def test_admin_actions_are_enums() -> None:
     from handlers.admin_common import AdmCB
+    from handlers.admin_forms import FormsCB
     from handlers.admin_invites import InvitesCB
     from handlers.admin_pipelines import PipelinesCB
     from handlers.admin_required import RequiredCB
     from handlers.admin_users import UsersCB
 
-    for cls in (AdmCB, InvitesCB, PipelinesCB, RequiredCB, UsersCB):
+    for cls in (AdmCB, FormsCB, InvitesCB, PipelinesCB, RequiredCB, UsersCB):
         action = typing.get_type_hints(cls)["action"]
         assert issubclass(action, enum.StrEnum), cls
 
@@ -125,6 +126,7 @@ def test_actions_pack_as_before() -> None:
     """The codes buttons already in chats carry: renaming a member is free, changing a value is not."""
     from crm_core.models.items import ItemType
     from crm_core.models.users import Role
+    from handlers.admin_forms import FormAction, FormsCB
     from handlers.callbacks import InviteCB
     from handlers.capture import NewAction, NewCB
     from handlers.client_field import ClientAction
@@ -169,6 +171,7 @@ def test_actions_pack_as_before() -> None:
         LsAction: {"pg", "fl", "so", "ss", "sel", "all", "none"},
         BkAction: {"t", "st", "sm", "rs", "rv", "cv", "cx", "dl", "dy"},
         NewAction: {"skip", "cancel", "create"},
+        FormAction: {"ls", "n", "p", "o", "rv", "ry"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -186,3 +189,4 @@ def test_actions_pack_as_before() -> None:
     )
     assert BkCB(action=BkAction.TOGGLE, t=ItemType.LEAD, id=34, n=1).pack() == "bk:t:lead:34:1:"
     assert NewCB.unpack("nw:skip").action is NewAction.SKIP
+    assert FormsCB(action=FormAction.REVOKE_SURE, id=7).pack() == "adf:ry:7"

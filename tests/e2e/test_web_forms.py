@@ -137,3 +137,66 @@ async def test_a_revoked_key_answers_404(web: Harness) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{web.http_base}/forms/{key}", json={"phone": "+79991112233"}) as r:  # type: ignore[attr-defined]
             assert r.status == 404
+
+
+async def test_admin_creates_lists_and_revokes_a_form_in_the_bot(web: Harness) -> None:
+    web.tg.set_rate_limits(False)  # people do not tap several times a second
+    await admin_user(web)
+    await add_member(web, SELLER_ID, "Sergey")
+    [home] = await web.say(ADMIN_ID, "/admin")
+    [screen] = await web.press(ADMIN_ID, home, "Web forms")
+    assert "No web forms yet." in (screen.text or "")
+    [prompt] = await web.press(ADMIN_ID, screen, "New form")
+    assert "Type the form's name" in (prompt.text or "")
+    [picker] = await web.say(ADMIN_ID, "Landing <spring>")
+    assert "Landing <spring>" in (picker.text or "") and "who gets its leads" in (picker.text or "")
+    assert "⭐" in picker.inline_keyboard[0][0][0]  # the admin first: the default
+    [card] = await web.press(ADMIN_ID, picker, "Sergey")
+    text = card.text or ""
+    assert "Leads go to: Sergey" in text and "0 submissions so far" in text
+    url = next(line for line in text.splitlines() if line.startswith("Address: ")).removeprefix("Address: ")
+    assert url.startswith(web.http_base + "/forms/")  # type: ignore[attr-defined]
+    assert f'<form action="{url}" method="post">' in text and 'name="phone"' in text
+    # The address works as given.
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data={"name": "Nina", "phone": "+7 912 000-00-01"}) as r:
+            assert r.status == 201
+    await web.settle()
+    [listing] = await web.press(ADMIN_ID, card, "Back")
+    assert "Landing <spring>, leads go to Sergey" in (listing.text or "")
+    [card] = await web.press(ADMIN_ID, listing, "Landing")
+    assert "1 submission so far" in (card.text or "")
+    [ask] = await web.press(ADMIN_ID, card, "Revoke")
+    [listing] = await web.press(ADMIN_ID, ask, "Yes, revoke")
+    assert "No web forms yet." in (listing.text or "")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data={"name": "Nina", "phone": "+7 912 000-00-01"}) as r:
+            assert r.status == 404
+
+
+async def test_non_admins_cannot_make_or_revoke_forms_with_forged_buttons(web: Harness) -> None:
+    from handlers.admin_forms import FormAction, FormsCB
+
+    web.tg.set_rate_limits(False)
+    await admin_user(web)
+    await add_member(web, SELLER_ID, "Sergey")
+    key = await _form(web)
+    async with web.app.db.sessionmaker() as s:
+        form = await forms_service.active_form(s, key)
+        seller = await s.scalar(select(User).where(User.telegram_id == SELLER_ID))
+    assert form is not None and seller is not None
+    [menu] = await web.say(SELLER_ID, "/menu")
+    forged = [
+        FormsCB().pack(),
+        FormsCB(action=FormAction.REVOKE_SURE, id=form.id).pack(),
+        FormsCB(action=FormAction.PICK, id=seller.id).pack(),
+        FormsCB(action=FormAction.OPEN, id=form.id).pack(),
+    ]
+    updates = [web.tg.forge_callback(SELLER_ID, data, message_id=menu.message_id) for data in forged]
+    await web.settle()
+    for update in updates:
+        answer = web.tg.callback_answers[update["callback_query"]["id"]]
+        assert answer is not None and "only" in answer["text"]
+    async with web.app.db.sessionmaker() as s:
+        assert await forms_service.active_form(s, key) is not None
+        assert len(await forms_service.list_forms(s, await s.get(User, form.created_by_id))) == 1
