@@ -25,6 +25,7 @@ from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
 from bot.polling import Poller
 from bot.retry import WaitOutFloodControl
 from bot.sender import TelegramSender
+from bot.shared_limits import SendLimits, SharedSendLimiter
 from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
@@ -146,6 +147,14 @@ class BotApp:
         # at once instead of waiting it out like replies to people do.
         self.delivery_bot = Bot(bot.token, session=BotSession(api=bot.session.api), default=bot.default)
         self.delivery_bot.session.middleware(SendMetrics("deliveries"))
+        redis = getattr(storage, "redis", None)
+        if redis is not None:
+            # Several processes: the send limits are held in Redis, for replies and deliveries alike.
+            limiter = SharedSendLimiter(
+                redis, bot.id, SendLimits(global_rate=settings.delivery_rate_per_second)
+            )
+            bot.session.middleware(limiter)
+            self.delivery_bot.session.middleware(limiter)
         self.scheduler = build_scheduler(
             db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
         )

@@ -228,19 +228,20 @@ async def _forget_screens(redis_url: str, bot_id: int) -> None:
 
 
 async def start_bot_process(
-    tg: FakeTelegram, database_url: str, *, quiet: bool = False, **env: str
+    tg: FakeTelegram, database_url: str, *, quiet: bool = False, ready: str = "getUpdates", **env: str
 ) -> asyncio.subprocess.Process:
-    """A real `crm-bot run` process against the fake, as a deployment runs it; returns once it polls.
-    Its output is piped (read it with communicate()) unless `quiet`."""
+    """A real `crm-bot run` process against the fake, as a deployment runs it; returns once it calls
+    `ready` (it polls; "setWebhook" in webhook mode). Its output is piped (read it with
+    communicate()) unless `quiet`."""
     environ = {**os.environ, "LOG_LEVEL": "INFO", **env}
     environ.update(BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.base_url, DATABASE_URL=database_url)
-    before = len(tg.calls("getUpdates"))
+    before = len(tg.calls(ready))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", env=environ,
         stdout=asyncio.subprocess.DEVNULL if quiet else asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    await tg.wait_for(lambda: len(tg.calls("getUpdates")) > before or proc.returncode is not None, timeout=90)
+    await tg.wait_for(lambda: len(tg.calls(ready)) > before or proc.returncode is not None, timeout=90)
     if proc.returncode is not None:
         output = b"" if quiet else await proc.stdout.read()  # type: ignore[union-attr]
         raise AssertionError(f"crm-bot run exited with {proc.returncode}: {output.decode()}")
