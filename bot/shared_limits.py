@@ -62,7 +62,8 @@ SENDING = ("Send", "Copy", "Forward")  # the methods Telegram's message limits c
 @dataclass(frozen=True)
 class SendLimits:
     global_rate: float = 28.0
-    global_burst: float = 28.0
+    # No burst bot-wide: at 28/s any one second then holds at most 29 messages (Telegram: about 30).
+    global_burst: float = 1.0
     private_rate: float = 1.0
     private_burst: float = 3.0
     group_rate: float = 20 / 60

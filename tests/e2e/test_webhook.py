@@ -185,3 +185,29 @@ async def test_healthz_names_what_is_down_and_metrics_count(hooked: Harness) -> 
         "crm_telegram_429_total",
     ):
         assert name in text, name
+
+
+async def test_healthz_names_the_database_and_redis_when_they_are_down(database_url: str) -> None:
+    from bot.http_server import HealthChecks, HttpServer
+    from crm_core.db import Database
+    from handlers.context import HandlerOptions
+
+    dead_port = free_port()  # nobody listens there
+    cases = [
+        (Database(database_url), f"redis://127.0.0.1:{dead_port}/0", ["redis"]),
+        (Database(f"postgresql+asyncpg://postgres@127.0.0.1:{dead_port}/crm"), None, ["database"]),
+    ]
+    for db, redis_url, down in cases:
+        server = HttpServer(
+            db, HandlerOptions(), host="127.0.0.1", port=0, health=HealthChecks(db, redis_url)
+        )
+        await server.start()
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{server.port}/healthz") as r:
+                    assert r.status == 503
+                    body = await r.json()
+        finally:
+            await server.stop()
+            await db.dispose()
+        assert body["down"] == down and body["status"] == "down" and body["checks"]["process"] == "ok"

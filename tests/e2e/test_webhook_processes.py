@@ -1,7 +1,7 @@
 """Two real `crm-bot run` processes in webhook mode behind a round-robin proxy, on one PostgreSQL
 and one Redis: every update is handled exactly once, each chat's in order, and the messages both
 processes send keep within Telegram's limits together (the shared limiter in Redis): the fake
-Telegram, which enforces them, never answers 429."""
+Telegram, which enforces them, never answers 429, even when both deliver a burst of reminders."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import itertools
 import os
 import re
 import signal
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -18,14 +19,18 @@ from sqlalchemy import select
 
 from bot.fake_telegram import FakeTelegram
 from crm_core import migrate
+from crm_core.clock import utcnow
 from crm_core.db import Database, is_sqlite
 from crm_core.models import Lead
+from tests.core.factories import make_due_reminders, make_lead, make_user
 from tests.e2e.harness import free_port, start_bot_process
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHATS = 8
 PER_CHAT = 6
 SECRET = "two-processes-secret"
+REMINDERS = 300
+REMINDER_PEOPLE = 100
 
 pytestmark = pytest.mark.skipif(
     is_sqlite(os.environ.get("DATABASE_URL", "sqlite+aiosqlite://")),
@@ -82,6 +87,15 @@ async def _clean_redis(bot_id: int) -> None:
         await client.aclose()
 
 
+async def _arrange_reminders(db: Database) -> list[int]:
+    now = utcnow()
+    async with db.unit_of_work() as s:
+        people = [await make_user(s) for _ in range(REMINDER_PEOPLE)]
+        lead = await make_lead(s, people[0])
+        await make_due_reminders(s, people, lead, REMINDERS, due_at=now + timedelta(seconds=1), now=now)
+        return [u.telegram_id for u in people]
+
+
 def _phone(chat: int, n: int) -> str:
     return f"+7 999 {chat:03d} {n:02d} 00"
 
@@ -129,6 +143,17 @@ async def test_two_webhook_processes_handle_each_update_once_in_order_within_the
                     )
 
                 await tg.wait_for(lambda: cards() >= CHATS * PER_CHAT, timeout=120)
+                # Then many reminders come due at once: both processes deliver them, each at up to
+                # DELIVERY_RATE_PER_SECOND on its own, which together would be twice Telegram's limit.
+                for chat in await _arrange_reminders(db):
+                    tg.add_user(chat, "Seller").started = True
+
+                def delivered() -> int:
+                    return sum(
+                        1 for r in tg.calls("sendMessage") if r.ok and "job-" in r.params.get("text", "")
+                    )
+
+                await tg.wait_for(lambda: delivered() >= REMINDERS, timeout=180)
                 await asyncio.sleep(2)  # anything doubled would show up by now
             finally:
                 for proc in procs:
@@ -139,7 +164,8 @@ async def test_two_webhook_processes_handle_each_update_once_in_order_within_the
             assert all(status == 200 for _, status in tg.webhook_pushes)
             # Exactly once: one lead per message, one card per lead.
             async with db.sessionmaker() as s:
-                leads = list(await s.scalars(select(Lead).order_by(Lead.id)))
+                # The typed ones (the reminders hang on a lead of their own).
+                leads = list(await s.scalars(select(Lead).where(Lead.source == "manual").order_by(Lead.id)))
             assert len(leads) == CHATS * PER_CHAT
             assert len({lead.title for lead in leads}) == CHATS * PER_CHAT
             # In order: each chat's leads were made, and its cards sent, in the order it typed them.
@@ -149,6 +175,7 @@ async def test_two_webhook_processes_handle_each_update_once_in_order_within_the
                     digits = re.sub(r"\D", "", m.text or "")
                     seen += [n for n in range(PER_CHAT) if f"7999{chat:03d}{n:02d}00" in digits]
                 assert seen == list(range(PER_CHAT)), (uid, seen)
+            assert delivered() == REMINDERS
             # Within the limits together: Telegram (the fake) never had to refuse a message.
             assert tg.errors(429) == []
             sent = sorted(r.time for r in tg.requests if r.method.startswith("send") and r.ok)
