@@ -153,9 +153,24 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build Settings, turning validation errors into one clear line naming the setting."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err["loc"] else "settings"
         msg = err["msg"].removeprefix("Value error, ")
         raise SettingsError(f"{name} is invalid: {msg}") from None
+    if (settings.webhook_url or settings.webhook_secret) and not settings.webhook_mode:
+        # Half a webhook set-up would silently poll (and delete the webhook other processes serve).
+        missing = [
+            name
+            for name, value in (
+                ("WEBHOOK_URL", settings.webhook_url),
+                ("WEBHOOK_SECRET", settings.webhook_secret),
+                ("HTTP_PORT", settings.http_port),
+            )
+            if value is None
+        ]
+        raise SettingsError(
+            f"{', '.join(missing)} not set: webhook mode needs WEBHOOK_URL, WEBHOOK_SECRET and HTTP_PORT"
+        )
+    return settings
