@@ -25,7 +25,7 @@ from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
 from bot.polling import Poller
 from bot.retry import WaitOutFloodControl
 from bot.sender import TelegramSender
-from bot.shared_limits import SendLimits, SharedSendLimiter
+from bot.shared_limits import SendLimits, SharedAddressLimiter, SharedSendLimiter
 from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
@@ -159,10 +159,12 @@ class BotApp:
             db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
         )
         self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
-        self.http = self._http_server(settings, db, first_user_is_admin)
+        self.http = self._http_server(settings, db, first_user_is_admin, redis)
         self._stopped = asyncio.Event()
 
-    def _http_server(self, settings: Settings, db: Database, first_user_is_admin: bool) -> HttpServer | None:
+    def _http_server(
+        self, settings: Settings, db: Database, first_user_is_admin: bool, redis: object | None
+    ) -> HttpServer | None:
         if settings.http_port is None:
             return None
         webhook = None
@@ -182,6 +184,11 @@ class BotApp:
             health=HealthChecks(db, settings.redis_url, scheduler_alive=lambda: self.scheduler.alive),
             webhook=webhook,
             shutdown_timeout=settings.shutdown_timeout,
+            shared_limiter=(
+                SharedAddressLimiter(redis, settings.form_rate_per_minute, prefix=f"formrate:{self.bot.id}")
+                if redis is not None
+                else None
+            ),
         )
 
     async def run(self) -> None:

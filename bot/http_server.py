@@ -26,8 +26,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot import metrics
 from crm_core.db import Database
+from crm_core.services.forms import SubmissionLimiter
 from handlers.context import HandlerOptions
 from handlers.http import setup_routes
+from handlers.http.forms import LIMITER_KEY
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class HttpServer:
         health: HealthChecks,
         webhook: Webhook | None = None,
         shutdown_timeout: float = 30.0,
+        shared_limiter: SubmissionLimiter | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -76,6 +79,8 @@ class HttpServer:
         self.app.router.add_get("/metrics", self._metrics)
         if webhook is not None:
             self.app.router.add_post(webhook.path, self._webhook)
+        if shared_limiter is not None:
+            self.app[LIMITER_KEY] = shared_limiter  # web forms counted across processes
         setup_routes(self.app, db, options)
         self._runner: web.AppRunner | None = None
         self._redis: Any = None

@@ -113,3 +113,37 @@ class SharedSendLimiter(BaseRequestMiddleware):
             except Exception:  # noqa: BLE001
                 log.warning("could not record a 429 in Redis", exc_info=True)
             raise
+
+
+# KEYS[1]: the address's log of submissions. ARGV: the limit, a unique member for this one.
+# Returns the seconds to wait as a string, "" when this submission is counted and may go ahead.
+SUBMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return string.format('%.3f', math.max(tonumber(oldest[2]) + 60000 - now, 1) / 1000)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], 61000)
+return ''
+"""
+
+
+class SharedAddressLimiter:
+    """crm_core.services.forms.SubmissionLimiter held in Redis: web form submissions per address
+    per minute counted across every process (a sliding log on Redis's clock)."""
+
+    def __init__(self, redis: Any, per_minute: int, *, prefix: str = "formrate") -> None:
+        self.redis = redis
+        self.per_minute = per_minute
+        self.prefix = prefix
+        self._script = redis.register_script(SUBMIT)
+
+    async def acquire(self, address: str) -> float | None:
+        import uuid
+
+        wait = await self._script(keys=[f"{self.prefix}:{address}"], args=[self.per_minute, uuid.uuid4().hex])
+        wait = wait.decode() if isinstance(wait, bytes) else wait
+        return float(wait) if wait else None

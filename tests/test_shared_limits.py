@@ -60,3 +60,16 @@ async def test_one_chat_is_paced_across_processes_and_a_429_holds_it(redis: obje
     assert slots == pytest.approx([0, 0, 0, 1, 2], abs=0.1)  # a private chat: a burst of 3, then 1/s
     await a.hold(-100500, 5)  # process a met a 429 in a group
     assert await b.reserve(-100500) == pytest.approx(5.0, abs=0.2)
+
+
+async def test_web_form_submissions_per_address_are_counted_across_processes(redis: object) -> None:
+    from bot.shared_limits import SharedAddressLimiter
+
+    prefix = f"sendrate:{BOT_ID}:form"  # cleaned with the others by the fixture
+    a, b = SharedAddressLimiter(redis, 3, prefix=prefix), SharedAddressLimiter(redis, 3, prefix=prefix)
+    assert [await a.acquire("10.0.0.1"), await b.acquire("10.0.0.1"), await a.acquire("10.0.0.1")] == [
+        None
+    ] * 3
+    wait = await b.acquire("10.0.0.1")
+    assert wait is not None and 59 < wait <= 60
+    assert await b.acquire("10.0.0.2") is None  # another address has its own count

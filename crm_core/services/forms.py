@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -256,10 +256,18 @@ async def submit(
 # --- submission rate per address ------------------------------------------------------------------
 
 
+class SubmissionLimiter(Protocol):
+    """At most so many submissions per address in any 60 seconds: `acquire` answers the seconds to
+    wait, or None when this submission may go ahead (and counts it)."""
+
+    async def acquire(self, address: str) -> float | None: ...
+
+
 @dataclass
 class AddressLimiter:
     """At most `per_minute` submissions per address in any 60 seconds (a sliding window), in this
-    process. `check` answers the seconds to wait, or None when the submission may go ahead."""
+    process (bot/ holds it in Redis for several). `check` answers the seconds to wait, or None when
+    the submission may go ahead."""
 
     per_minute: int
     clock: Callable[[], float] = time.monotonic
@@ -279,6 +287,9 @@ class AddressLimiter:
             return max(hits[0] + 60 - now, 0.001)
         hits.append(now)
         return None
+
+    async def acquire(self, address: str) -> float | None:
+        return self.check(address)
 
     def _forget(self, now: float) -> None:
         for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - 60]:

@@ -21,7 +21,8 @@ from handlers.http import DB_KEY, OPTIONS_KEY
 
 log = logging.getLogger(__name__)
 
-LIMITER_KEY = web.AppKey("forms_limiter", forms_service.AddressLimiter)
+# The composition root may set a limiter shared by all processes before setup(); else one per process.
+LIMITER_KEY = web.AppKey("forms_limiter", forms_service.SubmissionLimiter)
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, OPTIONS",
@@ -32,7 +33,8 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def setup(app: web.Application) -> None:
-    app[LIMITER_KEY] = forms_service.AddressLimiter(app[OPTIONS_KEY].form_rate_per_minute)
+    if LIMITER_KEY not in app:
+        app[LIMITER_KEY] = forms_service.AddressLimiter(app[OPTIONS_KEY].form_rate_per_minute)
     app.router.add_post("/forms/{key}", submit)
     app.router.add_route("OPTIONS", "/forms/{key}", preflight)
 
@@ -78,7 +80,7 @@ async def _read_body(request: web.Request) -> dict[str, Any] | None:
 async def submit(request: web.Request) -> web.Response:
     options = request.app[OPTIONS_KEY]
     address = client_address(request, options.trust_forwarded)
-    wait = request.app[LIMITER_KEY].check(address)
+    wait = await request.app[LIMITER_KEY].acquire(address)
     if wait is not None:
         seconds = str(math.ceil(wait))
         return _answer(

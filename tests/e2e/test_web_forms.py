@@ -200,3 +200,39 @@ async def test_non_admins_cannot_make_or_revoke_forms_with_forged_buttons(web: H
     async with web.app.db.sessionmaker() as s:
         assert await forms_service.active_form(s, key) is not None
         assert len(await forms_service.list_forms(s, await s.get(User, form.created_by_id))) == 1
+
+
+async def test_with_redis_the_rate_per_address_is_held_there(
+    request: pytest.FixtureRequest, database_url: str
+) -> None:
+    """Several processes behind a balancer count one address together: the count lives in Redis."""
+    import os
+
+    import redis.asyncio as aioredis
+
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.ping()
+    except Exception:  # noqa: BLE001
+        pytest.skip(f"Redis is not reachable at {redis_url}")
+    port = free_port()
+    async with running_bot(
+        database_url, admin_ids=[ADMIN_ID], http_port=port, form_rate_per_minute=2, redis_url=redis_url
+    ) as harness:
+        keys = [k async for k in client.scan_iter(f"formrate:{harness.tg.bot_id}:*")]
+        if keys:
+            await client.delete(*keys)
+        await admin_user(harness)
+        key = await _form(harness)
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            for _ in range(3):
+                async with http.post(
+                    f"http://127.0.0.1:{port}/forms/{key}", json={"phone": "+79991112233"}
+                ) as r:
+                    statuses.append(r.status)
+        assert statuses == [201, 201, 429]
+        assert [k async for k in client.scan_iter(f"formrate:{harness.tg.bot_id}:127.0.0.1")]
+    await client.aclose()
+    check_clean_run(harness, request.node)
