@@ -8,6 +8,7 @@ import logging
 import signal
 from contextlib import suppress
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -18,10 +19,13 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 
+from bot.http_server import HealthChecks, HttpServer, Webhook
+from bot.metrics import SendMetrics, UpdateMetrics
 from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
 from bot.polling import Poller
 from bot.retry import WaitOutFloodControl
 from bot.sender import TelegramSender
+from bot.shared_limits import SendLimits, SharedAddressLimiter, SharedSendLimiter
 from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
@@ -49,7 +53,10 @@ def handler_options(settings: Settings, *, first_user_is_admin: bool = False) ->
         mail_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
         rest_rate_per_second=settings.rest_rate_per_second,
         rest_burst=settings.rest_rate_burst,
-        public_url=settings.public_url,
+        form_max_bytes=settings.form_max_bytes,
+        form_rate_per_minute=settings.form_rate_per_minute,
+        trust_forwarded=settings.http_trust_forwarded,
+        public_url=settings.public_base_url,
     )
 
 
@@ -75,6 +82,7 @@ def build_dispatcher(
     dp = Dispatcher(
         storage=storage or MemoryStorage(), events_isolation=events_isolation or SimpleEventIsolation()
     )
+    dp.update.outer_middleware(UpdateMetrics())  # first: times and counts everything below
     dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
     dp.update.outer_middleware(OpenCardMiddleware())  # remembers the card a person has open
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
@@ -100,6 +108,7 @@ def create_bot(token: str, api_url: str, *, wait_out_flood_control: bool = True)
     session = BotSession(api=TelegramAPIServer.from_base(api_url))
     if wait_out_flood_control:
         session.middleware(WaitOutFloodControl())
+    session.middleware(SendMetrics("replies"))
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -141,6 +150,15 @@ class BotApp:
         # Deliveries pace each chat themselves: they get a session of their own that reports a 429
         # at once instead of waiting it out like replies to people do.
         self.delivery_bot = Bot(bot.token, session=BotSession(api=bot.session.api), default=bot.default)
+        self.delivery_bot.session.middleware(SendMetrics("deliveries"))
+        redis = getattr(storage, "redis", None)
+        if redis is not None:
+            # Several processes: the send limits are held in Redis, for replies and deliveries alike.
+            limiter = SharedSendLimiter(
+                redis, bot.id, SendLimits(global_rate=settings.delivery_rate_per_second)
+            )
+            bot.session.middleware(limiter)
+            self.delivery_bot.session.middleware(limiter)
         self.scheduler = build_scheduler(
             db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
         )
@@ -153,18 +171,57 @@ class BotApp:
                 retry_seconds=settings.mail_retry_seconds,
             )
         self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
+        self.http = self._http_server(settings, db, first_user_is_admin, redis)
+        self._stopped = asyncio.Event()
+
+    def _http_server(
+        self, settings: Settings, db: Database, first_user_is_admin: bool, redis: object | None
+    ) -> HttpServer | None:
+        if settings.http_port is None:
+            return None
+        webhook = None
+        if settings.webhook_mode:
+            assert settings.webhook_url is not None and settings.webhook_secret is not None
+            webhook = Webhook(
+                path=urlsplit(settings.webhook_url).path or "/",
+                secret=settings.webhook_secret.get_secret_value(),
+                dp=self.dp,
+                bot=self.bot,
+            )
+        return HttpServer(
+            db,
+            handler_options(settings, first_user_is_admin=first_user_is_admin),
+            host=settings.http_host,
+            port=settings.http_port,
+            health=HealthChecks(db, settings.redis_url, scheduler_alive=lambda: self.scheduler.alive),
+            webhook=webhook,
+            shutdown_timeout=settings.shutdown_timeout,
+            shared_limiter=(
+                SharedAddressLimiter(redis, settings.form_rate_per_minute, prefix=f"formrate:{self.bot.id}")
+                if redis is not None
+                else None
+            ),
+        )
 
     async def run(self) -> None:
         try:
             await migrate.upgrade(self.db.engine)
             me = await self.bot.get_me()
             log.info("bot @%s (id %s) starting", me.username, me.id)
-            await self.bot.delete_webhook(drop_pending_updates=False)
-            await register_commands(self.bot)
-            self.scheduler.start()
-            await self.poller.run()
+            if self.http is not None:
+                await self.http.start()
+            if self.settings.webhook_mode:
+                await self._run_webhook()
+            else:
+                # Back to polling: Telegram answers getUpdates with 409 while a webhook is set.
+                await self.bot.delete_webhook(drop_pending_updates=False)
+                await register_commands(self.bot)
+                self.scheduler.start()
+                await self.poller.run()
         finally:
             await import_jobs.stop_all()  # each stops after its current row
+            if self.http is not None:
+                await self.http.stop()  # the webhook's updates in flight finish first
             await self.scheduler.stop()
             await self.dp.storage.close()
             await self.dp.fsm.events_isolation.close()
@@ -172,7 +229,24 @@ class BotApp:
             await self.db.dispose()
             log.info("bot stopped")
 
+    async def _run_webhook(self) -> None:
+        """Telegram posts updates to WEBHOOK_URL; every process behind it sets the same webhook (an
+        idempotent call) and none deletes it on the way down: the others go on serving it."""
+        assert self.settings.webhook_url is not None and self.settings.webhook_secret is not None
+        await register_commands(self.bot)
+        self.scheduler.start()
+        # Last: updates flow once everything else runs.
+        await self.bot.set_webhook(
+            self.settings.webhook_url,
+            secret_token=self.settings.webhook_secret.get_secret_value(),
+            allowed_updates=self.dp.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+        log.info("webhook mode: Telegram posts to %s", self.settings.webhook_url)
+        await self._stopped.wait()
+
     def stop(self) -> None:
+        self._stopped.set()
         self.poller.stop()
 
 

@@ -14,7 +14,9 @@ from handlers.texts import DEFAULT_LANGUAGE, LANGUAGES
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-bot", description="A Telegram-first CRM bot.")
     sub = parser.add_subparsers(dest="command", metavar="{run,migrate,sandbox,import,export}")
-    sub.add_parser("run", help="run the bot with long polling (default); needs BOT_TOKEN")
+    sub.add_parser(
+        "run", help="run the bot (default): long polling, or a webhook with WEBHOOK_URL; needs BOT_TOKEN"
+    )
     sub.add_parser("migrate", help="apply database migrations and exit")
     sandbox = sub.add_parser(
         "sandbox", help="chat with the bot in this terminal, offline, through a local fake Telegram"

@@ -49,6 +49,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             except IntegrityError:
                 await session.rollback()
                 log.info("update %s was already processed; skipped", event.update_id)
+                data["update_duplicate"] = True  # counted as such by bot.metrics
                 return None
             data["session"] = session
             data["options"] = self.options

@@ -55,11 +55,23 @@ class Settings(BaseSettings):
             raise ValueError("must be a Fernet key (32 url-safe base64 bytes); see README, Email")
         return SecretStr(value.get_secret_value().strip())
 
-    # The REST API (handlers/http/rest): each token's leaky bucket, and the public address shown
-    # with webhook URLs in /admin.
+    # The REST API (handlers/http/rest): each token's leaky bucket.
     rest_rate_per_second: float = Field(2.0, gt=0)
     rest_rate_burst: int = Field(50, ge=1)
-    public_url: str = ""
+    # The HTTP server (web forms, health, metrics, the webhook): on when HTTP_PORT is set.
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(None, ge=0, le=65535)
+    # Believe the last X-Forwarded-For address (only behind a reverse proxy that sets it).
+    http_trust_forwarded: bool = False
+    # Webhook mode: both set (and HTTP_PORT) = Telegram pushes updates instead of being polled.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    # The public address of the HTTP server (web form snippets, REST webhook URLs); default:
+    # WEBHOOK_URL's host, else http://HTTP_HOST:HTTP_PORT.
+    public_url: str | None = None
+    # Web forms: the largest accepted body, and submissions per minute from one address.
+    form_max_bytes: int = Field(16_384, ge=256)
+    form_rate_per_minute: int = Field(10, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -116,6 +128,42 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL of a Bot API server")
         return value.rstrip("/")
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be the public https:// URL Telegram posts updates to")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        secret = value.get_secret_value()
+        if not (1 <= len(secret) <= 256) or not all(
+            c.isascii() and (c.isalnum() or c in "_-") for c in secret
+        ):
+            raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's secret_token)")
+        return value
+
+    @property
+    def public_base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if self.webhook_url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.webhook_url)
+            return f"{parts.scheme}://{parts.netloc}"
+        return f"http://{self.http_host}:{self.http_port or 8080}"
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.webhook_url and self.webhook_secret and self.http_port is not None)
+
     def require_token(self) -> str:
         if self.bot_token is None or not self.bot_token.get_secret_value().strip():
             raise SettingsError("BOT_TOKEN is not set: get a token from @BotFather and set BOT_TOKEN")
@@ -129,9 +177,24 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build Settings, turning validation errors into one clear line naming the setting."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err["loc"] else "settings"
         msg = err["msg"].removeprefix("Value error, ")
         raise SettingsError(f"{name} is invalid: {msg}") from None
+    if (settings.webhook_url or settings.webhook_secret) and not settings.webhook_mode:
+        # Half a webhook set-up would silently poll (and delete the webhook other processes serve).
+        missing = [
+            name
+            for name, value in (
+                ("WEBHOOK_URL", settings.webhook_url),
+                ("WEBHOOK_SECRET", settings.webhook_secret),
+                ("HTTP_PORT", settings.http_port),
+            )
+            if value is None
+        ]
+        raise SettingsError(
+            f"{', '.join(missing)} not set: webhook mode needs WEBHOOK_URL, WEBHOOK_SECRET and HTTP_PORT"
+        )
+    return settings

@@ -27,6 +27,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mail_compose",  # its form's steps before capture reads typed text as a new lead
     "mail_letters",
     "admin_rest",
+    "admin_forms",
     "capture",
     "client_field",
     "conversion",

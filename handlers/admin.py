@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, Message
 
 from crm_core.models import User
 from handlers.admin_common import AdmCB, AdminAction, AdminDoor, Ctx, Screen, back, button, kb, leave_form
+from handlers.admin_forms import FormsCB
 from handlers.admin_invites import InvitesCB
 from handlers.admin_pipelines import PipelinesCB
 from handlers.admin_required import RequiredCB
@@ -39,6 +40,7 @@ def home_screen(tr: Translator) -> Screen:
                 button(tr("mail.btn.admin"), BoxCB(action=BoxAction.TEAM)),
                 button(tr("adm.btn.rest"), RestCB()),
             ],
+            [button(tr("adf.btn"), FormsCB())],
             back(tr, MenuCB(action=MenuAction.MAIN)),
         ]
     )

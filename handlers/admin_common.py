@@ -42,6 +42,7 @@ class AdminForm(StatesGroup):
     pipeline_rename = State()
     stage_rename = State()
     stage_name = State()  # then the kind of the stage, by buttons
+    web_form_name = State()  # then its responsible, by buttons (admin_forms)
 
 
 @dataclass(slots=True)

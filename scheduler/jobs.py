@@ -126,6 +126,16 @@ class Scheduler:
     def running(self) -> bool:
         return self.aps.running
 
+    @property
+    def alive(self) -> bool:
+        """The scheduler runs its jobs and the delivery loop is running (health checks ask)."""
+        if not self.aps.running:
+            return False
+        if self.engine is None:
+            return True
+        runner = self.engine._runner
+        return runner is not None and not runner.done()
+
     def start(self) -> None:
         self.aps.start()
         if self.engine is not None:

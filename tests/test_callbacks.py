@@ -86,13 +86,14 @@ def test_packed_callback_data_fit_64_bytes() -> None:
 
 def test_admin_actions_are_enums() -> None:
     from handlers.admin_common import AdmCB
+    from handlers.admin_forms import FormsCB
     from handlers.admin_invites import InvitesCB
     from handlers.admin_pipelines import PipelinesCB
     from handlers.admin_required import RequiredCB
     from handlers.admin_rest import RestCB
     from handlers.admin_users import UsersCB
 
-    for cls in (AdmCB, InvitesCB, PipelinesCB, RequiredCB, RestCB, UsersCB):
+    for cls in (AdmCB, FormsCB, InvitesCB, PipelinesCB, RequiredCB, RestCB, UsersCB):
         action = typing.get_type_hints(cls)["action"]
         assert issubclass(action, enum.StrEnum), cls
 
@@ -126,6 +127,7 @@ def test_actions_pack_as_before() -> None:
     """The codes buttons already in chats carry: renaming a member is free, changing a value is not."""
     from crm_core.models.items import ItemType
     from crm_core.models.users import Role
+    from handlers.admin_forms import FormAction, FormsCB
     from handlers.admin_rest import RestAction, RestCB
     from handlers.callbacks import InviteCB
     from handlers.capture import NewAction, NewCB
@@ -183,6 +185,7 @@ def test_actions_pack_as_before() -> None:
         IpAction: {"t", "c", "s", "b", "p", "go", "x", "st"},
         XpAction: {"csv", "xlsx"},
         RpAction: {"f", "w", "p", "r"},
+        FormAction: {"ls", "n", "p", "o", "rv", "ry"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -207,3 +210,4 @@ def test_actions_pack_as_before() -> None:
     assert IpCB(action=IpAction.TARGET, n=3, v="phone.mobile").pack() == "ip:s:3:phone.mobile"
     assert XpCB(action=XpAction.XLSX, t=ItemType.DEAL).pack() == "xp:xlsx:deal"
     assert RpCB.unpack("rp:w:0:last_month") == RpCB(action=RpAction.WON, v="last_month")
+    assert FormsCB(action=FormAction.REVOKE_SURE, id=7).pack() == "adf:ry:7"

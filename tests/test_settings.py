@@ -44,6 +44,8 @@ def test_values_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp
         ("LOG_LEVEL", "LOUD"),
         ("DATABASE_URL", "mysql://localhost/crm"),
         ("TELEGRAM_API_URL", "api.telegram.org"),
+        ("WEBHOOK_URL", "http://crm.example.com/telegram"),
+        ("WEBHOOK_SECRET", "has spaces"),
     ],
 )
 def test_malformed_setting_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -53,6 +55,19 @@ def test_malformed_setting_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, na
     message = str(err.value)
     assert message.startswith(f"{name} is invalid")
     assert "\n" not in message
+
+
+def test_half_a_webhook_set_up_stops_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_URL", "https://crm.example.com/telegram")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert str(err.value) == (
+        "WEBHOOK_SECRET, HTTP_PORT not set: webhook mode needs WEBHOOK_URL, WEBHOOK_SECRET and HTTP_PORT"
+    )
+    monkeypatch.setenv("WEBHOOK_SECRET", "abc-123")
+    monkeypatch.setenv("HTTP_PORT", "8081")
+    settings = load_settings()
+    assert settings.webhook_mode and settings.public_base_url == "https://crm.example.com"
 
 
 @pytest.mark.parametrize(

@@ -51,9 +51,10 @@ from .models import (
 from .people import PeopleMixin
 from .ratelimit import RateLimitConfig, RateLimiter
 from .schema import ApiSchema, coerce_param, load_schema
+from .webhooks import WebhookMixin
 
 
-class FakeTelegram(ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, ChatMethods):
+class FakeTelegram(ControlMixin, PeopleMixin, WebhookMixin, UpdatesMethods, MessageMethods, ChatMethods):
     """Fake Telegram Bot API server with a Python control API.
 
     :param token: bot token; the numeric part is the bot's user id.
@@ -104,6 +105,7 @@ class FakeTelegram(ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, Ch
         self.invite_links: list[dict[str, Any]] = []
         self.default_menu_button: dict[str, Any] = {"type": "commands"}
         self.webhook_url: str = ""
+        self.webhook_hosts: dict[str, str] = {}  # webhook host -> the http:// address serving it
 
         self._messages: dict[int, dict[int, StoredMessage]] = {}
         self._callback_queries: dict[str, PendingQuery] = {}
@@ -153,6 +155,7 @@ class FakeTelegram(ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, Ch
 
     async def stop(self) -> None:
         self._stopping.set()
+        await self._stop_pusher()
         if self._poller is not None and not self._poller.done():
             self._poller.cancel()
         if self._runner is not None:

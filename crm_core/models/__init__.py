@@ -23,6 +23,10 @@ from crm_core.models.comments import (
 from crm_core.models.delivery import (
     ChatDelivery,
 )
+from crm_core.models.forms import (
+    FormSubmission,
+    WebForm,
+)
 from crm_core.models.items import (
     ITEM_MODELS,
     CommKind,
@@ -91,6 +95,7 @@ __all__ = [
     "Deal",
     "Department",
     "EventType",
+    "FormSubmission",
     "ITEM_MODELS",
     "Invite",
     "ItemObserver",
@@ -122,6 +127,7 @@ __all__ = [
     "TlsMode",
     "UTCDateTime",
     "User",
+    "WebForm",
     "UserMutedCategory",
     "contact_companies",
 ]

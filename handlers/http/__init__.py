@@ -15,7 +15,7 @@ DB_KEY = web.AppKey("crm_db", Database)
 OPTIONS_KEY = web.AppKey("crm_options", HandlerOptions)
 
 # One line per entrance module of this package; each has `setup(app: web.Application) -> None`.
-HTTP_MODULES: tuple[str, ...] = ("rest",)
+HTTP_MODULES: tuple[str, ...] = ("forms", "rest")
 
 
 def setup_routes(app: web.Application, db: Database, options: HandlerOptions) -> None:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
@@ -150,10 +151,17 @@ def find_button(message: StoredMessage, text: str) -> str:
 
 @asynccontextmanager
 async def running_bot(
-    database_url: str, *, admin_ids: list[int] | None = None, **settings: Any
+    database_url: str, *, admin_ids: list[int] | None = None, tg: FakeTelegram | None = None, **settings: Any
 ) -> AsyncIterator[Harness]:
-    tg = FakeTelegram(rate_limits=True)
-    await tg.start()
+    """The bot against a fake Telegram of its own, or against `tg` (started, and left running)."""
+    own_fake = tg is None
+    if tg is None:
+        tg = FakeTelegram(rate_limits=True)
+        await tg.start()
+    if settings.get("webhook_url"):
+        # The fake posts to the bot's own HTTP server, as the TLS proxy of a deployment would.
+        host = urlsplit(settings["webhook_url"]).hostname or ""
+        tg.webhook_hosts[host] = f"http://127.0.0.1:{settings['http_port']}"
     cfg = load_settings(
         bot_token=tg.token,
         telegram_api_url=tg.base_url,
@@ -171,9 +179,10 @@ async def running_bot(
     errors = ErrorLog()
     harness: Harness | None = None
     logging.getLogger().addHandler(errors)
+    started = _started(tg)
     task = asyncio.create_task(app.run())
     try:
-        await tg.wait_for(lambda: tg.calls("getUpdates") or task.done(), timeout=10)
+        await tg.wait_for(lambda: _started(tg) > started or task.done(), timeout=10)
         if task.done():
             task.result()
         harness = Harness(tg, app, errors)
@@ -184,9 +193,24 @@ async def running_bot(
         app.stop()
         try:
             await asyncio.wait_for(task, timeout=15)
-            await tg.stop()
+            if own_fake:
+                await tg.stop()
         finally:
             logging.getLogger().removeHandler(errors)
+
+
+def _started(tg: FakeTelegram) -> int:
+    """A bot is up once it polls, or once it has set its webhook."""
+    return len(tg.calls("getUpdates")) + len(tg.calls("setWebhook"))
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a bot's HTTP server in a test)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def _forget_screens(redis_url: str, bot_id: int) -> None:
@@ -204,19 +228,20 @@ async def _forget_screens(redis_url: str, bot_id: int) -> None:
 
 
 async def start_bot_process(
-    tg: FakeTelegram, database_url: str, *, quiet: bool = False, **env: str
+    tg: FakeTelegram, database_url: str, *, quiet: bool = False, ready: str = "getUpdates", **env: str
 ) -> asyncio.subprocess.Process:
-    """A real `crm-bot run` process against the fake, as a deployment runs it; returns once it polls.
-    Its output is piped (read it with communicate()) unless `quiet`."""
+    """A real `crm-bot run` process against the fake, as a deployment runs it; returns once it calls
+    `ready` (it polls; "setWebhook" in webhook mode). Its output is piped (read it with
+    communicate()) unless `quiet`."""
     environ = {**os.environ, "LOG_LEVEL": "INFO", **env}
     environ.update(BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.base_url, DATABASE_URL=database_url)
-    before = len(tg.calls("getUpdates"))
+    before = len(tg.calls(ready))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", env=environ,
         stdout=asyncio.subprocess.DEVNULL if quiet else asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    await tg.wait_for(lambda: len(tg.calls("getUpdates")) > before or proc.returncode is not None, timeout=90)
+    await tg.wait_for(lambda: len(tg.calls(ready)) > before or proc.returncode is not None, timeout=90)
     if proc.returncode is not None:
         output = b"" if quiet else await proc.stdout.read()  # type: ignore[union-attr]
         raise AssertionError(f"crm-bot run exited with {proc.returncode}: {output.decode()}")
