@@ -3,12 +3,18 @@
 SQLite is set up for concurrent writers: WAL, a busy timeout and transactions that begin
 IMMEDIATE, so that a transaction which reads and then writes waits for the write lock up front
 instead of failing with "database is locked" (or two writers claiming the same row).
+
+Within one process the units of work take their turn at SQLite's write lock through an asyncio
+lock (first come, first served, woken the moment the previous one commits), so that they do not
+queue in SQLite's busy handler, which sleeps and polls. The busy timeout remains for another
+process writing to the same file.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, event
@@ -115,6 +121,39 @@ def _fits_primary_key(entity: Any, ident: Any) -> bool:
     return True
 
 
+class WriterTurn:
+    """One SQLite writer at a time in this process, in arrival order, without polling. Re-entrant
+    within a task (a unit of work opened inside another one of the same task does not wait for
+    itself)."""
+
+    def __init__(self) -> None:
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._owner: asyncio.Task[Any] | None = None
+        self._depth = 0
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and task is self._owner:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop = asyncio.Lock(), loop
+        lock = self._lock
+        async with lock:
+            self._owner, self._depth = task, 1
+            try:
+                yield
+            finally:
+                self._owner, self._depth = None, 0
+
+
 class Database:
     """Owns the engine and hands out units of work (one AsyncSession, committed once)."""
 
@@ -124,6 +163,7 @@ class Database:
         self.sessionmaker = async_sessionmaker(
             self.engine, class_=Session, expire_on_commit=False, autoflush=True
         )
+        self._writer_turn = WriterTurn() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -132,13 +172,16 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """Commit if the block succeeds, roll back if it raises. The only place that commits."""
-        async with self.sessionmaker() as session:
+        async with self._turn(), self.sessionmaker() as session:
             try:
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+
+    def _turn(self) -> AbstractAsyncContextManager[None]:
+        return self._writer_turn() if self._writer_turn is not None else nullcontext()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
