@@ -21,12 +21,12 @@ SALES_ID = 4401
 # Statements per update, at most (the unit of work's BEGIN, COMMIT and the update's record included).
 BUDGET = {
     "/today": 7,
-    "/new": 25,
-    "open card": 13,
+    "/new": 21,
+    "open card": 10,
     "stage screen": 6,
-    "stage move": 22,
+    "stage move": 19,
     "comment button": 4,
-    "comment text": 18,
+    "comment text": 15,
 }
 
 
