@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -176,8 +177,15 @@ class BotApp:
         self.poller.stop()
 
 
+# SQLite's driver runs each query in a thread of its own. While the event loop is busy with other
+# updates, that thread waits for the GIL up to the switch interval (5 ms by default) to hand back
+# each result, and on SQLite the writer holding the write lock waits with it, query after query.
+SWITCH_INTERVAL_SECONDS = 0.0005
+
+
 async def run_bot(settings: Settings) -> None:
     token = settings.require_token()
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     app = BotApp(settings, create_bot(token, settings.telegram_api_url), Database(settings.database_url))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

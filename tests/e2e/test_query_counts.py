@@ -18,7 +18,7 @@ from tests.e2e.people import add_member, admin_user
 
 SALES_ID = 4401
 
-# Statements per update, at most (the unit of work's BEGIN, COMMIT and the update's record included).
+# Statements per update, at most (SQLite's BEGIN IMMEDIATE and the update's record included).
 BUDGET = {
     "/today": 7,
     "/new": 21,
