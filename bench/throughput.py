@@ -208,14 +208,19 @@ async def start_bot(
     http: aiohttp.ClientSession, base: str, argv: list[str], env: dict[str, str]
 ) -> tuple[asyncio.subprocess.Process, float]:
     before = await _get_updates_calls(http, base)
+    # The log goes to a file: a pipe nobody reads while the bot runs would fill up and block it.
+    log = tempfile.NamedTemporaryFile(prefix="crm-throughput-", suffix=".log", delete=False)
     t0 = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        *argv, env={**os.environ, **env}, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        *argv, env={**os.environ, **env}, stdout=asyncio.subprocess.DEVNULL, stderr=log
     )
+    log.close()
+    proc.log_path = log.name  # type: ignore[attr-defined]
     while await _get_updates_calls(http, base) <= before:
         if proc.returncode is not None:
-            err = await proc.stderr.read()  # type: ignore[union-attr]
-            raise RuntimeError(f"{argv} exited with {proc.returncode}: {err.decode()[-2000:]}")
+            with open(log.name) as f:
+                err = f.read()
+            raise RuntimeError(f"{argv} exited with {proc.returncode}: {err[-2000:]}")
         await asyncio.sleep(0.01)
     return proc, time.perf_counter() - t0
 
@@ -224,18 +229,15 @@ async def stop_bot(proc: asyncio.subprocess.Process) -> str:
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGTERM)
     try:
-        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        await asyncio.wait_for(proc.wait(), 60)
     except TimeoutError:
         proc.kill()
-        _, err = await proc.communicate()
-    text = (err or b"").decode(errors="replace")
-    if " ERROR " not in text:
-        return ""
-    path = os.path.join(tempfile.gettempdir(), f"crm-throughput-{proc.pid}.log")
-    with open(path, "w") as f:
-        f.write(text)
+        await proc.wait()
+    path = proc.log_path  # type: ignore[attr-defined]
+    with open(path, errors="replace") as f:
+        text = f.read()
     errors = sum(1 for ln in text.splitlines() if " ERROR " in ln)
-    return f"{errors} ERROR lines logged, see {path}"
+    return f"{errors} ERROR lines logged, see {path}" if errors else ""
 
 
 async def prepare_database(kind: str, pg_url: str, users: int) -> str:
