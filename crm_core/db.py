@@ -3,12 +3,18 @@
 SQLite is set up for concurrent writers: WAL, a busy timeout and transactions that begin
 IMMEDIATE, so that a transaction which reads and then writes waits for the write lock up front
 instead of failing with "database is locked" (or two writers claiming the same row).
+
+Within one process the units of work take turns (`Turns`): on SQLite one at a time, woken the
+moment the previous one commits, instead of queueing in SQLite's busy handler, which sleeps and
+polls (the busy timeout remains for another process writing to the same file); on PostgreSQL as
+many as the connection pool holds, instead of failing after the pool's timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, event
@@ -115,6 +121,58 @@ def _fits_primary_key(entity: Any, ident: Any) -> bool:
     return True
 
 
+class Turns:
+    """At most `limit` units of work at once in this process, the others waiting in arrival order
+    without polling or timing out. Re-entrant within a task (a unit of work opened inside another
+    one of the same task does not wait for itself).
+
+    On SQLite the limit is 1: writers take turns at the write lock here instead of in SQLite's busy
+    handler, which sleeps and polls. On PostgreSQL it is the connection pool's size, less a few
+    connections for the delivery loop: an update waits for a connection here instead of failing
+    after the pool's timeout when more updates are in flight than there are connections."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._depth: dict[asyncio.Task[Any], int] = {}
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and task in self._depth:
+            self._depth[task] += 1
+            try:
+                yield
+            finally:
+                self._depth[task] -= 1
+            return
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:
+            self._semaphore, self._loop, self._depth = asyncio.Semaphore(self.limit), loop, {}
+        async with self._semaphore:
+            if task is not None:
+                self._depth[task] = 1
+            try:
+                yield
+            finally:
+                if task is not None:
+                    self._depth.pop(task, None)
+
+
+RESERVED_CONNECTIONS = 3  # of the pool, for sessions outside units of work (the delivery loop)
+
+
+def _turns_for(engine: AsyncEngine) -> Turns | None:
+    if is_sqlite(engine):
+        return Turns(1)
+    pool = engine.sync_engine.pool
+    size, overflow = getattr(pool, "size", None), getattr(pool, "_max_overflow", -1)
+    if not callable(size) or overflow < 0:
+        return None  # no pool limit (NullPool, unlimited overflow)
+    return Turns(max(1, size() + overflow - RESERVED_CONNECTIONS))
+
+
 class Database:
     """Owns the engine and hands out units of work (one AsyncSession, committed once)."""
 
@@ -124,6 +182,7 @@ class Database:
         self.sessionmaker = async_sessionmaker(
             self.engine, class_=Session, expire_on_commit=False, autoflush=True
         )
+        self._turns = _turns_for(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -132,13 +191,16 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """Commit if the block succeeds, roll back if it raises. The only place that commits."""
-        async with self.sessionmaker() as session:
+        async with self._turn(), self.sessionmaker() as session:
             try:
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+
+    def _turn(self) -> AbstractAsyncContextManager[None]:
+        return self._turns() if self._turns is not None else nullcontext()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

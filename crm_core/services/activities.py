@@ -52,10 +52,10 @@ async def load_item(
         model = ITEM_MODELS[ItemType(owner_type)]
     except ValueError as exc:
         raise ValidationFailed("unknown item type", field="owner_type", value=str(owner_type)) from exc
-    stmt = select(model).where(model.id == owner_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    item = await session.scalar(stmt)
+        item = await session.scalar(select(model).where(model.id == owner_id).with_for_update())
+    else:
+        item = await session.get(model, owner_id)  # already loaded in this unit of work: no query
     if item is None:
         raise NotFound("item", owner_type=str(owner_type), owner_id=owner_id)
     return item

@@ -33,8 +33,15 @@ async def users_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Us
     wanted: Sequence[int] = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
-    rows = await session.scalars(select(User).where(User.id.in_(wanted)))
-    return {u.id: u for u in rows}
+    found: dict[int, User] = {}
+    for user_id in wanted:  # those this unit of work has loaded already (often the actor): no query
+        user = session.sync_session.identity_map.get(session.sync_session.identity_key(User, user_id))
+        if user is not None:
+            found[user_id] = user
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        found.update({u.id: u for u in await session.scalars(select(User).where(User.id.in_(missing)))})
+    return found
 
 
 async def lead_is_converted(session: AsyncSession, lead: Lead) -> bool:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, PipelineInvariantViolated, StageNotEmpty, ValidationFailed
@@ -76,14 +77,48 @@ async def default_pipeline(session: AsyncSession, entity_type: ItemType | str) -
 
 
 async def list_stages(session: AsyncSession, pipeline_id: int) -> Sequence[Stage]:
-    """Stages in board order: process stages by sort, then success, then failure ones."""
+    """Stages in board order: process stages by sort, then success, then failure ones.
+
+    Remembered for the rest of the unit of work (an update renders them several times), unless
+    stages are being changed in it."""
+    memo: dict[int, list[Stage]] = session.info.setdefault(_STAGES_MEMO, {})
+    changing = _stages_changing(session)
+    if not changing and pipeline_id in memo:
+        return list(memo[pipeline_id])
     rows = (
         await session.scalars(
             select(Stage).where(Stage.pipeline_id == pipeline_id).order_by(Stage.sort, Stage.id)
         )
     ).all()
     rank = {StageSemantics.PROCESS: 0, StageSemantics.SUCCESS: 1, StageSemantics.FAILURE: 2}
-    return sorted(rows, key=lambda s: (rank[s.semantics], s.sort, s.id))
+    ordered = sorted(rows, key=lambda s: (rank[s.semantics], s.sort, s.id))
+    if changing:
+        memo.clear()
+    else:
+        memo[pipeline_id] = ordered
+    return list(ordered)
+
+
+_STAGES_MEMO = "crm_core.stages"
+
+
+def _stages_changing(session: AsyncSession) -> bool:
+    sync = session.sync_session
+    return any(isinstance(o, Stage | Pipeline) for o in (*sync.new, *sync.dirty, *sync.deleted))
+
+
+@event.listens_for(SyncSession, "after_flush")
+def _forget_stages(session: SyncSession, _context: object) -> None:
+    if any(isinstance(o, Stage | Pipeline) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_STAGES_MEMO, None)
+
+
+@event.listens_for(SyncSession, "after_bulk_update")
+@event.listens_for(SyncSession, "after_bulk_delete")
+def _forget_stages_bulk(update_context: Any) -> None:
+    mapper = getattr(update_context, "mapper", None)
+    if mapper is None or mapper.class_ in (Stage, Pipeline):
+        update_context.session.info.pop(_STAGES_MEMO, None)
 
 
 async def get_stage(session: AsyncSession, stage_id: int) -> Stage:

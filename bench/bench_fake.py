@@ -1,0 +1,160 @@
+"""The fake Bot API of the throughput benchmark, in a process of its own.
+
+    python -m bench.bench_fake --port-file PATH --token ECHO_TOKEN --token CRM_TOKEN
+
+One fake per bot token (each bot sees only its own chats), rate limits off. Besides the fake's own
+control API each serves ``POST /_bench/act``: inject one update (a text, or the press of the button
+with the given callback data on the latest bot message in the chat that has it) and answer once the
+bot has answered it, with the latency measured here, next to the bot, and the bot's reply.
+
+An update is answered by the first sendMessage/editMessageText to its chat (a message) or by the
+answerCallbackQuery of its query (a button press). A chat's updates are answered in order (the CRM
+handles a chat's updates one after the other; the echo bot answers each with one message), so each
+chat keeps a queue of updates waiting for their answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.fake_telegram import FakeTelegram
+
+
+@dataclass
+class Waiting:
+    update_id: int
+    chat_id: int
+    query_id: str | None
+    t0: float
+    done: asyncio.Future[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class BenchFake(FakeTelegram):
+    def __init__(self, token: str) -> None:
+        super().__init__(token, rate_limits=False)
+        self._waiting: dict[int, collections.deque[Waiting]] = collections.defaultdict(collections.deque)
+        self._current: Waiting | None = None
+        self.app.router.add_post("/_bench/act", self._act)
+        self.app.router.add_post("/_bench/users", self._add_users)
+
+    # ---------------------------------------------------------------- bookkeeping
+
+    def _enqueue(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        update = super()._enqueue(kind, payload)
+        chat = (payload["message"] if kind == "callback_query" else payload)["chat"]["id"]
+        query_id = payload["id"] if kind == "callback_query" else None
+        self._current = Waiting(update["update_id"], chat, query_id, time.perf_counter())
+        self._waiting[chat].append(self._current)
+        return update
+
+    def _answered(self, chat_id: Any, query_id: str | None, message: dict[str, Any] | None) -> None:
+        queue = self._waiting.get(_int(chat_id)) if chat_id is not None else None
+        if not queue:
+            return
+        head = queue[0]
+        if head.query_id != query_id:
+            return  # a button press is answered by its answerCallbackQuery, not by the edit before it
+        queue.popleft()
+        if not head.done.done():
+            head.done.set_result({"ms": (time.perf_counter() - head.t0) * 1000, "message": message})
+
+    async def api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        result = await super().api_sendMessage(params)
+        self._answered(params.get("chat_id"), None, result)
+        return result
+
+    async def api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+        result = await super().api_editMessageText(params)
+        self._answered(params.get("chat_id"), None, result if isinstance(result, dict) else None)
+        return result
+
+    async def api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("callback_query_id"))
+        chat_id = next((w.chat_id for q in self._waiting.values() for w in q if w.query_id == query_id), None)
+        result = await super().api_answerCallbackQuery(params)
+        if chat_id is not None:
+            queue = self._waiting[chat_id]
+            head = queue[0] if queue else None
+            message = None
+            if head is not None and head.query_id == query_id:
+                latest = self._latest_with_buttons(chat_id)
+                message = latest.to_api() if latest is not None else None
+            self._answered(chat_id, query_id, message)
+        return result
+
+    # ---------------------------------------------------------------- driver endpoints
+
+    def _latest_with_buttons(self, chat_id: int, data: str | None = None) -> Any:
+        for msg in reversed(self.bot_messages(chat_id)):
+            buttons = [b for row in msg.inline_keyboard for b in row]
+            if buttons and (data is None or any(b[1] == data for b in buttons)):
+                return msg
+        return None
+
+    async def _add_users(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        for user in body["users"]:
+            self.add_user(int(user["user_id"]), user.get("first_name", "Test"), language_code="en")
+        return web.json_response({"ok": True})
+
+    async def _act(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user_id = int(body["user_id"])
+        timeout = float(body.get("timeout", 60))
+        if "data" in body:
+            msg = self._latest_with_buttons(user_id, body["data"])
+            if msg is None:
+                return web.json_response({"error": f"no message with button {body['data']!r}"}, status=400)
+            self.press_button(user_id, msg.message_id, body["data"])
+        else:
+            self.send_text(user_id, str(body["text"]))
+        waiting = self._current
+        assert waiting is not None
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(waiting.done), timeout)
+        except TimeoutError:
+            return web.json_response({"unanswered": True, "update_id": waiting.update_id})
+        return web.json_response(outcome)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+async def serve(tokens: list[str], port_file: str) -> None:
+    fakes = [BenchFake(token) for token in tokens]
+    urls = [await fake.start() for fake in fakes]
+    with open(port_file + ".tmp", "w") as f:
+        json.dump(urls, f)
+    import os
+
+    os.replace(port_file + ".tmp", port_file)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port-file", required=True)
+    parser.add_argument("--token", action="append", required=True)
+    args = parser.parse_args()
+    try:
+        asyncio.run(serve(args.token, args.port_file))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

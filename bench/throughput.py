@@ -1,0 +1,447 @@
+"""Throughput and latency of the CRM bot against a bare aiogram echo bot, in one run.
+
+    python -m bench.throughput                       # SQLite and PostgreSQL (when reachable)
+    python -m bench.throughput --db sqlite --seconds 10
+
+Three kinds of process: the fake Bot API (bench.bench_fake, rate limits off, one fake per bot
+token), the bots (bench.echo_bot; `crm-bot run` on a fresh SQLite file, then on a fresh PostgreSQL
+database), and this one, which generates the load and prints the figures. Every bot runs alone.
+
+People: --users (100) Telegram users; in the CRM one admin and salespeople. Each repeats the cycle
+"/today", "/new <name and phone>", "L-<n>" (open the new lead's card), Stage + a stage (a stage move
+by button), Comment + the comment's text: seven updates, four of them button presses. The echo bot
+gets texts.
+
+Phases per bot: start-up (process start to its first getUpdates); burst (every user acts as soon
+as its previous update is answered: the bot's throughput); then open-loop arrivals at 30 and at 100
+updates/s (each arrival is the next step of a user not waiting for an answer). Latency is from the
+arrival (scheduled time) to the answer the fake saw: the first message sent or edited in the
+chat, or the button press's answerCallbackQuery. An update not answered within --timeout seconds
+counts as unanswered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import re
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+ECHO_TOKEN = "111111:ECHO-TOKEN"
+CRM_TOKENS = {"sqlite": "222222:CRM-SQLITE", "postgres": "333333:CRM-POSTGRES"}
+FIRST_USER = 70_001
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/crm_throughput"
+REF = re.compile(r"L-(\d+)")
+
+
+# ---------------------------------------------------------------------------- scripts of people
+
+
+@dataclass
+class Person:
+    user_id: int
+    step: int = 0
+    lead: int | None = None
+    last_reply: dict[str, Any] | None = None
+    retired: bool = False
+
+    def next_action(self, crm: bool) -> dict[str, Any]:
+        if not crm:
+            self.step += 1
+            return {"text": f"hello {self.step}"}
+        k = self.step % 7
+        phone = f"+7 9{random.randint(10, 99)} {random.randint(100, 999)} {random.randint(10, 99)} 00"
+        match k:
+            case 0:
+                return {"text": "/today"}
+            case 1:
+                return {"text": f"/new Ivan Petrov {phone} wants {self.step} windows"}
+            case 2:
+                return {"text": f"L-{self.lead}"}
+            case 3:
+                return {"data": f"c:lead:{self.lead}:stage"}
+            case 4:
+                return {"data": self._stage_button()}
+            case 5:
+                return {"data": f"c:lead:{self.lead}:comment"}
+            case _:
+                return {"text": f"Called back, sends a quote {self.step}"}
+
+    def _stage_button(self) -> str:
+        markup = (self.last_reply or {}).get("reply_markup") or {}
+        moves = [
+            b["callback_data"]
+            for row in markup.get("inline_keyboard", [])
+            for b in row
+            if ":mv:" in b.get("callback_data", "") and not b["text"].startswith("●")
+        ]
+        return moves[self.step % min(len(moves), 2)] if moves else f"c:lead:{self.lead}:stage"
+
+    def answered(self, crm: bool, reply: dict[str, Any] | None) -> None:
+        if crm:
+            if self.step % 7 == 1:
+                text = (reply or {}).get("text") or ""
+                found = REF.search(text)
+                if found:
+                    self.lead = int(found.group(1))
+                else:
+                    self.retired = True  # not the answer expected: the script cannot go on
+            self.last_reply = reply
+            self.step += 1
+
+
+@dataclass
+class Results:
+    latencies: list[float] = field(default_factory=list)
+    unanswered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def row(self) -> str:
+        if not self.latencies:
+            return "no answers"
+        lat = sorted(self.latencies)
+        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+        return f"p50 {p(0.5):.1f} / p99 {p(0.99):.1f} / max {lat[-1]:.1f} ms"
+
+
+class Driver:
+    def __init__(
+        self, http: aiohttp.ClientSession, base: str, people: list[Person], crm: bool, timeout: float
+    ):
+        self.http, self.base, self.people, self.crm, self.timeout = http, base, people, crm, timeout
+
+    async def act(self, person: Person, results: Results, queued_ms: float = 0.0) -> None:
+        action = person.next_action(self.crm)
+        body = {"user_id": person.user_id, "timeout": self.timeout, **action}
+        async with self.http.post(f"{self.base}/_bench/act", json=body) as resp:
+            outcome = await resp.json()
+        if resp.status != 200:
+            results.errors.append(str(outcome))
+            person.retired = True
+            return
+        if outcome.get("unanswered"):
+            # Its answer may still come, and would be taken for the answer to the next update of
+            # the chat: the person stops here.
+            results.unanswered += 1
+            person.retired = True
+            return
+        results.latencies.append(queued_ms + outcome["ms"])
+        person.answered(self.crm, outcome.get("message"))
+
+    async def closed_loop(self, steps_each: int) -> tuple[float, Results]:
+        results = Results()
+
+        async def run(person: Person) -> None:
+            for _ in range(steps_each):
+                if person.retired:
+                    return
+                await self.act(person, results)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(run(p) for p in self.people))
+        elapsed = time.perf_counter() - t0
+        return len(results.latencies) / elapsed, results
+
+    async def open_loop(self, rate: float, seconds: float) -> Results:
+        results = Results()
+        free: deque[Person] = deque(self.people)
+        freed = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        start = time.perf_counter()
+
+        async def one(person: Person, scheduled: float) -> None:
+            try:
+                await self.act(person, results, (time.perf_counter() - scheduled) * 1000)
+            finally:
+                if not person.retired:
+                    free.append(person)
+                freed.set()
+
+        for k in range(int(rate * seconds)):
+            scheduled = start + k / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            while not free:
+                if all(p.retired for p in self.people):
+                    break
+                freed.clear()
+                await freed.wait()
+            if not free:
+                break
+            tasks.append(asyncio.create_task(one(free.popleft(), scheduled)))
+        await asyncio.gather(*tasks)
+        return results
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
+async def _get_updates_calls(http: aiohttp.ClientSession, base: str) -> int:
+    async with http.get(f"{base}/_control/requests") as resp:
+        return sum(1 for r in await resp.json() if r["method"] == "getUpdates")
+
+
+async def start_bot(
+    http: aiohttp.ClientSession, base: str, argv: list[str], env: dict[str, str]
+) -> tuple[asyncio.subprocess.Process, float]:
+    before = await _get_updates_calls(http, base)
+    # The log goes to a file: a pipe nobody reads while the bot runs would fill up and block it.
+    log = tempfile.NamedTemporaryFile(prefix="crm-throughput-", suffix=".log", delete=False)
+    t0 = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        *argv, env={**os.environ, **env}, stdout=asyncio.subprocess.DEVNULL, stderr=log
+    )
+    log.close()
+    proc.log_path = log.name  # type: ignore[attr-defined]
+    while await _get_updates_calls(http, base) <= before:
+        if proc.returncode is not None:
+            with open(log.name) as f:
+                err = f.read()
+            raise RuntimeError(f"{argv} exited with {proc.returncode}: {err[-2000:]}")
+        await asyncio.sleep(0.01)
+    return proc, time.perf_counter() - t0
+
+
+async def stop_bot(proc: asyncio.subprocess.Process) -> str:
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), 60)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+    path = proc.log_path  # type: ignore[attr-defined]
+    with open(path, errors="replace") as f:
+        text = f.read()
+    errors = sum(1 for ln in text.splitlines() if " ERROR " in ln)
+    return f"{errors} ERROR lines logged, see {path}" if errors else ""
+
+
+async def prepare_database(kind: str, pg_url: str, users: int) -> str:
+    """A fresh, migrated database with the people in it: the first an admin, the rest salespeople."""
+    from sqlalchemy.engine import make_url
+
+    from crm_core import migrate
+    from crm_core.db import Database
+    from crm_core.models.users import Role, User
+
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='crm-throughput-')}/crm.db"
+    else:
+        import asyncpg
+
+        parsed = make_url(pg_url)
+        admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{parsed.database}"')
+        finally:
+            await conn.close()
+        url = pg_url
+    db = Database(url)
+    try:
+        await migrate.upgrade(db.engine)
+        async with db.unit_of_work() as s:
+            for i in range(users):
+                s.add(
+                    User(
+                        telegram_id=FIRST_USER + i,
+                        full_name=f"Person {i}",
+                        language="en",
+                        role=Role.ADMIN if i == 0 else Role.SALESPERSON,
+                    )
+                )
+    finally:
+        await db.dispose()
+    return url
+
+
+async def pg_reachable(pg_url: str) -> bool:
+    try:
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        admin = make_url(pg_url).set(drivername="postgresql", database="postgres")
+        conn = await asyncpg.connect(admin.render_as_string(hide_password=False), timeout=3)
+        await conn.close()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: skip PostgreSQL
+        return False
+
+
+# ---------------------------------------------------------------------------- one bot
+
+
+@dataclass
+class BotFigures:
+    name: str
+    startup: float = 0.0
+    burst: float = 0.0
+    burst_results: Results = field(default_factory=Results)
+    cpu_ms_per_update: float = 0.0
+    rates: dict[int, Results] = field(default_factory=dict)
+    errors: str = ""
+
+
+async def measure(
+    http: aiohttp.ClientSession,
+    name: str,
+    base: str,
+    argv: list[str],
+    env: dict[str, str],
+    args: argparse.Namespace,
+    crm: bool,
+) -> BotFigures:
+    figures = BotFigures(name)
+    people = [Person(FIRST_USER + i) for i in range(args.users)]
+    async with http.post(
+        f"{base}/_bench/users", json={"users": [{"user_id": p.user_id, "first_name": "Ivan"} for p in people]}
+    ) as resp:
+        resp.raise_for_status()
+    proc, figures.startup = await start_bot(http, base, argv, env)
+    try:
+        # Warm-up, not measured: first one person (what loads on first use loads), then everyone
+        # (each person has a lead). Slow answers here are waited for.
+        warm = Driver(http, base, people[:1], crm, timeout=300)
+        await warm.closed_loop(2)
+        warm.people = people[1:]
+        await warm.closed_loop(2)
+        driver = Driver(http, base, [p for p in people if not p.retired], crm, args.timeout)
+        cpu0 = _cpu_seconds(proc.pid)
+        figures.burst, figures.burst_results = await driver.closed_loop(args.burst_steps)
+        done = len(figures.burst_results.latencies) or 1
+        figures.cpu_ms_per_update = (_cpu_seconds(proc.pid) - cpu0) * 1000 / done
+        print(f"  {name}: burst {figures.burst:,.0f} updates/s", flush=True)
+        for rate in args.rates:
+            figures.rates[rate] = await driver.open_loop(rate, args.seconds)
+            print(f"  {name}: at {rate}/s {figures.rates[rate].row()}", flush=True)
+    finally:
+        figures.errors = await stop_bot(proc)
+    return figures
+
+
+def report(echo: BotFigures, crms: list[BotFigures], rates: list[int]) -> None:
+    print()
+    header = "| bot | start-up | burst updates/s | CPU ms/update | " + " | ".join(
+        f"p50 / p99 / max at {r}/s" for r in rates
+    )
+    print(header + " | unanswered |")
+    print("|" + "---|" * (5 + len(rates)))
+    for f in [echo, *crms]:
+        ratio = "" if f is echo else f" ({100 * f.burst / echo.burst:.0f}% of echo)"
+        lost = f.burst_results.unanswered + sum(r.unanswered for r in f.rates.values())
+        cells = " | ".join(f.rates[r].row() for r in rates)
+        print(
+            f"| {f.name} | {f.startup:.2f} s | {f.burst:,.0f}{ratio} | {f.cpu_ms_per_update:.1f} "
+            f"| {cells} | {lost} |"
+        )
+    for f in crms:
+        print(f"{f.name}: start-up {f.startup / echo.startup:.1f}x the echo bot's", end="")
+        for r in rates:
+            extra = _p(f.rates[r], 0.99) - _p(echo.rates[r], 0.99)
+            print(f"; p99 at {r}/s is echo's + {extra:.0f} ms", end="")
+        print()
+        problems = [e for r in [f.burst_results, *f.rates.values()] for e in r.errors]
+        if problems or f.errors:
+            print(f"  {f.name} errors: {problems[:5]} {f.errors}")
+
+
+def _p(results: Results, q: float) -> float:
+    lat = sorted(results.latencies) or [float("nan")]
+    return lat[min(len(lat) - 1, int(q * len(lat)))]
+
+
+async def run(args: argparse.Namespace) -> None:
+    workdir = tempfile.mkdtemp(prefix="crm-throughput-")
+    port_file = os.path.join(workdir, "ports.json")
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    tokens = [ECHO_TOKEN, *(CRM_TOKENS[d] for d in dbs)]
+    fake = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.bench_fake", "--port-file", port_file,
+        *itertools.chain.from_iterable(("--token", t) for t in tokens),
+    )  # fmt: skip
+    try:
+        while not os.path.exists(port_file):
+            if fake.returncode is not None:
+                raise RuntimeError("the fake Bot API did not start")
+            await asyncio.sleep(0.05)
+        with open(port_file) as f:
+            urls = dict(zip(tokens, json.load(f), strict=True))
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+        ) as http:
+            print(f"{args.users} users; burst {args.burst_steps} updates each; {args.seconds:.0f} s per rate")
+            echo = await measure(
+                http, "echo", urls[ECHO_TOKEN], [sys.executable, "-m", "bench.echo_bot"],
+                {"BOT_TOKEN": ECHO_TOKEN, "TELEGRAM_API_URL": urls[ECHO_TOKEN]}, args, crm=False,
+            )  # fmt: skip
+            crms = []
+            for kind in dbs:
+                if kind == "postgres" and not await pg_reachable(args.pg_url):
+                    print("  PostgreSQL is not reachable: skipped")
+                    continue
+                url = await prepare_database(kind, args.pg_url, args.users)
+                env = {
+                    "BOT_TOKEN": CRM_TOKENS[kind],
+                    "TELEGRAM_API_URL": urls[CRM_TOKENS[kind]],
+                    "DATABASE_URL": url,
+                    "ADMIN_IDS": str(FIRST_USER),
+                    "LOG_LEVEL": "WARNING",
+                    "REDIS_URL": "",
+                }
+                crms.append(
+                    await measure(
+                        http,
+                        f"CRM {kind}",
+                        urls[CRM_TOKENS[kind]],
+                        [sys.executable, "-m", "bot.cli", "run"],
+                        env,
+                        args,
+                        crm=True,
+                    )  # fmt: skip
+                )
+            report(echo, crms, args.rates)
+    finally:
+        fake.terminate()
+        await fake.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG))
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--burst-steps", type=int, default=14, help="updates per user in the burst")
+    parser.add_argument("--rates", type=int, nargs="+", default=[30, 100])
+    parser.add_argument("--seconds", type=float, default=15.0, help="duration of each rate phase")
+    parser.add_argument("--timeout", type=float, default=60.0, help="an update unanswered this long is lost")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

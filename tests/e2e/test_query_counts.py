@@ -1,0 +1,88 @@
+"""The number of SQL statements each hot update costs, pinned so that it cannot creep back up
+(bench/throughput.py measures what they cost in time). Counted are the statements run by the
+update's own task (not the delivery loop's, nor the test's)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from tests.e2e.harness import Harness
+from tests.e2e.people import add_member, admin_user
+
+SALES_ID = 4401
+
+# Statements per update, at most (SQLite's BEGIN IMMEDIATE and the update's record included).
+BUDGET = {
+    "/today": 7,
+    "/new": 21,
+    "open card": 10,
+    "stage screen": 6,
+    "stage move": 19,
+    "comment button": 4,
+    "comment text": 15,
+}
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.last: list[str] = []
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.get_coro().__qualname__ == "Poller._handle":  # type: ignore[union-attr]
+            self.statements.append(statement)
+
+    @contextmanager
+    def counting(self) -> Iterator[list[str]]:
+        self.statements = []
+        yield self.statements
+        self.last += ["----", *self.statements]
+
+
+async def test_hot_updates_run_few_statements(bot: Harness) -> None:
+    bot.tg.set_rate_limits(False)
+    await admin_user(bot)
+    await add_member(bot, SALES_ID, "Sam Seller")
+    counter = Counter()
+    event.listen(bot.app.db.engine.sync_engine, "before_cursor_execute", counter)
+    counts: dict[str, int] = {}
+    try:
+        for _ in range(2):  # the second round is the steady state (caches filled)
+            with counter.counting() as st:
+                await bot.say(SALES_ID, "/today")
+            counts["/today"] = len(st)
+            with counter.counting() as st:
+                [created] = await bot.say(SALES_ID, "/new Ivan Petrov +7 916 123 45 67 wants windows")
+            counts["/new"] = len(st)
+            ref = re.search(r"L-\d+", created.text or "")
+            assert ref is not None, created.text
+            with counter.counting() as st:
+                [card] = await bot.say(SALES_ID, ref.group(0))
+            counts["open card"] = len(st)
+            with counter.counting() as st:
+                [menu] = await bot.press(SALES_ID, card, "Stage")
+            counts["stage screen"] = len(st)
+            with counter.counting() as st:
+                [moved] = await bot.press(SALES_ID, menu, "Processed")
+            counts["stage move"] = len(st)
+            assert "Processed" in (moved.text or "")
+            with counter.counting() as st:
+                await bot.press(SALES_ID, moved, "Comment")
+            counts["comment button"] = len(st)
+            with counter.counting() as st:
+                [saved] = await bot.say(SALES_ID, "Called, sends a quote")
+            counts["comment text"] = len(st)
+    finally:
+        event.remove(bot.app.db.engine.sync_engine, "before_cursor_execute", counter)
+    if os.environ.get("SHOW_SQL"):
+        print(counts, *(s.split("\n")[0][:200] for s in counter.last), sep="\n")
+    over = {k: (n, BUDGET[k]) for k, n in counts.items() if n > BUDGET[k]}
+    assert not over, f"statements per update over budget (count, budget): {over}"
