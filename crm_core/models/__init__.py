@@ -16,6 +16,15 @@ from crm_core.models.base import (
     TimestampMixin,
     UTCDateTime,
 )
+from crm_core.models.clients import (
+    BusinessConnection,
+    ClientChannel,
+    ClientChat,
+    ClientDuty,
+    ClientMessage,
+    MessageDirection,
+    RoutingRule,
+)
 from crm_core.models.comments import (
     Attachment,
     Comment,
@@ -70,6 +79,11 @@ __all__ = [
     "ActivityType",
     "Attachment",
     "Base",
+    "BusinessConnection",
+    "ClientChannel",
+    "ClientChat",
+    "ClientDuty",
+    "ClientMessage",
     "ChatDelivery",
     "CommKind",
     "CommValueType",
@@ -82,6 +96,7 @@ __all__ = [
     "Department",
     "EventType",
     "ITEM_MODELS",
+    "MessageDirection",
     "Invite",
     "ItemObserver",
     "ItemType",
@@ -96,6 +111,7 @@ __all__ = [
     "ReminderState",
     "RequiredField",
     "Role",
+    "RoutingRule",
     "SavedFilter",
     "Stage",
     "StageHistory",
