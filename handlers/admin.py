@@ -15,6 +15,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from crm_core.models import User
+from handlers.admin_clients import ClientsCB
 from handlers.admin_common import AdmCB, AdminAction, AdminDoor, Ctx, Screen, back, button, kb, leave_form
 from handlers.admin_invites import InvitesCB
 from handlers.admin_pipelines import PipelinesCB
@@ -33,7 +34,7 @@ def home_screen(tr: Translator) -> Screen:
         [
             [button(tr("adm.btn.users"), UsersCB()), button(tr("adm.btn.invites"), InvitesCB())],
             [button(tr("adm.btn.pipelines"), PipelinesCB())],
-            [button(tr("adm.btn.required"), RequiredCB())],
+            [button(tr("adm.btn.required"), RequiredCB()), button(tr("adm.btn.clients"), ClientsCB())],
             back(tr, MenuCB(action=MenuAction.MAIN)),
         ]
     )

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 
 from . import formatting
+from .business import BusinessMixin
 from .constants import (
     MAX_CAPTION_LENGTH,
     MAX_TEXT_LENGTH,
@@ -53,7 +54,7 @@ from .ratelimit import RateLimitConfig, RateLimiter
 from .schema import ApiSchema, coerce_param, load_schema
 
 
-class FakeTelegram(ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, ChatMethods):
+class FakeTelegram(ControlMixin, PeopleMixin, BusinessMixin, UpdatesMethods, MessageMethods, ChatMethods):
     """Fake Telegram Bot API server with a Python control API.
 
     :param token: bot token; the numeric part is the bot's user id.

@@ -146,3 +146,33 @@ def _ensure_admin(actor: User) -> None:
     ensure_active(actor)
     if not actor.is_admin:
         raise AccessDenied("only admins change the client channel")
+
+
+GREETING_LIMIT = 1000
+
+
+async def set_enabled(session: AsyncSession, actor: User, enabled: bool) -> ClientChannel:
+    _ensure_admin(actor)
+    channel = await get_channel(session)
+    channel.enabled = enabled
+    await session.flush()
+    return channel
+
+
+async def set_greeting(session: AsyncSession, actor: User, language: str, text: str) -> ClientChannel:
+    """The greeting a new client gets in their language (blank: the bot's own)."""
+    from crm_core.languages import LANGUAGES
+
+    _ensure_admin(actor)
+    if language not in LANGUAGES:
+        raise ValidationFailed("unknown language", field="language")
+    text = (text or "").strip()
+    if len(text) > GREETING_LIMIT:
+        raise ValidationFailed(f"at most {GREETING_LIMIT} characters", field="greeting", limit=GREETING_LIMIT)
+    channel = await get_channel(session)
+    if language == "ru":
+        channel.greeting_ru = text
+    else:
+        channel.greeting_en = text
+    await session.flush()
+    return channel
