@@ -26,7 +26,7 @@ KIND_NAMES = {
 }
 
 
-class ConvAction(StrEnum):
+class TalkAction(StrEnum):
     REPLY = "r"
     TAKE = "t"
     CLOSE = "x"
@@ -34,10 +34,10 @@ class ConvAction(StrEnum):
     CANCEL = "c"  # a typed reply not sent after all
 
 
-class ConvCB(CallbackData, prefix="cc"):
+class TalkCB(CallbackData, prefix="cc"):
     """A client conversation's buttons; every press is re-authorised by crm_core."""
 
-    action: ConvAction
+    action: TalkAction
     chat: int
 
 
@@ -88,7 +88,7 @@ def render_notice(
     row = [
         {
             "text": tr("clients.btn.reply"),
-            "callback_data": ConvCB(action=ConvAction.REPLY, chat=chat_id).pack(),
+            "callback_data": TalkCB(action=TalkAction.REPLY, chat=chat_id).pack(),
         }
     ]
     if open_button is not None:
@@ -99,7 +99,7 @@ def render_notice(
             [
                 {
                     "text": tr("clients.btn.take"),
-                    "callback_data": ConvCB(action=ConvAction.TAKE, chat=chat_id).pack(),
+                    "callback_data": TalkCB(action=TalkAction.TAKE, chat=chat_id).pack(),
                 }
             ]
         )
@@ -108,7 +108,7 @@ def render_notice(
             [
                 {
                     "text": tr("clients.btn.no_log"),
-                    "callback_data": ConvCB(action=ConvAction.NO_LOG, chat=chat_id).pack(),
+                    "callback_data": TalkCB(action=TalkAction.NO_LOG, chat=chat_id).pack(),
                 }
             ]
         )
@@ -119,4 +119,4 @@ def is_conversation(category: str) -> bool:
     return category in (conv.CLIENT_MESSAGE, conv.CLIENT_FLOOD)
 
 
-__all__ = ["ConvAction", "ConvCB", "ItemType", "is_conversation", "message_line", "render_notice"]
+__all__ = ["TalkAction", "TalkCB", "ItemType", "is_conversation", "message_line", "render_notice"]

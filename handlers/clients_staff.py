@@ -25,7 +25,7 @@ from crm_core.services import business as business_service
 from crm_core.services import client_channel as conv
 from crm_core.services import routing
 from handlers.clients_media import incoming_of
-from handlers.clients_notify import ConvAction, ConvCB
+from handlers.clients_notify import TalkAction, TalkCB
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
 from handlers.ui import show
@@ -58,12 +58,12 @@ class RepliesToNotice(Filter):
         for row in markup.inline_keyboard:
             for button in row:
                 data = button.callback_data or ""
-                if data.startswith(f"{ConvCB.__prefix__}:"):
+                if data.startswith(f"{TalkCB.__prefix__}:"):
                     try:
-                        parsed = ConvCB.unpack(data)
+                        parsed = TalkCB.unpack(data)
                     except (TypeError, ValueError):
                         continue
-                    if parsed.action == ConvAction.REPLY:
+                    if parsed.action == TalkAction.REPLY:
                         return {"client_chat": parsed.chat}
         return False
 
@@ -74,7 +74,7 @@ def cancel_kb(tr: Translator) -> InlineKeyboardMarkup:
             [
                 InlineKeyboardButton(
                     text=tr("clients.btn.cancel"),
-                    callback_data=ConvCB(action=ConvAction.CANCEL, chat=0).pack(),
+                    callback_data=TalkCB(action=TalkAction.CANCEL, chat=0).pack(),
                 )
             ]
         ]
@@ -88,10 +88,10 @@ async def _chat(session: AsyncSession, user: User, chat_id: int) -> ClientChat |
         return None
 
 
-@router.callback_query(ConvCB.filter(F.action == ConvAction.REPLY))
+@router.callback_query(TalkCB.filter(F.action == TalkAction.REPLY))
 async def reply_button(
     callback: CallbackQuery,
-    callback_data: ConvCB,
+    callback_data: TalkCB,
     session: AsyncSession,
     user: User,
     tr: Translator,
@@ -115,7 +115,7 @@ async def reply_button(
     )
 
 
-@router.callback_query(ConvCB.filter(F.action == ConvAction.CANCEL))
+@router.callback_query(TalkCB.filter(F.action == TalkAction.CANCEL))
 async def cancel_reply(
     callback: CallbackQuery, state: FSMContext, tr: Translator, callback_answer: CallbackAnswer
 ) -> None:
@@ -177,7 +177,7 @@ async def _send_reply(
     logged = conv.Incoming(sent.message_id, outgoing.kind, outgoing.text, outgoing.file_id)
     await conv.log_reply(session, user, chat, logged)
     close = InlineKeyboardButton(
-        text=tr("clients.btn.close"), callback_data=ConvCB(action=ConvAction.CLOSE, chat=chat.id).pack()
+        text=tr("clients.btn.close"), callback_data=TalkCB(action=TalkAction.CLOSE, chat=chat.id).pack()
     )
     await message.answer(
         tr("clients.reply_sent", name=esc(truncate(chat.full_name or "—", 80))),
@@ -185,10 +185,10 @@ async def _send_reply(
     )
 
 
-@router.callback_query(ConvCB.filter(F.action == ConvAction.TAKE))
+@router.callback_query(TalkCB.filter(F.action == TalkAction.TAKE))
 async def take_button(
     callback: CallbackQuery,
-    callback_data: ConvCB,
+    callback_data: TalkCB,
     session: AsyncSession,
     user: User,
     tr: Translator,
@@ -201,10 +201,10 @@ async def take_button(
     callback_answer.text = tr("clients.taken")
 
 
-@router.callback_query(ConvCB.filter(F.action == ConvAction.CLOSE))
+@router.callback_query(TalkCB.filter(F.action == TalkAction.CLOSE))
 async def close_button(
     callback: CallbackQuery,
-    callback_data: ConvCB,
+    callback_data: TalkCB,
     session: AsyncSession,
     user: User,
     tr: Translator,
@@ -217,10 +217,10 @@ async def close_button(
     await show(callback, tr("clients.closed"))
 
 
-@router.callback_query(ConvCB.filter(F.action == ConvAction.NO_LOG))
+@router.callback_query(TalkCB.filter(F.action == TalkAction.NO_LOG))
 async def no_log_button(
     callback: CallbackQuery,
-    callback_data: ConvCB,
+    callback_data: TalkCB,
     session: AsyncSession,
     user: User,
     tr: Translator,

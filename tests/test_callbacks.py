@@ -85,13 +85,14 @@ def test_packed_callback_data_fit_64_bytes() -> None:
 
 
 def test_admin_actions_are_enums() -> None:
+    from handlers.admin_clients import ClientsCB
     from handlers.admin_common import AdmCB
     from handlers.admin_invites import InvitesCB
     from handlers.admin_pipelines import PipelinesCB
     from handlers.admin_required import RequiredCB
     from handlers.admin_users import UsersCB
 
-    for cls in (AdmCB, InvitesCB, PipelinesCB, RequiredCB, UsersCB):
+    for cls in (AdmCB, InvitesCB, PipelinesCB, RequiredCB, UsersCB, ClientsCB):
         action = typing.get_type_hints(cls)["action"]
         assert issubclass(action, enum.StrEnum), cls
 
@@ -125,9 +126,11 @@ def test_actions_pack_as_before() -> None:
     """The codes buttons already in chats carry: renaming a member is free, changing a value is not."""
     from crm_core.models.items import ItemType
     from crm_core.models.users import Role
+    from handlers.admin_clients import ClientsAction, ClientsCB
     from handlers.callbacks import InviteCB
     from handlers.capture import NewAction, NewCB
     from handlers.client_field import ClientAction
+    from handlers.clients_notify import TalkAction, TalkCB
     from handlers.conversion import ConvAction
     from handlers.filters_ui import FlAction, FlCB
     from handlers.kanban import KbAction, KbCB
@@ -169,6 +172,8 @@ def test_actions_pack_as_before() -> None:
         LsAction: {"pg", "fl", "so", "ss", "sel", "all", "none"},
         BkAction: {"t", "st", "sm", "rs", "rv", "cv", "cx", "dl", "dy"},
         NewAction: {"skip", "cancel", "create"},
+        TalkAction: {"r", "t", "x", "n", "c"},
+        ClientsAction: {"home", "on", "gen", "gru", "rr", "fix", "p", "q"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -186,3 +191,5 @@ def test_actions_pack_as_before() -> None:
     )
     assert BkCB(action=BkAction.TOGGLE, t=ItemType.LEAD, id=34, n=1).pack() == "bk:t:lead:34:1:"
     assert NewCB.unpack("nw:skip").action is NewAction.SKIP
+    assert TalkCB.unpack("cc:r:12") == TalkCB(action=TalkAction.REPLY, chat=12)
+    assert ClientsCB.unpack("acl:p:7") == ClientsCB(action=ClientsAction.PERSON, value=7)

@@ -13,7 +13,7 @@ from crm_core.models import ClientChat, Deal, Lead, User
 from crm_core.models.items import ItemType
 from crm_core.services import items as items_service
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
-from handlers.clients_notify import ConvAction, ConvCB
+from handlers.clients_notify import TalkAction, TalkCB
 from scheduler.jobs import pass_on_queued_clients
 from tests.e2e.clients_helpers import activities, client_chat, events, labels, leads_of, messages, switch_on
 from tests.e2e.harness import Harness
@@ -229,9 +229,9 @@ async def test_client_never_sees_crm_data_even_with_forged_buttons(bot: Harness,
     forged = [
         CardCB(type=ItemType.DEAL, id=secret_id, action=CardAction.OPEN).pack(),
         MenuCB(action=MenuAction.MAIN).pack(),
-        ConvCB(action=ConvAction.TAKE, chat=chat.id).pack(),
-        ConvCB(action=ConvAction.REPLY, chat=chat.id).pack(),
-        ConvCB(action=ConvAction.CLOSE, chat=chat.id).pack(),
+        TalkCB(action=TalkAction.TAKE, chat=chat.id).pack(),
+        TalkCB(action=TalkAction.REPLY, chat=chat.id).pack(),
+        TalkCB(action=TalkAction.CLOSE, chat=chat.id).pack(),
     ]
     before = len(bot.tg.bot_messages(CLIENT_ID))
     for data in forged:
