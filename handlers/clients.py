@@ -13,7 +13,14 @@ import logging
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.types import ChatMemberUpdated, KeyboardButton, Message, ReplyKeyboardMarkup
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    ChatMemberUpdated,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import DomainError, UserDeactivated
@@ -56,6 +63,11 @@ async def client_message(
         greeting = channel.greeting_ru if tr.language == "ru" else channel.greeting_en
         text = esc(greeting) if greeting.strip() else tr("clients.greeting")
         await message.answer(text, reply_markup=share_phone_kb(tr))
+        # Their command menu is theirs alone: no CRM commands, only Start.
+        await message.bot.set_my_commands(  # type: ignore[union-attr]
+            [BotCommand(command="start", description=tr("clients.cmd.start"))],
+            scope=BotCommandScopeChat(chat_id=message.chat.id),
+        )
     if (message.text or "").strip() == "/start":
         return  # Telegram's Start button: greeted, nothing to log
     got = await conv.receive(session, BOT_CHANNEL, message.chat.id, profile, incoming)

@@ -16,6 +16,7 @@ from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
 from scheduler.ports import OutgoingMessage
 
+CARD_CHATS = 2  # client chats answerable from a card
 KIND_NAMES = {
     "photo": N_("clients.kind.photo"),
     "document": N_("clients.kind.document"),
@@ -119,4 +120,21 @@ def is_conversation(category: str) -> bool:
     return category in (conv.CLIENT_MESSAGE, conv.CLIENT_FLOOD)
 
 
-__all__ = ["TalkAction", "TalkCB", "ItemType", "is_conversation", "message_line", "render_notice"]
+async def conversation_rows(
+    session: Any, tr: Translator, owner_type: ItemType, owner_id: int
+) -> list[list[Any]]:
+    """The card's buttons to answer the item's client chats; a 🔒 one says why when pressed."""
+    from aiogram.types import InlineKeyboardButton
+
+    from crm_core.services import business as business_service
+
+    rows = []
+    for chat in (await conv.chats_of_item(session, owner_type, owner_id))[:CARD_CHATS]:
+        if chat.do_not_log:
+            continue
+        blocked = await business_service.reply_block(session, chat) is not None
+        key = N_("clients.btn.card_reply_blocked") if blocked else N_("clients.btn.card_reply")
+        name = truncate(chat.full_name or chat.username or "—", 30)
+        data = TalkCB(action=TalkAction.REPLY, chat=chat.id).pack()
+        rows.append([InlineKeyboardButton(text=tr(key, name=name), callback_data=data)])
+    return rows

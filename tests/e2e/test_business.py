@@ -172,3 +172,23 @@ async def test_redelivered_update_and_the_same_client_on_the_bot_log_once(bot: H
     assert count == 1
     [lead] = await leads_of(bot, CLIENT_ID)
     assert len(await events(bot, ItemType.LEAD, lead.id, "message_in")) == 1
+
+
+async def test_reply_from_the_card_and_the_locked_button(bot: Harness) -> None:
+    _, conn = await _connected(bot, "ru")
+    bot.tg.business_client_writes(conn, CLIENT_ID, "Есть диван?")
+    await bot.settle()
+    [lead] = await leads_of(bot, CLIENT_ID)
+    [card] = await bot.say(SALES_ID, f"L-{lead.id}")
+    assert "💬 Ответить: Kate Client" in labels(card)
+    await bot.press(SALES_ID, card, "💬 Ответить")
+    await bot.say(SALES_ID, "Есть")
+    assert [m.text for m in bot.tg.business_messages(conn, CLIENT_ID, from_bot=True)] == ["Есть"]
+    # The connection switched off: the card's button is locked and says why when pressed.
+    bot.tg.connect_business(SALES_ID, enabled=False, connection_id=conn)
+    await bot.settle()
+    [card] = await bot.say(SALES_ID, f"L-{lead.id}")
+    assert "🔒 Ответить: Kate Client" in labels(card)
+    update = bot.tg.press_button(SALES_ID, card.message_id, button_text="🔒 Ответить: Kate Client")
+    await bot.settle()
+    assert "выключено" in str(bot.tg.callback_answers[update["callback_query"]["id"]])

@@ -32,6 +32,9 @@ async def test_new_client_becomes_a_lead_and_the_reply_reaches_them(bot: Harness
         ["📱 Share my phone number" if lang == "en" else "📱 Поделиться номером"]
     ]
     assert greeting.inline_keyboard == []
+    # Their command menu shows no CRM command.
+    commands = bot.tg.commands_for(scope={"type": "chat", "chat_id": CLIENT_ID}, language_code="")
+    assert [c["command"] for c in commands] == ["start"]
 
     [lead] = await leads_of(bot, CLIENT_ID)
     assert lead.source == "telegram" and lead.responsible_id == sales.id
