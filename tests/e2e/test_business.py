@@ -94,13 +94,14 @@ async def test_both_sides_logged_with_edits_and_deletions(bot: Harness, lang: st
     assert ("deleted" if lang == "en" else "удалено") in shown
 
 
-async def test_do_not_log_is_respected(bot: Harness) -> None:
-    _, conn = await _connected(bot)
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_do_not_log_is_respected(bot: Harness, lang: str) -> None:
+    _, conn = await _connected(bot, lang)
     bot.tg.business_client_writes(conn, CLIENT_ID, "private matter")
     await bot.settle()
     notice = bot.tg.last_bot_message(SALES_ID)
     assert notice is not None
-    await bot.press(SALES_ID, notice, "Do not log")
+    await bot.press(SALES_ID, notice, "🚫")
     bot.tg.business_client_writes(conn, CLIENT_ID, "more private matter")
     bot.tg.business_owner_writes(conn, CLIENT_ID, "ok")
     await bot.settle()
@@ -160,8 +161,9 @@ async def test_read_only_connection_says_why_it_cannot_reply(bot: Harness) -> No
     assert "Chatbots" in str(bot.tg.callback_answers[update["callback_query"]["id"]])
 
 
-async def test_redelivered_update_and_the_same_client_on_the_bot_log_once(bot: Harness) -> None:
-    _, conn = await _connected(bot)
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_redelivered_update_and_the_same_client_on_the_bot_log_once(bot: Harness, lang: str) -> None:
+    _, conn = await _connected(bot, lang)
     update = bot.tg.business_client_writes(conn, CLIENT_ID, "only once")
     await bot.settle()
     bot.tg.redeliver(update)
@@ -192,3 +194,21 @@ async def test_reply_from_the_card_and_the_locked_button(bot: Harness) -> None:
     update = bot.tg.press_button(SALES_ID, card.message_id, button_text="🔒 Ответить: Kate Client")
     await bot.settle()
     assert "выключено" in str(bot.tg.callback_answers[update["callback_query"]["id"]])
+
+
+async def test_the_same_client_writing_to_the_bot_joins_the_same_lead(bot: Harness) -> None:
+    from tests.e2e.clients_helpers import switch_on
+
+    _, conn = await _connected(bot)
+    await switch_on(bot)
+    bot.tg.business_client_writes(conn, CLIENT_ID, "to Sam's own Telegram")
+    await bot.settle()
+    await bot.say(CLIENT_ID, "and to the shop's bot")
+    [lead] = await leads_of(bot, CLIENT_ID)
+    texts = [e.payload["text"] for e in await events(bot, ItemType.LEAD, lead.id, "message_in")]
+    assert texts == ["to Sam's own Telegram", "and to the shop's bot"]
+    async with bot.app.db.unit_of_work() as s:
+        keys = list(
+            await s.execute(select(ClientMessage.channel, ClientMessage.chat_id, ClientMessage.message_id))
+        )
+    assert len(keys) == len(set(keys)) == 2

@@ -87,18 +87,19 @@ async def test_known_client_by_telegram_id_gets_a_repeat_lead_after_the_deal_clo
     assert repeat.responsible_id == sales.id  # sticky: the contact's own responsible
 
 
-async def test_round_robin_skips_deactivated_and_the_queue_passes_it_on(bot: Harness) -> None:
-    admin = await switch_on(bot)
-    a = await add_member(bot, SALES_ID, "Ann")
-    b = await add_member(bot, SALES2_ID, "Bob")
-    c = await add_member(bot, SALES3_ID, "Cid")
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_round_robin_skips_deactivated_and_the_queue_passes_it_on(bot: Harness, lang: str) -> None:
+    admin = await switch_on(bot, lang)
+    a = await add_member(bot, SALES_ID, "Ann", lang=lang)
+    b = await add_member(bot, SALES2_ID, "Bob", lang=lang)
+    c = await add_member(bot, SALES3_ID, "Cid", lang=lang)
     for tg in (SALES_ID, SALES2_ID, SALES3_ID):
         await bot.say(tg, "/duty")
     async with bot.app.db.unit_of_work() as s:
         (await s.get(User, b.id)).is_active = False  # type: ignore[union-attr]
     clients = [7811, 7812, 7813]
     for tg in clients:
-        bot.tg.add_user(tg, f"Client{tg}", language_code="en")
+        bot.tg.add_user(tg, f"Client{tg}", language_code=lang)
         await bot.say(tg, "hello")
     owners = [(await leads_of(bot, tg))[0].responsible_id for tg in clients]
     assert owners == [a.id, c.id, a.id]
@@ -119,9 +120,9 @@ async def test_round_robin_skips_deactivated_and_the_queue_passes_it_on(bot: Har
     [activity] = await activities(bot, ItemType.LEAD, lead.id)
     assert activity.responsible_id == c.id
     notice = bot.tg.last_bot_message(SALES3_ID)
-    assert notice is not None and "Nobody took" in (notice.text or "")
+    assert notice is not None and ("Nobody took" if lang == "en" else "никто не взял") in (notice.text or "")
     # Cid takes it: it stays.
-    await bot.press(SALES3_ID, notice, "Take")
+    await bot.press(SALES3_ID, notice, "🙋")
     assert (await client_chat(bot, clients[0])).accepted  # type: ignore[union-attr]
     async with bot.app.db.unit_of_work() as s:
         await s.execute(update(ClientChat).values(routed_at=utcnow() - timedelta(hours=1)))
@@ -149,11 +150,12 @@ async def test_fixed_person_rule_from_the_admin_screen(bot: Harness) -> None:
     assert (await leads_of(bot, CLIENT_ID))[0].responsible_id == bob.id
 
 
-async def test_flooding_client_is_throttled_and_nothing_is_lost(bot: Harness) -> None:
-    await switch_on(bot)
-    await add_member(bot, SALES_ID, "Sam Seller")
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_flooding_client_is_throttled_and_nothing_is_lost(bot: Harness, lang: str) -> None:
+    await switch_on(bot, lang)
+    await add_member(bot, SALES_ID, "Sam Seller", lang=lang)
     await bot.say(SALES_ID, "/duty")
-    bot.tg.add_user(CLIENT_ID, "Kate", language_code="en")
+    bot.tg.add_user(CLIENT_ID, "Kate", language_code=lang)
     before = len(bot.tg.bot_messages(SALES_ID))
     for i in range(20):
         bot.tg.send_text(CLIENT_ID, f"message {i}")
@@ -165,28 +167,32 @@ async def test_flooding_client_is_throttled_and_nothing_is_lost(bot: Harness) ->
     logged = await messages(bot, chat.id)
     assert [m.text for m in logged] == [f"message {i}" for i in range(20)]
     to_client = [m.text for m in bot.tg.bot_messages(CLIENT_ID)]
-    slow = [t for t in to_client if t and "received all your messages" in t]
+    slow = [t for t in to_client if t and ("received all your messages" if lang == "en" else "Все ваши") in t]
     assert len(slow) == 1  # one polite note
     notices = bot.tg.bot_messages(SALES_ID)[before:]
     # Five notices, then one collapsed "writing a lot", and the staff member's own answer.
-    assert len([n for n in notices if "wrote" in (n.text or "")]) == 5
-    assert len([n for n in notices if "writing a lot" in (n.text or "")]) == 1
-    assert any("off duty" in (n.text or "") for n in notices)
+    wrote, lot, off = (
+        ("wrote", "writing a lot", "off duty") if lang == "en" else ("пишет\n", "много", "не на")
+    )
+    assert len([n for n in notices if wrote in (n.text or "")]) == 5
+    assert len([n for n in notices if lot in (n.text or "")]) == 1
+    assert any(off in (n.text or "") for n in notices)
 
 
+@pytest.mark.parametrize("lang", ["en", "ru"])
 @pytest.mark.telegram_errors_expected(reason="the client blocked the bot: Telegram answers 403 to the reply")
-async def test_client_who_blocks_the_bot_is_marked_unreachable(bot: Harness) -> None:
-    await switch_on(bot)
-    await add_member(bot, SALES_ID, "Sam Seller")
+async def test_client_who_blocks_the_bot_is_marked_unreachable(bot: Harness, lang: str) -> None:
+    await switch_on(bot, lang)
+    await add_member(bot, SALES_ID, "Sam Seller", lang=lang)
     await bot.say(SALES_ID, "/duty")
-    bot.tg.add_user(CLIENT_ID, "Kate", language_code="en")
+    bot.tg.add_user(CLIENT_ID, "Kate", language_code=lang)
     await bot.say(CLIENT_ID, "hello")
     notice = bot.tg.last_bot_message(SALES_ID)
     assert notice is not None
-    await bot.press(SALES_ID, notice, "Reply")
+    await bot.press(SALES_ID, notice, "↩️")
     bot.tg.users[CLIENT_ID].blocked = True  # blocked, and the my_chat_member update not seen yet
     [answer] = await bot.say(SALES_ID, "Are you there?")
-    assert "blocked the bot" in (answer.text or "")
+    assert ("blocked the bot" if lang == "en" else "заблокировал бота") in (answer.text or "")
     chat = await client_chat(bot, CLIENT_ID)
     assert chat is not None and chat.unreachable
     lead = (await leads_of(bot, CLIENT_ID))[0]
@@ -195,7 +201,9 @@ async def test_client_who_blocks_the_bot_is_marked_unreachable(bot: Harness) -> 
     sent_before = len(bot.tg.calls("sendMessage"))
     update_ = bot.tg.press_button(SALES_ID, notice.message_id, button_text=labels(notice)[0])
     await bot.settle()
-    assert "blocked" in str(bot.tg.callback_answers[update_["callback_query"]["id"]])
+    assert ("blocked" if lang == "en" else "заблокировал") in str(
+        bot.tg.callback_answers[update_["callback_query"]["id"]]
+    )
     assert len(bot.tg.calls("sendMessage")) == sent_before
 
 
