@@ -79,5 +79,7 @@ async def client_message(
 
 @router.my_chat_member(F.chat.type == "private", F.new_chat_member.status == "kicked")
 async def client_blocked(event: ChatMemberUpdated, session: AsyncSession) -> None:
-    """A client blocked the bot: their conversation is marked unreachable (staff are not clients)."""
+    """A client blocked the bot: their conversation is marked unreachable. The update goes on to
+    the other handlers (handlers.reminders marks the chat undeliverable)."""
     await conv.mark_unreachable(session, BOT_CHANNEL, event.chat.id)
+    raise SkipHandler()
