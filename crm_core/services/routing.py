@@ -135,7 +135,7 @@ async def set_rule(
 async def set_queue_minutes(session: AsyncSession, actor: User, minutes: int) -> ClientChannel:
     _ensure_admin(actor)
     if not 1 <= minutes <= QUEUE_MINUTES_MAX:
-        raise ValidationFailed(f"from 1 to {QUEUE_MINUTES_MAX} minutes", field="queue_minutes")
+        raise ValidationFailed("queue time out of range", field="queue_minutes", max=QUEUE_MINUTES_MAX)
     channel = await get_channel(session)
     channel.queue_minutes = minutes
     await session.flush()
@@ -168,7 +168,7 @@ async def set_greeting(session: AsyncSession, actor: User, language: str, text: 
         raise ValidationFailed("unknown language", field="language")
     text = (text or "").strip()
     if len(text) > GREETING_LIMIT:
-        raise ValidationFailed(f"at most {GREETING_LIMIT} characters", field="greeting", limit=GREETING_LIMIT)
+        raise ValidationFailed("greeting too long", field="greeting", max=GREETING_LIMIT)
     channel = await get_channel(session)
     if language == "ru":
         channel.greeting_ru = text
