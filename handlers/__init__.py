@@ -9,7 +9,10 @@ from aiogram import Router
 # The order in which routers see updates. Strangers are stopped first; the fallback answers what
 # nobody understood, so feature routers go before it (add one line per feature module).
 ROUTER_MODULES: tuple[str, ...] = (
+    "clients",  # strangers who write to the bot are clients when the open line is on
     "gate",
+    "business",  # Telegram Business updates (no message/callback handlers: the gate passes them)
+    "clients_staff",  # replies to clients: a pending reply or a reply to a notice, before any form
     "cards",  # before start: `/start L-12` deep links open a card
     "card_fields",  # the card's screens right after it, as when they were one router
     "card_people",
@@ -28,6 +31,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mail_letters",
     "admin_rest",
     "admin_forms",
+    "admin_clients",
     "capture",
     "client_field",
     "conversion",

@@ -15,6 +15,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from crm_core.models import User
+from handlers.admin_clients import ClientsCB
 from handlers.admin_common import AdmCB, AdminAction, AdminDoor, Ctx, Screen, back, button, kb, leave_form
 from handlers.admin_forms import FormsCB
 from handlers.admin_invites import InvitesCB
@@ -40,7 +41,7 @@ def home_screen(tr: Translator) -> Screen:
                 button(tr("mail.btn.admin"), BoxCB(action=BoxAction.TEAM)),
                 button(tr("adm.btn.rest"), RestCB()),
             ],
-            [button(tr("adf.btn"), FormsCB())],
+            [button(tr("adf.btn"), FormsCB()), button(tr("adm.btn.clients"), ClientsCB())],
             back(tr, MenuCB(action=MenuAction.MAIN)),
         ]
     )

@@ -40,6 +40,7 @@ from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services.cards_queries import lead_is_converted, users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.clients_notify import conversation_rows
 from handlers.open_card import note_card_shown
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
@@ -304,7 +305,10 @@ async def card_screen(
     item = await load_visible(session, user, item_type, item_id)
     converted = isinstance(item, Lead) and await lead_is_converted(session, item)
     note_card_shown(item.ITEM_TYPE, item.id)  # the person's open card (handlers.open_card)
-    return await card_text(session, user, tr, item), card_keyboard(tr, item, converted=converted)
+    markup = card_keyboard(tr, item, converted=converted)
+    talks = await conversation_rows(session, tr, item.ITEM_TYPE, item.id)  # client chats to answer
+    markup.inline_keyboard[-1:-1] = talks
+    return await card_text(session, user, tr, item), markup
 
 
 async def open_card(

@@ -24,6 +24,7 @@ COMMAND_DESCRIPTIONS = {
     "help": N_("cmd.help"),
     "cancel": N_("cmd.cancel"),
     "invite": N_("cmd.invite"),
+    "duty": N_("clients.cmd.duty"),
     "admin": N_("cmd.admin"),
 }
 PRIVATE_COMMANDS = tuple(COMMAND_DESCRIPTIONS)

@@ -20,6 +20,7 @@ from crm_core.refs import format_ref
 from crm_core.services import delivery as delivery_service
 from crm_core.services.counters import get_counters, user_zone
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, RemAction, RemCB
+from handlers.clients_notify import is_conversation, render_notice
 from handlers.render import MESSAGE_LIMIT, esc, split_blocks, truncate
 from handlers.texts import N_, Translator
 from scheduler.ports import OutgoingMessage
@@ -259,6 +260,10 @@ class NotifyRenderer:
         if owner is not None:
             item = (await delivery_service.load_items(session, [owner])).get(owner)
         item_html = item_line(tr, item) if item is not None else esc(format_ref(*owner)) if owner else ""
+        if is_conversation(category):  # a client wrote (handlers.clients_notify)
+            if item is None or owner is None:
+                return []
+            return render_notice(tr, notification, user, item_html, open_button(tr, *owner))
         lines: list[str] = []
         title = esc(truncate(str(payload.get("title") or ""), TITLE_LIMIT))
         if category == NotificationCategory.TASK_ASSIGNED:

@@ -14,6 +14,7 @@ from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.models.users import User
 from crm_core.services.counters import user_zone
 from handlers.card_render import user_name
+from handlers.clients_notify import message_line
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
 from handlers.texts.names import TASK_STATUS_NAMES, coded_stage_name
@@ -185,8 +186,7 @@ def event_summary(
             new=short_time(p.get("new"), user),
         )
     if kind in (EventType.MESSAGE_IN, EventType.MESSAGE_OUT):
-        text = str(p.get("text") or "")
-        return tr(SIMPLE_EVENTS[kind], text=esc(truncate(" ".join(text.split()), excerpt)))
+        return tr(SIMPLE_EVENTS[kind], text=message_line(tr, p, excerpt))
     if kind == EventType.FILE_ATTACHED:
         return tr("tl.ev.file", name=_one_line(p.get("name") or "file")) + file_size_text(p.get("size"))
     return esc(kind.value)

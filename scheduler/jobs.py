@@ -21,6 +21,7 @@ from sqlalchemy import delete
 from crm_core.clock import utcnow
 from crm_core.db import Database
 from crm_core.models import ProcessedUpdate
+from crm_core.services import client_channel
 from crm_core.services import delivery as delivery_service
 from crm_core.services import tasks as task_service
 from crm_core.services import trash as trash_service
@@ -52,6 +53,15 @@ async def mark_overdue_tasks(db: Database, now: datetime | None = None) -> int:
     async with db.unit_of_work() as session:
         tasks = await task_service.mark_overdue_tasks(session, now=now or utcnow())
     return len(tasks)
+
+
+async def pass_on_queued_clients(db: Database, now: datetime | None = None) -> int:
+    """Client conversations nobody took within the queue time go to the next person on duty."""
+    async with db.unit_of_work() as session:
+        moved = await client_channel.pass_on_expired(session, now=now or utcnow())
+    if moved:
+        wake_all()
+    return len(moved)
 
 
 async def purge_trash(db: Database, now: datetime | None = None) -> int:
@@ -103,6 +113,7 @@ class Scheduler:
             self.add_job(self._digests, "interval", seconds=60, id="digests", **every)
             self.add_job(self._overdue_tasks, "interval", seconds=60, id="overdue_tasks", **every)
             self.add_job(self._purge_trash, "interval", hours=1, id="purge_trash", **every)
+            self.add_job(self._client_queue, "interval", seconds=30, id="client_queue", **every)
 
     def add_job(self, job: Callable[..., Awaitable[object]], *args: Any, **kwargs: Any) -> Job:
         """APScheduler's add_job for a coroutine job whose run stop() lets finish."""
@@ -177,6 +188,9 @@ class Scheduler:
 
     async def _overdue_tasks(self) -> None:
         await mark_overdue_tasks(self.db, self._now())
+
+    async def _client_queue(self) -> None:
+        await pass_on_queued_clients(self.db, self._now())
 
     async def _purge_trash(self) -> None:
         await purge_trash(self.db, self._now())

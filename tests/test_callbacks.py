@@ -85,6 +85,7 @@ def test_packed_callback_data_fit_64_bytes() -> None:
 
 
 def test_admin_actions_are_enums() -> None:
+    from handlers.admin_clients import ClientsCB
     from handlers.admin_common import AdmCB
     from handlers.admin_forms import FormsCB
     from handlers.admin_invites import InvitesCB
@@ -93,7 +94,7 @@ def test_admin_actions_are_enums() -> None:
     from handlers.admin_rest import RestCB
     from handlers.admin_users import UsersCB
 
-    for cls in (AdmCB, FormsCB, InvitesCB, PipelinesCB, RequiredCB, RestCB, UsersCB):
+    for cls in (AdmCB, ClientsCB, FormsCB, InvitesCB, PipelinesCB, RequiredCB, RestCB, UsersCB):
         action = typing.get_type_hints(cls)["action"]
         assert issubclass(action, enum.StrEnum), cls
 
@@ -129,9 +130,11 @@ def test_actions_pack_as_before() -> None:
     from crm_core.models.users import Role
     from handlers.admin_forms import FormAction, FormsCB
     from handlers.admin_rest import RestAction, RestCB
+    from handlers.admin_clients import ClientsAction, ClientsCB
     from handlers.callbacks import InviteCB
     from handlers.capture import NewAction, NewCB
     from handlers.client_field import ClientAction
+    from handlers.clients_notify import TalkAction, TalkCB
     from handlers.conversion import ConvAction
     from handlers.exports import XpAction, XpCB
     from handlers.filters_ui import FlAction, FlCB
@@ -186,6 +189,8 @@ def test_actions_pack_as_before() -> None:
         XpAction: {"csv", "xlsx"},
         RpAction: {"f", "w", "p", "r"},
         FormAction: {"ls", "n", "p", "o", "rv", "ry"},
+        TalkAction: {"r", "t", "x", "n", "c"},
+        ClientsAction: {"home", "on", "gen", "gru", "rr", "fix", "p", "q"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -211,3 +216,5 @@ def test_actions_pack_as_before() -> None:
     assert XpCB(action=XpAction.XLSX, t=ItemType.DEAL).pack() == "xp:xlsx:deal"
     assert RpCB.unpack("rp:w:0:last_month") == RpCB(action=RpAction.WON, v="last_month")
     assert FormsCB(action=FormAction.REVOKE_SURE, id=7).pack() == "adf:ry:7"
+    assert TalkCB.unpack("cc:r:12") == TalkCB(action=TalkAction.REPLY, chat=12)
+    assert ClientsCB.unpack("acl:p:7") == ClientsCB(action=ClientsAction.PERSON, value=7)

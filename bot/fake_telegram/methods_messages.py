@@ -25,6 +25,8 @@ from .models import (
 
 class MessageMethods:
     async def api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("business_connection_id"):
+            return self._business_send(params, "text")  # business.py
         chat = self._writable_chat(params["chat_id"])
         text, entities = self._format(params.get("text"), params.get("parse_mode"), params.get("entities"))
         markup = validate_reply_markup(params.get("reply_markup"))
@@ -43,6 +45,8 @@ class MessageMethods:
         return msg.to_api()
 
     async def _send_media(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
+        if params.get("business_connection_id"):
+            return self._business_send(params, kind)  # business.py
         chat = self._writable_chat(params["chat_id"])
         media = params.get(kind)
         if isinstance(media, FileField):

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 
 from . import formatting
+from .business import BusinessMixin
 from .constants import (
     MAX_CAPTION_LENGTH,
     MAX_TEXT_LENGTH,
@@ -54,7 +55,9 @@ from .schema import ApiSchema, coerce_param, load_schema
 from .webhooks import WebhookMixin
 
 
-class FakeTelegram(ControlMixin, PeopleMixin, WebhookMixin, UpdatesMethods, MessageMethods, ChatMethods):
+class FakeTelegram(
+    ControlMixin, PeopleMixin, WebhookMixin, BusinessMixin, UpdatesMethods, MessageMethods, ChatMethods
+):
     """Fake Telegram Bot API server with a Python control API.
 
     :param token: bot token; the numeric part is the bot's user id.

@@ -16,6 +16,15 @@ from crm_core.models.base import (
     TimestampMixin,
     UTCDateTime,
 )
+from crm_core.models.clients import (
+    BusinessConnection,
+    ClientChannel,
+    ClientChat,
+    ClientDuty,
+    ClientMessage,
+    MessageDirection,
+    RoutingRule,
+)
 from crm_core.models.comments import (
     Attachment,
     Comment,
@@ -84,6 +93,11 @@ __all__ = [
     "ActivityType",
     "Attachment",
     "Base",
+    "BusinessConnection",
+    "ClientChannel",
+    "ClientChat",
+    "ClientDuty",
+    "ClientMessage",
     "ChatDelivery",
     "CommKind",
     "CommValueType",
@@ -97,6 +111,7 @@ __all__ = [
     "EventType",
     "FormSubmission",
     "ITEM_MODELS",
+    "MessageDirection",
     "Invite",
     "ItemObserver",
     "ItemType",
@@ -116,6 +131,7 @@ __all__ = [
     "RequiredField",
     "RestToken",
     "Role",
+    "RoutingRule",
     "SavedFilter",
     "Stage",
     "StageHistory",

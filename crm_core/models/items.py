@@ -57,6 +57,7 @@ class StageSemantics(enum.StrEnum):
 class CommKind(enum.StrEnum):
     PHONE = "phone"
     EMAIL = "email"
+    TELEGRAM = "telegram"  # a Telegram user id (a client who wrote to the bot or a business chat)
 
 
 class CommValueType(enum.StrEnum):
