@@ -26,12 +26,15 @@ from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
 from crm_core.fields.phones import set_default_region
+from crm_core.services import room_feed
+from crm_core.services.rooms import ItemRooms
 from handlers import errors as error_handlers
 from handlers import form_commands, get_routers, ui
 from handlers.commands import group_commands, private_commands
 from handlers.context import HandlerOptions
 from handlers.notify_render import NotifyRenderer
 from handlers.open_card import OpenCardMiddleware
+from handlers.rooms_effects import RoomEffectsMiddleware
 from handlers.texts import DEFAULT_LANGUAGE, LANGUAGES
 from scheduler.delivery import DeliveryConfig
 from scheduler.jobs import build_scheduler
@@ -71,6 +74,7 @@ def build_dispatcher(
         storage=storage or MemoryStorage(), events_isolation=events_isolation or SimpleEventIsolation()
     )
     dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
+    dp.update.outer_middleware(RoomEffectsMiddleware())  # deal rooms: no echo, topics closed/reopened
     dp.update.outer_middleware(OpenCardMiddleware())  # remembers the card a person has open
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
     form_commands.register(dp)  # a command typed into a form leaves it
@@ -136,8 +140,13 @@ class BotApp:
         # Deliveries pace each chat themselves: they get a session of their own that reports a 429
         # at once instead of waiting it out like replies to people do.
         self.delivery_bot = Bot(bot.token, session=BotSession(api=bot.session.api), default=bot.default)
+        room_feed.config.window = settings.room_summary_seconds
         self.scheduler = build_scheduler(
-            db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
+            db,
+            sender=TelegramSender(self.delivery_bot),
+            renderer=NotifyRenderer(),
+            config=delivery,
+            item_chats=ItemRooms(),  # deal rooms that opted in get their item's reminders
         )
         self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
 

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(5.0, gt=0)  # fallback poll behind the precise wake-up
     reminder_stale_minutes: int = Field(180, ge=1)  # older due reminders are summarised in one message
     delivery_rate_per_second: float = Field(28.0, gt=0)  # all chats together (Telegram allows ~30)
+    room_summary_seconds: float = Field(5.0, ge=0)  # a deal room's events within this make one message
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -9,7 +9,10 @@ from aiogram import Router
 # The order in which routers see updates. Strangers are stopped first; the fallback answers what
 # nobody understood, so feature routers go before it (add one line per feature module).
 ROUTER_MODULES: tuple[str, ...] = (
+    "rooms_chat",  # a room's chat upgraded or left, whoever did it: before the gate
     "gate",
+    "rooms_group",  # in a bound group: /start <token>, /card, /c, replies, /status, /unbind
+    "rooms",  # "Discuss in a group" from a card, the chat picker
     "cards",  # before start: `/start L-12` deep links open a card
     "card_fields",  # the card's screens right after it, as when they were one router
     "card_people",

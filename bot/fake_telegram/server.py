@@ -36,6 +36,7 @@ from .errors import (
 )
 from .files import image_size
 from .formatting import EntityParseError, utf16_len
+from .groups import GroupsMixin
 from .methods_chats import ChatMethods
 from .methods_messages import MessageMethods
 from .methods_updates import UpdatesMethods
@@ -53,7 +54,7 @@ from .ratelimit import RateLimitConfig, RateLimiter
 from .schema import ApiSchema, coerce_param, load_schema
 
 
-class FakeTelegram(ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, ChatMethods):
+class FakeTelegram(GroupsMixin, ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, ChatMethods):
     """Fake Telegram Bot API server with a Python control API.
 
     :param token: bot token; the numeric part is the bot's user id.

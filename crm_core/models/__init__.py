@@ -47,6 +47,12 @@ from crm_core.models.notifications import (
     NotificationState,
     UserMutedCategory,
 )
+from crm_core.models.rooms import (
+    Room,
+    RoomKind,
+    RoomToken,
+    TeamForum,
+)
 from crm_core.models.timeline import (
     EventType,
     TimelineEvent,
@@ -96,12 +102,16 @@ __all__ = [
     "ReminderState",
     "RequiredField",
     "Role",
+    "Room",
+    "RoomKind",
+    "RoomToken",
     "SavedFilter",
     "Stage",
     "StageHistory",
     "StageSemantics",
     "Task",
     "TaskStatus",
+    "TeamForum",
     "TimelineEvent",
     "TimestampMixin",
     "UTCDateTime",
