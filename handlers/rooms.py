@@ -69,21 +69,13 @@ def _alert(answer: CallbackAnswer, text: str) -> None:
 
 
 def _rights() -> ChatAdministratorRights:
-    return ChatAdministratorRights(
-        is_anonymous=False,
-        can_manage_chat=False,
-        can_delete_messages=False,
-        can_manage_video_chats=False,
-        can_restrict_members=False,
-        can_promote_members=False,
-        can_change_info=False,
-        can_invite_users=True,
-        can_post_stories=False,
-        can_edit_stories=False,
-        can_delete_stories=False,
-        can_pin_messages=True,
-        can_manage_topics=True,
-    )
+    """Pin the card, invite the team, open topics; every other right (the set grows with the Bot
+    API, and aiogram requires each) is not asked for."""
+    wanted = {"can_invite_users", "can_pin_messages", "can_manage_topics"}
+    fields = {
+        name: False for name, info in ChatAdministratorRights.model_fields.items() if info.is_required()
+    }
+    return ChatAdministratorRights(**{**fields, **dict.fromkeys(wanted, True)})
 
 
 @router.callback_query(RoomCB.filter(F.a == RoomAction.OFFER))

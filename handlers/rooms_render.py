@@ -10,11 +10,10 @@ from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.models.items import ItemType
+from crm_core.models.items import ITEM_MODELS, ItemType
 from crm_core.models.notifications import Notification, NotificationCategory
 from crm_core.models.timeline import TimelineEvent
 from crm_core.models.users import User
-from crm_core.services import delivery as delivery_service
 from crm_core.services.cards_queries import users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuCB
 from handlers.card_render import card_screen, user_name
@@ -46,7 +45,8 @@ async def render(
     owner = _owner(payload)
     if owner is None:
         return []
-    item = (await delivery_service.load_items(session, [owner])).get(owner)
+    # A trashed item's room is still told what happened (it is unbound with it).
+    item = await session.get(ITEM_MODELS[owner[0]], owner[1])
     if item is None:
         return []
     if notification.category == NotificationCategory.ROOM_INVITE:
@@ -91,7 +91,10 @@ async def _events(
         "text": tr("rooms.btn.card"),
         "callback_data": CardCB(type=item.ITEM_TYPE, id=item.id, action=CardAction.OPEN).pack(),
     }
-    return [OutgoingMessage(head + "\n" + "\n".join(lines), [[card]])]
+    text = head + "\n" + "\n".join(lines)
+    if item.deleted_at is not None:
+        return [OutgoingMessage(text + "\n" + tr("rooms.feed.trashed"))]
+    return [OutgoingMessage(text, [[card]])]
 
 
 async def room_card(
