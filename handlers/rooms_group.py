@@ -5,8 +5,10 @@ see the item is refused and nothing changes (strangers are stopped by the gate).
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,11 +90,15 @@ async def set_forum(message: Message, session: AsyncSession, user: User, bot: Bo
     await message.answer(tr("rooms.forum.registered", title=esc(message.chat.title or "")))
 
 
-async def _room_item(session: AsyncSession, message: Message, user: User, tr: Translator):  # noqa: ANN202
-    """The room here and its item, if the person may see it; else they are told, and None."""
+async def _room_item(  # noqa: ANN202
+    session: AsyncSession, message: Message, user: User, tr: Translator, *, quiet: bool = False
+):
+    """The room here and its item, if the person may see it; else they are told, and None. A
+    reply in a chat that is no room (`quiet`) is not answered at all."""
     room = await _room(session, message)
     if room is None:
-        await message.answer(tr("rooms.not_bound"))
+        if not quiet:
+            await message.answer(tr("rooms.not_bound"))
         return None, None
     try:
         item = await rooms_service.room_item(session, user, room)
@@ -110,8 +116,10 @@ async def card(message: Message, session: AsyncSession, user: User, bot: Bot, tr
     await post_card(bot, session, user, tr, room)
 
 
-async def _comment(message: Message, session: AsyncSession, user: User, tr: Translator, text: str) -> None:
-    room, item = await _room_item(session, message, user, tr)
+async def _comment(
+    message: Message, session: AsyncSession, user: User, tr: Translator, text: str, *, quiet: bool = False
+) -> None:
+    room, item = await _room_item(session, message, user, tr, quiet=quiet)
     if room is None:
         return
     file = file_of(message)
@@ -156,7 +164,7 @@ async def reply_as_comment(
 ) -> None:
     if message.reply_to_message.from_user.id != bot.id:  # type: ignore[union-attr]
         return
-    await _comment(message, session, user, tr, message.text or message.caption or "")
+    await _comment(message, session, user, tr, message.text or message.caption or "", quiet=True)
 
 
 @router.message(Command("unbind"))
@@ -172,24 +180,45 @@ async def unbind(message: Message, session: AsyncSession, user: User, bot: Bot, 
     await message.answer(tr("rooms.unbound", ref=esc(item.ref)))
 
 
+async def _switch(
+    message: Message, command: CommandObject, session: AsyncSession, user: User, tr: Translator, option: str
+) -> None:
+    room, _item = await _room_item(session, message, user, tr)
+    if room is None:
+        return
+    texts = SWITCHES[option]
+    arg = (command.args or "").strip().lower()
+    if arg not in ("on", "off"):
+        state = tr(texts[0]) if getattr(room, option) else tr(texts[1])
+        await message.answer(tr(texts[2], state=state))
+        return
+    try:
+        await rooms_service.set_option(session, user, room, **{option: arg == "on"})
+    except RoomRefused as exc:
+        await message.reply(refusal(tr, exc))
+        return
+    await message.answer(tr(texts[0]) if arg == "on" else tr(texts[1]))
+
+
+# A room's opt-in -> its (on, off, usage) texts.
+SWITCHES = {
+    "reminders": (N_("rooms.reminders.on"), N_("rooms.reminders.off"), N_("rooms.reminders.usage")),
+    "log_messages": (N_("rooms.log.on"), N_("rooms.log.off"), N_("rooms.log.usage")),
+}
+
+
 @router.message(Command("reminders"))
 async def reminders(
     message: Message, command: CommandObject, session: AsyncSession, user: User, tr: Translator
 ) -> None:
-    room, item = await _room_item(session, message, user, tr)
-    if room is None:
-        return
-    arg = (command.args or "").strip().lower()
-    if arg not in ("on", "off"):
-        state = tr("rooms.reminders.on") if room.reminders else tr("rooms.reminders.off")
-        await message.answer(tr("rooms.reminders.usage", state=state))
-        return
-    try:
-        await rooms_service.set_option(session, user, room, reminders=arg == "on")
-    except RoomRefused as exc:
-        await message.reply(refusal(tr, exc))
-        return
-    await message.answer(tr("rooms.reminders.on") if arg == "on" else tr("rooms.reminders.off"))
+    await _switch(message, command, session, user, tr, "reminders")
+
+
+@router.message(Command("log"))
+async def log_messages(
+    message: Message, command: CommandObject, session: AsyncSession, user: User, tr: Translator
+) -> None:
+    await _switch(message, command, session, user, tr, "log_messages")
 
 
 @router.message(Command("status"))
@@ -217,3 +246,33 @@ async def status(message: Message, session: AsyncSession, user: User, tr: Transl
     overdue = sum(1 for a in open_ones if a.deadline < now)
     lines.append(tr("rooms.status.overdue", count=overdue))
     await message.answer("\n".join(lines))
+
+
+class LoggedRoom(Filter):
+    """A plain message in a room that opted in to logging (seen only when privacy mode is off or
+    the bot is an administrator)."""
+
+    async def __call__(self, message: Message, session: AsyncSession, **_: Any) -> bool | dict[str, Any]:
+        if (message.text or "").startswith("/") or not (message.text or message.caption or file_of(message)):
+            return False
+        room = await _room(session, message)
+        return {"room": room} if room is not None and room.log_messages else False
+
+
+@router.message(LoggedRoom())
+async def log_plain_message(message: Message, session: AsyncSession, user: User, room: Room) -> None:
+    """Logged quietly as the author's comment: no answer in the room for every line."""
+    try:
+        await rooms_service.room_item(session, user, room)
+    except (AccessDenied, NotFound):
+        return  # someone without access talks in the room: read, not logged
+    file = file_of(message)
+    with room_feed.acting_in_room(room.id):
+        await comments_service.add_comment(
+            session,
+            user,
+            room.owner_type,
+            room.owner_id,
+            message.text or message.caption or "",
+            files=[file] if file else [],
+        )

@@ -133,6 +133,7 @@ def test_actions_pack_as_before() -> None:
     from handlers.kanban import KbAction, KbCB
     from handlers.lists import BkAction, BkCB, LsAction, LsCB
     from handlers.quick import QuickAction
+    from handlers.rooms import RoomAction, RoomCB
     from handlers.search import FdAction
     from handlers.settings import SetAction, SetCB
     from handlers.tasks import TkAction
@@ -169,6 +170,7 @@ def test_actions_pack_as_before() -> None:
         LsAction: {"pg", "fl", "so", "ss", "sel", "all", "none"},
         BkAction: {"t", "st", "sm", "rs", "rv", "cv", "cx", "dl", "dy"},
         NewAction: {"skip", "cancel", "create"},
+        RoomAction: {"o", "p", "f", "u"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -186,3 +188,4 @@ def test_actions_pack_as_before() -> None:
     )
     assert BkCB(action=BkAction.TOGGLE, t=ItemType.LEAD, id=34, n=1).pack() == "bk:t:lead:34:1:"
     assert NewCB.unpack("nw:skip").action is NewAction.SKIP
+    assert RoomCB(a=RoomAction.OFFER, t=ItemType.DEAL, id=7).pack() == "ro:o:deal:7"

@@ -242,13 +242,22 @@ async def migrate_chat(session: AsyncSession, old_chat_id: int, new_chat_id: int
 
 
 async def set_option(
-    session: AsyncSession, actor: User, room: Room, *, reminders: bool | None = None
+    session: AsyncSession,
+    actor: User,
+    room: Room,
+    *,
+    reminders: bool | None = None,
+    log_messages: bool | None = None,
 ) -> None:
+    """A room's opt-ins (the item's reminders there; its plain messages logged as comments): the
+    item's responsible or an admin."""
     item = await room_item(session, actor, room)
     if not may_unbind(actor, item):
         raise RoomRefused("unbind_not_allowed")
     if reminders is not None:
         room.reminders = reminders
+    if log_messages is not None:
+        room.log_messages = log_messages
 
 
 # --- the team forum -------------------------------------------------------------------------------

@@ -226,3 +226,64 @@ async def test_group_upgraded_to_supergroup_keeps_its_room(room_bot: Harness) ->
     await wait_in_chat(bot, -1009001, marker, lambda m: "moved?" in (m.text or ""))
     replies = await bot.say(SALES_ID, "/card", -1009001)
     assert replies and item.ref in (replies[0].text or "")
+
+
+async def test_opt_ins_reminders_and_logging_plain_messages(room_bot: Harness) -> None:
+    from datetime import timedelta
+
+    from crm_core.clock import utcnow
+    from crm_core.services import activities as activities_service
+
+    bot = room_bot
+    people, item = await _bound_room(bot)
+    bot.tg.chats[GROUP_ID].members.add(OUTSIDER_ID)
+    # Privacy mode off (or the bot an admin): plain messages reach the bot, logged only once opted in.
+    await bot.say(SALES_ID, "before opting in", GROUP_ID)
+    replies = await bot.say(OBSERVER_ID, "/log on", GROUP_ID)
+    assert "Only the responsible" in (replies[0].text or "")
+    replies = await bot.say(SALES_ID, "/log on", GROUP_ID)
+    assert "timeline as comments" in (replies[0].text or "")
+    assert await bot.say(OBSERVER_ID, "the client called back", GROUP_ID) == []  # logged quietly
+    await bot.say(OUTSIDER_ID, "not my deal", GROUP_ID)
+    async with bot.app.db.sessionmaker() as s:
+        rows = list(
+            await s.execute(select(Comment.text, Comment.author_id).where(Comment.owner_id == item.id))
+        )
+    assert rows == [("the client called back", people["observer"].id)]
+    # The deal's reminders come to the room once it opted in.
+    replies = await bot.say(SALES_ID, "/reminders on", GROUP_ID)
+    assert "reminders come to this room" in (replies[0].text or "")
+    marker = bot.tg.mark()
+    async with bot.app.db.unit_of_work() as s:
+        actor = await s.get(User, people["sales"].id)
+        await activities_service.create_activity(
+            s,
+            actor,
+            owner_type="deal",
+            owner_id=item.id,
+            deadline=utcnow() + timedelta(seconds=1),
+            subject="Call the client",
+            reminder_offsets=[0],
+        )
+    bot.app.scheduler.engine.wake()  # type: ignore[union-attr]
+    found = await wait_in_chat(
+        bot, GROUP_ID, marker, lambda m: "Call the client" in (m.text or ""), timeout=15
+    )
+    await bot.tg.wait_for(
+        lambda: (
+            len(
+                [
+                    m
+                    for m in bot.tg.bot_messages(GROUP_ID)
+                    if m.seq > marker and "Call the client" in (m.text or "")
+                ]
+            )
+            >= 2
+        ),
+        timeout=15,
+    )
+    assert found
+    [private] = [
+        m for m in bot.tg.bot_messages(SALES_ID) if m.seq > marker and "Call the client" in (m.text or "")
+    ]
+    assert private.inline_keyboard
