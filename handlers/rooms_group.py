@@ -60,10 +60,11 @@ async def bind_by_link(
     message: Message, command: CommandObject, session: AsyncSession, user: User, bot: Bot, tr: Translator
 ) -> None:
     try:
-        item = await rooms_service.take_token(session, user, command.args or "")
-        room = await rooms_service.bind(
-            session, user, item, chat_id=message.chat.id, title=message.chat.title or ""
-        )
+        async with session.begin_nested():  # a refused binding does not use the token up
+            item = await rooms_service.take_token(session, user, command.args or "")
+            room = await rooms_service.bind(
+                session, user, item, chat_id=message.chat.id, title=message.chat.title or ""
+            )
     except RoomRefused as exc:
         await message.answer(refusal(tr, exc))
         return

@@ -129,6 +129,16 @@ async def unbind_room(
             created_at=now or utcnow(),
         )
     )
+    if reason == "removed":  # the bot is gone: what was waiting for the room cannot be sent
+        await session.execute(
+            update(Notification)
+            .where(
+                Notification.dedupe_key.like(f"room:{room.id}:%"),
+                Notification.state == NotificationState.PENDING,
+            )
+            .values(state=NotificationState.CANCELLED)
+            .execution_options(synchronize_session=False)
+        )
     await session.execute(delete(Room).where(Room.id == room.id))
     await session.flush()
 

@@ -110,3 +110,16 @@ async def test_a_burst_of_events_is_one_room_notification(session) -> None:
         )
     )
     assert len(rows) == 2
+
+
+async def test_removal_cancels_what_waited_for_the_room(session) -> None:
+    sales = await make_user(session, Role.SALESPERSON)
+    deal = await make_deal(session, sales)
+    await rooms.bind(session, sales, deal, chat_id=-100, title="ACME")
+    await comments.add_comment(session, sales, ItemType.DEAL, deal.id, "queued")
+    assert len(await rooms.chat_gone(session, -100)) == 1
+    [row] = await session.scalars(
+        select(Notification).where(Notification.category == NotificationCategory.ROOM_EVENT)
+    )
+    await session.refresh(row)
+    assert row.state == NotificationState.CANCELLED

@@ -4,6 +4,8 @@ authors, strangers and people without access refused with nothing changed, remov
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from crm_core.models import Comment, Deal, NotificationState, User
@@ -18,6 +20,7 @@ from tests.e2e.rooms_helpers import (
     OUTSIDER_ID,
     SALES_ID,
     STRANGER_ID,
+    WINDOW,
     deal,
     events,
     open_offer,
@@ -79,6 +82,17 @@ async def test_bind_by_startgroup_link_pins_card_and_invites_team(room_bot: Harn
         [refused] = [m for m in bot.tg.bot_messages(GROUP_ID - 2) if m.seq > marker]
         assert "not valid" in (refused.text or "")
     assert (await room_of(bot, item.id)).chat_id == GROUP_ID  # type: ignore[union-attr]
+    # A second deal's link in a group that already is a room: refused, and the link still works.
+    second = await deal(bot, people["sales"], "Second", [])
+    token = startgroup_token(await open_offer(bot, SALES_ID, second.ref, "Discuss in a group", "More"))
+    replies_marker = bot.tg.mark()
+    bot.tg.start_group(SALES_ID, token, GROUP_ID, "ACME team")
+    await bot.settle()
+    [refused] = [m for m in bot.tg.bot_messages(GROUP_ID) if m.seq > replies_marker]
+    assert "another deal" in (refused.text or "") and await room_of(bot, second.id) is None
+    bot.tg.start_group(SALES_ID, token, GROUP_ID - 3, "Second team")
+    await bot.settle()
+    assert (await room_of(bot, second.id)).chat_id == GROUP_ID - 3  # type: ignore[union-attr]
 
 
 async def test_events_are_summarised_into_the_room_within_the_group_limit(room_bot: Harness) -> None:
@@ -195,6 +209,13 @@ async def test_unbind_on_removal_and_by_command(room_bot: Harness) -> None:
     replies = await bot.say(OBSERVER_ID, "/unbind", GROUP_ID)
     assert "Only the responsible" in (replies[0].text or "")
     assert await room_of(bot, item.id) is not None
+    async with bot.app.db.unit_of_work() as s:
+        from crm_core.services import comments as comments_service
+
+        # Waiting for the summary window when the bot is removed: dropped, never sent into a 403.
+        await comments_service.add_comment(
+            s, await s.get(User, people["sales"].id), "deal", item.id, "queued"
+        )
     bot.tg.kick_bot(GROUP_ID, SALES_ID)
     await bot.settle()
     assert await room_of(bot, item.id) is None
@@ -202,9 +223,8 @@ async def test_unbind_on_removal_and_by_command(room_bot: Harness) -> None:
     assert gone.payload["reason"] == "removed"
     # Nothing is sent to the group the bot left, and the card still opens in private.
     async with bot.app.db.unit_of_work() as s:
-        from crm_core.services import comments as comments_service
-
         await comments_service.add_comment(s, await s.get(User, people["sales"].id), "deal", item.id, "after")
+    await asyncio.sleep(WINDOW * 3)
     await bot.settle()
     assert not [r for r in bot.tg.requests if r.chat_id == GROUP_ID and r.status == 403]
 
