@@ -117,13 +117,19 @@ async def test_events_are_summarised_into_the_room_within_the_group_limit(room_b
             await comments_service.add_comment(s, actor, "deal", item.id, f"note {n}")
         await wait_in_chat(bot, GROUP_ID, marker, lambda m, n=n: f"note {n}" in (m.text or ""))
     assert not [r for r in bot.tg.requests if r.status == 429]
-    async with bot.app.db.sessionmaker() as s:
-        states = set(
-            await s.scalars(
+
+    async def states() -> set[NotificationState]:
+        async with bot.app.db.sessionmaker() as s:
+            rows = await s.scalars(
                 select(Notification.state).where(Notification.category == NotificationCategory.ROOM_EVENT)
             )
-        )
-    assert states == {NotificationState.SENT}
+            return set(rows)
+
+    for _ in range(100):  # each is marked sent right after its message went out
+        if await states() == {NotificationState.SENT}:
+            break
+        await asyncio.sleep(0.05)
+    assert await states() == {NotificationState.SENT}
 
 
 async def test_c_and_replies_become_comments_with_authors(room_bot: Harness) -> None:
@@ -303,7 +309,5 @@ async def test_opt_ins_reminders_and_logging_plain_messages(room_bot: Harness) -
         timeout=15,
     )
     assert found
-    [private] = [
-        m for m in bot.tg.bot_messages(SALES_ID) if m.seq > marker and "Call the client" in (m.text or "")
-    ]
+    [private] = await wait_in_chat(bot, SALES_ID, marker, lambda m: "Call the client" in (m.text or ""))
     assert private.inline_keyboard
