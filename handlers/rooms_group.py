@@ -9,6 +9,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, Filter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,7 @@ from handlers.card_render import format_dt, format_money, stage_progress
 from handlers.comments import file_of, mentioned_ids
 from handlers.render import esc, truncate
 from handlers.rooms_bind import bot_rights, finish_binding, post_card
+from handlers.rooms_render import room_card
 from handlers.texts import N_, Translator
 
 router = Router(name="rooms_group")
@@ -161,11 +163,23 @@ def _reply_to_bot(message: Message) -> bool:
 
 @router.message(F.func(_reply_to_bot))
 async def reply_as_comment(
-    message: Message, session: AsyncSession, user: User, bot: Bot, tr: Translator
+    message: Message, session: AsyncSession, user: User, bot: Bot, tr: Translator, state: FSMContext
 ) -> None:
-    if message.reply_to_message.from_user.id != bot.id:  # type: ignore[union-attr]
+    reply = message.reply_to_message
+    assert reply is not None
+    if reply.from_user.id != bot.id:  # type: ignore[union-attr]
         return
     await _comment(message, session, user, tr, message.text or message.caption or "", quiet=True)
+    if await state.get_state() is not None:
+        # The card's "Comment" pressed in the room asked in place of the card: this reply was the
+        # answer; the card comes back where the question was.
+        await state.clear()
+        room = await _room(session, message)
+        if room is not None and reply.message_id == room.card_message_id:
+            text, markup = await room_card(session, user, tr, room.owner_type, room.owner_id)
+            await bot.edit_message_text(
+                text, chat_id=room.chat_id, message_id=reply.message_id, reply_markup=markup
+            )
 
 
 @router.message(Command("unbind"))

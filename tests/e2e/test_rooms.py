@@ -205,6 +205,16 @@ async def test_card_buttons_work_in_the_room_as_the_presser(room_bot: Harness) -
     assert stage.id != item.stage_id and "Preparing documents" in (bot.current(card).text or "")
     moved = await events(bot, item.id, EventType.STAGE_CHANGED)
     assert [e.author_id for e in moved] == [people["observer"].id]
+    # The card's "Comment" asks in place; the answer is a reply (privacy mode), and the card returns.
+    await bot.press(OBSERVER_ID, card, "Comment", chat_id=GROUP_ID)
+    bot.tg.send_text(OBSERVER_ID, "Docs are ready", GROUP_ID, reply_to_message_id=card.message_id)
+    await bot.settle()
+    async with bot.app.db.sessionmaker() as s:
+        rows = list(
+            await s.execute(select(Comment.text, Comment.author_id).where(Comment.owner_id == item.id))
+        )
+    assert rows == [("Docs are ready", people["observer"].id)]
+    assert "ACME rollout" in (bot.current(card).text or "") and bot.current(card).inline_keyboard
     replies = await bot.say(SALES_ID, "/card", GROUP_ID)
     assert replies and item.ref in (replies[0].text or "")
 

@@ -124,6 +124,12 @@ async def test_chat_picker_binds_the_chosen_group(room_bot: Harness) -> None:
         "другой сделке" in (m.text or "") for m in bot.tg.bot_messages(SALES_ID) if m.seq > replies_marker
     )
     assert await room_of(bot, other.id) is None
+    # The responsible unbinds the room with a command; the timeline says who did it.
+    replies = await bot.say(SALES_ID, "/unbind", GROUP_ID)
+    assert "больше не привязан" in (replies[0].text or "")
+    assert await room_of(bot, item.id) is None
+    [gone] = await events(bot, item.id, EventType.ROOM_UNBOUND)
+    assert gone.payload["reason"] == "command" and gone.author_id == people["sales"].id
 
 
 async def test_trashed_deal_room_is_told_and_unbound_and_status_for_heads(room_bot: Harness) -> None:
