@@ -29,7 +29,7 @@ from crm_core.models.items import ItemType
 from crm_core.models.users import User
 from crm_core.services import room_feed
 from crm_core.services import rooms as rooms_service
-from handlers.card_render import back_to_card
+from handlers.card_render import back_to_card, load_visible
 from handlers.card_ui import button, titled
 from handlers.render import esc
 from handlers.rooms_bind import bot_rights, finish_binding
@@ -89,6 +89,7 @@ async def offer(
     callback_answer: CallbackAnswer,
 ) -> None:
     t, i = callback_data.t, callback_data.id
+    await load_visible(session, user, t, i)  # no access looks like no item, whatever the data says
     room = await room_feed.room_of(session, t, i)
     if room is not None:
         item = await rooms_service.room_item(session, user, room)
@@ -127,6 +128,7 @@ async def pick(
     state: FSMContext,
     tr: Translator,
 ) -> None:
+    await load_visible(session, user, callback_data.t, callback_data.id)
     item = await rooms_service.bindable_item(session, user, callback_data.t, callback_data.id)
     request_id = secrets.randbelow(2**31 - 1) + 1
     await state.update_data({PICK_KEY: [str(item.ITEM_TYPE), item.id, request_id]})
@@ -186,6 +188,7 @@ async def to_forum(
     tr: Translator,
     callback_answer: CallbackAnswer,
 ) -> None:
+    await load_visible(session, user, callback_data.t, callback_data.id)
     item = await rooms_service.bindable_item(session, user, callback_data.t, callback_data.id)
     forum = await rooms_service.forum(session)
     if forum is None:
@@ -216,6 +219,7 @@ async def unbind(
     tr: Translator,
     callback_answer: CallbackAnswer,
 ) -> None:
+    await load_visible(session, user, callback_data.t, callback_data.id)
     room = await room_feed.room_of(session, callback_data.t, callback_data.id)
     if room is None:
         _alert(callback_answer, tr("rooms.not_bound"))

@@ -190,6 +190,15 @@ async def test_strangers_and_people_without_access_are_refused_and_nothing_chang
         assert not list(await s.scalars(select(Comment).where(Comment.owner_id == item.id)))
     card = bot.tg.get_message(GROUP_ID, card_id)
     assert card.edit_count == 0  # nobody's screen replaced the card
+    # Forged room buttons in private: the deal answers as if it did not exist; nothing is unbound.
+    from handlers.rooms import RoomAction, RoomCB
+
+    for action in (RoomAction.OFFER, RoomAction.PICK, RoomAction.FORUM, RoomAction.UNBIND):
+        update = bot.tg.forge_callback(OUTSIDER_ID, RoomCB(a=action, t=d.ITEM_TYPE, id=d.id).pack())
+        await bot.settle()
+        answer = bot.tg.callback_answers[update["callback_query"]["id"]]
+        assert answer and answer.get("show_alert") and "not found" in answer.get("text", "").lower()
+    assert (await room_of(bot, item.id)) is not None
 
 
 async def test_card_buttons_work_in_the_room_as_the_presser(room_bot: Harness) -> None:
