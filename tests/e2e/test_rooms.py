@@ -8,7 +8,7 @@ import asyncio
 
 from sqlalchemy import select
 
-from crm_core.models import Comment, Deal, NotificationState, User
+from crm_core.models import Attachment, Comment, Deal, NotificationState, User
 from crm_core.models.notifications import Notification, NotificationCategory
 from crm_core.models.timeline import EventType
 from crm_core.services import pipelines as pipelines_service
@@ -139,10 +139,14 @@ async def test_c_and_replies_become_comments_with_authors(room_bot: Harness) -> 
     room = await room_of(bot, item.id)
     replies = await bot.say(OBSERVER_ID, "/c Client asked for a discount", GROUP_ID)
     assert replies and "Added to the timeline" in (replies[0].text or "")
+    # A file with "/c ..." as its caption, and a photo replying to the bot: comments with their files.
+    bot.tg.send_document(
+        OBSERVER_ID, "contract.pdf", b"%PDF-1.4 x", "application/pdf", "/c signed", chat_id=GROUP_ID
+    )
+    await bot.settle()
     marker = bot.tg.mark()
     bot.tg.send_text(SALES_ID, "We agreed on 5%", GROUP_ID, reply_to_message_id=room.card_message_id)
     await bot.settle()
-    assert [m for m in bot.tg.bot_messages(GROUP_ID) if m.seq > marker]
     # A plain message (not a reply, not a command) is not seen in privacy mode: not a comment.
     bot.tg.send_text(SALES_ID, "lunch anyone?", GROUP_ID)
     await bot.settle()
@@ -151,8 +155,15 @@ async def test_c_and_replies_become_comments_with_authors(room_bot: Harness) -> 
             await s.execute(select(Comment.text, Comment.author_id).where(Comment.owner_id == item.id))
         )
     assert sorted(rows) == sorted(
-        [("Client asked for a discount", people["observer"].id), ("We agreed on 5%", people["sales"].id)]
+        [
+            ("Client asked for a discount", people["observer"].id),
+            ("signed", people["observer"].id),
+            ("We agreed on 5%", people["sales"].id),
+        ]
     )
+    async with bot.app.db.sessionmaker() as s:
+        files = list(await s.scalars(select(Attachment.name).where(Attachment.owner_id == item.id)))
+    assert files == ["contract.pdf"]
     # Comments made in the room are not echoed back to it.
     await bot.settle()
     assert not [m for m in bot.tg.bot_messages(GROUP_ID) if m.seq > marker and "change" in (m.text or "")]
