@@ -33,12 +33,15 @@ from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
 from crm_core.fields.phones import set_default_region
+from crm_core.services import room_feed
+from crm_core.services.rooms import ItemRooms
 from handlers import errors as error_handlers
 from handlers import form_commands, get_routers, import_jobs, ui
 from handlers.commands import group_commands, private_commands
 from handlers.context import HandlerOptions
 from handlers.notify_render import NotifyRenderer
 from handlers.open_card import OpenCardMiddleware
+from handlers.rooms_effects import RoomEffectsMiddleware
 from handlers.texts import DEFAULT_LANGUAGE, LANGUAGES
 from scheduler.delivery import DeliveryConfig
 from scheduler.jobs import build_scheduler
@@ -87,6 +90,7 @@ def build_dispatcher(
     )
     dp.update.outer_middleware(UpdateMetrics())  # first: times and counts everything below
     dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
+    dp.update.outer_middleware(RoomEffectsMiddleware())  # deal rooms: no echo, topics closed/reopened
     dp.update.outer_middleware(OpenCardMiddleware())  # remembers the card a person has open
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
     form_commands.register(dp)  # a command typed into a form leaves it
@@ -174,8 +178,13 @@ class BotApp:
             )
             bot.session.middleware(limiter)
             self.delivery_bot.session.middleware(limiter)
+        room_feed.config.window = settings.room_summary_seconds
         self.scheduler = build_scheduler(
-            db, sender=TelegramSender(self.delivery_bot), renderer=NotifyRenderer(), config=delivery
+            db,
+            sender=TelegramSender(self.delivery_bot),
+            renderer=NotifyRenderer(),
+            config=delivery,
+            item_chats=ItemRooms(),  # deal rooms that opted in get their item's reminders
         )
         if settings.secret_key is not None:
             add_mail_job(

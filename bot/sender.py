@@ -25,7 +25,12 @@ class TelegramSender:
         self.bot = bot
 
     async def send(
-        self, chat_id: int, html: str, *, buttons: list[list[dict[str, Any]]] | None = None
+        self,
+        chat_id: int,
+        html: str,
+        *,
+        buttons: list[list[dict[str, Any]]] | None = None,
+        thread_id: int | None = None,
     ) -> DeliveryResult:
         markup = None
         if buttons:
@@ -33,7 +38,9 @@ class TelegramSender:
                 inline_keyboard=[[InlineKeyboardButton(**button) for button in row] for row in buttons]
             )
         try:
-            message = await self.bot.send_message(chat_id, html, reply_markup=markup)
+            message = await self.bot.send_message(
+                chat_id, html, reply_markup=markup, message_thread_id=thread_id
+            )
         except TelegramRetryAfter as exc:
             return DeliveryResult(
                 DeliveryStatus.RETRY_AFTER, retry_after=float(exc.retry_after), detail=exc.message

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     # Web forms: the largest accepted body, and submissions per minute from one address.
     form_max_bytes: int = Field(16_384, ge=256)
     form_rate_per_minute: int = Field(10, ge=1)
+    room_summary_seconds: float = Field(5.0, ge=0)  # a deal room's events within this make one message
 
     @field_validator("admin_ids", mode="before")
     @classmethod

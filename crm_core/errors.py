@@ -85,3 +85,13 @@ class LeadAlreadyConverted(ValidationFailed):
     """Items were already created from this lead."""
 
     code = "lead_already_converted"
+
+
+class RoomRefused(DomainError):
+    """A deal-room action that cannot be done; `reason` says why (taken, busy, token_used, ...)."""
+
+    code = "room_refused"
+
+    def __init__(self, reason: str, **params: Any) -> None:
+        super().__init__(f"room: {reason}", reason=reason, **params)
+        self.reason = reason

@@ -9,8 +9,11 @@ from aiogram import Router
 # The order in which routers see updates. Strangers are stopped first; the fallback answers what
 # nobody understood, so feature routers go before it (add one line per feature module).
 ROUTER_MODULES: tuple[str, ...] = (
+    "rooms_chat",  # a room's chat upgraded or left, whoever did it: before the gate
     "clients",  # strangers who write to the bot are clients when the open line is on
     "gate",
+    "rooms_group",  # in a bound group: /start <token>, /card, /c, replies, /status, /unbind
+    "rooms",  # "Discuss in a group" from a card, the chat picker
     "business",  # Telegram Business updates (no message/callback handlers: the gate passes them)
     "clients_staff",  # replies to clients: a pending reply or a reply to a notice, before any form
     "cards",  # before start: `/start L-12` deep links open a card

@@ -23,6 +23,7 @@ from handlers.card_render import back_to_card, load_visible, open_card
 from handlers.card_stages import StageAction, StageCB
 from handlers.card_trash import delete_rows
 from handlers.card_ui import button, titled
+from handlers.rooms import discuss_button
 from handlers.texts import Translator
 from handlers.ui import show
 
@@ -72,6 +73,8 @@ async def show_more(
     rows = []
     if isinstance(item, Deal) and len(await pipelines_service.list_pipelines(session, ItemType.DEAL)) > 1:
         rows.append([button(tr("card.more.pipeline"), StageCB(t=t, id=i, a=StageAction.PIPELINES))])
+    if t in (ItemType.LEAD, ItemType.DEAL):
+        rows.append([discuss_button(tr, t, i)])
     rows += delete_rows(tr, t, i)
     rows.append([back_to_card(tr, t, i)])
     text = tr("card.more.title", ref=item.ref, name=titled(item))

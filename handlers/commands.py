@@ -28,7 +28,17 @@ COMMAND_DESCRIPTIONS = {
     "admin": N_("cmd.admin"),
 }
 PRIVATE_COMMANDS = tuple(COMMAND_DESCRIPTIONS)
-GROUP_COMMANDS = ("help",)
+# In a group: what a deal room offers (handlers/rooms_group.py).
+ROOM_COMMAND_DESCRIPTIONS = {
+    "card": N_("cmd.room.card"),
+    "c": N_("cmd.room.c"),
+    "status": N_("cmd.room.status"),
+    "reminders": N_("cmd.room.reminders"),
+    "log": N_("cmd.room.log"),
+    "unbind": N_("cmd.room.unbind"),
+    "setforum": N_("cmd.room.setforum"),
+}
+GROUP_COMMANDS = ("help", *ROOM_COMMAND_DESCRIPTIONS)
 
 
 def private_commands(language: str) -> list[BotCommand]:
@@ -38,7 +48,8 @@ def private_commands(language: str) -> list[BotCommand]:
 
 def group_commands(language: str) -> list[BotCommand]:
     tr = Translator(language)
-    return [BotCommand(command=c, description=tr(COMMAND_DESCRIPTIONS[c])) for c in GROUP_COMMANDS]
+    described = {**COMMAND_DESCRIPTIONS, **ROOM_COMMAND_DESCRIPTIONS}
+    return [BotCommand(command=c, description=tr(described[c])) for c in GROUP_COMMANDS]
 
 
 def help_lines(language: str) -> str:

@@ -19,6 +19,7 @@ from crm_core.models.users import User
 from crm_core.refs import format_ref
 from crm_core.services import delivery as delivery_service
 from crm_core.services.counters import get_counters, user_zone
+from handlers import rooms_render
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, RemAction, RemCB
 from handlers.clients_notify import is_conversation, render_notice
 from handlers.render import MESSAGE_LIMIT, esc, split_blocks, truncate
@@ -251,6 +252,8 @@ class NotifyRenderer:
             return await self.digest(session, user, now=now)
         if category in EXTRA_RENDERERS:
             return list(await EXTRA_RENDERERS[category](session, notification, user, now=now))
+        if category in rooms_render.ROOM_CATEGORIES:
+            return await rooms_render.render(session, notification, user, now=now)
         item = None
         owner = _owner(payload)
         if owner is None and payload.get("task_id"):

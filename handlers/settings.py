@@ -60,7 +60,8 @@ COMMON_TIMEZONES = (
 )  # fmt: skip
 REMINDER_CHOICES = (0, 5, 15, 30, 60, 120, 1440)
 DIGEST_CHOICES = tuple(time(h, m) for h in range(7, 12) for m in (0, 30) if (h, m) <= (11, 0))
-MUTABLE_CATEGORIES = tuple(c.value for c in NotificationCategory)
+# A person may mute what is addressed to them; a deal room's feed is not (it has no name here).
+MUTABLE_CATEGORIES = tuple(c.value for c in NotificationCategory if c in CATEGORY_NAMES)
 TZ_INPUT_LIMIT = 64
 DRAFT_KEY = "set_rem"  # the reminder toggles being edited, kept in the FSM data until Save
 

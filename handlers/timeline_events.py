@@ -43,6 +43,12 @@ SIMPLE_EVENTS = {
     EventType.MESSAGE_IN: N_("tl.ev.message_in"),
     EventType.MESSAGE_OUT: N_("tl.ev.message_out"),
 }
+# Why a room was unbound (crm_core.services.rooms.unbind's reason).
+ROOM_UNBOUND = {
+    "command": N_("rooms.ev.unbound.command"),
+    "removed": N_("rooms.ev.unbound.removed"),
+    "trashed": N_("rooms.ev.unbound.trashed"),
+}
 
 
 def short_time(value: datetime | str | None, user: User, now: datetime | None = None) -> str:
@@ -189,6 +195,13 @@ def event_summary(
         return tr(SIMPLE_EVENTS[kind], text=message_line(tr, p, excerpt))
     if kind == EventType.FILE_ATTACHED:
         return tr("tl.ev.file", name=_one_line(p.get("name") or "file")) + file_size_text(p.get("size"))
+    if kind == EventType.ROOM_BOUND:
+        return tr("rooms.ev.bound", title=_one_line(p.get("title")))
+    if kind == EventType.ROOM_UNBOUND:
+        key = ROOM_UNBOUND.get(str(p.get("reason")))
+        if key is None:
+            return tr("rooms.ev.unbound.command", title=_one_line(p.get("title")))
+        return tr(key, title=_one_line(p.get("title")))
     return esc(kind.value)
 
 

@@ -28,9 +28,15 @@ class DeliveryResult:
 
 class MessageSender(Protocol):
     async def send(
-        self, chat_id: int, html: str, *, buttons: list[list[dict[str, Any]]] | None = None
+        self,
+        chat_id: int,
+        html: str,
+        *,
+        buttons: list[list[dict[str, Any]]] | None = None,
+        thread_id: int | None = None,
     ) -> DeliveryResult:
-        """Send one HTML message; `buttons` rows of {"text", "callback_data"|"url"}."""
+        """Send one HTML message; `buttons` rows of {"text", "callback_data"|"url"}; `thread_id`
+        a forum topic (passed only when there is one)."""
         ...
 
 
@@ -75,7 +81,7 @@ class NotificationRenderer(Protocol):
 
 
 class ItemChats(Protocol):
-    """Group chats bound to an item (the group-chat issue). A reminder also goes there."""
+    """Group chats bound to an item (deal rooms). A reminder also goes there."""
 
     async def chats_for_item(self, session: Any, owner_type: str, owner_id: int) -> list[int]: ...
 

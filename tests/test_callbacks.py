@@ -128,9 +128,9 @@ def test_actions_pack_as_before() -> None:
     """The codes buttons already in chats carry: renaming a member is free, changing a value is not."""
     from crm_core.models.items import ItemType
     from crm_core.models.users import Role
+    from handlers.admin_clients import ClientsAction, ClientsCB
     from handlers.admin_forms import FormAction, FormsCB
     from handlers.admin_rest import RestAction, RestCB
-    from handlers.admin_clients import ClientsAction, ClientsCB
     from handlers.callbacks import InviteCB
     from handlers.capture import NewAction, NewCB
     from handlers.client_field import ClientAction
@@ -145,6 +145,7 @@ def test_actions_pack_as_before() -> None:
     from handlers.mail_common import ComposeAction, ComposeCB, LetterAction, LetterCB
     from handlers.quick import QuickAction
     from handlers.reports import RpAction, RpCB
+    from handlers.rooms import RoomAction, RoomCB
     from handlers.search import FdAction
     from handlers.settings import SetAction, SetCB
     from handlers.tasks import TkAction
@@ -191,6 +192,7 @@ def test_actions_pack_as_before() -> None:
         FormAction: {"ls", "n", "p", "o", "rv", "ry"},
         TalkAction: {"r", "t", "x", "n", "c"},
         ClientsAction: {"home", "on", "gen", "gru", "rr", "fix", "p", "q"},
+        RoomAction: {"o", "p", "f", "u"},
     }
     for action, values in codes.items():
         assert {member.value for member in action} == values, action
@@ -218,3 +220,4 @@ def test_actions_pack_as_before() -> None:
     assert FormsCB(action=FormAction.REVOKE_SURE, id=7).pack() == "adf:ry:7"
     assert TalkCB.unpack("cc:r:12") == TalkCB(action=TalkAction.REPLY, chat=12)
     assert ClientsCB.unpack("acl:p:7") == ClientsCB(action=ClientsAction.PERSON, value=7)
+    assert RoomCB(a=RoomAction.OFFER, t=ItemType.DEAL, id=7).pack() == "ro:o:deal:7"

@@ -37,6 +37,7 @@ from .errors import (
 )
 from .files import image_size
 from .formatting import EntityParseError, utf16_len
+from .groups import GroupsMixin
 from .methods_chats import ChatMethods
 from .methods_messages import MessageMethods
 from .methods_updates import UpdatesMethods
@@ -56,7 +57,14 @@ from .webhooks import WebhookMixin
 
 
 class FakeTelegram(
-    ControlMixin, PeopleMixin, WebhookMixin, BusinessMixin, UpdatesMethods, MessageMethods, ChatMethods
+    GroupsMixin,
+    ControlMixin,
+    PeopleMixin,
+    WebhookMixin,
+    BusinessMixin,
+    UpdatesMethods,
+    MessageMethods,
+    ChatMethods,
 ):
     """Fake Telegram Bot API server with a Python control API.
 

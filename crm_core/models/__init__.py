@@ -70,6 +70,12 @@ from crm_core.models.notifications import (
 from crm_core.models.rest import (
     RestToken,
 )
+from crm_core.models.rooms import (
+    Room,
+    RoomKind,
+    RoomToken,
+    TeamForum,
+)
 from crm_core.models.timeline import (
     EventType,
     TimelineEvent,
@@ -132,12 +138,16 @@ __all__ = [
     "RestToken",
     "Role",
     "RoutingRule",
+    "Room",
+    "RoomKind",
+    "RoomToken",
     "SavedFilter",
     "Stage",
     "StageHistory",
     "StageSemantics",
     "Task",
     "TaskStatus",
+    "TeamForum",
     "TimelineEvent",
     "TimestampMixin",
     "TlsMode",

@@ -27,6 +27,8 @@ class NotificationCategory(enum.StrEnum):
     DIGEST = "digest"
     COMMENT_ADDED = "comment_added"
     ACTIVITY_ASSIGNED = "activity_assigned"
+    ROOM_EVENT = "room_event"  # an item's events, to its room (the chat is in the payload)
+    ROOM_INVITE = "room_invite"  # an invite link to an item's room
     OTHER = "other"
 
 

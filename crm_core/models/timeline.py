@@ -38,6 +38,8 @@ class EventType(enum.StrEnum):
     MESSAGE_IN = "message_in"
     MESSAGE_OUT = "message_out"
     FILE_ATTACHED = "file_attached"
+    ROOM_BOUND = "room_bound"
+    ROOM_UNBOUND = "room_unbound"
 
 
 class TimelineEvent(Base):

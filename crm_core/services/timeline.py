@@ -13,6 +13,7 @@ from crm_core.clock import ensure_utc, utcnow
 from crm_core.models.items import ItemType
 from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.models.users import User
+from crm_core.services import room_feed
 
 
 async def add_event(
@@ -36,6 +37,7 @@ async def add_event(
     )
     session.add(event)
     await session.flush()
+    await room_feed.on_event(session, event)  # the item's room, if it has one, hears of it
     return event
 
 

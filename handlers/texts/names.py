@@ -74,6 +74,8 @@ EVENT_NAMES = {
     EventType.MESSAGE_IN: N_("card.event.message_in"),
     EventType.MESSAGE_OUT: N_("card.event.message_out"),
     EventType.FILE_ATTACHED: N_("card.event.file_attached"),
+    EventType.ROOM_BOUND: N_("rooms.event.bound"),
+    EventType.ROOM_UNBOUND: N_("rooms.event.unbound"),
 }
 
 TASK_STATUS_NAMES = {

@@ -362,7 +362,13 @@ class DeliveryEngine:
             message = job.messages[job.part]
             try:
                 result = await asyncio.wait_for(
-                    self.sender.send(job.chat_id, message.html, buttons=message.buttons),
+                    self.sender.send(
+                        job.chat_id,
+                        message.html,
+                        buttons=message.buttons,
+                        # A forum topic (a deal room); senders that know no topics are never given one.
+                        **({"thread_id": job.thread_id} if job.thread_id is not None else {}),
+                    ),
                     timeout=self.config.send_timeout,
                 )
             except TimeoutError:

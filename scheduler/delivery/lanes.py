@@ -21,6 +21,7 @@ class Job:
     part: int = 0
     failures: int = 0
     label: str = ""
+    thread_id: int | None = None  # the forum topic within the chat
 
     @property
     def copy(self) -> bool:

@@ -133,9 +133,7 @@ class Preparer:
                 msg = await self.renderer.reminder(
                     s, primary, activity, user, now=now, overdue_too=overdue_too
                 )
-                extra_chats = await self.item_chats.chats_for_item(
-                    s, str(activity.owner_type), activity.owner_id
-                )
+                extra_chats = await self._item_targets(s, str(activity.owner_type), activity.owner_id)
             except Exception:  # noqa: BLE001 - one bad row must not stop the others
                 log.exception("rendering reminder %s failed", ids)
                 batch.retry_r.extend(ids)
@@ -147,8 +145,15 @@ class Preparer:
             batch.jobs.append(
                 Job(user.telegram_id, [msg], reminder_ids=ids, lease_until=lease, label=f"reminder {ids}")
             )
-            for chat in extra_chats:  # the item's group chat (see ItemChats)
-                batch.jobs.append(Job(chat, [msg], label=f"group copy of reminder {ids}"))
+            for chat, thread in extra_chats:  # the item's group chat (see ItemChats)
+                batch.jobs.append(Job(chat, [msg], label=f"group copy of reminder {ids}", thread_id=thread))
+
+    async def _item_targets(self, s: Any, owner_type: str, owner_id: int) -> list[tuple[int, int | None]]:
+        """(chat, forum topic) of the item's room; an ItemChats that knows no topics gives chats."""
+        targets = getattr(self.item_chats, "targets_for_item", None)
+        if targets is not None:
+            return [(t.chat_id, t.thread_id) for t in await targets(s, owner_type, owner_id)]
+        return [(chat, None) for chat in await self.item_chats.chats_for_item(s, owner_type, owner_id)]
 
     async def _render_stale(
         self,
@@ -181,6 +186,9 @@ class Preparer:
         now: datetime,
     ) -> None:
         for n in notifications:
+            if n.category == NotificationCategory.ROOM_EVENT:
+                await self._render_room_event(s, batch, n, recipients, now)
+                continue
             who = recipients.get(n.user_id)
             if who is None or not who.user.is_active:
                 batch.failed_n["inactive user"].append(n.id)
@@ -209,3 +217,40 @@ class Preparer:
                     label=f"notification {n.id} ({n.category})",
                 )
             )
+
+    async def _render_room_event(
+        self,
+        s: Any,
+        batch: Batch,
+        n: Notification,
+        recipients: dict[int, delivery_service.Recipient],
+        now: datetime,
+    ) -> None:
+        """An item's events for its room: to the room's chat and topic (in the payload), whatever
+        the person it is filed under muted or blocked."""
+        payload = n.payload or {}
+        who = recipients.get(n.user_id)
+        chat_id = payload.get("chat_id")
+        if who is None or not isinstance(chat_id, int):
+            batch.failed_n["no room"].append(n.id)
+            return
+        try:
+            msgs = await self.renderer.notification(s, n, who.user, now=now)
+        except Exception:  # noqa: BLE001
+            log.exception("rendering room events %s failed", n.id)
+            batch.retry_n.append(n.id)
+            return
+        if not msgs:
+            batch.failed_n["nothing to send"].append(n.id)
+            return
+        thread = payload.get("thread_id")
+        batch.jobs.append(
+            Job(
+                chat_id,
+                msgs,
+                notification_ids=[n.id],
+                lease_until=n.claimed_until,
+                label=f"room events {n.id}",
+                thread_id=thread if isinstance(thread, int) else None,
+            )
+        )
