@@ -60,21 +60,21 @@ def form_url(options: HandlerOptions, form: WebForm) -> str:
     return f"{options.public_url.rstrip('/')}/forms/{form.key}"
 
 
+async def receiver_name(ctx: Ctx, form: WebForm) -> str:
+    """Who gets the form's leads, as shown to the admin (escaped)."""
+    if form.responsible_id is None:
+        return ctx.tr("adf.by_rule")
+    responsible = await ctx.session.get(User, form.responsible_id)
+    return name(responsible.full_name if responsible else "?")
+
+
 async def forms_screen(ctx: Ctx) -> Screen:
     tr = ctx.tr
     forms = (await forms_service.list_forms(ctx.session, ctx.user))[:FORMS_SHOWN]
     lines = [tr("adf.title")]
     rows = []
     for n, form in enumerate(forms, 1):
-        responsible = await ctx.session.get(User, form.responsible_id)
-        lines.append(
-            tr(
-                "adf.line",
-                n=n,
-                name=name(form.name),
-                responsible=name(responsible.full_name if responsible else "?"),
-            )
-        )
+        lines.append(tr("adf.line", n=n, name=name(form.name), responsible=await receiver_name(ctx, form)))
         rows.append([button(f"{n}. {truncate(form.name, 40)}", FormsCB(action=FormAction.OPEN, id=form.id))])
     if not forms:
         lines.append(tr("adf.none"))
@@ -86,12 +86,11 @@ async def forms_screen(ctx: Ctx) -> Screen:
 async def form_screen(ctx: Ctx, options: HandlerOptions, form_id: int) -> Screen:
     tr = ctx.tr
     form = await forms_service.get_form_for_admin(ctx.session, ctx.user, form_id)
-    responsible = await ctx.session.get(User, form.responsible_id)
     url = form_url(options, form)
     text = tr(
         "adf.card",
         name=name(form.name),
-        responsible=name(responsible.full_name if responsible else "?"),
+        responsible=await receiver_name(ctx, form),
         count=await forms_service.count_submissions(ctx.session, form.id),
         url=esc(url),
         snippet=esc(tr("adf.snippet", url=url)),
@@ -147,6 +146,8 @@ async def form_name_typed(
         ]
         for u in people[:PICKER_SHOWN]
     ]
+    # id 0: nobody in particular, the client channel's routing rule decides per lead
+    rows.append([button(tr("adf.by_rule_btn"), FormsCB(action=FormAction.PICK, id=0))])
     rows.append(back(tr, FormsCB()))
     await message.answer(tr("adf.ask_responsible", name=name(typed)), reply_markup=kb(rows))
 
@@ -160,7 +161,13 @@ async def form_pick(cb: CallbackQuery, callback_data: FormsCB, ctx: Ctx, options
         await show(cb, *await forms_screen(ctx))
         return
     try:
-        form = await forms_service.create_form(ctx.session, ctx.user, typed, responsible_id=callback_data.id)
+        form = await forms_service.create_form(
+            ctx.session,
+            ctx.user,
+            typed,
+            responsible_id=callback_data.id or None,
+            routed=callback_data.id == 0,
+        )
     except (NotFound, ValidationFailed):
         ctx.alert(ctx.tr("adf.bad_responsible"))
         return

@@ -21,7 +21,8 @@ class WebForm(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    responsible_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None: leads go by the client channel's routing rule (crm_core.services.routing).
+    responsible_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]

@@ -29,6 +29,7 @@ from crm_core.models.notifications import NotificationCategory
 from crm_core.models.users import User
 from crm_core.permissions import ensure_admin
 from crm_core.services import items as items_service
+from crm_core.services import routing
 from crm_core.services.notifications import notify
 
 NAME_LIMIT = 100
@@ -64,23 +65,32 @@ class FormInvalid(ValidationFailed):
 
 
 async def create_form(
-    session: AsyncSession, actor: User, name: str, *, responsible_id: int | None = None
+    session: AsyncSession,
+    actor: User,
+    name: str,
+    *,
+    responsible_id: int | None = None,
+    routed: bool = False,
 ) -> WebForm:
+    """A form's leads go to `responsible_id` (the creating admin by default) or, `routed`, by the
+    client channel's routing rule, as clients who write to the bot do."""
     ensure_admin(actor)
     name = " ".join((name or "").split())
     if not name:
         raise ValidationFailed("empty name", field="name")
     if len(name) > NAME_LIMIT:
         raise ValidationFailed("text too long", field="name", max=NAME_LIMIT)
-    responsible = await session.get(User, responsible_id or actor.id)
-    if responsible is None:
-        raise NotFound(user_id=responsible_id)
-    if not responsible.is_active:
-        raise ValidationFailed("inactive user", field="user", user_id=responsible.id)
+    responsible: User | None = None
+    if not routed:
+        responsible = await session.get(User, responsible_id or actor.id)
+        if responsible is None:
+            raise NotFound(user_id=responsible_id)
+        if not responsible.is_active:
+            raise ValidationFailed("inactive user", field="user", user_id=responsible.id)
     form = WebForm(
         key=secrets.token_urlsafe(KEY_BYTES),
         name=name,
-        responsible_id=responsible.id,
+        responsible_id=responsible.id if responsible else None,
         created_by_id=actor.id,
         created_at=utcnow(),
     )
@@ -202,12 +212,16 @@ def _title(form: WebForm, sub: Submission) -> str:
 
 
 async def _receiver(session: AsyncSession, form: WebForm) -> User:
-    """The form's responsible; if they left, the admin who made the form takes the leads."""
-    for user_id in (form.responsible_id, form.created_by_id):
-        user = await session.get(User, user_id)
+    """The form's responsible while active; a routed form's leads, or those of a responsible who
+    left, go by the client channel's routing rule (fixed person or round robin on duty)."""
+    if form.responsible_id is not None:
+        user = await session.get(User, form.responsible_id)
         if user is not None and user.is_active:
             return user
-    raise NotFound(user_id=form.responsible_id)
+    user = await session.get(User, await routing.route_new_client(session))
+    if user is None:  # route_new_client only names existing active users
+        raise NotFound(user_id=form.responsible_id)
+    return user
 
 
 async def submit(

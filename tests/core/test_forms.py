@@ -94,3 +94,34 @@ def test_address_limiter_is_a_sliding_minute() -> None:
     assert limiter.check("a") == pytest.approx(30)
     now[0] = 60.5
     assert limiter.check("a") is None
+
+
+async def test_a_routed_form_gives_its_leads_by_the_client_routing_rule(session: AsyncSession) -> None:
+    from crm_core.models.clients import RoutingRule
+    from crm_core.services import routing
+
+    admin = await make_admin(session)
+    a, b = await make_user(session), await make_user(session)
+    await routing.set_on_duty(session, a, True)
+    await routing.set_on_duty(session, b, True)
+    form = await forms.create_form(session, admin, "Site", routed=True)
+    assert form.responsible_id is None
+    leads = [
+        await forms.submit(session, form, forms.read_submission({"email": f"c{n}@example.com"}))
+        for n in range(3)
+    ]
+    # Round robin among the people on duty, as for clients who write to the bot.
+    assert [lead.responsible_id for lead in leads] == [a.id, b.id, a.id]
+    await routing.set_rule(session, admin, RoutingRule.FIXED, fixed_user_id=b.id)
+    lead = await forms.submit(session, form, forms.read_submission({"email": "d@example.com"}))
+    assert lead.responsible_id == b.id
+
+
+async def test_a_form_whose_responsible_left_falls_back_to_the_routing_rule(session: AsyncSession) -> None:
+    admin = await make_admin(session)
+    seller = await make_user(session)
+    form = await forms.create_form(session, admin, "Site", responsible_id=seller.id)
+    seller.is_active = False
+    lead = await forms.submit(session, form, forms.read_submission({"email": "e@example.com"}))
+    # Nobody on duty: the rule falls back to an admin; a lead is never left without a responsible.
+    assert lead.responsible_id == admin.id

@@ -174,6 +174,34 @@ async def test_admin_creates_lists_and_revokes_a_form_in_the_bot(web: Harness) -
             assert r.status == 404
 
 
+async def test_a_form_by_the_routing_rule_gives_leads_to_whom_the_rule_picks(web: Harness) -> None:
+    from crm_core.models.clients import RoutingRule
+    from crm_core.services import routing
+
+    web.tg.set_rate_limits(False)
+    await admin_user(web, lang="ru")
+    await add_member(web, SELLER_ID, "Sergey")
+    async with web.app.db.unit_of_work() as s:
+        admin = await s.scalar(select(User).where(User.telegram_id == ADMIN_ID))
+        seller = await s.scalar(select(User).where(User.telegram_id == SELLER_ID))
+        assert admin is not None and seller is not None
+        await routing.set_rule(s, admin, RoutingRule.FIXED, fixed_user_id=seller.id)
+    [home] = await web.say(ADMIN_ID, "/admin")
+    [screen] = await web.press(ADMIN_ID, home, "Веб-формы")
+    [prompt] = await web.press(ADMIN_ID, screen, "Новая форма")
+    [picker] = await web.say(ADMIN_ID, "Лендинг")
+    [card] = await web.press(ADMIN_ID, picker, "По правилу распределения")
+    assert "правило распределения клиентов" in (card.text or "")
+    url = next(line for line in (card.text or "").splitlines() if "/forms/" in line).split(": ", 1)[1]
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data={"name": "Nina", "phone": "+7 912 000-00-02"}) as r:
+            assert r.status == 201
+    await web.settle()
+    async with web.app.db.sessionmaker() as s:
+        lead = await s.scalar(select(Lead).order_by(Lead.id.desc()))
+    assert lead is not None and lead.responsible_id == seller.id
+
+
 async def test_non_admins_cannot_make_or_revoke_forms_with_forged_buttons(web: Harness) -> None:
     from handlers.admin_forms import FormAction, FormsCB
 
