@@ -28,7 +28,7 @@ from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
 from bot.polling import Poller
 from bot.retry import WaitOutFloodControl
 from bot.sender import TelegramSender
-from bot.shared_limits import SendLimits, SharedAddressLimiter, SharedSendLimiter
+from bot.shared_limits import SendLimits, SharedAddressLimiter, SharedSendLimiter, SharedTokenLimiter
 from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
@@ -222,6 +222,16 @@ class BotApp:
             shutdown_timeout=settings.shutdown_timeout,
             shared_limiter=(
                 SharedAddressLimiter(redis, settings.form_rate_per_minute, prefix=f"formrate:{self.bot.id}")
+                if redis is not None
+                else None
+            ),
+            rest_limiter=(
+                SharedTokenLimiter(
+                    redis,
+                    settings.rest_rate_per_second,
+                    settings.rest_rate_burst,
+                    prefix=f"restrate:{self.bot.id}",
+                )
                 if redis is not None
                 else None
             ),

@@ -30,6 +30,8 @@ from crm_core.services.forms import SubmissionLimiter
 from handlers.context import HandlerOptions
 from handlers.http import setup_routes
 from handlers.http.forms import LIMITER_KEY
+from handlers.http.rest.limiter import LIMITER_KEY as REST_LIMITER_KEY
+from handlers.http.rest.limiter import RequestLimiter
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class HttpServer:
         webhook: Webhook | None = None,
         shutdown_timeout: float = 30.0,
         shared_limiter: SubmissionLimiter | None = None,
+        rest_limiter: RequestLimiter | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -81,6 +84,8 @@ class HttpServer:
             self.app.router.add_post(webhook.path, self._webhook)
         if shared_limiter is not None:
             self.app[LIMITER_KEY] = shared_limiter  # web forms counted across processes
+        if rest_limiter is not None:
+            self.app[REST_LIMITER_KEY] = rest_limiter  # REST tokens' buckets across processes
         setup_routes(self.app, db, options)
         self._runner: web.AppRunner | None = None
         self._redis: Any = None

@@ -131,6 +131,41 @@ return ''
 """
 
 
+LEAK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local level = tonumber(redis.call('HGET', KEYS[1], 'level') or '0')
+local at = tonumber(redis.call('HGET', KEYS[1], 'at') or tostring(now))
+level = math.max(0, level - (now - at) * rate)
+local allowed = 0
+if level + 1 <= burst then
+  level = level + 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return allowed
+"""
+
+
+class SharedTokenLimiter:
+    """handlers.http.rest.limiter.RequestLimiter held in Redis: each REST token's leaky bucket
+    (Bitrix24's: `burst` requests, draining `rate` per second) shared by every process, on
+    Redis's clock."""
+
+    def __init__(self, redis: Any, rate: float, burst: int, *, prefix: str = "restrate") -> None:
+        self.redis = redis
+        self.rate = rate
+        self.burst = burst
+        self.prefix = prefix
+        self._script = redis.register_script(LEAK)
+
+    async def allow(self, token_id: int) -> bool:
+        allowed = await self._script(keys=[f"{self.prefix}:{token_id}"], args=[self.rate, self.burst])
+        return bool(int(allowed))
+
+
 class SharedAddressLimiter:
     """crm_core.services.forms.SubmissionLimiter held in Redis: web form submissions per address
     per minute counted across every process (a sliding log on Redis's clock)."""

@@ -73,3 +73,24 @@ async def test_web_form_submissions_per_address_are_counted_across_processes(red
     wait = await b.acquire("10.0.0.1")
     assert wait is not None and 59 < wait <= 60
     assert await b.acquire("10.0.0.2") is None  # another address has its own count
+
+
+async def test_rest_tokens_share_one_leaky_bucket_across_processes(redis: object) -> None:
+    from bot.shared_limits import SharedTokenLimiter
+
+    prefix = f"restrate:{BOT_ID}"
+    await redis.delete(f"{prefix}:7", f"{prefix}:8")  # type: ignore[attr-defined]
+    one, two = (SharedTokenLimiter(redis, 2.0, 4, prefix=prefix) for _ in range(2))
+    # The burst of 4 is spent by both processes together, not 4 each.
+    assert [await limiter.allow(7) for limiter in (one, two, one, two, one, two)] == [
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert await two.allow(8) is True  # another token has a bucket of its own
+    time.sleep(0.6)  # drains 2/s: one more request fits
+    assert await one.allow(7) is True
+    assert await two.allow(7) is False

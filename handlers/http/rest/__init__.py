@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 def setup(app: web.Application) -> None:
     options = app[OPTIONS_KEY]
-    app[LIMITER_KEY] = TokenLimiter(options.rest_rate_per_second, options.rest_burst)
+    if LIMITER_KEY not in app:  # the composition root may have set one shared by all processes
+        app[LIMITER_KEY] = TokenLimiter(options.rest_rate_per_second, options.rest_burst)
     for path, handler in (
         ("/rest/{user_id}/{secret}/{method}", webhook),
         ("/rest/{method}", without_credentials),
@@ -85,7 +86,7 @@ async def webhook(request: web.Request) -> web.Response:
         if found is None:
             raise invalid_credentials()
         token, user = found
-        if not request.app[LIMITER_KEY].allow(token.id):
+        if not await request.app[LIMITER_KEY].allow(token.id):
             raise query_limit()
         if not name:
             raise method_not_found()
