@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from crm_core.clock import utcnow
 from crm_core.db import Database
@@ -23,6 +23,9 @@ from crm_core.services.mail.transport import MailServerError
 log = logging.getLogger(__name__)
 
 BACKOFF_MAX = timedelta(minutes=30)
+# A box being read is held this long by the process reading it: another process (several bot
+# processes share one database) skips it, and a reader that died lets it go when this runs out.
+READ_LEASE = timedelta(minutes=10)
 
 
 def backoff(failures: int, base: float) -> timedelta:
@@ -104,19 +107,39 @@ async def poll_box(
     return recorded
 
 
-async def poll_all(
-    db: Database, key: str | None, *, retry_base: float = 30.0, clock: Callable[[], datetime] = utcnow
-) -> int:
-    """Read every active box that is not waiting out a failure."""
-    now = clock()
+async def claim_due_boxes(db: Database, now: datetime) -> list[int]:
+    """The active boxes due for reading, each claimed for this reader until READ_LEASE runs out
+    (poll_box clears or reschedules it), so that two processes never read one box at once."""
     async with db.unit_of_work() as session:
-        ids = list(
+        due = list(
             await session.scalars(
                 select(Mailbox.id).where(
                     Mailbox.active.is_(True), or_(Mailbox.next_poll_at.is_(None), Mailbox.next_poll_at <= now)
                 )
             )
         )
+    claimed = []
+    for box_id in due:
+        async with db.unit_of_work() as session:
+            result = await session.execute(
+                update(Mailbox)
+                .where(
+                    Mailbox.id == box_id,
+                    or_(Mailbox.next_poll_at.is_(None), Mailbox.next_poll_at <= now),
+                )
+                .values(next_poll_at=now + READ_LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                claimed.append(box_id)
+    return claimed
+
+
+async def poll_all(
+    db: Database, key: str | None, *, retry_base: float = 30.0, clock: Callable[[], datetime] = utcnow
+) -> int:
+    """Read every active box that is not waiting out a failure."""
+    ids = await claim_due_boxes(db, clock())
     total = 0
     for box_id in ids:
         total += await poll_box(db, box_id, key, retry_base=retry_base, clock=clock)
