@@ -113,7 +113,8 @@ def parse_money(text: str, ctx: FieldContext | None = None) -> Money:
         amount = _number(s.strip()) * factor
     except (ValueError, InvalidOperation) as exc:
         raise ValidationFailed("invalid amount", field="amount", value=text) from exc
-    if amount != amount.quantize(Decimal("0.01")) or len(str(int(amount))) > MAX_AMOUNT_DIGITS:
+    # Digits first: quantizing a number past Decimal's 28 digits raises InvalidOperation.
+    if len(str(int(amount))) > MAX_AMOUNT_DIGITS or amount != amount.quantize(Decimal("0.01")):
         raise ValidationFailed("invalid amount", field="amount", value=text)
     return Money(amount.quantize(Decimal("0.01")) if amount % 1 else amount.quantize(Decimal("1")), currency)
 
