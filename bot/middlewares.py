@@ -8,6 +8,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -96,5 +97,13 @@ class AnswerCallbacksMiddleware(BaseMiddleware):
             text = answer.text
             if text is None and result is UNHANDLED:
                 text = tr("error.stale_button")
-            await event.answer(text=text, show_alert=answer.show_alert)
+            try:
+                await event.answer(text=text, show_alert=answer.show_alert)
+            except TelegramBadRequest as exc:
+                # Answered after Telegram's 15 s deadline (a slow handler, a backlog after downtime):
+                # the spinner is gone by itself and what the press did stands. Failing here would
+                # roll the press back and make the error handler answer again, too late as well.
+                if "query is too old" not in exc.message:
+                    raise
+                log.info("press answered too late (update %s)", data["event_update"].update_id)
         return result

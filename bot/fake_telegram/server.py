@@ -34,6 +34,7 @@ from .errors import (
     Forbidden,
     TooManyRequests,
 )
+from .faults import FaultsMixin, add_fault_routes
 from .files import image_size
 from .formatting import EntityParseError, utf16_len
 from .methods_chats import ChatMethods
@@ -53,7 +54,7 @@ from .ratelimit import RateLimitConfig, RateLimiter
 from .schema import ApiSchema, coerce_param, load_schema
 
 
-class FakeTelegram(ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, ChatMethods):
+class FakeTelegram(FaultsMixin, ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, ChatMethods):
     """Fake Telegram Bot API server with a Python control API.
 
     :param token: bot token; the numeric part is the bot's user id.
@@ -136,6 +137,7 @@ class FakeTelegram(ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, Ch
         from .control import add_control_routes
 
         add_control_routes(app, self)
+        add_fault_routes(app, self)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -379,11 +381,16 @@ class FakeTelegram(ControlMixin, PeopleMixin, UpdatesMethods, MessageMethods, Ch
                     raise ApiError(502, "Bad Gateway")
             fault = self._take(self._faults, key, record.chat_id)
             if fault is not None:
+                self._fault_fired(fault)
                 if fault.parameters and "retry_after" in fault.parameters and record.chat_id is not None:
                     self._retry_not_before[record.chat_id] = self.clock() + fault.parameters["retry_after"]
                 raise ApiError(fault.error_code, fault.description, fault.parameters)
             self._check_required(key, params)
+            if self._drop_before(key, record, request):
+                return web.Response()  # the connection is gone: nothing is sent
             result = await handler(params)
+            if self._drop_after(key, record, request):
+                return web.Response()
         except ApiError as exc:
             record.status = record.error_code = exc.code
             record.ok = False

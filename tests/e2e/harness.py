@@ -45,6 +45,7 @@ class Harness:
         self.app = app
         self.logged_errors = errors or ErrorLog()
         self.stop_mark: int | None = None  # how many requests the fake had seen when the bot was told to stop
+        self.task: asyncio.Task[None] | None = None  # the bot's run()
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every injected update was handled and confirmed, and what that queued for
@@ -127,7 +128,15 @@ class Harness:
 def check_clean_run(harness: Harness, node: Any) -> None:
     """Fail a test in which a handler raised or the bot logged an error, or Telegram answered a
     request with a 4xx, unless the test is marked as expecting it (with the reason)."""
+    from tests.reliability.report import REPORT
+
+    REPORT.bot_runs += 1
+    REPORT.faults.update(harness.tg.faults_injected)
     marker = node.get_closest_marker("handler_errors_expected")
+    if marker is not None:
+        REPORT.expected_errors += len(harness.logged_errors.records)
+    else:
+        REPORT.unhandled += len(harness.logged_errors.records)
     if marker is None:
         logged = harness.logged_errors.lines()
         assert logged == [], f"the bot logged errors: {logged}"
@@ -177,6 +186,7 @@ async def running_bot(
         if task.done():
             task.result()
         harness = Harness(tg, app, errors)
+        harness.task = task
         yield harness
     finally:
         if harness is not None:
