@@ -231,3 +231,30 @@ async def start_bot_process(
         output = b"" if quiet else await proc.stdout.read()  # type: ignore[union-attr]
         raise AssertionError(f"crm-bot run exited with {proc.returncode}: {output.decode()}")
     return proc
+
+
+def unexpected_client_errors(
+    tg: FakeTelegram, *, allow: tuple[tuple[str, int], ...] = ()
+) -> list[tuple[str, int, str | None]]:
+    """For tests that run real bot processes: every 4xx the fake answered (429, flow control,
+    aside) but the (method, status) pairs the test names as expected."""
+    return [
+        (r.method, r.status, r.description)
+        for r in tg.requests
+        if not r.ok and 400 <= r.status < 500 and r.status != 429 and (r.method, r.status) not in allow
+    ]
+
+
+# A process stopped while its long poll waits abandons it; the server ends it with a 409 once the
+# process (or the next one) asks again.
+ABANDONED_POLL = (("getUpdates", 409),)
+
+
+def logged_errors(output: str) -> list[str]:
+    """ERROR lines and tracebacks in a bot process's output (crm-bot's log format)."""
+    from tests.reliability.report import REPORT
+
+    lines = [line for line in output.splitlines() if " ERROR " in line or line.startswith("Traceback")]
+    REPORT.bot_runs += 1
+    REPORT.unhandled += len(lines)
+    return lines
