@@ -259,3 +259,7 @@ async def run_sandbox(
         app.stop()
         await asyncio.wait_for(runner, timeout=60)
         await tg.stop()
+        # What Telegram would have refused is a bug to see, not to scroll past (429 is pacing).
+        for r in tg.requests:
+            if not r.ok and 400 <= r.status < 500 and r.status != 429:
+                out.write(f"-- Telegram refused {r.method}: {r.status} {r.description}\n")
