@@ -209,7 +209,8 @@ def parse_email(text: str, ctx: FieldContext | None = None) -> str:
 
 
 def parse_text(text: str, max_length: int | None = None) -> str:
-    s = (text or "").strip()
+    # NUL is no character a person means, and PostgreSQL cannot store it in text.
+    s = (text or "").replace("\x00", "").strip()
     limit = max_length or DEFAULT_TEXT_LIMIT
     if len(s) > limit:
         raise ValidationFailed("text too long", field="text", max=limit)

@@ -69,7 +69,7 @@ class Field:
         if self.kind == Kind.TEXT:
             if value is None:
                 return None if self.clearable else ""
-            text = str(value).strip()
+            text = str(value).replace("\x00", "").strip()
             if len(text) > self.limit:
                 raise ValidationFailed("text too long", field=self.name, max=self.limit)
             return text if text or not self.clearable else None

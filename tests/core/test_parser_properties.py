@@ -192,3 +192,18 @@ def test_a_typed_id_no_row_can_have_is_refused(typed: str) -> None:
     for name in ("stage_id", "responsible_id", "id"):
         with pytest.raises(ValidationFailed):
             schema.get_field(ItemType.DEAL, name).parse(typed, FieldContext())
+
+
+def test_nul_is_dropped_from_typed_text() -> None:
+    # PostgreSQL refused a comment typed with a NUL in it (the e2e properties found it)
+    assert schema.get_field(ItemType.LEAD, "comment").parse("a\x00b", FieldContext()) == "ab"
+    assert schema.get_field(ItemType.LEAD, "comment").clean("a\x00b") == "ab"
+
+
+async def test_a_forged_page_offset_past_bigint_reads_a_bounded_page(session) -> None:  # noqa: ANN001
+    # the agenda's page offset comes from a button: PostgreSQL refused to bind 10**40
+    from crm_core.services.counters import activities_view
+    from tests.core.factories import make_user
+
+    user = await make_user(session)
+    await activities_view(session, user, NOW, limit_per_group=10**40 + 10)

@@ -49,6 +49,7 @@ async def test_kill_9_mid_handler_runs_the_update_again_once(database_url: str) 
         try:
             tg.send_text(ADMIN_ID, "/start")
             await tg.wait_bot_messages(ADMIN_ID, 1, timeout=20)
+            await _committed_user(db, ADMIN_ID)  # the reply goes out before the commit
             async with db.unit_of_work() as s:
                 admin = await s.scalar(select(User).where(User.telegram_id == ADMIN_ID))
                 lead_id = (await items_service.create_lead(s, admin, title="Faulty")).id
@@ -88,6 +89,15 @@ async def test_kill_9_mid_handler_runs_the_update_again_once(database_url: str) 
         late = (("answerCallbackQuery", 400),)
         assert unexpected_client_errors(tg, allow=ABANDONED_POLL + late) == []
     await db.dispose()
+
+
+async def _committed_user(db: Database, telegram_id: int) -> None:
+    for _ in range(200):
+        async with db.sessionmaker() as s:
+            if await s.scalar(select(User.id).where(User.telegram_id == telegram_id)) is not None:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"user {telegram_id} was never committed")
 
 
 async def _moves(db: Database, lead_id: int) -> int:
