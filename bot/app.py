@@ -20,7 +20,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.methods.base import Response
-from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, ErrorEvent
 
 from bot.http_server import HealthChecks, HttpServer, Webhook
 from bot.metrics import SendMetrics, UpdateMetrics
@@ -29,6 +29,7 @@ from bot.polling import Poller
 from bot.retry import WaitOutFloodControl
 from bot.sender import TelegramSender
 from bot.shared_limits import SendLimits, SharedAddressLimiter, SharedSendLimiter, SharedTokenLimiter
+from bot.transient import is_transient
 from config import Settings
 from crm_core import migrate
 from crm_core.db import Database
@@ -96,6 +97,11 @@ def build_dispatcher(
     form_commands.register(dp)  # a command typed into a form leaves it
     ui.register(dp)  # what each message shows, so a repeated screen costs no edit
     dp.include_routers(*get_routers())
+
+    @dp.errors(lambda event: is_transient(event.exception))
+    async def _retry_later(event: ErrorEvent) -> None:
+        raise event.exception  # not the user's fault nor a bug: the poller runs the update again
+
     error_handlers.register(dp)
     return dp
 

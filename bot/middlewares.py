@@ -8,6 +8,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -89,14 +90,30 @@ class AnswerCallbacksMiddleware(BaseMiddleware):
     error handler answers with the reason, so nothing is answered here in that case.
     """
 
+    def __init__(self) -> None:
+        self._answered: dict[str, None] = {}  # recent query ids answered, oldest first
+
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, CallbackQuery)
         answer = data["callback_answer"] = CallbackAnswer(answered=False)
         result = await handler(event, data)
+        if event.id in self._answered:  # a rerun (the first run's commit failed): answered once
+            return result
         if not answer.disabled and not answer.answered:
             tr: Translator = data["tr"]
             text = answer.text
             if text is None and result is UNHANDLED:
                 text = tr("error.stale_button")
-            await event.answer(text=text, show_alert=answer.show_alert)
+            try:
+                await event.answer(text=text, show_alert=answer.show_alert)
+                self._answered[event.id] = None
+                if len(self._answered) > 10_000:
+                    self._answered.pop(next(iter(self._answered)))
+            except TelegramBadRequest as exc:
+                # Answered after Telegram's 15 s deadline (a slow handler, a backlog after downtime):
+                # the spinner is gone by itself and what the press did stands. Failing here would
+                # roll the press back and make the error handler answer again, too late as well.
+                if "query is too old" not in exc.message:
+                    raise
+                log.info("press answered too late (update %s)", data["event_update"].update_id)
         return result

@@ -4,7 +4,9 @@ aiogram's own polling confirms an update (the next getUpdates offset) as soon as
 does not wait for running handlers on shutdown. Here an update is confirmed only once its handler
 has finished: the offset never passes an update still in flight. Telegram then keeps returning
 in-flight updates, which are skipped by id; after a crash it redelivers them, and the
-processed_updates table stops a finished one from running twice.
+processed_updates table stops a finished one from running twice. An update that failed because
+the database or Redis was unavailable (rolled back whole) is retried with a growing pause, and
+left unconfirmed if the process stops meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from aiogram.exceptions import (
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from bot.transient import is_transient
+
 log = logging.getLogger(__name__)
 
 
@@ -35,6 +39,7 @@ class Poller:
         polling_timeout: int = 25,
         shutdown_timeout: float = 30.0,
         max_in_flight: int = 100,
+        transient_retries: int = 20,
         allowed_updates: list[str] | None = None,
         **workflow_data: Any,
     ) -> None:
@@ -49,6 +54,8 @@ class Poller:
         self._max_seen: int | None = None
         self._chat_tails: dict[int, asyncio.Future[None]] = {}
         self._stop = asyncio.Event()
+        self._unconfirmed: set[int] = set()  # met a transient failure while stopping
+        self.transient_retries = transient_retries
 
     def stop(self) -> None:
         self._stop.set()
@@ -61,8 +68,9 @@ class Poller:
     @property
     def offset(self) -> int | None:
         """Confirm everything below the oldest update still being handled."""
-        if self._in_flight:
-            return min(self._in_flight)
+        held = [*self._in_flight, *self._unconfirmed]
+        if held:
+            return min(held)
         return None if self._max_seen is None else self._max_seen + 1
 
     async def run(self) -> None:
@@ -143,10 +151,29 @@ class Poller:
         # Updates of one chat run in order; different chats run concurrently.
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
-        try:
-            await self.dp.feed_update(self.bot, update, **self.workflow_data)
-        except Exception:  # noqa: BLE001 - one bad update must not stop polling
-            log.exception("update %s failed", update.update_id)
+        attempt = 0
+        while True:
+            try:
+                await self.dp.feed_update(self.bot, update, **self.workflow_data)
+                return
+            except Exception as exc:  # noqa: BLE001 - one bad update must not stop polling
+                if not is_transient(exc) or attempt >= self.transient_retries:
+                    log.exception("update %s failed", update.update_id)
+                    return
+                if self._stop.is_set():
+                    # Rolled back and not confirmed: the next start (or Telegram) brings it again.
+                    self._unconfirmed.add(update.update_id)
+                    log.warning("update %s left for the next start: %s", update.update_id, _brief(exc))
+                    return
+                pause = min(2.0**attempt, 30.0)
+                log.warning(
+                    "update %s could not be handled (%s); retrying in %.0f s",
+                    update.update_id,
+                    _brief(exc),
+                    pause,
+                )
+                attempt += 1
+                await self._sleep(pause)
 
     async def _wait_any(self, timeout: float) -> None:
         if self._in_flight:
@@ -171,12 +198,16 @@ class Poller:
                 task.cancel()  # rolled back and not confirmed: Telegram will redeliver it
             if pending:
                 await asyncio.wait(pending)
-            offset = min(unfinished) if unfinished else self.offset
+            offset = min(unfinished + list(self._unconfirmed)) if unfinished else self.offset
         if offset is not None:
             try:
                 await self.bot(GetUpdates(offset=offset, timeout=0, limit=1), request_timeout=10)
             except Exception:  # noqa: BLE001 - at worst the updates come again and are skipped by id
                 log.warning("could not confirm the last updates on shutdown", exc_info=True)
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 def _chat_key(update: Update) -> int | None:

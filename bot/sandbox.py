@@ -256,6 +256,13 @@ async def run_sandbox(
                 break
         return 0
     finally:
+        polls = [i for i, r in enumerate(tg.requests) if r.method == "getUpdates"]
         app.stop()
         await asyncio.wait_for(runner, timeout=60)
         await tg.stop()
+        # What Telegram would have refused is a bug to see, not to scroll past (429 is pacing; the
+        # long poll abandoned by stopping is ended with a 409 no one waits for).
+        abandoned = polls[-1] if polls else None
+        for i, r in enumerate(tg.requests):
+            if not r.ok and 400 <= r.status < 500 and r.status != 429 and i != abandoned:
+                out.write(f"-- Telegram refused {r.method}: {r.status} {r.description}\n")

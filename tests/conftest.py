@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import make_url, text
@@ -117,3 +118,26 @@ async def session(db: Database) -> AsyncIterator:
     async with db.sessionmaker() as s:
         yield s
         await s.rollback()
+
+
+# --- property-based tests and the reliability report (issue 15) ---------------------------------------
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from tests.reliability.report import REPORT  # noqa: E402
+
+# "ci" (the default) keeps the whole property suite to a minute or two; HYPOTHESIS_PROFILE=thorough
+# tries many more examples when hunting.
+settings.register_profile("ci", max_examples=150, deadline=None, derandomize=False)
+settings.register_profile(
+    "thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    if REPORT.empty:
+        return
+    terminalreporter.section("reliability report (issue 15)")
+    for line in REPORT.lines():
+        terminalreporter.write_line(line)

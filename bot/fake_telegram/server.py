@@ -35,6 +35,7 @@ from .errors import (
     Forbidden,
     TooManyRequests,
 )
+from .faults import FaultsMixin, add_fault_routes
 from .files import image_size
 from .formatting import EntityParseError, utf16_len
 from .groups import GroupsMixin
@@ -57,6 +58,7 @@ from .webhooks import WebhookMixin
 
 
 class FakeTelegram(
+    FaultsMixin,
     GroupsMixin,
     ControlMixin,
     PeopleMixin,
@@ -149,6 +151,7 @@ class FakeTelegram(
         from .control import add_control_routes
 
         add_control_routes(app, self)
+        add_fault_routes(app, self)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -393,11 +396,16 @@ class FakeTelegram(
                     raise ApiError(502, "Bad Gateway")
             fault = self._take(self._faults, key, record.chat_id)
             if fault is not None:
+                self._fault_fired(fault)
                 if fault.parameters and "retry_after" in fault.parameters and record.chat_id is not None:
                     self._retry_not_before[record.chat_id] = self.clock() + fault.parameters["retry_after"]
                 raise ApiError(fault.error_code, fault.description, fault.parameters)
             self._check_required(key, params)
+            if self._drop_before(key, record, request):
+                return web.Response()  # the connection is gone: nothing is sent
             result = await handler(params)
+            if self._drop_after(key, record, request):
+                return web.Response()
         except ApiError as exc:
             record.status = record.error_code = exc.code
             record.ok = False

@@ -113,7 +113,8 @@ def parse_money(text: str, ctx: FieldContext | None = None) -> Money:
         amount = _number(s.strip()) * factor
     except (ValueError, InvalidOperation) as exc:
         raise ValidationFailed("invalid amount", field="amount", value=text) from exc
-    if amount != amount.quantize(Decimal("0.01")) or len(str(int(amount))) > MAX_AMOUNT_DIGITS:
+    # Digits first: quantizing a number past Decimal's 28 digits raises InvalidOperation.
+    if len(str(int(amount))) > MAX_AMOUNT_DIGITS or amount != amount.quantize(Decimal("0.01")):
         raise ValidationFailed("invalid amount", field="amount", value=text)
     return Money(amount.quantize(Decimal("0.01")) if amount % 1 else amount.quantize(Decimal("1")), currency)
 
@@ -208,7 +209,8 @@ def parse_email(text: str, ctx: FieldContext | None = None) -> str:
 
 
 def parse_text(text: str, max_length: int | None = None) -> str:
-    s = (text or "").strip()
+    # NUL is no character a person means, and PostgreSQL cannot store it in text.
+    s = (text or "").replace("\x00", "").strip()
     limit = max_length or DEFAULT_TEXT_LIMIT
     if len(s) > limit:
         raise ValidationFailed("text too long", field="text", max=limit)

@@ -21,6 +21,7 @@ from crm_core.fields.kinds import (
     clean_date,
     clean_id,
     format_value,
+    in_id_range,
     parse_currency,
     parse_date,
     parse_datetime,
@@ -68,7 +69,7 @@ class Field:
         if self.kind == Kind.TEXT:
             if value is None:
                 return None if self.clearable else ""
-            text = str(value).strip()
+            text = str(value).replace("\x00", "").strip()
             if len(text) > self.limit:
                 raise ValidationFailed("text too long", field=self.name, max=self.limit)
             return text if text or not self.clearable else None
@@ -118,7 +119,10 @@ def _parse_one(f: Field, text: str, ctx: FieldContext) -> Any:
     if f.kind == Kind.EMAIL:
         return parse_email(text, ctx)
     if f.kind in (Kind.NUMBER, Kind.REFERENCE, Kind.USER):
-        return parse_number(text)
+        number = parse_number(text)
+        if not in_id_range(number):  # no row has it, and the database cannot even bind it
+            raise ValidationFailed("invalid value", field=f.name, value=text)
+        return number
     if f.kind == Kind.FLAG:
         return parse_flag(text)
     try:

@@ -92,6 +92,11 @@ def _my_process_items(model: Any, user_id: int) -> Any:
     )
 
 
+# A page offset comes from a button (forgeable): no query asks for more rows than this per group
+# (PostgreSQL refuses to bind a number past BIGINT at all).
+MAX_PER_GROUP = 10_000
+
+
 async def get_counters(session: AsyncSession, user: User, now: datetime | None = None) -> Counters:
     """The user's four counters in one SQL statement (per-item flags aggregated, then summed)."""
     now = ensure_utc(now) if now else utcnow()
@@ -198,7 +203,7 @@ async def activities_view(
         select(
             windowed.c.owner_type, windowed.c.owner_id, windowed.c.nearest, windowed.c.bucket, windowed.c.cnt
         )
-        .where(windowed.c.rn <= limit_per_group)
+        .where(windowed.c.rn <= min(max(limit_per_group, 0), MAX_PER_GROUP))
         .order_by(windowed.c.bucket, windowed.c.rn)
     )
     view = ActivitiesView()

@@ -46,6 +46,7 @@ class Harness:
         self.app = app
         self.logged_errors = errors or ErrorLog()
         self.stop_mark: int | None = None  # how many requests the fake had seen when the bot was told to stop
+        self.task: asyncio.Task[None] | None = None  # the bot's run()
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every injected update was handled and confirmed, and what that queued for
@@ -128,7 +129,15 @@ class Harness:
 def check_clean_run(harness: Harness, node: Any) -> None:
     """Fail a test in which a handler raised or the bot logged an error, or Telegram answered a
     request with a 4xx, unless the test is marked as expecting it (with the reason)."""
+    from tests.reliability.report import REPORT
+
+    REPORT.bot_runs += 1
+    REPORT.faults.update(harness.tg.faults_injected)
     marker = node.get_closest_marker("handler_errors_expected")
+    if marker is not None:
+        REPORT.expected_errors += len(harness.logged_errors.records)
+    else:
+        REPORT.unhandled += len(harness.logged_errors.records)
     if marker is None:
         logged = harness.logged_errors.lines()
         assert logged == [], f"the bot logged errors: {logged}"
@@ -186,6 +195,7 @@ async def running_bot(
         if task.done():
             task.result()
         harness = Harness(tg, app, errors)
+        harness.task = task
         yield harness
     finally:
         if harness is not None:
@@ -246,3 +256,30 @@ async def start_bot_process(
         output = b"" if quiet else await proc.stdout.read()  # type: ignore[union-attr]
         raise AssertionError(f"crm-bot run exited with {proc.returncode}: {output.decode()}")
     return proc
+
+
+def unexpected_client_errors(
+    tg: FakeTelegram, *, allow: tuple[tuple[str, int], ...] = ()
+) -> list[tuple[str, int, str | None]]:
+    """For tests that run real bot processes: every 4xx the fake answered (429, flow control,
+    aside) but the (method, status) pairs the test names as expected."""
+    return [
+        (r.method, r.status, r.description)
+        for r in tg.requests
+        if not r.ok and 400 <= r.status < 500 and r.status != 429 and (r.method, r.status) not in allow
+    ]
+
+
+# A process stopped while its long poll waits abandons it; the server ends it with a 409 once the
+# process (or the next one) asks again.
+ABANDONED_POLL = (("getUpdates", 409),)
+
+
+def logged_errors(output: str) -> list[str]:
+    """ERROR lines and tracebacks in a bot process's output (crm-bot's log format)."""
+    from tests.reliability.report import REPORT
+
+    lines = [line for line in output.splitlines() if " ERROR " in line or line.startswith("Traceback")]
+    REPORT.bot_runs += 1
+    REPORT.unhandled += len(lines)
+    return lines

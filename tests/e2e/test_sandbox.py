@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from tests.e2e.harness import logged_errors
+
 
 async def _sandbox(script: str, cwd: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL")}
@@ -24,6 +26,9 @@ async def _sandbox(script: str, cwd: Path, *args: str) -> str:
     )
     out, _ = await asyncio.wait_for(proc.communicate(script.encode()), timeout=180)
     assert proc.returncode == 0, out.decode()
+    # Every 4xx the sandbox's fake answered is printed at exit; an error the bot logs shows too.
+    assert "Telegram refused" not in out.decode(), out.decode()
+    assert logged_errors(out.decode()) == [], out.decode()
     return out.decode()
 
 

@@ -7,7 +7,7 @@ import asyncio
 import signal
 
 from bot.fake_telegram import FakeTelegram
-from tests.e2e.harness import start_bot_process
+from tests.e2e.harness import ABANDONED_POLL, logged_errors, start_bot_process, unexpected_client_errors
 
 ADMIN = 7007
 
@@ -34,6 +34,7 @@ async def test_sigterm_during_a_slow_handler_loses_nothing(database_url: str) ->
 
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
         assert proc.returncode == 0, out.decode()
+        assert logged_errors(out.decode()) == []
         texts = _replies(tg)
         assert sum("Commands" in t for t in texts) == 1, texts  # /help was answered before exit
         assert not any(t.startswith("Main menu") for t in texts[1:]), texts  # /menu not yet
@@ -48,7 +49,8 @@ async def test_sigterm_during_a_slow_handler_loses_nothing(database_url: str) ->
         proc.send_signal(signal.SIGTERM)
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
         assert proc.returncode == 0, out.decode()
-        assert tg.errors(400) == []
+        assert logged_errors(out.decode()) == []
+        assert unexpected_client_errors(tg, allow=ABANDONED_POLL) == []
 
 
 def _replies(tg: FakeTelegram) -> list[str]:
