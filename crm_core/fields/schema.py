@@ -87,7 +87,8 @@ class Field:
 
     def parse(self, text: str, ctx: FieldContext) -> Any:
         """The value typed for this field; ValidationFailed (a reason) when it does not fit."""
-        text = (text or "").strip()
+        # NUL is no character a person means (PostgreSQL cannot store it): "\x00" is empty too.
+        text = (text or "").replace("\x00", "").strip()
         if not text:
             raise ValidationFailed("empty value", field=self.name)
         if self.many:

@@ -106,6 +106,10 @@ class TrashEntry:
         return self.item.ref
 
 
+# Deeper than anyone pages through the trash by hand.
+MAX_OFFSET = 1_000_000
+
+
 async def list_trash(
     session: AsyncSession,
     actor: User,
@@ -116,6 +120,8 @@ async def list_trash(
 ) -> list[TrashEntry]:
     """Trashed items the actor may see, most recently deleted first."""
     ensure_active(actor)
+    # The offset comes from a button (forgeable): PostgreSQL refuses to bind a number past BIGINT.
+    offset = max(0, min(offset, MAX_OFFSET))
     types: Sequence[ItemType] = [ItemType(item_type)] if item_type else list(ItemType)
     entries: list[TrashEntry] = []
     for t in types:

@@ -96,3 +96,11 @@ async def test_purge_after_30_days(session):
     assert await trash.purge_trash(session, T0 + timedelta(days=51)) == 1
     assert await session.get(Contact, recent_id) is None
     assert await session.get(Deal, deal.id) is not None
+
+
+async def test_a_forged_page_offset_past_bigint_is_an_empty_page(session):
+    admin = await make_admin(session)
+    lead = await make_lead(session, admin)
+    await trash.delete_item(session, admin, lead)
+    assert await trash.list_trash(session, admin, ItemType.LEAD, offset=8 * 10**40) == []
+    assert [e.ref for e in await trash.list_trash(session, admin, ItemType.LEAD, offset=-5)] == [lead.ref]
