@@ -1,11 +1,11 @@
 """Telegram's send limits held across processes: a request middleware on every bot session that,
 with REDIS_URL, reserves a slot in Redis before each message is sent.
 
-Two token buckets per message, taken at once by one Lua script on Redis's own clock (so processes
-on different hosts agree): the bot-wide one (DELIVERY_RATE_PER_SECOND, Telegram allows about 30/s)
-and the chat's (about 1/s with a burst of 3 in a private chat, 20/min in a group). A caller that
-finds a bucket empty reserves the next slot anyway and sleeps until it, so callers are served in
-turn. A 429 that still happens (another client of the same token, a stricter limit) holds the chat
+Two token buckets per message, each taken by one Lua script on Redis's own clock (so processes on
+different hosts agree): first the chat's (about 1/s in a private chat, 20/min in a group), then, when
+the chat's turn has come, the bot-wide one (DELIVERY_RATE_PER_SECOND, Telegram allows about 30/s).
+A caller that finds a bucket empty reserves the next slot anyway and sleeps until it, so callers are
+served in turn. A 429 that still happens (another client of the same token, a stricter limit) holds the chat
 for `retry_after` in Redis, for every process.
 
 Without Redis (one process) the scheduler's own buckets and WaitOutFloodControl do this.
@@ -65,7 +65,9 @@ class SendLimits:
     # No burst bot-wide: at 28/s any one second then holds at most 29 messages (Telegram: about 30).
     global_burst: float = 1.0
     private_rate: float = 1.0
-    private_burst: float = 3.0
+    # One less than Telegram's burst of 3: Telegram counts from when a message arrives, we from when
+    # it was reserved, and a first message that arrives late would otherwise leave no room for jitter.
+    private_burst: float = 2.0
     group_rate: float = 20 / 60
     group_burst: float = 3.0
     max_wait: float = 60.0  # never sleep longer than this for one message
@@ -78,15 +80,32 @@ class SharedSendLimiter(BaseRequestMiddleware):
         self.limits = limits or SendLimits()
         self._script = redis.register_script(RESERVE)
 
-    async def reserve(self, chat_id: int | str) -> float:
-        """Take a slot for one message to `chat_id`; the seconds to wait before sending it."""
+    async def reserve_chat(self, chat_id: int | str) -> float:
+        """Take the chat's slot (and honour a 429 hold): the seconds to wait before its turn."""
         lim = self.limits
         group = isinstance(chat_id, str) or int(chat_id) < 0
         rate, burst = (lim.group_rate, lim.group_burst) if group else (lim.private_rate, lim.private_burst)
         prefix = f"sendrate:{self.bot_id}"
-        keys = [f"{prefix}:all", f"{prefix}:chat:{chat_id}", f"{prefix}:hold:{chat_id}"]
-        wait = await self._script(keys=keys, args=[lim.global_rate, lim.global_burst, rate, burst])
+        keys = [f"{prefix}:chat:{chat_id}", f"{prefix}:hold:{chat_id}"]
+        wait = await self._script(keys=keys, args=[rate, burst])
         return min(float(wait), lim.max_wait)
+
+    async def reserve_global(self, chat_id: int | str) -> float:
+        """Take a bot-wide slot: the seconds to wait before sending."""
+        lim = self.limits
+        prefix = f"sendrate:{self.bot_id}"
+        keys = [f"{prefix}:all", f"{prefix}:hold:{chat_id}"]
+        wait = await self._script(keys=keys, args=[lim.global_rate, lim.global_burst])
+        return min(float(wait), lim.max_wait)
+
+    async def reserve(self, chat_id: int | str) -> float:
+        """The chat's turn first (waited out here), then a bot-wide slot taken at that moment: the
+        seconds still to wait. Taking both at once would spend a bot-wide slot now for a message
+        that goes later, and messages held back by their chats would then go out together."""
+        wait = await self.reserve_chat(chat_id)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return await self.reserve_global(chat_id)
 
     async def hold(self, chat_id: int | str, seconds: float) -> None:
         key = f"sendrate:{self.bot_id}:hold:{chat_id}"

@@ -38,8 +38,8 @@ async def _slots(calls: list[tuple[SharedSendLimiter, int]]) -> list[float]:
     start = time.monotonic()
     slots = []
     for limiter, chat in calls:
-        asked = time.monotonic()
-        slots.append(asked - start + await limiter.reserve(chat))
+        wait = await limiter.reserve(chat)  # waits out the chat's turn itself
+        slots.append(time.monotonic() - start + wait)
     return slots
 
 
@@ -57,9 +57,29 @@ async def test_two_processes_share_the_bot_wide_rate(redis: object) -> None:
 async def test_one_chat_is_paced_across_processes_and_a_429_holds_it(redis: object) -> None:
     a, b = SharedSendLimiter(redis, BOT_ID), SharedSendLimiter(redis, BOT_ID)
     slots = await _slots([(a if i % 2 else b, 42) for i in range(5)])
-    assert slots == pytest.approx([0, 0, 0, 1, 2], abs=0.1)  # a private chat: a burst of 3, then 1/s
+    assert slots == pytest.approx([0, 0, 1, 2, 3], abs=0.1)  # a private chat: a burst of 2, then 1/s
     await a.hold(-100500, 5)  # process a met a 429 in a group
-    assert await b.reserve(-100500) == pytest.approx(5.0, abs=0.2)
+    assert await b.reserve_chat(-100500) == pytest.approx(5.0, abs=0.2)
+
+
+async def test_messages_held_back_by_their_chats_do_not_go_out_together(redis: object) -> None:
+    """A bot-wide slot is taken when the chat's turn comes, not when the message was queued: six
+    chats' third messages, all due a second later, still go out 1/10 s apart."""
+    import asyncio
+
+    limits = SendLimits(global_rate=10, global_burst=1)
+    a, b = SharedSendLimiter(redis, BOT_ID, limits), SharedSendLimiter(redis, BOT_ID, limits)
+    start = time.monotonic()
+
+    async def send(limiter: SharedSendLimiter, chat: int) -> float:
+        wait = await limiter.reserve(chat)
+        return time.monotonic() - start + wait
+
+    chats = [2000 + i for i in range(6)]
+    slots = await asyncio.gather(*(send(a if n % 2 else b, chat) for n in range(3) for chat in chats))
+    slots = sorted(slots)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
+    assert min(gaps) == pytest.approx(0.1, abs=0.03), gaps  # never two in one tenth of a second
 
 
 async def test_web_form_submissions_per_address_are_counted_across_processes(redis: object) -> None:
