@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from crm_core.models.activities import ActivityType
 from crm_core.services.activities import SUBJECT_MAX
-from crm_core.services.when import parse_when
+from crm_core.services.when import at_local, parse_time, parse_when
 
 WINDOW = 6  # the longest run of words tried as a moment ("в следующую пятницу в 3 дня")
 
@@ -86,6 +86,11 @@ def _moments(words: list[str], now: datetime, tz: ZoneInfo) -> list[tuple[int, i
         if hit is None:
             i += 1
             continue
+        at = parse_time(" ".join(words[hit[0] : hit[1]])) if found else None
+        if at is not None:
+            # "tomorrow 11:00 or 12:00": a bare time after a moment is on that moment's day
+            day = found[-1][2].astimezone(tz).date()
+            hit = (hit[0], hit[1], at_local(day, at, tz))
         found.append(hit)
         i = hit[1]
     return found

@@ -123,3 +123,15 @@ def test_other_texts_are_not_activities(text: str) -> None:
 )
 def test_kind_words(text: str, kind: str) -> None:
     assert kind_at_start(text) == ActivityType(kind)
+
+
+@pytest.mark.parametrize("now_hour", [9, 11, 18])  # the bare second time before and after its hour
+def test_a_bare_second_time_is_on_the_first_moments_day(now_hour: int) -> None:
+    now = datetime(2026, 11, 25, now_hour, 0, tzinfo=VLAD).astimezone(UTC)
+    for text in ("meeting tomorrow 11:00 or 12:00", "встреча завтра в 11 или в 12"):
+        parsed = parse_activity_text(text, now, VLAD)
+        assert parsed is not None and parsed.unclear == Unclear.TWO_TIMES
+        assert [c.astimezone(VLAD).replace(tzinfo=None) for c in parsed.choices] == [
+            datetime(2026, 11, 26, 11),
+            datetime(2026, 11, 26, 12),
+        ]
