@@ -90,6 +90,7 @@ from crm_core.models.users import (
 )
 from crm_core.models.views import (
     SavedFilter,
+    StageTotal,
 )
 
 __all__ = [
@@ -145,6 +146,7 @@ __all__ = [
     "Stage",
     "StageHistory",
     "StageSemantics",
+    "StageTotal",
     "Task",
     "TaskStatus",
     "TeamForum",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_core.models.base import Base, TimestampMixin
@@ -34,3 +34,20 @@ class SavedFilter(Base, TimestampMixin):
     conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     sort: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     is_default: Mapped[bool] = mapped_column(default=False)
+
+
+class StageTotal(Base):
+    """Live (not trashed) leads/deals per pipeline, stage, responsible and currency: how many, how
+    many have an amount, and the amounts' sum in cents. Kept by database triggers (migration 0017)
+    in the same transaction as every change of a lead or deal; the kanban reads it."""
+
+    __tablename__ = "stage_totals"
+    __table_args__ = (Index("ix_stage_totals_responsible", "responsible_id", "pipeline_id"),)
+
+    pipeline_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    stage_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    responsible_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    items: Mapped[int] = mapped_column(default=0)
+    amounted: Mapped[int] = mapped_column(default=0)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, null, or_, select
+from sqlalchemy import ColumnElement, func, literal_column, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.fields.kinds import in_id_range
@@ -33,6 +33,7 @@ from crm_core.permissions import ensure_active
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
 from crm_core.services.views import fast_visible
+from crm_core.services.views.filters import substring_candidates
 
 RANK_REF, RANK_EXACT, RANK_PREFIX, RANK_CONTAINS = 0, 1, 2, 3
 SEARCH_TYPES = (ItemType.DEAL, ItemType.LEAD, ItemType.CONTACT, ItemType.COMPANY)
@@ -68,17 +69,29 @@ def _escape(text: str) -> str:
 
 def _name_exprs(model: Any) -> tuple[list[Any], list[Any]]:
     """(indexed expressions for prefix search, expressions for contains search)."""
+    # Constants are written into the SQL, not bound: PostgreSQL's trigram indexes (migration 0017)
+    # are on these very expressions, and an expression with a parameter in it matches no index.
+    empty, space = literal_column("''"), literal_column("' '")
     if model is Contact:
-        first, last = func.coalesce(Contact.name, ""), func.coalesce(Contact.last_name, "")
+        first, last = func.coalesce(Contact.name, empty), func.coalesce(Contact.last_name, empty)
         return (
             [func.lower(Contact.name), func.lower(Contact.last_name)],
-            [func.lower(first + " " + last), func.lower(last + " " + first)],
+            [
+                func.lower(first.op("||")(space).op("||")(last)),
+                func.lower(last.op("||")(space).op("||")(first)),
+            ],
         )
     if model is Lead:
-        person = func.coalesce(Lead.name, "") + " " + func.coalesce(Lead.last_name, "")
+        person = (
+            func.coalesce(Lead.name, empty).op("||")(space).op("||")(func.coalesce(Lead.last_name, empty))
+        )
         return (
             [func.lower(Lead.title)],
-            [func.lower(Lead.title), func.lower(person), func.lower(func.coalesce(Lead.company_title, ""))],
+            [
+                func.lower(Lead.title),
+                func.lower(person),
+                func.lower(func.coalesce(Lead.company_title, empty)),
+            ],
         )
     return [func.lower(model.title)], [func.lower(model.title)]
 
@@ -200,9 +213,10 @@ async def search_items(
             model = ITEM_MODELS[item_type]
             _, contains_exprs = _name_exprs(model)
             cond = or_(*[e.like(pattern, escape="\\") for e in contains_exprs])
+            narrow = substring_candidates(dialect, model.__tablename__, model.id, lowered)
             stmt = (
                 _select_display(model)
-                .where(cond, *fast_visible(actor, model))
+                .where(cond, *narrow, *fast_visible(actor, model))
                 .order_by(model.id.desc())
                 .limit(limit)
             )
@@ -221,6 +235,7 @@ async def search_items(
                 .where(
                     Communication.kind == CommKind.PHONE,
                     Communication.normalized.like("%" + partial_digits + "%"),
+                    *substring_candidates(dialect, "communications", Communication.id, partial_digits),
                     *fast_visible(actor, model),
                 )
                 .order_by(model.id.desc())

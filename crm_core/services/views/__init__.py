@@ -2,7 +2,7 @@
 paging (paging), kanban (kanban) and saved filters (saved). Re-exports the names callers use."""
 
 from crm_core.services.views.filters import Condition, fast_visible, fields_of
-from crm_core.services.views.kanban import KanbanColumn, kanban, stage_items
+from crm_core.services.views.kanban import KanbanColumn, kanban, kanban_by_scan, stage_items
 from crm_core.services.views.paging import MAX_LIMIT, Page, count_items, list_items
 from crm_core.services.views.saved import (
     create_saved_filter,
@@ -26,6 +26,7 @@ __all__ = [
     "fast_visible",
     "fields_of",
     "kanban",
+    "kanban_by_scan",
     "list_items",
     "list_saved_filters",
     "list_with_filter",

@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, column, exists, func, literal_column, or_, select, true
+from sqlalchemy import table as table_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow, zone_of
@@ -266,10 +267,34 @@ def _comm_exists(model: Any, kind: CommKind, extra: ColumnElement[bool] | None =
     return exists().where(*cond)
 
 
+# The columns whose lowered text each table's trigram index (<table>_fts, SQLite) contains.
+FTS_FIELDS: dict[str, frozenset[str]] = {
+    "deals": frozenset({"title"}),
+    "companies": frozenset({"title"}),
+    "contacts": frozenset({"name", "last_name"}),
+    "leads": frozenset({"title", "name", "last_name", "company_title"}),
+}
+
+
+def substring_candidates(dialect: str, table: str, id_col: Any, lowered: str) -> list[ColumnElement[bool]]:
+    """On SQLite, `id_col IN (rows of table's FTS5 trigram index containing the lowered text)`:
+    a superset of the rows a lower(...) LIKE '%text%' on that table's search text matches, found
+    by index (migration 0017 keeps <table>_fts). The caller keeps its LIKE as the exact test.
+    PostgreSQL needs nothing (pg_trgm indexes serve the LIKE itself); under 3 characters no
+    trigram exists, so nothing narrows."""
+    if dialect != "sqlite" or len(lowered) < 3:
+        return []
+    fts = table_(f"{table}_fts", column("rowid"))
+    phrase = '"' + lowered.replace('"', '""') + '"'
+    match = literal_column(f"{table}_fts").op("MATCH")(phrase)
+    return [id_col.in_(select(fts.c.rowid).where(match))]
+
+
 def condition_clause(
-    item_type: ItemType, model: Any, cond: Condition, actor: User, now: datetime
+    item_type: ItemType, model: Any, cond: Condition, actor: User, now: datetime, dialect: str = ""
 ) -> ColumnElement[bool]:
-    """One condition as a SQL clause on `model`; validates field, operator and value."""
+    """One condition as a SQL clause on `model`; validates field, operator and value. `dialect`
+    lets a substring test use SQLite's trigram index."""
     from crm_core.services.communications import try_normalize_email, try_normalize_phone
 
     name, kind = canonical_field(item_type, cond.field)
@@ -299,9 +324,12 @@ def condition_clause(
             digits = "".join(c for c in text if c.isdigit())
             if not digits:
                 raise _bad(name, value)
-            return _comm_exists(model, ckind, Communication.normalized.like(f"%{digits}%"))
+            narrow = substring_candidates(dialect, "communications", Communication.id, digits)
+            return _comm_exists(model, ckind, and_(Communication.normalized.like(f"%{digits}%"), *narrow))
         pattern = _like_pattern(text)
-        return _comm_exists(model, ckind, func.lower(Communication.normalized).like(pattern, "\\"))
+        narrow = substring_candidates(dialect, "communications", Communication.id, text.lower())
+        like = func.lower(Communication.normalized).like(pattern, "\\")
+        return _comm_exists(model, ckind, and_(like, *narrow))
 
     if kind == OBSERVER:
         base = [ItemObserver.owner_type == item_type, ItemObserver.owner_id == model.id]
@@ -346,7 +374,10 @@ def condition_clause(
         text = str(value or "")
         if not text:
             raise _bad(name, value)
-        return func.lower(col).like(_like_pattern(text), escape="\\")
+        narrow = []
+        if name in FTS_FIELDS.get(model.__tablename__, ()):
+            narrow = substring_candidates(dialect, model.__tablename__, model.id, text.lower())
+        return and_(func.lower(col).like(_like_pattern(text), escape="\\"), *narrow)
     if op == "in":
         if not isinstance(value, (list, tuple, set)) or not value:
             raise _bad(name, value, "a non-empty list is needed")
@@ -404,8 +435,9 @@ def filtered(
     """The model of item_type and the WHERE clauses: what the actor sees, narrowed by the filters."""
     model = ITEM_MODELS[item_type]
     where = fast_visible(actor, model)
+    dialect = session.get_bind().dialect.name
     for cond in filters:
         if not isinstance(cond, Condition):
             cond = Condition.from_json(cond)
-        where.append(condition_clause(item_type, model, cond, actor, now))
+        where.append(condition_clause(item_type, model, cond, actor, now, dialect))
     return model, where
