@@ -9,12 +9,15 @@ and company, an email per third contact, an observer on 5% of deals; ~50 users (
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, text
@@ -154,18 +157,81 @@ async def _secondary_indexes(conn: AsyncConnection) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
+def _migration_0017() -> Any:
+    """The migration that owns the triggers and their back-fill (loaded by path: it is frozen code,
+    not a module the application imports)."""
+    path = Path(migrate.MIGRATIONS_DIR) / "versions" / "0017_view_speed.py"
+    spec = importlib.util.spec_from_file_location("crm_migration_0017", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _default(col: Any) -> Any:
+    d = col.default
+    if d is None:
+        return None
+    if d.is_scalar:
+        return d.arg
+    if d.is_callable:
+        return d.arg(None)
+    return None
+
+
 async def _batches(conn: AsyncConnection, table: Any, rows: Iterator[dict[str, Any]], batch: int) -> int:
+    """Insert through the driver itself (executemany of tuples on SQLite, COPY on PostgreSQL),
+    values passed through the columns' own bind processors: several times faster than ORM/core."""
+    dialect = conn.dialect
+    driver = (await conn.get_raw_connection()).driver_connection
+    cols: list[Any] = []
+    procs: list[Any] = []
+    sql = ""
     n = 0
     buf: list[dict[str, Any]] = []
+
+    async def flush() -> None:
+        nonlocal cols, procs, sql
+        if not cols:
+            given = set(buf[0])
+            cols = [
+                c
+                for c in table.columns
+                if c.name in given or not (c.primary_key and c.autoincrement or c.server_default is not None)
+            ]
+            procs = [c.type._cached_bind_processor(dialect) for c in cols]
+            names = ", ".join(c.name for c in cols)
+            sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(cols))})"
+        records = []
+        for r in buf:
+            rec = []
+            for c, proc in zip(cols, procs, strict=True):
+                v = r[c.name] if c.name in r else _default(c)
+                rec.append(proc(v) if proc is not None and v is not None else v)
+            records.append(tuple(rec))
+        nonlocal pending
+        if pending is not None:
+            await pending
+        # The driver writes this batch while the next one is generated.
+        if dialect.name == "sqlite":
+            pending = asyncio.ensure_future(driver.executemany(sql, records))
+        else:
+            pending = asyncio.ensure_future(
+                driver.copy_records_to_table(table.name, records=records, columns=[c.name for c in cols])
+            )
+
+    pending: asyncio.Future[Any] | None = None
     for row in rows:
         buf.append(row)
         if len(buf) >= batch:
-            await conn.execute(insert(table), buf)
+            await flush()
             n += len(buf)
             buf = []
     if buf:
-        await conn.execute(insert(table), buf)
+        await flush()
         n += len(buf)
+    if pending is not None:
+        await pending
     return n
 
 
@@ -174,6 +240,7 @@ async def fill(
 ) -> FillInfo:
     rnd = random.Random(seed)
     await migrate.upgrade(db.engine)
+    m0017 = _migration_0017()
     now = datetime.now(UTC).replace(microsecond=0)
     n_companies, n_contacts = max(rows // 10, 1), max(rows * 3 // 10, 1)
     times: dict[str, float] = {}
@@ -235,6 +302,7 @@ async def fill(
         dropped = await _secondary_indexes(conn)
         for name, _ddl in dropped:
             await conn.exec_driver_sql(f"DROP INDEX {name}")
+        await conn.run_sync(m0017.drop_triggers)
     log(f"  dropped {len(dropped)} secondary indexes for the load")
 
     def stamp(days: int = 730) -> datetime:
@@ -379,6 +447,12 @@ async def fill(
             await conn.exec_driver_sql(ddl)
     times["indexes"] = time.perf_counter() - t0
     log(f"  rebuilt {len(dropped)} indexes in {times['indexes']:.1f}s")
+    t0 = time.perf_counter()
+    async with db.engine.begin() as conn:
+        await conn.run_sync(m0017.backfill)
+        await conn.run_sync(m0017.create_triggers)
+    times["totals"] = time.perf_counter() - t0
+    log(f"  kanban totals and search indexes back-filled in {times['totals']:.1f}s")
     t0 = time.perf_counter()
     async with db.engine.connect() as conn:
         if db.is_sqlite:

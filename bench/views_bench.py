@@ -1,29 +1,37 @@
-"""Time the views on a filled database.
+"""Time the views at a large size side by side with the same views at an anchor size, in one run.
 
-    python -m bench.views_bench --rows 10000
-    DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test python -m bench.views_bench \
-        --rows 1000000 --pg-schema bench
+    python -m bench.views_bench --rows 1000000
+    DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test python -m bench.views_bench \\
+        --rows 1000000
 
-Without DATABASE_URL a temporary SQLite file is used. With --pg-schema the schema is created,
-used through `options=-csearch_path=...`, and dropped at the end (unless --keep).
+Each operation runs for an admin and for a salesperson (who sees only their own items) on a
+database of `--anchor` deals (10,000) and one of `--rows` deals; the table prints both medians and
+their ratio (the goal: at most 2x). "before" rows time the old way (aggregating the items), kept as
+the reference the fast path is checked against.
+
+Filled databases are kept and reused: SQLite files in --cache-dir, PostgreSQL schemas
+`bench_views_<rows>` (with --pg-schema PREFIX: `<PREFIX>_<rows>`); --refill rebuilds them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
 from bench.fill import FillInfo, fill
+from crm_core import migrate
 from crm_core.db import Database, is_sqlite
 from crm_core.models.items import ItemType
 from crm_core.models.users import User
@@ -31,8 +39,10 @@ from crm_core.services import views
 from crm_core.services.search import search_items
 from crm_core.services.views import Condition
 
+Case = tuple[str, Callable[[Any], Awaitable[Any]]]
 
-async def _timed(db: Database, fn: Callable[[Any], Awaitable[Any]], runs: int) -> tuple[float, float, Any]:
+
+async def _timed(db: Database, fn: Callable[[Any], Awaitable[Any]], runs: int) -> tuple[float, Any]:
     samples, result = [], None
     for _ in range(runs):
         async with db.sessionmaker() as session:
@@ -40,7 +50,7 @@ async def _timed(db: Database, fn: Callable[[Any], Awaitable[Any]], runs: int) -
             result = await fn(session)
             samples.append((time.perf_counter() - t0) * 1000)
             await session.rollback()
-    return statistics.median(samples), min(samples), result
+    return statistics.median(samples), result
 
 
 def _size(result: Any) -> str:
@@ -53,12 +63,7 @@ def _size(result: Any) -> str:
     return str(result)
 
 
-async def run(db: Database, info: FillInfo, runs: int) -> list[tuple[str, float, float, str]]:
-    async with db.sessionmaker() as s:
-        admin = await s.get(User, info.admin_id)
-        sales = await s.get(User, info.sales_id)
-    assert admin is not None and sales is not None
-    now = datetime.now(UTC)
+def cases(info: FillInfo, actor: User, now: datetime) -> list[Case]:
     stages = info.process_stage_ids[:3]
     filters = [
         Condition("stage_id", "in", stages),
@@ -66,112 +71,159 @@ async def run(db: Database, info: FillInfo, runs: int) -> list[tuple[str, float,
         Condition("created_at", "last_30_days"),
     ]
     sort = [("amount", "desc")]
-
     first: dict[str, views.Page] = {}
 
-    async def list_page(s: Any, actor: User = admin) -> views.Page:
+    async def list_page(s: Any) -> views.Page:
         page = await views.list_items(s, actor, ItemType.DEAL, filters=filters, sort=sort, limit=50, now=now)
-        first[actor.role] = page
+        first["page"] = page
         return page
 
-    async def next_page(s: Any, actor: User = admin) -> views.Page:
+    async def next_page(s: Any) -> views.Page:
+        cursor = first["page"].next_cursor
         return await views.list_items(
-            s,
-            actor,
-            ItemType.DEAL,
-            filters=filters,
-            sort=sort,
-            limit=50,
-            now=now,
-            cursor=first[actor.role].next_cursor,
+            s, actor, ItemType.DEAL, filters=filters, sort=sort, limit=50, now=now, cursor=cursor
         )
 
-    cases: list[tuple[str, Callable[[Any], Awaitable[Any]]]] = [
-        ("kanban counts, admin", lambda s: views.kanban(s, admin, info.pipeline_id)),
-        ("kanban counts, salesperson", lambda s: views.kanban(s, sales, info.pipeline_id)),
-        ("kanban all stages, admin", lambda s: views.kanban(s, admin, info.pipeline_id, include_closed=True)),
-        ("kanban column page (20), admin", lambda s: views.stage_items(s, admin, stages[0], limit=20)),
-        ("kanban column page (20), salesperson", lambda s: views.stage_items(s, sales, stages[0], limit=20)),
-        ("list: filtered+sorted page (50), admin", list_page),
-        ("list: next keyset page, admin", next_page),
+    pipe = info.pipeline_id
+    phone7 = info.sample_phone.replace(" ", "")[-7:]
+    return [
+        ("kanban counts and sums", lambda s: views.kanban(s, actor, pipe)),
+        ("kanban counts and sums (before: scan)", lambda s: views.kanban_by_scan(s, actor, pipe)),
+        ("kanban all stages", lambda s: views.kanban(s, actor, pipe, include_closed=True)),
+        ("kanban column page (20)", lambda s: views.stage_items(s, actor, stages[0], limit=20)),
+        ("list: default order page (50)", lambda s: views.list_items(s, actor, ItemType.DEAL, limit=50)),
+        ("list: filtered+sorted page (50)", list_page),
+        ("list: next keyset page", next_page),
         (
-            "list: count with same filters, admin",
-            lambda s: views.count_items(s, admin, ItemType.DEAL, filters=filters, now=now),
-        ),
-        ("list: filtered page, salesperson", lambda s: list_page(s, sales)),
-        ("list: next keyset page, salesperson", lambda s: next_page(s, sales)),
-        (
-            "list: all deals by updated_at, page @offset 1000",
+            "list: by updated_at, page @offset 1000",
             lambda s: views.list_items(
-                s, admin, ItemType.DEAL, sort=[("updated_at", "desc")], limit=50, offset=1000
+                s, actor, ItemType.DEAL, sort=[("updated_at", "desc")], limit=50, offset=1000
             ),
         ),
-        ("search: phone typed differently", lambda s: search_items(s, admin, info.sample_phone)),
-        (
-            "search: phone fragment (7 digits)",
-            lambda s: search_items(s, admin, info.sample_phone.replace(" ", "")[-7:]),
-        ),
-        ("search: name (prefix, common)", lambda s: search_items(s, admin, info.sample_last_name)),
-        ("search: name (contains, rare)", lambda s: search_items(s, admin, "hting 12")),
-        ("search: ref", lambda s: search_items(s, admin, f"D-{info.rows // 2}")),
-        ("search: name, salesperson", lambda s: search_items(s, sales, info.sample_last_name)),
+        ("search: phone typed differently", lambda s: search_items(s, actor, info.sample_phone)),
+        ("search: phone fragment (7 digits)", lambda s: search_items(s, actor, phone7)),
+        ("search: name (prefix, common)", lambda s: search_items(s, actor, info.sample_last_name)),
+        ("search: name (contains, rare)", lambda s: search_items(s, actor, "hting 12")),
+        ("search: name (contains, common)", lambda s: search_items(s, actor, "ndow roo")),
+        ("search: ref", lambda s: search_items(s, actor, f"D-{info.rows // 2}")),
     ]
-    out = []
-    for name, fn in cases:
-        med, best, result = await _timed(db, fn, runs)
-        out.append((name, med, best, _size(result)))
+
+
+async def run(db: Database, info: FillInfo, runs: int) -> dict[tuple[str, str], tuple[float, str]]:
+    async with db.sessionmaker() as s:
+        actors = {"admin": await s.get(User, info.admin_id), "salesperson": await s.get(User, info.sales_id)}
+    now = datetime.now(UTC)
+    out: dict[tuple[str, str], tuple[float, str]] = {}
+    for role, actor in actors.items():
+        assert actor is not None
+        for name, fn in cases(info, actor, now):
+            med, result = await _timed(db, fn, runs)
+            out[(name, role)] = (med, _size(result))
     return out
 
 
-def _print_table(title: str, rows: list[tuple[str, float, float, str]]) -> None:
+# --- filled databases, kept between runs ---------------------------------------------------------
+
+
+async def _info(db: Database) -> FillInfo | None:
+    async with db.engine.connect() as conn:
+        try:
+            raw = (await conn.execute(text("SELECT body FROM bench_info"))).scalar()
+        except Exception:  # noqa: BLE001 - no such table: not filled (or not finished)
+            return None
+    return FillInfo(**json.loads(raw)) if raw else None
+
+
+async def _save_info(db: Database, info: FillInfo) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE bench_info (body TEXT NOT NULL)"))
+        await conn.execute(text("INSERT INTO bench_info (body) VALUES (:b)"), {"b": json.dumps(asdict(info))})
+
+
+async def _pg_schema(url: str, schema: str, *, fresh: bool) -> None:
+    admin = Database(url)
+    try:
+        async with admin.engine.begin() as conn:
+            if fresh:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    finally:
+        await admin.dispose()
+
+
+async def filled(url: str, rows: int, args: argparse.Namespace) -> tuple[Database, FillInfo]:
+    """A database of `rows` deals: the kept one, or filled now."""
+    sqlite = not url or is_sqlite(url)
+    path = Path(args.cache_dir) / f"views_{rows}.db"
+    schema = f"{args.pg_schema}_{rows}"
+    if sqlite:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db_url = f"sqlite+aiosqlite:///{path}"
+    else:
+        await _pg_schema(url, schema, fresh=False)
+        db_url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    db = Database(db_url)
+    info = None if args.refill else await _info(db)
+    if info is not None:
+        await migrate.upgrade(db.engine)  # a database kept from an older revision
+        print(f"{rows:,} deals: reusing {db.engine.url.render_as_string(hide_password=True)}")
+        return db, info
+    await db.dispose()  # start from nothing (an earlier fill may have been interrupted)
+    if sqlite:
+        path.unlink(missing_ok=True)
+    else:
+        await _pg_schema(url, schema, fresh=True)
+    db = Database(db_url)
+    print(f"{rows:,} deals: filling {db.engine.url.render_as_string(hide_password=True)}")
+    t0 = time.perf_counter()
+    info = await fill(db, rows)
+    await _save_info(db, info)
+    print(f"  fill: {time.perf_counter() - t0:.1f}s total")
+    return db, info
+
+
+def _print_table(title: str, sizes: list[int], res: list[dict[tuple[str, str], tuple[float, str]]]) -> None:
     print(f"\n{title}")
-    print(f"{'operation':<52} {'median ms':>10} {'min ms':>9}  result")
-    print("-" * 90)
-    for name, med, best, size in rows:
-        print(f"{name:<52} {med:>10.1f} {best:>9.1f}  {size}")
+    head = f"{'operation':<42} {'actor':<12}"
+    for n in sizes:
+        head += f" {f'{n:,} ms':>13}"
+    if len(sizes) > 1:
+        head += f" {'ratio':>6}"
+    print(head + "  result (largest)")
+    print("-" * len(head + "  result (largest)"))
+    for key in res[0]:
+        line = f"{key[0]:<42} {key[1]:<12}"
+        for r in res:
+            line += f" {r[key][0]:>13.1f}"
+        if len(sizes) > 1:
+            line += f" {res[-1][key][0] / max(res[0][key][0], 0.001):>6.1f}"
+        print(f"{line}  {res[-1][key][1]}")
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    url = args.url or os.environ.get("DATABASE_URL")
-    tmp = None
-    if not url:
-        tmp = tempfile.mkdtemp(prefix="crm_bench_")
-        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-    admin_db = None
-    if args.pg_schema and not is_sqlite(url):
-        admin_db = Database(url)
-        async with admin_db.engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{args.pg_schema}" CASCADE'))
-            await conn.execute(text(f'CREATE SCHEMA "{args.pg_schema}"'))
-        url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{args.pg_schema}"
-    db = Database(url)
-    try:
-        print(f"database: {db.engine.url.render_as_string(hide_password=True)}  rows: {args.rows:,}")
-        t0 = time.perf_counter()
-        info = await fill(db, args.rows)
-        print(f"fill: {time.perf_counter() - t0:.1f}s total")
-        rows = await run(db, info, args.runs)
-        _print_table(f"{db.engine.dialect.name}, {args.rows:,} deals, median of {args.runs} runs", rows)
-    finally:
-        await db.dispose()
-        if admin_db is not None:
-            if not args.keep:
-                async with admin_db.engine.begin() as conn:
-                    await conn.execute(text(f'DROP SCHEMA IF EXISTS "{args.pg_schema}" CASCADE'))
-            await admin_db.dispose()
-        if tmp and not args.keep:
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
+    url = args.url or os.environ.get("DATABASE_URL") or ""
+    sizes = sorted({args.anchor, args.rows})
+    results = []
+    name = "sqlite"
+    for n in sizes:
+        db, info = await filled(url, n, args)
+        name = db.engine.dialect.name
+        try:
+            results.append(await run(db, info, args.runs))
+        finally:
+            await db.dispose()
+    _print_table(f"{name}: median of {args.runs} runs; ratio = {sizes[-1]:,} / {sizes[0]:,}", sizes, results)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rows", type=int, default=10_000, help="number of deals (others proportional)")
+    p.add_argument("--rows", type=int, default=1_000_000, help="number of deals (others proportional)")
+    p.add_argument("--anchor", type=int, default=10_000, help="the size the ratio is taken against")
     p.add_argument("--runs", type=int, default=5, help="timed runs per operation (median reported)")
-    p.add_argument("--url", help="database URL (default: DATABASE_URL, else a temporary SQLite file)")
-    p.add_argument("--pg-schema", help="PostgreSQL: create this schema, run in it, drop it afterwards")
-    p.add_argument("--keep", action="store_true", help="keep the database / schema")
+    p.add_argument("--url", help="database URL (default: DATABASE_URL, else SQLite files in --cache-dir)")
+    p.add_argument("--cache-dir", default="/tmp/crm_views_bench", help="where SQLite databases are kept")
+    p.add_argument("--pg-schema", default="bench_views", help="PostgreSQL: prefix of the kept schemas")
+    p.add_argument("--refill", action="store_true", help="fill again instead of reusing")
     asyncio.run(main_async(p.parse_args()))
 
 

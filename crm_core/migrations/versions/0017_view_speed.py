@@ -79,6 +79,25 @@ PG_TRGM = [
 ]
 
 
+# A salesperson's (or head's) pages read their own rows in the page's order from these, instead
+# of sorting everything they own: (name, table, PostgreSQL keys, SQLite keys).
+OWNER_INDEXES: list[tuple[str, str, str, str]] = []
+for _t in STAGED:
+    OWNER_INDEXES += [
+        (
+            f"ix_{_t}_resp_stage_order",
+            _t,
+            "responsible_id, stage_id, focused_at DESC NULLS LAST, last_activity_at DESC NULLS LAST, id DESC",
+            "responsible_id, stage_id, focused_at, last_activity_at, id",
+        ),
+        (f"ix_{_t}_resp_amount", _t, "responsible_id, amount, id", "responsible_id, amount, id"),
+    ]
+for _t in (*STAGED, "contacts", "companies"):
+    OWNER_INDEXES.append(
+        (f"ix_{_t}_resp_updated", _t, "responsible_id, updated_at, id", "responsible_id, updated_at, id")
+    )
+
+
 def _cents(row: str, pg: bool) -> str:
     if pg:
         return f"coalesce(round({row}.amount * 100)::bigint, 0)"
@@ -236,6 +255,8 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_stage_totals_responsible", "stage_totals", ["responsible_id", "pipeline_id"])
+    for name, table, pg_keys, sqlite_keys in OWNER_INDEXES:
+        conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({pg_keys if pg else sqlite_keys})")
     if pg:
         conn.exec_driver_sql(PG_FUNCTION)
         has_trgm = conn.exec_driver_sql(
@@ -264,5 +285,7 @@ def downgrade() -> None:
     else:
         for t in FTS_TEXT:
             conn.exec_driver_sql(f"DROP TABLE {t}_fts")
+    for name, _table, _pg, _sqlite in OWNER_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX {name}")
     op.drop_index("ix_stage_totals_responsible", table_name="stage_totals")
     op.drop_table("stage_totals")
