@@ -3,7 +3,8 @@
 Matches, best first: an exact ref ("D-7"), an exact phone (typed any way, compared in E.164) or
 email (any case), a name/title starting with the text, a name/title containing it (and a phone
 containing at least 5 typed digits). Prefix matches use the lower(...) indexes; the contains scan
-only runs when the better matches did not fill the page.
+only runs when the better matches did not fill the page, read through trigram indexes (pg_trgm on
+PostgreSQL, FTS5 tables on SQLite; migration 0017) that only narrow: the LIKE stays the test.
 
 A hit says which stage a lead/deal is on by the stage's code and literal name, not in words: the
 caller names it in the reader's language (stage names are the bot's catalogs, not crm_core's).
@@ -29,11 +30,11 @@ from crm_core.models.items import (
     Stage,
 )
 from crm_core.models.users import User
-from crm_core.permissions import ensure_active
+from crm_core.permissions import ensure_active, visible_clause
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
 from crm_core.services.views import fast_visible
-from crm_core.services.views.filters import substring_candidates
+from crm_core.services.views.filters import substring_candidates, trigram_index
 
 RANK_REF, RANK_EXACT, RANK_PREFIX, RANK_CONTAINS = 0, 1, 2, 3
 SEARCH_TYPES = (ItemType.DEAL, ItemType.LEAD, ItemType.CONTACT, ItemType.COMPANY)
@@ -155,7 +156,7 @@ async def search_items(
         model = ITEM_MODELS[parsed[0]]
         row = (
             await session.execute(
-                _select_display(model).where(model.id == parsed[1], *fast_visible(actor, model))
+                _select_display(model).where(model.id == parsed[1], visible_clause(actor, model))
             )
         ).first()
         if row:  # a typed ref is unambiguous: no need to scan names for "d-7"
@@ -184,7 +185,7 @@ async def search_items(
                     Communication,
                     (Communication.owner_type == item_type) & (Communication.owner_id == model.id),
                 )
-                .where(Communication.kind == kind, cond, *fast_visible(actor, model))
+                .where(Communication.kind == kind, cond, visible_clause(actor, model))
                 .order_by(model.id.desc())
                 .limit(limit)
             )
@@ -201,7 +202,7 @@ async def search_items(
         cond = or_(*[_prefix_cond(e, lowered, dialect) for e in prefix_exprs])
         stmt = (
             _select_display(model)
-            .where(cond, *fast_visible(actor, model))
+            .where(cond, visible_clause(actor, model))
             .order_by(model.id.desc())
             .limit(limit)
         )
@@ -213,13 +214,19 @@ async def search_items(
             model = ITEM_MODELS[item_type]
             _, contains_exprs = _name_exprs(model)
             cond = or_(*[e.like(pattern, escape="\\") for e in contains_exprs])
-            narrow = substring_candidates(dialect, model.__tablename__, model.id, lowered)
-            stmt = (
-                _select_display(model)
-                .where(cond, *narrow, *fast_visible(actor, model))
-                .order_by(model.id.desc())
-                .limit(limit)
-            )
+            # Read by the trigram index, each candidate's access is checked on its own; under
+            # three characters no index helps and a non-admin's own rows are read instead.
+            access = [visible_clause(actor, model)] if len(lowered) >= 3 else fast_visible(actor, model)
+            stmt = _select_display(model).where(cond, *access).limit(limit)
+            fts = trigram_index(dialect, model.__tablename__, lowered)
+            if fts is None:
+                stmt = stmt.order_by(model.id.desc())
+            else:  # SQLite: the index read newest first (rowid = id), stopping at the page's end
+                stmt = (
+                    stmt.join(fts[0], fts[0].c.rowid == model.id)
+                    .where(fts[1])
+                    .order_by(fts[0].c.rowid.desc())
+                )
             for row in (await session.execute(stmt)).all():
                 add(_hit(item_type, row, RANK_CONTAINS, "name"))
     if partial_digits and len(hits) < limit and not (comm is not None and hits):
@@ -236,7 +243,7 @@ async def search_items(
                     Communication.kind == CommKind.PHONE,
                     Communication.normalized.like("%" + partial_digits + "%"),
                     *substring_candidates(dialect, "communications", Communication.id, partial_digits),
-                    *fast_visible(actor, model),
+                    visible_clause(actor, model),
                 )
                 .order_by(model.id.desc())
                 .limit(limit)

@@ -276,17 +276,25 @@ FTS_FIELDS: dict[str, frozenset[str]] = {
 }
 
 
-def substring_candidates(dialect: str, table: str, id_col: Any, lowered: str) -> list[ColumnElement[bool]]:
-    """On SQLite, `id_col IN (rows of table's FTS5 trigram index containing the lowered text)`:
-    a superset of the rows a lower(...) LIKE '%text%' on that table's search text matches, found
-    by index (migration 0017 keeps <table>_fts). The caller keeps its LIKE as the exact test.
-    PostgreSQL needs nothing (pg_trgm indexes serve the LIKE itself); under 3 characters no
-    trigram exists, so nothing narrows."""
+def trigram_index(dialect: str, table: str, lowered: str) -> tuple[Any, ColumnElement[bool]] | None:
+    """On SQLite, `table`'s FTS5 trigram index (migration 0017 keeps <table>_fts: rowid = the
+    row's id, body = its lowered search text) and the MATCH of the rows whose text contains
+    `lowered`: a superset of the rows a lower(...) LIKE '%text%' on that text matches. None on
+    PostgreSQL (pg_trgm indexes serve the LIKE itself) and under 3 characters (no trigram)."""
     if dialect != "sqlite" or len(lowered) < 3:
-        return []
+        return None
     fts = table_(f"{table}_fts", column("rowid"))
     phrase = '"' + lowered.replace('"', '""') + '"'
-    match = literal_column(f"{table}_fts").op("MATCH")(phrase)
+    return fts, literal_column(f"{table}_fts").op("MATCH")(phrase)
+
+
+def substring_candidates(dialect: str, table: str, id_col: Any, lowered: str) -> list[ColumnElement[bool]]:
+    """`id_col IN (trigram_index candidates)`, or nothing where there is no such index. The caller
+    keeps its LIKE as the exact test."""
+    index = trigram_index(dialect, table, lowered)
+    if index is None:
+        return []
+    fts, match = index
     return [id_col.in_(select(fts.c.rowid).where(match))]
 
 
@@ -429,15 +437,41 @@ def fast_visible(actor: User, model: Any, item_type: ItemType | None = None) -> 
     return [clause, model.id.in_(union(*parts))]
 
 
+def visible_parts(
+    actor: User, model: Any, item_type: ItemType | None = None
+) -> list[list[ColumnElement[bool]]]:
+    """The rows of `model` the actor may see as disjoint parts (each a list of WHERE clauses), each
+    of which an index on responsible_id can read in a page's order: an admin's one part; for
+    others, the rows whose responsible is theirs (their own, a head's team) and the rows they
+    observe whose responsible is not. visible_clause is in every part: it stays the authority."""
+    from crm_core.models.users import Role
+
+    item_type = item_type or model.ITEM_TYPE
+    clause = visible_clause(actor, model, item_type)
+    if not actor.is_active or actor.role == Role.ADMIN:
+        return [[clause]]
+    mine: ColumnElement[bool] = model.responsible_id == actor.id
+    theirs: ColumnElement[bool] = model.responsible_id != actor.id
+    if actor.role == Role.HEAD and actor.department_id is not None:
+        team = select(User.id).where(User.department_id == actor.department_id).scalar_subquery()
+        mine = or_(mine, model.responsible_id.in_(team))
+        theirs = and_(theirs, model.responsible_id.not_in(team))
+    observed = select(ItemObserver.owner_id).where(
+        ItemObserver.user_id == actor.id, ItemObserver.owner_type == item_type
+    )
+    return [[clause, mine], [clause, model.id.in_(observed), theirs]]
+
+
 def filtered(
     session: AsyncSession, actor: User, item_type: ItemType, filters: Sequence[Condition], now: datetime
-) -> tuple[Any, list[ColumnElement[bool]]]:
-    """The model of item_type and the WHERE clauses: what the actor sees, narrowed by the filters."""
+) -> tuple[Any, list[ColumnElement[bool]], list[list[ColumnElement[bool]]]]:
+    """The model of item_type, the filters' WHERE clauses and the parts of what the actor sees
+    (visible_parts): the rows listed are those matching the clauses in any of the parts."""
     model = ITEM_MODELS[item_type]
-    where = fast_visible(actor, model)
+    where: list[ColumnElement[bool]] = []
     dialect = session.get_bind().dialect.name
     for cond in filters:
         if not isinstance(cond, Condition):
             cond = Condition.from_json(cond)
         where.append(condition_clause(item_type, model, cond, actor, now, dialect))
-    return model, where
+    return model, where, visible_parts(actor, model, item_type)

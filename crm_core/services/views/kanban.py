@@ -23,7 +23,7 @@ from crm_core.models.items import (
 from crm_core.models.users import Role, User
 from crm_core.models.views import StageTotal
 from crm_core.permissions import ensure_active
-from crm_core.services.views.filters import fast_visible
+from crm_core.services.views.filters import fast_visible, visible_parts
 from crm_core.services.views.paging import Page, fetch_page, sort_keys
 
 
@@ -176,7 +176,7 @@ async def stage_items(
     item_type = ItemType(pipeline.entity_type)
     model = ITEM_MODELS[item_type]
     keys = sort_keys(item_type, STAGE_ORDER, STAGE_ORDER)
-    where = [model.stage_id == stage_id, *fast_visible(actor, model)]
+    where = [model.stage_id == stage_id]
     return await fetch_page(
         session,
         item_type,
@@ -187,4 +187,5 @@ async def stage_items(
         cursor=cursor,
         offset=offset,
         with_total=with_total,
+        parts=visible_parts(actor, model),
     )

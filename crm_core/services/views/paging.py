@@ -15,8 +15,9 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import ValidationFailed
@@ -184,19 +185,38 @@ async def fetch_page(
     cursor: str | None,
     offset: int | None,
     with_total: bool,
+    parts: list[list[ColumnElement[bool]]] | None = None,
 ) -> Page:
-    """One page of `model` rows matching `where`, ordered by `keys`, after `cursor` or from `offset`."""
+    """One page of `model` rows matching `where` and any one of the disjoint `parts` (what the
+    actor sees: visible_parts), ordered by `keys`, after `cursor` or from `offset`. With several
+    parts each is read in the page's order up to the page's end (an index on responsible_id
+    serves a salesperson's own rows) and the pieces are merged: no part is read past the page."""
     limit = _check_limit(limit)
     if cursor and offset:
         raise ValidationFailed("give a cursor or an offset, not both", field="cursor")
+    if offset and offset < 0:
+        raise ValidationFailed("offset must be >= 0", field="offset", value=offset)
+    parts = parts or [[]]
     dialect = session.get_bind().dialect.name
-    stmt: Select[Any] = select(model).where(*where)
-    if cursor:
-        stmt = stmt.where(_after(model, keys, decode_cursor(item_type, keys, cursor)))
-    stmt = stmt.order_by(*_order_by(model, keys, dialect)).limit(limit + 1)
+    after = [_after(model, keys, decode_cursor(item_type, keys, cursor))] if cursor else []
+    if len(parts) == 1:
+        source: Any = model
+        stmt: Select[Any] = select(model).where(*where, *parts[0], *after)
+    else:
+        upto = min(limit + 1 + (offset or 0), MAX_ROWS)
+        pieces = [
+            select(model.__table__)
+            .where(*where, *part, *after)
+            .order_by(*_order_by(model, keys, dialect))
+            .limit(upto)
+            .subquery()
+            for part in parts
+        ]
+        merged = union_all(*[select(*piece.c) for piece in pieces]).subquery("visible")
+        source = aliased(model, merged)
+        stmt = select(source)
+    stmt = stmt.order_by(*_order_by(source, keys, dialect)).limit(limit + 1)
     if offset:
-        if offset < 0:
-            raise ValidationFailed("offset must be >= 0", field="offset", value=offset)
         stmt = stmt.offset(offset)
     rows = list((await session.scalars(stmt)).all())
     more = len(rows) > limit
@@ -204,8 +224,27 @@ async def fetch_page(
     next_cursor = encode_cursor(item_type, keys, rows[-1]) if more and rows else None
     total = None
     if with_total:
-        total = int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+        total = await count_rows(session, model, where, parts)
     return Page(rows, next_cursor, total, None if cursor else (offset or 0))
+
+
+MAX_ROWS = 2**63 - 1  # a forged offset must not overflow a part's LIMIT on PostgreSQL
+
+
+async def count_rows(
+    session: AsyncSession,
+    model: Any,
+    where: list[ColumnElement[bool]],
+    parts: list[list[ColumnElement[bool]]],
+) -> int:
+    """How many rows match `where` and one of the disjoint `parts`: one statement."""
+    counts = [
+        select(func.count()).select_from(model).where(*where, *part).scalar_subquery() for part in parts
+    ]
+    total = counts[0]
+    for c in counts[1:]:
+        total = total + c
+    return int(await session.scalar(select(total)) or 0)
 
 
 DEFAULT_SORT: dict[ItemType, list[tuple[str, str]]] = {
@@ -235,7 +274,7 @@ async def list_items(
     ensure_active(actor)
     item_type = ItemType(item_type)
     now = ensure_utc(now) if now else utcnow()
-    model, where = filtered(session, actor, item_type, filters, now)
+    model, where, parts = filtered(session, actor, item_type, filters, now)
     keys = sort_keys(item_type, sort, DEFAULT_SORT[item_type])
     return await fetch_page(
         session,
@@ -247,6 +286,7 @@ async def list_items(
         cursor=cursor,
         offset=offset,
         with_total=with_total,
+        parts=parts,
     )
 
 
@@ -262,5 +302,5 @@ async def count_items(
     ensure_active(actor)
     item_type = ItemType(item_type)
     now = ensure_utc(now) if now else utcnow()
-    model, where = filtered(session, actor, item_type, filters, now)
-    return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+    model, where, parts = filtered(session, actor, item_type, filters, now)
+    return await count_rows(session, model, where, parts)
