@@ -149,6 +149,15 @@ def _sqlite_triggers() -> list[str]:
     return out
 
 
+_PG_ADD = (
+    f"INSERT INTO stage_totals ({KEY}, items, amounted, amount_cents) "
+    "VALUES (NEW.pipeline_id, NEW.stage_id, NEW.responsible_id, NEW.currency, 1, "
+    f"(NEW.amount IS NOT NULL)::int, {_cents('NEW', True)}) "
+    f"ON CONFLICT ({KEY}) DO UPDATE SET items = stage_totals.items + 1, "
+    "amounted = stage_totals.amounted + excluded.amounted, "
+    "amount_cents = stage_totals.amount_cents + excluded.amount_cents;"
+)
+
 PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION stage_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -159,12 +168,7 @@ BEGIN
     -- deadlock on each other's rows.
     IF sub AND add AND (OLD.pipeline_id, OLD.stage_id, OLD.responsible_id, OLD.currency)
             > (NEW.pipeline_id, NEW.stage_id, NEW.responsible_id, NEW.currency) THEN
-        INSERT INTO stage_totals ({KEY}, items, amounted, amount_cents)
-        VALUES (NEW.pipeline_id, NEW.stage_id, NEW.responsible_id, NEW.currency, 1,
-                (NEW.amount IS NOT NULL)::int, {_cents("NEW", True)})
-        ON CONFLICT ({KEY}) DO UPDATE SET items = stage_totals.items + 1,
-            amounted = stage_totals.amounted + excluded.amounted,
-            amount_cents = stage_totals.amount_cents + excluded.amount_cents;
+        {_PG_ADD}
         add := false;
     END IF;
     IF sub THEN
@@ -174,12 +178,7 @@ BEGIN
             AND responsible_id = OLD.responsible_id AND currency = OLD.currency;
     END IF;
     IF add THEN
-        INSERT INTO stage_totals ({KEY}, items, amounted, amount_cents)
-        VALUES (NEW.pipeline_id, NEW.stage_id, NEW.responsible_id, NEW.currency, 1,
-                (NEW.amount IS NOT NULL)::int, {_cents("NEW", True)})
-        ON CONFLICT ({KEY}) DO UPDATE SET items = stage_totals.items + 1,
-            amounted = stage_totals.amounted + excluded.amounted,
-            amount_cents = stage_totals.amount_cents + excluded.amount_cents;
+        {_PG_ADD}
     END IF;
     RETURN NULL;
 END $$
