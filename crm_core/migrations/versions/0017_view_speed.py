@@ -90,7 +90,14 @@ for _t in STAGED:
             "responsible_id, stage_id, focused_at DESC NULLS LAST, last_activity_at DESC NULLS LAST, id DESC",
             "responsible_id, stage_id, focused_at, last_activity_at, id",
         ),
-        (f"ix_{_t}_resp_amount", _t, "responsible_id, amount, id", "responsible_id, amount, id"),
+        # PostgreSQL puts NULLs first in DESC order; the lists want them last (SQLite's own order).
+        (
+            f"ix_{_t}_resp_amount",
+            _t,
+            "responsible_id, amount DESC NULLS LAST, id DESC",
+            "responsible_id, amount, id",
+        ),
+        (f"ix_{_t}_amount_desc", _t, "amount DESC NULLS LAST, id DESC", ""),
     ]
 for _t in (*STAGED, "contacts", "companies"):
     OWNER_INDEXES.append(
@@ -255,7 +262,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_stage_totals_responsible", "stage_totals", ["responsible_id", "pipeline_id"])
     for name, table, pg_keys, sqlite_keys in OWNER_INDEXES:
-        conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({pg_keys if pg else sqlite_keys})")
+        if pg or sqlite_keys:  # "": the other order is native to SQLite already
+            conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({pg_keys if pg else sqlite_keys})")
     if pg:
         conn.exec_driver_sql(PG_FUNCTION)
         has_trgm = conn.exec_driver_sql(
@@ -285,6 +293,6 @@ def downgrade() -> None:
         for t in FTS_TEXT:
             conn.exec_driver_sql(f"DROP TABLE {t}_fts")
     for name, _table, _pg, _sqlite in OWNER_INDEXES:
-        conn.exec_driver_sql(f"DROP INDEX {name}")
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
     op.drop_index("ix_stage_totals_responsible", table_name="stage_totals")
     op.drop_table("stage_totals")
