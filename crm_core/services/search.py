@@ -128,6 +128,21 @@ def _hit(item_type: ItemType, row: Any, rank: int, matched_by: str, matched: str
     )  # fmt: skip
 
 
+def _name_query(model: Any, cond: Any, actor: User, lowered: str, dialect: str, limit: int) -> Any:
+    """The newest `limit` rows matching a name condition the actor may see. On SQLite the
+    trigram index (every prefix or contains match is in it) is read newest first (rowid = id)
+    and the reading stops at the page's end: a common name costs no more than a rare one. Each
+    candidate's access is checked on its own; under three characters no index helps and a
+    non-admin's own rows are read instead."""
+    access = [visible_clause(actor, model)] if len(lowered) >= 3 else fast_visible(actor, model)
+    stmt = _select_display(model).where(cond, *access).limit(limit)
+    fts = trigram_index(dialect, model.__tablename__, lowered)
+    if fts is None:
+        return stmt.order_by(model.id.desc())
+    table, match = fts
+    return stmt.join(table, table.c.rowid == model.id).where(match).order_by(table.c.rowid.desc())
+
+
 async def search_items(
     session: AsyncSession,
     actor: User,
@@ -200,13 +215,7 @@ async def search_items(
         model = ITEM_MODELS[item_type]
         prefix_exprs, _ = _name_exprs(model)
         cond = or_(*[_prefix_cond(e, lowered, dialect) for e in prefix_exprs])
-        stmt = (
-            _select_display(model)
-            .where(cond, visible_clause(actor, model))
-            .order_by(model.id.desc())
-            .limit(limit)
-        )
-        for row in (await session.execute(stmt)).all():
+        for row in (await session.execute(_name_query(model, cond, actor, lowered, dialect, limit))).all():
             add(_hit(item_type, row, RANK_PREFIX, "name"))
     if len(hits) < limit:
         pattern = "%" + _escape(lowered) + "%"
@@ -214,20 +223,9 @@ async def search_items(
             model = ITEM_MODELS[item_type]
             _, contains_exprs = _name_exprs(model)
             cond = or_(*[e.like(pattern, escape="\\") for e in contains_exprs])
-            # Read by the trigram index, each candidate's access is checked on its own; under
-            # three characters no index helps and a non-admin's own rows are read instead.
-            access = [visible_clause(actor, model)] if len(lowered) >= 3 else fast_visible(actor, model)
-            stmt = _select_display(model).where(cond, *access).limit(limit)
-            fts = trigram_index(dialect, model.__tablename__, lowered)
-            if fts is None:
-                stmt = stmt.order_by(model.id.desc())
-            else:  # SQLite: the index read newest first (rowid = id), stopping at the page's end
-                stmt = (
-                    stmt.join(fts[0], fts[0].c.rowid == model.id)
-                    .where(fts[1])
-                    .order_by(fts[0].c.rowid.desc())
-                )
-            for row in (await session.execute(stmt)).all():
+            for row in (
+                await session.execute(_name_query(model, cond, actor, lowered, dialect, limit))
+            ).all():
                 add(_hit(item_type, row, RANK_CONTAINS, "name"))
     if partial_digits and len(hits) < limit and not (comm is not None and hits):
         for item_type in types:
