@@ -271,8 +271,15 @@ def upgrade() -> None:
         ).scalar()
         if has_trgm:  # without it the searches scan, as before
             conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            # Named with its schema: the extension may live in one outside the search_path.
+            where = conn.exec_driver_sql(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                "WHERE e.extname = 'pg_trgm'"
+            ).scalar_one()
             for name, table, expr in PG_TRGM:
-                conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} USING gin (({expr}) gin_trgm_ops)")
+                conn.exec_driver_sql(
+                    f'CREATE INDEX {name} ON {table} USING gin (({expr}) "{where}".gin_trgm_ops)'
+                )
     else:
         for t in FTS_TEXT:
             conn.exec_driver_sql(
