@@ -144,6 +144,20 @@ async def _pg_schema(url: str, schema: str, *, fresh: bool) -> None:
     admin = Database(url)
     try:
         async with admin.engine.begin() as conn:
+            # pg_trgm lives in public: in a kept schema, dropping that schema would drop it (and
+            # with it the other schemas' trigram indexes).
+            place = (
+                await conn.execute(
+                    text(
+                        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                        "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+                    )
+                )
+            ).scalar()
+            if place is None:
+                await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+            elif place != "public":
+                await conn.execute(text("ALTER EXTENSION pg_trgm SET SCHEMA public"))
             if fresh:
                 await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
