@@ -22,6 +22,7 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.methods.base import Response
 from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, ErrorEvent
 
+from bot.group_sends import GroupSendLog
 from bot.http_server import HealthChecks, HttpServer, Webhook
 from bot.metrics import SendMetrics, UpdateMetrics
 from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
@@ -91,7 +92,7 @@ def build_dispatcher(
     )
     dp.update.outer_middleware(UpdateMetrics())  # first: times and counts everything below
     dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
-    dp.update.outer_middleware(RoomEffectsMiddleware())  # deal rooms: no echo, topics closed/reopened
+    dp.update.outer_middleware(RoomEffectsMiddleware())  # deal rooms: no echo into the room
     dp.update.outer_middleware(OpenCardMiddleware())  # remembers the card a person has open
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
     form_commands.register(dp)  # a command typed into a form leaves it
@@ -192,6 +193,10 @@ class BotApp:
             config=delivery,
             item_chats=ItemRooms(),  # deal rooms that opted in get their item's reminders
         )
+        room_feed.config.chat_gap = settings.room_chat_gap_seconds
+        if self.scheduler.engine is not None:
+            # Replies in a group use up its 20 a minute too: deliveries there wait behind them.
+            bot.session.middleware(GroupSendLog(self.scheduler.engine.group_windows))
         if settings.secret_key is not None:
             add_mail_job(
                 self.scheduler,

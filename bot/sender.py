@@ -41,22 +41,42 @@ class TelegramSender:
             message = await self.bot.send_message(
                 chat_id, html, reply_markup=markup, message_thread_id=thread_id
             )
-        except TelegramRetryAfter as exc:
-            return DeliveryResult(
-                DeliveryStatus.RETRY_AFTER, retry_after=float(exc.retry_after), detail=exc.message
-            )
-        except TelegramMigrateToChat as exc:
-            return DeliveryResult(
-                DeliveryStatus.MIGRATED, migrate_to_chat_id=exc.migrate_to_chat_id, detail=exc.message
-            )
-        except TelegramForbiddenError as exc:
-            return DeliveryResult(DeliveryStatus.UNDELIVERABLE, detail=exc.message)
-        except TelegramBadRequest as exc:
-            if "chat not found" in exc.message.lower():
-                return DeliveryResult(DeliveryStatus.UNDELIVERABLE, detail=exc.message)
-            return DeliveryResult(DeliveryStatus.REJECTED, detail=exc.message)
-        except TelegramNotFound as exc:
-            return DeliveryResult(DeliveryStatus.UNDELIVERABLE, detail=exc.message)
-        except (TelegramServerError, TelegramNetworkError, TimeoutError, OSError) as exc:
-            return DeliveryResult(DeliveryStatus.TEMPORARY, detail=str(exc))
+        except Exception as exc:  # noqa: BLE001 - mapped to an outcome
+            return _failure(exc)
         return DeliveryResult(DeliveryStatus.SENT, message_id=message.message_id)
+
+    async def set_topic_state(self, chat_id: int, thread_id: int, *, closed: bool) -> DeliveryResult:
+        call = self.bot.close_forum_topic if closed else self.bot.reopen_forum_topic
+        try:
+            await call(chat_id, thread_id)
+        except TelegramBadRequest as exc:
+            # Telegram's answer when the topic already is in that state: what we wanted is done.
+            if "TOPIC_NOT_MODIFIED" in exc.message.upper():
+                return DeliveryResult(DeliveryStatus.SENT, detail=exc.message)
+            return _failure(exc)
+        except Exception as exc:  # noqa: BLE001 - mapped to an outcome
+            return _failure(exc)
+        return DeliveryResult(DeliveryStatus.SENT)
+
+
+def _failure(exc: Exception) -> DeliveryResult:
+    """Telegram's refusal (or a network failure) as the outcome the scheduler acts on; anything
+    else is raised again (the engine logs it and retries)."""
+    if isinstance(exc, TelegramRetryAfter):
+        return DeliveryResult(
+            DeliveryStatus.RETRY_AFTER, retry_after=float(exc.retry_after), detail=exc.message
+        )
+    if isinstance(exc, TelegramMigrateToChat):
+        return DeliveryResult(
+            DeliveryStatus.MIGRATED, migrate_to_chat_id=exc.migrate_to_chat_id, detail=exc.message
+        )
+    if isinstance(exc, TelegramForbiddenError | TelegramNotFound):
+        return DeliveryResult(DeliveryStatus.UNDELIVERABLE, detail=exc.message)
+    if isinstance(exc, TelegramBadRequest):
+        gone = "chat not found" in exc.message.lower()
+        return DeliveryResult(
+            DeliveryStatus.UNDELIVERABLE if gone else DeliveryStatus.REJECTED, detail=exc.message
+        )
+    if isinstance(exc, TelegramServerError | TelegramNetworkError | TimeoutError | OSError):
+        return DeliveryResult(DeliveryStatus.TEMPORARY, detail=str(exc))
+    raise exc

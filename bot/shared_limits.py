@@ -68,7 +68,7 @@ class SendLimits:
     # One less than Telegram's burst of 3: Telegram counts from when a message arrives, we from when
     # it was reserved, and a first message that arrives late would otherwise leave no room for jitter.
     private_burst: float = 2.0
-    group_rate: float = 20 / 60
+    group_rate: float = 17 / 60  # with the burst, at most 20 in any minute (Telegram's limit)
     group_burst: float = 3.0
     max_wait: float = 60.0  # never sleep longer than this for one message
 

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     form_max_bytes: int = Field(16_384, ge=256)
     form_rate_per_minute: int = Field(10, ge=1)
     room_summary_seconds: float = Field(5.0, ge=0)  # a deal room's events within this make one message
+    room_chat_gap_seconds: float = Field(4.0, ge=0)  # between two summaries to one group (15 a minute)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -1,21 +1,18 @@
-"""Around every update: events caused from inside a room are not echoed back to it, and what
-crm_core noted for Telegram (close or reopen a forum topic when an item is won, lost, reopened or
-trashed) is carried out once the handler is done."""
+"""Around every update: events caused from inside a room are not echoed back to it.
+
+(Closing or reopening a won, lost or reopened item's forum topic is not done here: crm_core writes
+it to the outbox with the change, and the delivery engine carries it out.)"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
 from crm_core.services import room_feed
 from crm_core.services import rooms as rooms_service
-
-log = logging.getLogger(__name__)
 
 
 def _where(update: Update) -> tuple[int, int | None] | None:
@@ -40,24 +37,9 @@ class RoomEffectsMiddleware(BaseMiddleware):
         session = data.get("session")
         if session is None or not isinstance(event, Update):
             return await handler(event, data)
-        room_id = None
         where = _where(event)
-        if where is not None:
-            room = await rooms_service.room_in_chat(session, *where)
-            room_id = room.id if room is not None else None
-        with room_feed.collecting_effects() as effects, room_feed.acting_in_room(room_id):
-            result = await handler(event, data)
-        if effects:
-            await apply(data["bot"], effects)
-        return result
-
-
-async def apply(bot: Bot, effects: list[room_feed.TopicEffect]) -> None:
-    for effect in effects:
-        try:
-            if effect.close:
-                await bot.close_forum_topic(effect.chat_id, effect.thread_id)
-            else:
-                await bot.reopen_forum_topic(effect.chat_id, effect.thread_id)
-        except TelegramAPIError as exc:
-            log.warning("topic %s/%s: %s", effect.chat_id, effect.thread_id, exc)
+        if where is None:
+            return await handler(event, data)
+        room = await rooms_service.room_in_chat(session, *where)
+        with room_feed.acting_in_room(room.id if room is not None else None):
+            return await handler(event, data)

@@ -19,7 +19,7 @@ from handlers.callbacks import CardAction, CardCB, MenuCB
 from handlers.card_render import card_screen, user_name
 from handlers.render import esc, truncate
 from handlers.texts import Translator
-from handlers.timeline_events import event_summary, event_user_ids
+from handlers.timeline_events import activity_label, event_summary, event_user_ids, short_time
 from scheduler.ports import OutgoingMessage
 
 TITLE_LIMIT = 120
@@ -74,19 +74,24 @@ async def _events(
             select(TimelineEvent).where(TimelineEvent.id.in_(ids)).order_by(TimelineEvent.id)
         )
     )
-    if not events:
+    overdue = [o for o in payload.get("overdue") or [] if isinstance(o, dict)]
+    if not events and not overdue:
         return []
     names = await users_by_id(session, list(event_user_ids(events)))
     reader = User(language=tr.language, timezone=user.timezone)  # the room's language, a person's zone
     lines = []
-    for event in events[:LINES_SHOWN]:
+    for event in events:
         who = user_name(names.get(event.author_id)) if event.author_id else "🤖"
         lines.append(f"• {who}: {event_summary(tr, event, names, reader, excerpt=200)}")
-    if len(events) > LINES_SHOWN:
-        lines.append(tr("rooms.feed.more", count=len(events) - LINES_SHOWN))
+    for o in overdue:
+        when = short_time(o.get("deadline"), reader)
+        lines.append("• " + tr("rooms.feed.overdue", activity=activity_label(tr, o), when=when))
+    count = len(lines)
+    if count > LINES_SHOWN:
+        lines = [*lines[:LINES_SHOWN], tr("rooms.feed.more", count=count - LINES_SHOWN)]
     head = _heading(tr, item)
-    if len(events) > 1:
-        head = tr("rooms.feed.summary", item=head, count=len(events))
+    if count > 1:
+        head = tr("rooms.feed.summary", item=head, count=count)
     card = {
         "text": tr("rooms.btn.card"),
         "callback_data": CardCB(type=item.ITEM_TYPE, id=item.id, action=CardAction.OPEN).pack(),

@@ -92,7 +92,8 @@ def _status(tr: Translator, value: Any) -> str:
         return esc(str(value))
 
 
-def _activity(tr: Translator, payload: dict[str, Any]) -> str:
+def activity_label(tr: Translator, payload: dict[str, Any]) -> str:
+    """An activity of an event's payload (type, subject): "📞 Call «subject»"."""
     try:
         kind = tr(ACTIVITY_NAMES[ActivityType(str(payload.get("type")))])
     except ValueError:
@@ -169,13 +170,13 @@ def event_summary(
         return tr(SIMPLE_EVENTS[kind])
     if kind == EventType.ACTIVITY_CREATED:
         return tr(
-            "tl.ev.activity_created", activity=_activity(tr, p), when=short_time(p.get("deadline"), user)
+            "tl.ev.activity_created", activity=activity_label(tr, p), when=short_time(p.get("deadline"), user)
         )
     if kind == EventType.ACTIVITY_CHANGED:
         key = N_("tl.ev.activity_removed") if p.get("deleted") else N_("tl.ev.activity_changed")
-        return tr(key, activity=_activity(tr, p), when=short_time(p.get("deadline"), user))
+        return tr(key, activity=activity_label(tr, p), when=short_time(p.get("deadline"), user))
     if kind == EventType.ACTIVITY_COMPLETED:
-        return tr("tl.ev.activity_completed", activity=_activity(tr, p))
+        return tr("tl.ev.activity_completed", activity=activity_label(tr, p))
     title = _one_line(p.get("title"))
     if kind == EventType.TASK_CREATED:
         when = tr("tl.deadline", when=short_time(p["deadline"], user)) if p.get("deadline") else ""

@@ -39,6 +39,10 @@ class MessageSender(Protocol):
         a forum topic (passed only when there is one)."""
         ...
 
+    async def set_topic_state(self, chat_id: int, thread_id: int, *, closed: bool) -> DeliveryResult:
+        """Close or reopen a forum topic; a topic already in that state is SENT (done)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:

@@ -382,7 +382,19 @@ async def test_group_and_global_limits(fake: FakeTelegram, bot: Bot, clock: Manu
         await bot.send_message(GROUP, f"g{i}")
     with pytest.raises(TelegramRetryAfter) as err:
         await bot.send_message(GROUP, "g20")
-    assert err.value.retry_after == 3  # 20 messages per minute -> one token every 3 s
+    # No more than 20 in any 60 s: refused until the first of them leaves the minute.
+    assert err.value.retry_after == 60
+    clock.advance(30)
+    with pytest.raises(TelegramRetryAfter) as err:
+        await bot.send_message(GROUP, "g20")
+    assert err.value.retry_after == 30
+    clock.advance(29)
+    with pytest.raises(TelegramRetryAfter) as err:  # 59 s: still within the first one's minute
+        await bot.send_message(GROUP, "g20")
+    assert err.value.retry_after == 1
+    clock.advance(1)
+    for i in range(20, 40):
+        await bot.send_message(GROUP, f"g{i}")
     # Global limit: 30 messages per second across chats.
     for uid in range(2000, 2011):
         fake.add_user(uid, f"U{uid}")

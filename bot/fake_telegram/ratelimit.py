@@ -1,12 +1,16 @@
-"""Token-bucket flood control modelled on Telegram's documented limits.
+"""Flood control modelled on Telegram's documented limits.
 
 Telegram: ~1 message/s per private chat (short bursts tolerated), 20 messages/min per group,
 ~30 messages/s overall.  Exceeding any of them yields 429 with ``retry_after`` in whole seconds.
+Private chats and the bot-wide limit are token buckets; a group is a sliding window (no more than
+20 messages in any 60 s, edits counting lightly), so a sender that keeps a burst's tokens and the
+refill of the minute cannot get 40 through, and the retry_after is when the oldest leaves it.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,13 +34,40 @@ class Bucket:
             return 0.0
         return (cost - self.tokens) / self.rate
 
+    def take(self, now: float, cost: float) -> None:
+        self.tokens -= cost
+
+
+@dataclass
+class Window:
+    """At most `limit` (cost) in any `period` seconds."""
+
+    limit: float
+    period: float
+    sent: deque[tuple[float, float]] = field(default_factory=deque)
+
+    def wait_time(self, now: float, cost: float = 1.0) -> float:
+        while self.sent and self.sent[0][0] <= now - self.period:
+            self.sent.popleft()
+        excess = sum(c for _t, c in self.sent) + cost - self.limit
+        if excess <= 1e-9:
+            return 0.0
+        for at, c in self.sent:  # the oldest leave first
+            excess -= c
+            if excess <= 1e-9:
+                return at + self.period - now
+        return self.period
+
+    def take(self, now: float, cost: float) -> None:
+        self.sent.append((now, cost))
+
 
 @dataclass
 class RateLimitConfig:
     private_capacity: float = 3
     private_per_second: float = 1.0
-    group_capacity: float = 20
-    group_per_second: float = 20 / 60
+    group_limit: float = 20  # messages in any group_period seconds
+    group_period: float = 60.0
     global_capacity: float = 30
     global_per_second: float = 30.0
     group_edit_cost: float = 0.25  # edits in groups count "lightly"
@@ -47,18 +78,18 @@ class RateLimiter:
     clock: Callable[[], float]
     config: RateLimitConfig = field(default_factory=RateLimitConfig)
     enabled: bool = True
-    _chats: dict[int, Bucket] = field(default_factory=dict)
+    _chats: dict[int, Bucket | Window] = field(default_factory=dict)
     _global: Bucket | None = None
 
-    def _bucket(self, chat_id: int, is_group: bool, now: float) -> Bucket:
+    def _bucket(self, chat_id: int, is_group: bool, now: float) -> Bucket | Window:
         bucket = self._chats.get(chat_id)
         if bucket is None:
-            cap, rate = (
-                (self.config.group_capacity, self.config.group_per_second)
+            c = self.config
+            bucket = self._chats[chat_id] = (
+                Window(c.group_limit, c.group_period)
                 if is_group
-                else (self.config.private_capacity, self.config.private_per_second)
+                else Bucket(c.private_capacity, c.private_per_second, c.private_capacity, now)
             )
-            bucket = self._chats[chat_id] = Bucket(cap, rate, cap, now)
         return bucket
 
     def acquire(self, chat_id: int, *, is_group: bool, cost: float = 1.0) -> int | None:
@@ -73,8 +104,8 @@ class RateLimiter:
         wait = max(chat_bucket.wait_time(now, cost), self._global.wait_time(now, cost))
         if wait > 0:
             return max(1, math.ceil(wait))
-        chat_bucket.tokens -= cost
-        self._global.tokens -= cost
+        chat_bucket.take(now, cost)
+        self._global.take(now, cost)
         return None
 
     def reset(self) -> None:

@@ -29,6 +29,7 @@ class NotificationCategory(enum.StrEnum):
     ACTIVITY_ASSIGNED = "activity_assigned"
     ROOM_EVENT = "room_event"  # an item's events, to its room (the chat is in the payload)
     ROOM_INVITE = "room_invite"  # an invite link to an item's room
+    ROOM_TOPIC = "room_topic"  # close or reopen an item's forum topic (no message)
     OTHER = "other"
 
 

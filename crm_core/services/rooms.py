@@ -18,14 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, RoomRefused
 from crm_core.models.items import ITEM_MODELS, ItemType
-from crm_core.models.notifications import NotificationCategory
 from crm_core.models.rooms import Room, RoomKind, RoomToken, TeamForum
 from crm_core.models.timeline import EventType
 from crm_core.models.users import Role, User
 from crm_core.permissions import ensure_admin, ensure_can_view
 from crm_core.services import items as items_service
-from crm_core.services import notifications as notifications_service
-from crm_core.services import room_feed
+from crm_core.services import room_feed, room_invites
 from crm_core.services import timeline as timeline_service
 
 TOKEN_PREFIX = "room_"
@@ -182,15 +180,7 @@ async def set_card_message(session: AsyncSession, room: Room, message_id: int) -
 async def invite_people(session: AsyncSession, room: Room, item: Any, link: str | None) -> list[int]:
     """Queue an invite to the room for the responsible and the observers; returns their ids."""
     ids = [item.responsible_id, *await items_service.get_observer_ids(session, item)]
-    people = list(dict.fromkeys(i for i in ids if i is not None))
-    for user_id in people:
-        await notifications_service.notify(
-            session,
-            user_id,
-            NotificationCategory.ROOM_INVITE,
-            {"owner_type": str(item.ITEM_TYPE), "owner_id": item.id, "room_id": room.id, "link": link},
-        )
-    return people
+    return await room_invites.invite(session, room, ids, link)
 
 
 async def unbind(

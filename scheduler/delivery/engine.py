@@ -24,7 +24,7 @@ from crm_core.models.activities import ActivityReminder
 from crm_core.models.notifications import Notification
 from scheduler.delivery import wakeup
 from scheduler.delivery.lanes import Job, Lane
-from scheduler.delivery.limits import Bucket, DeliveryConfig
+from scheduler.delivery.limits import Bucket, DeliveryConfig, GroupWindows, Window
 from scheduler.delivery.prepare import Preparer
 from scheduler.delivery.rows import ClaimedRows
 from scheduler.ports import (
@@ -82,6 +82,8 @@ class DeliveryEngine:
         self.stats = DeliveryStats()
         c = self.config
         self._global = Bucket(c.global_burst, c.global_rate, c.global_burst, monotonic())
+        # Groups' windows outlive their lanes, and the bot's replies in a group note theirs here.
+        self.group_windows = GroupWindows(max(1, round(c.group_rate * c.group_period)), c.group_period)
         self._lanes: dict[int, Lane] = {}
         self._heap: list[tuple[float, int, int]] = []
         self._seq = itertools.count()
@@ -271,8 +273,12 @@ class DeliveryEngine:
         lane = self._lanes.get(chat_id)
         if lane is None:
             c = self.config
-            cap, rate = (c.group_burst, c.group_rate) if chat_id < 0 else (c.private_burst, c.private_rate)
-            lane = self._lanes[chat_id] = Lane(chat_id, Bucket(cap, rate, cap, self.mono()))
+            pace: Bucket | Window = (
+                self.group_windows.window(chat_id)
+                if chat_id < 0
+                else Bucket(c.private_burst, c.private_rate, c.private_burst, self.mono())
+            )
+            lane = self._lanes[chat_id] = Lane(chat_id, pace)
         return lane
 
     async def _enqueue(self, jobs: Iterable[Job], now: datetime) -> None:
@@ -359,18 +365,8 @@ class DeliveryEngine:
                 # Another process was told retry_after for this chat: never ask before it ends.
                 lane.not_before = max(lane.not_before, self.mono() + shared_wait)
                 return
-            message = job.messages[job.part]
             try:
-                result = await asyncio.wait_for(
-                    self.sender.send(
-                        job.chat_id,
-                        message.html,
-                        buttons=message.buttons,
-                        # A forum topic (a deal room); senders that know no topics are never given one.
-                        **({"thread_id": job.thread_id} if job.thread_id is not None else {}),
-                    ),
-                    timeout=self.config.send_timeout,
-                )
+                result = await asyncio.wait_for(self._call(job), timeout=self.config.send_timeout)
             except TimeoutError:
                 result = DeliveryResult(DeliveryStatus.TEMPORARY, detail="timed out")
             except Exception as exc:  # noqa: BLE001 - a sender bug must not kill the loop
@@ -384,11 +380,27 @@ class DeliveryEngine:
             self._sending -= 1
             if lane.queue:
                 self._schedule(lane)
-            elif self._lanes.get(lane.chat_id) is lane and lane.not_before <= self.mono():
+            elif self._lanes.get(lane.chat_id) is lane and self._idle(lane):
                 del self._lanes[lane.chat_id]
             self._lane_event.set()
             if self._room() >= self.config.capacity // 2:
                 self.wake()
+
+    async def _call(self, job: Job) -> DeliveryResult:
+        if job.topic_closed is not None and job.thread_id is not None:
+            return await self.sender.set_topic_state(job.chat_id, job.thread_id, closed=job.topic_closed)
+        message = job.messages[job.part]
+        return await self.sender.send(
+            job.chat_id,
+            message.html,
+            buttons=message.buttons,
+            # A forum topic (a deal room); senders that know no topics are never given one.
+            **({"thread_id": job.thread_id} if job.thread_id is not None else {}),
+        )
+
+    def _idle(self, lane: Lane) -> bool:
+        """A lane to forget (a group's window is kept in group_windows): no wait pending."""
+        return lane.not_before <= self.mono()
 
     async def _shared_wait(self, lane: Lane) -> float:
         """Seconds this chat must still wait because of a retry_after another process recorded
@@ -431,7 +443,7 @@ class DeliveryEngine:
     async def _outcome(self, lane: Lane, job: Job, result: DeliveryResult) -> None:
         status = result.status
         if status is DeliveryStatus.SENT:
-            job.part += 1
+            job.part += 1  # a topic's state has no messages: done after its one call
             mono = self.mono()
             self.stats.sent += 1
             if self.stats.first_sent_at is None:

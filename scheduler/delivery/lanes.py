@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from scheduler.delivery.limits import Bucket
+from scheduler.delivery.limits import Bucket, Window
 from scheduler.ports import OutgoingMessage
 
 
@@ -22,6 +22,7 @@ class Job:
     failures: int = 0
     label: str = ""
     thread_id: int | None = None  # the forum topic within the chat
+    topic_closed: bool | None = None  # not a message: close (True) or reopen (False) the topic
 
     @property
     def copy(self) -> bool:
@@ -32,7 +33,7 @@ class Job:
 @dataclass
 class Lane:
     chat_id: int
-    bucket: Bucket
+    bucket: Bucket | Window  # a group's is a sliding window
     queue: deque[Job] = field(default_factory=deque)
     not_before: float = 0.0  # monotonic; Telegram's retry_after or our backoff
     recorded_until: datetime | None = None  # the shared retry_after this process itself recorded

@@ -1,8 +1,11 @@
-"""Delivery settings and Telegram's rate limits as token buckets."""
+"""Delivery settings and Telegram's rate limits: token buckets (bot-wide, private chats) and a
+sliding window for groups (Telegram's 20 a minute holds for any minute: a bucket's burst plus its
+refill would let 23 through)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 
@@ -16,8 +19,8 @@ class DeliveryConfig:
     global_burst: float = 10.0
     private_rate: float = 1.0
     private_burst: float = 2.0
-    group_rate: float = 20 / 60
-    group_burst: float = 3.0
+    group_rate: float = 20 / 60  # messages a group may get in any group_period: rate * period
+    group_period: float = 61.0  # a second over Telegram's minute: arrival jitter
     concurrency: int = 32  # HTTP requests in flight at once
     claim_batch: int = 200
     max_held: int = 1000  # claimed rows held in memory at most (also bounded by the lease)
@@ -54,3 +57,54 @@ class Bucket:
     def take(self, now: float) -> None:
         self.refill(now)
         self.tokens -= 1
+
+
+@dataclass
+class Window:
+    """At most `limit` sends in any `period` seconds (same interface as Bucket)."""
+
+    limit: int
+    period: float
+    sent: deque[float] = field(default_factory=deque)
+
+    @property
+    def rate(self) -> float:
+        return self.limit / self.period
+
+    def wait(self, now: float) -> float:
+        while self.sent and self.sent[0] <= now - self.period:
+            self.sent.popleft()
+        if len(self.sent) < self.limit:
+            return 0.0
+        return self.sent[len(self.sent) - self.limit] + self.period - now
+
+    def take(self, now: float) -> None:
+        self.wait(now)
+        self.sent.append(now)
+
+    def idle(self, now: float) -> bool:
+        """Nothing sent within the period: forgetting the window loses nothing."""
+        self.wait(now)
+        return not self.sent
+
+
+class GroupWindows:
+    """Each group's window, shared by the engine's lane and whatever else sends to the group (the
+    bot's replies there note theirs through `record`): Telegram's 20 a minute counts them all."""
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self._windows: dict[int, Window] = {}
+
+    def window(self, chat_id: int) -> Window:
+        window = self._windows.get(chat_id)
+        if window is None:
+            if len(self._windows) >= 10_000:  # forget the idle ones now and then
+                now = max((w.sent[-1] for w in self._windows.values() if w.sent), default=0.0)
+                self._windows = {c: w for c, w in self._windows.items() if not w.idle(now)}
+            window = self._windows[chat_id] = Window(self.limit, self.period)
+        return window
+
+    def record(self, chat_id: int, now: float) -> None:
+        self.window(chat_id).take(now)

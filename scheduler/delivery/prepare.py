@@ -145,6 +145,8 @@ class Preparer:
             batch.jobs.append(
                 Job(user.telegram_id, [msg], reminder_ids=ids, lease_until=lease, label=f"reminder {ids}")
             )
+            if primary.kind == ReminderKind.OVERDUE:
+                extra_chats = []  # a room hears of overdue activities in its feed (room_overdue)
             for chat, thread in extra_chats:  # the item's group chat (see ItemChats)
                 batch.jobs.append(Job(chat, [msg], label=f"group copy of reminder {ids}", thread_id=thread))
 
@@ -188,6 +190,9 @@ class Preparer:
         for n in notifications:
             if n.category == NotificationCategory.ROOM_EVENT:
                 await self._render_room_event(s, batch, n, recipients, now)
+                continue
+            if n.category == NotificationCategory.ROOM_TOPIC:
+                self._topic_state(batch, n)
                 continue
             who = recipients.get(n.user_id)
             if who is None or not who.user.is_active:
@@ -252,5 +257,25 @@ class Preparer:
                 lease_until=n.claimed_until,
                 label=f"room events {n.id}",
                 thread_id=thread if isinstance(thread, int) else None,
+            )
+        )
+
+    @staticmethod
+    def _topic_state(batch: Batch, n: Notification) -> None:
+        """Close or reopen a room's forum topic: a call, not a message (nothing to render)."""
+        payload = n.payload or {}
+        chat_id, thread, close = payload.get("chat_id"), payload.get("thread_id"), payload.get("close")
+        if not isinstance(chat_id, int) or not isinstance(thread, int) or not isinstance(close, bool):
+            batch.failed_n["no topic"].append(n.id)
+            return
+        batch.jobs.append(
+            Job(
+                chat_id,
+                [],
+                notification_ids=[n.id],
+                lease_until=n.claimed_until,
+                label=f"topic state {n.id}",
+                thread_id=thread,
+                topic_closed=close,
             )
         )

@@ -14,6 +14,7 @@ from crm_core.models.activities import ActivityReminder
 from crm_core.models.notifications import Notification
 from crm_core.services import delivery as delivery_service
 from crm_core.services import reminders as reminder_service
+from crm_core.services import room_overdue
 from crm_core.services.notifications import (
     claim_notifications,
     mark_notifications_failed,
@@ -41,6 +42,8 @@ class ClaimedRows:
             reminders = await reminder_service.claim_due(
                 s, now=now, lease_seconds=lease_seconds, worker_id=self.worker_id, limit=limit
             )
+            # Overdue activities go to their items' rooms whatever becomes of the personal notice.
+            await room_overdue.tell_rooms(s, reminders)
         async with self.db.unit_of_work() as s:
             notifications = await claim_notifications(
                 s, now=now, lease_seconds=lease_seconds, worker_id=self.worker_id, limit=limit

@@ -123,3 +123,38 @@ async def test_removal_cancels_what_waited_for_the_room(session) -> None:
     )
     await session.refresh(row)
     assert row.state == NotificationState.CANCELLED
+
+
+async def test_summaries_to_one_chat_are_spaced_topics_of_a_forum_together(session) -> None:
+    admin = await make_admin(session)
+    first, second = await make_deal(session, admin), await make_deal(session, admin)
+    await rooms.register_forum(session, admin, -300, "Team")
+    rooms_ = [
+        await rooms.bind(session, admin, d, chat_id=-300, title=f"T{n}", thread_id=10 + n)
+        for n, d in enumerate((first, second))
+    ]
+
+    async def summaries() -> list[Notification]:
+        rows = await session.scalars(
+            select(Notification)
+            .where(Notification.category == NotificationCategory.ROOM_EVENT)
+            .order_by(Notification.id)
+        )
+        return list(rows)
+
+    await comments.add_comment(session, admin, ItemType.DEAL, first.id, "one")
+    await comments.add_comment(session, admin, ItemType.DEAL, second.id, "two")  # the other topic
+    [a, b] = await summaries()
+    assert [a.payload["thread_id"], b.payload["thread_id"]] == [r.thread_id for r in rooms_]
+    gap = timedelta(seconds=room_feed.config.chat_gap)
+    assert b.available_at - a.available_at >= gap - timedelta(milliseconds=1)
+    # The first topic's summary taken by a worker: its next one waits for a slot after the other's.
+    a.state = NotificationState.CLAIMED
+    await session.flush()
+    await comments.add_comment(session, admin, ItemType.DEAL, first.id, "three")
+    c = (await summaries())[-1]
+    assert c.available_at - b.available_at >= gap - timedelta(milliseconds=1)
+    # Meanwhile it collects: a steady flow is one message per slot, not one per event.
+    await comments.add_comment(session, admin, ItemType.DEAL, first.id, "four")
+    await session.refresh(c)
+    assert len(await summaries()) == 3 and len(c.payload["events"]) == 2

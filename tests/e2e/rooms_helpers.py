@@ -97,4 +97,21 @@ async def wait_in_chat(
     return found()
 
 
+async def bound_room(bot: Harness, token_out: list[str] | None = None) -> tuple[dict[str, User], Deal]:
+    """The team, and Sam's deal "ACME rollout" (Olga observing) bound to GROUP_ID by a startgroup link."""
+    people = await team(bot)
+    item = await deal(bot, people["sales"], "ACME rollout", [people["observer"].id])
+    offer = await open_offer(bot, SALES_ID, item.ref, "Discuss in a group", "More")
+    token = startgroup_token(offer)
+    assert token.startswith("room_") and len(token) > 20  # a token, never the bare item id
+    marker = bot.tg.mark()
+    bot.tg.start_group(SALES_ID, token, GROUP_ID, "ACME team")
+    await bot.settle()
+    cards = [m for m in bot.tg.bot_messages(GROUP_ID) if m.seq > marker]
+    assert cards and item.ref in (cards[0].text or "")
+    if token_out is not None:
+        token_out.append(token)
+    return people, item
+
+
 __all__ = ["find_button"]

@@ -21,39 +21,23 @@ from tests.e2e.rooms_helpers import (
     SALES_ID,
     STRANGER_ID,
     WINDOW,
+    bound_room,
     deal,
     events,
     open_offer,
     room_bot,
     room_of,
     startgroup_token,
-    team,
     wait_in_chat,
 )
 
 __all__ = ["room_bot"]
 
 
-async def _bound_room(bot: Harness, token_out: list[str] | None = None) -> tuple[dict[str, User], Deal]:
-    people = await team(bot)
-    item = await deal(bot, people["sales"], "ACME rollout", [people["observer"].id])
-    offer = await open_offer(bot, SALES_ID, item.ref, "Discuss in a group", "More")
-    token = startgroup_token(offer)
-    assert token.startswith("room_") and len(token) > 20  # a token, never the bare item id
-    marker = bot.tg.mark()
-    bot.tg.start_group(SALES_ID, token, GROUP_ID, "ACME team")
-    await bot.settle()
-    cards = [m for m in bot.tg.bot_messages(GROUP_ID) if m.seq > marker]
-    assert cards and item.ref in (cards[0].text or "")
-    if token_out is not None:
-        token_out.append(token)
-    return people, item
-
-
 async def test_bind_by_startgroup_link_pins_card_and_invites_team(room_bot: Harness) -> None:
     bot = room_bot
     used: list[str] = []
-    people, item = await _bound_room(bot, used)
+    people, item = await bound_room(bot, used)
     room = await room_of(bot, item.id)
     assert room is not None and room.chat_id == GROUP_ID and room.thread_id is None
     card = bot.tg.get_message(GROUP_ID, room.card_message_id or 0)
@@ -97,7 +81,7 @@ async def test_bind_by_startgroup_link_pins_card_and_invites_team(room_bot: Harn
 
 async def test_events_are_summarised_into_the_room_within_the_group_limit(room_bot: Harness) -> None:
     bot = room_bot
-    people, item = await _bound_room(bot)
+    people, item = await bound_room(bot)
     marker = bot.tg.mark()
     async with bot.app.db.unit_of_work() as s:
         actor = await s.get(User, people["sales"].id)
@@ -134,7 +118,7 @@ async def test_events_are_summarised_into_the_room_within_the_group_limit(room_b
 
 async def test_c_and_replies_become_comments_with_authors(room_bot: Harness) -> None:
     bot = room_bot
-    people, item = await _bound_room(bot)
+    people, item = await bound_room(bot)
     bot.tg.privacy_mode = True  # the default: commands and replies reach the bot
     room = await room_of(bot, item.id)
     replies = await bot.say(OBSERVER_ID, "/c Client asked for a discount", GROUP_ID)
@@ -171,7 +155,7 @@ async def test_c_and_replies_become_comments_with_authors(room_bot: Harness) -> 
 
 async def test_strangers_and_people_without_access_are_refused_and_nothing_changes(room_bot: Harness) -> None:
     bot = room_bot
-    people, item = await _bound_room(bot)
+    people, item = await bound_room(bot)
     room = await room_of(bot, item.id)
     card_id = room.card_message_id
     bot.tg.chats[GROUP_ID].members.update({STRANGER_ID, OUTSIDER_ID})
@@ -214,7 +198,7 @@ async def test_strangers_and_people_without_access_are_refused_and_nothing_chang
 
 async def test_card_buttons_work_in_the_room_as_the_presser(room_bot: Harness) -> None:
     bot = room_bot
-    people, item = await _bound_room(bot)
+    people, item = await bound_room(bot)
     room = await room_of(bot, item.id)
     card = bot.tg.get_message(GROUP_ID, room.card_message_id)
     await bot.press(OBSERVER_ID, card, "Stage", chat_id=GROUP_ID)
@@ -241,7 +225,7 @@ async def test_card_buttons_work_in_the_room_as_the_presser(room_bot: Harness) -
 
 async def test_unbind_on_removal_and_by_command(room_bot: Harness) -> None:
     bot = room_bot
-    people, item = await _bound_room(bot)
+    people, item = await bound_room(bot)
     replies = await bot.say(OBSERVER_ID, "/unbind", GROUP_ID)
     assert "Only the responsible" in (replies[0].text or "")
     assert await room_of(bot, item.id) is not None
@@ -267,7 +251,7 @@ async def test_unbind_on_removal_and_by_command(room_bot: Harness) -> None:
 
 async def test_group_upgraded_to_supergroup_keeps_its_room(room_bot: Harness) -> None:
     bot = room_bot
-    people, item = await _bound_room(bot)
+    people, item = await bound_room(bot)
     bot.tg.migrate_group(GROUP_ID, -1009001)
     await bot.settle()
     room = await room_of(bot, item.id)
@@ -291,7 +275,7 @@ async def test_opt_ins_reminders_and_logging_plain_messages(room_bot: Harness) -
     from crm_core.services import activities as activities_service
 
     bot = room_bot
-    people, item = await _bound_room(bot)
+    people, item = await bound_room(bot)
     bot.tg.chats[GROUP_ID].members.add(OUTSIDER_ID)
     # Privacy mode off (or the bot an admin): plain messages reach the bot, logged only once opted in.
     await bot.say(SALES_ID, "before opting in", GROUP_ID)

@@ -81,10 +81,11 @@ async def test_forum_topic_per_deal_closed_when_won_and_reopened(room_bot: Harne
     # Won from the card in the topic: the topic is closed; back in progress: reopened.
     await bot.press(SALES_ID, card, "Стадия", chat_id=FORUM_ID)
     await bot.press(SALES_ID, card, "Сделка успешна", chat_id=FORUM_ID)
-    assert bot.tg.topics[FORUM_ID][thread].closed
+    topic = bot.tg.topics[FORUM_ID][thread]
+    await bot.tg.wait_for(lambda: topic.closed)  # by the delivery engine, from the outbox
     await bot.press(SALES_ID, card, "Стадия", chat_id=FORUM_ID)
     await bot.press(SALES_ID, card, "Финальный счёт", chat_id=FORUM_ID)
-    assert not bot.tg.topics[FORUM_ID][thread].closed
+    await bot.tg.wait_for(lambda: not topic.closed)
     assert [r.method for r in bot.tg.requests if r.method.endswith("ForumTopic") and r.ok] == [
         "createForumTopic",
         "closeForumTopic",
