@@ -7,13 +7,14 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -104,7 +105,32 @@ def build_dispatcher(
         raise event.exception  # not the user's fault nor a bug: the poller runs the update again
 
     error_handlers.register(dp)
+    _inline_sync_callbacks(dp)
     return dp
+
+
+def _inline_sync_callbacks(router: Router) -> None:
+    """aiogram runs every plain-function filter (each `F...` magic filter, each FSM state) and handler
+    in a worker thread (`asyncio.to_thread`): an update checked against a hundred such filters paid
+    a thread hop for each, and on SQLite competed with the driver's thread for the GIL. Ours are
+    quick and do no I/O: they run on the event loop."""
+    for observer in router.observers.values():
+        handlers = [*getattr(observer, "handlers", []), getattr(observer, "_handler", None)]
+        for handler in handlers:
+            if handler is None:
+                continue
+            for obj in [handler, *(handler.filters or [])]:
+                if not obj.awaitable:
+                    obj.callback, obj.awaitable = _on_loop(obj.callback), True
+    for sub in router.sub_routers:
+        _inline_sync_callbacks(sub)
+
+
+def _on_loop(callback: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return callback(*args, **kwargs)
+
+    return call
 
 
 class BotSession(AiohttpSession):
