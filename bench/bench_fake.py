@@ -7,10 +7,12 @@ control API each serves ``POST /_bench/act``: inject one update (a text, or the 
 with the given callback data on the latest bot message in the chat that has it) and answer once the
 bot has answered it, with the latency measured here, next to the bot, and the bot's reply.
 
-An update is answered by the first sendMessage/editMessageText to its chat (a message) or by the
-answerCallbackQuery of its query (a button press). A chat's updates are answered in order (the CRM
-handles a chat's updates one after the other; the echo bot answers each with one message), so each
-chat keeps a queue of updates waiting for their answer.
+A reply is credited to its update exactly: a button press by the answerCallbackQuery of its query
+id; a text by the first sendMessage/editMessageText to its chat after the bot has fetched that
+update (getUpdates returned it) and while it is the chat's oldest update waiting (the driver keeps
+one update in flight per person; the CRM handles a chat's updates in order). Anything the bot sends
+to a chat with no text update of it waiting there is counted as stray (`GET /_bench/stats`): a
+non-zero count means some reply could not be attributed, and the run says so.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Waiting:
     chat_id: int
     query_id: str | None
     t0: float
+    delivered: bool = False  # the bot has fetched it
     done: asyncio.Future[dict[str, Any]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -44,8 +47,12 @@ class BenchFake(FakeTelegram):
         super().__init__(token, rate_limits=False)
         self._waiting: dict[int, collections.deque[Waiting]] = collections.defaultdict(collections.deque)
         self._current: Waiting | None = None
+        self._by_update: dict[int, Waiting] = {}
+        self.strays = 0  # bot messages to a chat with no text update waiting there
+        self.polls = 0  # getUpdates calls (the first marks the end of a bot's start-up)
         self.app.router.add_post("/_bench/act", self._act)
         self.app.router.add_post("/_bench/users", self._add_users)
+        self.app.router.add_get("/_bench/stats", self._stats)
 
     # ---------------------------------------------------------------- bookkeeping
 
@@ -55,15 +62,29 @@ class BenchFake(FakeTelegram):
         query_id = payload["id"] if kind == "callback_query" else None
         self._current = Waiting(update["update_id"], chat, query_id, time.perf_counter())
         self._waiting[chat].append(self._current)
+        self._by_update[update["update_id"]] = self._current
         return update
+
+    async def api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self.polls += 1
+        batch = await super().api_getUpdates(params)
+        for update in batch:
+            waiting = self._by_update.pop(update["update_id"], None)
+            if waiting is not None:
+                waiting.delivered = True
+        return batch
 
     def _answered(self, chat_id: Any, query_id: str | None, message: dict[str, Any] | None) -> None:
         queue = self._waiting.get(_int(chat_id)) if chat_id is not None else None
-        if not queue:
+        head = queue[0] if queue else None
+        if query_id is None:
+            if head is not None and head.query_id is not None:
+                return  # a button press is answered by its answerCallbackQuery, not by the edit before it
+            if head is None or not head.delivered:
+                self.strays += 1  # sent for no text update of this chat the bot has seen
+                return
+        elif head is None or head.query_id != query_id:
             return
-        head = queue[0]
-        if head.query_id != query_id:
-            return  # a button press is answered by its answerCallbackQuery, not by the edit before it
         queue.popleft()
         if not head.done.done():
             head.done.set_result({"ms": (time.perf_counter() - head.t0) * 1000, "message": message})
@@ -106,6 +127,9 @@ class BenchFake(FakeTelegram):
         for user in body["users"]:
             self.add_user(int(user["user_id"]), user.get("first_name", "Test"), language_code="en")
         return web.json_response({"ok": True})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"strays": self.strays, "polls": self.polls})
 
     async def _act(self, request: web.Request) -> web.Response:
         body = await request.json()

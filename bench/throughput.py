@@ -17,7 +17,13 @@ as its previous update is answered: the bot's throughput); then open-loop arriva
 updates/s (each arrival is the next step of a user not waiting for an answer). Latency is from the
 arrival (scheduled time) to the answer the fake saw: the first message sent or edited in the
 chat, or the button press's answerCallbackQuery. An update not answered within --timeout seconds
-counts as unanswered.
+counts as unanswered. A reply is credited to its update exactly (see bench.bench_fake) and checked
+against what the step expects (the echo of the text; the lead's ref); a reply that is not the one
+expected counts as wrong, a bot message no update accounts for as stray.
+
+Figures robust to a loaded machine: the CPU time (user + sys) each bot process spends per update
+answered, and the CRM's ratio to the echo bot's; the wall-clock figures are printed beside them.
+`--profile DIR` samples the CRM with py-spy (on-CPU stacks, collapsed) from the burst on.
 """
 
 from __future__ import annotations
@@ -90,6 +96,21 @@ class Person:
         ]
         return moves[self.step % min(len(moves), 2)] if moves else f"c:lead:{self.lead}:stage"
 
+    def expected(self, crm: bool, action: dict[str, Any], reply: dict[str, Any] | None) -> bool:
+        """Whether `reply` is the answer this step calls for (not another update's)."""
+        text = (reply or {}).get("text") or ""
+        if not crm:
+            return text == action["text"]
+        match self.step % 7:
+            case 0:
+                return "📅" in text
+            case 1:
+                return REF.search(text) is not None
+            case 2 | 4 | 6:
+                return f"L-{self.lead}" in text
+            case _:
+                return reply is not None
+
     def answered(self, crm: bool, reply: dict[str, Any] | None) -> None:
         if crm:
             if self.step % 7 == 1:
@@ -107,7 +128,10 @@ class Person:
 class Results:
     latencies: list[float] = field(default_factory=list)
     unanswered: int = 0
+    wrong: int = 0  # answered by a reply that is not this step's
     errors: list[str] = field(default_factory=list)
+    cpu_ms: float = float("nan")  # the bot process's CPU time per update answered
+    main_cpu_ms: float = float("nan")  # of it, the main thread's (the event loop)
 
     def row(self) -> str:
         if not self.latencies:
@@ -115,6 +139,9 @@ class Results:
         lat = sorted(self.latencies)
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
         return f"p50 {p(0.5):.1f} / p99 {p(0.99):.1f} / max {lat[-1]:.1f} ms"
+
+    def cpu(self) -> str:
+        return f"CPU {self.cpu_ms:.2f} ms/update ({self.main_cpu_ms:.2f} in the main thread)"
 
 
 class Driver:
@@ -139,6 +166,10 @@ class Driver:
             person.retired = True
             return
         results.latencies.append(queued_ms + outcome["ms"])
+        if not person.expected(self.crm, action, outcome.get("message")):
+            results.wrong += 1
+            person.retired = True
+            return
         person.answered(self.crm, outcome.get("message"))
 
     async def closed_loop(self, steps_each: int) -> tuple[float, Results]:
@@ -190,18 +221,24 @@ class Driver:
 # ---------------------------------------------------------------------------- processes
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int, task: int | None = None) -> float:
+    """User + system CPU time of a process (or of one of its threads)."""
+    path = f"/proc/{pid}/stat" if task is None else f"/proc/{pid}/task/{task}/stat"
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(path) as f:
             parts = f.read().rsplit(")", 1)[1].split()
         return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
     except OSError:
         return float("nan")
 
 
+async def _bench_stats(http: aiohttp.ClientSession, base: str) -> dict[str, int]:
+    async with http.get(f"{base}/_bench/stats") as resp:
+        return await resp.json()
+
+
 async def _get_updates_calls(http: aiohttp.ClientSession, base: str) -> int:
-    async with http.get(f"{base}/_control/requests") as resp:
-        return sum(1 for r in await resp.json() if r["method"] == "getUpdates")
+    return (await _bench_stats(http, base))["polls"]
 
 
 async def start_bot(
@@ -302,9 +339,13 @@ class BotFigures:
     startup: float = 0.0
     burst: float = 0.0
     burst_results: Results = field(default_factory=Results)
-    cpu_ms_per_update: float = 0.0
     rates: dict[int, Results] = field(default_factory=dict)
     errors: str = ""
+    strays: int = 0
+
+    @property
+    def cpu_ms_per_update(self) -> float:
+        return self.burst_results.cpu_ms
 
 
 async def measure(
@@ -331,35 +372,63 @@ async def measure(
         warm.people = people[1:]
         await warm.closed_loop(2)
         driver = Driver(http, base, [p for p in people if not p.retired], crm, args.timeout)
-        cpu0 = _cpu_seconds(proc.pid)
+        spy = await _start_profiler(args.profile, name, proc.pid) if crm and args.profile else None
+        cpu0 = _cpu_seconds(proc.pid), _cpu_seconds(proc.pid, proc.pid)
         figures.burst, figures.burst_results = await driver.closed_loop(args.burst_steps)
-        done = len(figures.burst_results.latencies) or 1
-        figures.cpu_ms_per_update = (_cpu_seconds(proc.pid) - cpu0) * 1000 / done
-        print(f"  {name}: burst {figures.burst:,.0f} updates/s", flush=True)
+        _cpu_per_update(figures.burst_results, proc.pid, cpu0)
+        print(f"  {name}: burst {figures.burst:,.0f} updates/s, {figures.burst_results.cpu()}", flush=True)
         for rate in args.rates:
-            figures.rates[rate] = await driver.open_loop(rate, args.seconds)
-            print(f"  {name}: at {rate}/s {figures.rates[rate].row()}", flush=True)
+            cpu0 = _cpu_seconds(proc.pid), _cpu_seconds(proc.pid, proc.pid)
+            figures.rates[rate] = results = await driver.open_loop(rate, args.seconds)
+            _cpu_per_update(results, proc.pid, cpu0)
+            print(f"  {name}: at {rate}/s {results.row()}, {results.cpu()}", flush=True)
+        figures.strays = (await _bench_stats(http, base))["strays"]
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            await spy.wait()
     finally:
         figures.errors = await stop_bot(proc)
     return figures
 
 
+async def _start_profiler(directory: str, name: str, pid: int) -> asyncio.subprocess.Process:
+    out = os.path.join(directory, name.replace(" ", "-") + ".txt")
+    return await asyncio.create_subprocess_exec(
+        "py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "-o", out,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _cpu_per_update(results: Results, pid: int, before: tuple[float, float]) -> None:
+    done = len(results.latencies) or 1
+    results.cpu_ms = (_cpu_seconds(pid) - before[0]) * 1000 / done
+    results.main_cpu_ms = (_cpu_seconds(pid, pid) - before[1]) * 1000 / done
+
+
 def report(echo: BotFigures, crms: list[BotFigures], rates: list[int]) -> None:
     print()
-    header = "| bot | start-up | burst updates/s | CPU ms/update | " + " | ".join(
+    header = "| bot | start-up | burst updates/s | CPU ms/update (burst) | " + " | ".join(
         f"p50 / p99 / max at {r}/s" for r in rates
     )
-    print(header + " | unanswered |")
+    print(header + " | unanswered / wrong / stray |")
     print("|" + "---|" * (5 + len(rates)))
     for f in [echo, *crms]:
         ratio = "" if f is echo else f" ({100 * f.burst / echo.burst:.0f}% of echo)"
-        lost = f.burst_results.unanswered + sum(r.unanswered for r in f.rates.values())
+        cpu_ratio = "" if f is echo else f" ({f.cpu_ms_per_update / echo.cpu_ms_per_update:.1f}x echo)"
+        phases = [f.burst_results, *f.rates.values()]
+        lost = sum(r.unanswered for r in phases)
+        wrong = sum(r.wrong for r in phases)
         cells = " | ".join(f.rates[r].row() for r in rates)
         print(
-            f"| {f.name} | {f.startup:.2f} s | {f.burst:,.0f}{ratio} | {f.cpu_ms_per_update:.1f} "
-            f"| {cells} | {lost} |"
+            f"| {f.name} | {f.startup:.2f} s | {f.burst:,.0f}{ratio} | {f.cpu_ms_per_update:.2f}{cpu_ratio} "
+            f"| {cells} | {lost} / {wrong} / {f.strays} |"
         )
     for f in crms:
+        cpu = ", ".join(
+            f"at {r}/s {f.rates[r].cpu_ms / echo.rates[r].cpu_ms:.1f}x" for r in rates if r in echo.rates
+        )
+        burst_cpu = f.cpu_ms_per_update / echo.cpu_ms_per_update
+        print(f"{f.name}: CPU per update {burst_cpu:.1f}x echo's in the burst, {cpu}")
         print(f"{f.name}: start-up {f.startup / echo.startup:.1f}x the echo bot's", end="")
         for r in rates:
             extra = _p(f.rates[r], 0.99) - _p(echo.rates[r], 0.99)
@@ -414,12 +483,13 @@ async def run(args: argparse.Namespace) -> None:
                     "LOG_LEVEL": "WARNING",
                     "REDIS_URL": "",
                 }
+                argv = [sys.executable, "-m", "bot.cli", "run"]
                 crms.append(
                     await measure(
                         http,
                         f"CRM {kind}",
                         urls[CRM_TOKENS[kind]],
-                        [sys.executable, "-m", "bot.cli", "run"],
+                        argv,
                         env,
                         args,
                         crm=True,
@@ -439,6 +509,7 @@ def main() -> None:
     parser.add_argument("--burst-steps", type=int, default=14, help="updates per user in the burst")
     parser.add_argument("--rates", type=int, nargs="+", default=[30, 100])
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each rate phase")
+    parser.add_argument("--profile", metavar="DIR", help="sample the CRM with py-spy, stacks in DIR")
     parser.add_argument("--timeout", type=float, default=60.0, help="an update unanswered this long is lost")
     asyncio.run(run(parser.parse_args()))
 

@@ -7,12 +7,14 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -20,13 +22,13 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.methods.base import Response
-from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, ErrorEvent
+from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, ErrorEvent, Update
 
 from bot.group_sends import GroupSendLog
 from bot.http_server import HealthChecks, HttpServer, Webhook
 from bot.metrics import SendMetrics, UpdateMetrics
 from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
-from bot.polling import Poller
+from bot.polling import FreshUpdates, Poller
 from bot.retry import WaitOutFloodControl
 from bot.sender import TelegramSender
 from bot.shared_limits import SendLimits, SharedAddressLimiter, SharedSendLimiter, SharedTokenLimiter
@@ -104,7 +106,32 @@ def build_dispatcher(
         raise event.exception  # not the user's fault nor a bug: the poller runs the update again
 
     error_handlers.register(dp)
+    _inline_sync_callbacks(dp)
     return dp
+
+
+def _inline_sync_callbacks(router: Router) -> None:
+    """aiogram runs every plain-function filter (each `F...` magic filter, each FSM state) and handler
+    in a worker thread (`asyncio.to_thread`): an update checked against a hundred such filters paid
+    a thread hop for each, and on SQLite competed with the driver's thread for the GIL. Ours are
+    quick and do no I/O: they run on the event loop."""
+    for observer in router.observers.values():
+        handlers = [*getattr(observer, "handlers", []), getattr(observer, "_handler", None)]
+        for handler in handlers:
+            if handler is None:
+                continue
+            for obj in [handler, *(handler.filters or [])]:
+                if not obj.awaitable:
+                    obj.callback, obj.awaitable = _on_loop(obj.callback), True
+    for sub in router.sub_routers:
+        _inline_sync_callbacks(sub)
+
+
+def _on_loop(callback: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return callback(*args, **kwargs)
+
+    return call
 
 
 class BotSession(AiohttpSession):
@@ -113,11 +140,20 @@ class BotSession(AiohttpSession):
 
     aiogram reads every answer as `Response[<the method's result type>]`; pydantic keeps such
     parametrised models only weakly, so without a reference held here each call built the model
-    class and its validator afresh (a fifth of the CPU time of an update)."""
+    class and its validator afresh (a fifth of the CPU time of an update).
+
+    The poller's getUpdates (`FreshUpdates`) is answered with the updates still in flight too:
+    only the new ones are validated into objects."""
 
     _response_types: ClassVar[dict[Any, Any]] = {}
+    _updates_response: ClassVar[Any] = Response[list[Update]]
 
     def check_response(self, bot: Bot, method: Any, status_code: int, content: str) -> Any:
+        if isinstance(method, FreshUpdates) and status_code == HTTPStatus.OK:
+            data = self.json_loads(content)
+            if isinstance(data, dict) and data.get("ok") is True and isinstance(data.get("result"), list):
+                data["result"] = [u for u in data["result"] if method.wanted(u.get("update_id"))]
+                return self._updates_response.model_validate(data, context={"bot": bot})
         returning = method.__returning__
         if returning not in self._response_types:
             self._response_types[returning] = Response[returning]  # type: ignore[valid-type]

@@ -7,6 +7,11 @@ in-flight updates, which are skipped by id; after a crash it redelivers them, an
 processed_updates table stops a finished one from running twice. An update that failed because
 the database or Redis was unavailable (rolled back whole) is retried with a growing pause, and
 left unconfirmed if the process stops meanwhile.
+
+Since updates in flight are not confirmed, every getUpdates returns them again, at once: while any
+is in flight the poller asks again each time one finishes (or after a short pause), and only the
+new ones are turned into objects (`FreshUpdates`: parsing a burst's in-flight updates anew on every
+poll cost more CPU than handling them).
 """
 
 from __future__ import annotations
@@ -24,10 +29,24 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
+from pydantic import PrivateAttr
 
 from bot.transient import is_transient
 
 log = logging.getLogger(__name__)
+
+
+REPOLL_PAUSE_SECONDS = 0.05  # at most, while only updates in flight come back
+
+
+class FreshUpdates(GetUpdates):
+    """getUpdates whose answer keeps only the updates after `seen` before they are parsed; a session
+    that knows it (bot.app.BotSession) filters the raw answer, any other parses it all."""
+
+    _seen: int | None = PrivateAttr(default=None)
+
+    def wanted(self, update_id: Any) -> bool:
+        return self._seen is None or not isinstance(update_id, int) or update_id > self._seen
 
 
 class Poller:
@@ -96,13 +115,15 @@ class Poller:
                 backoff = 1.0
                 if updates is None:
                     break  # stop requested while waiting
+                held = self._in_flight or self._unconfirmed  # the offset stays below them
                 fresh = [u for u in updates if u.update_id not in self._in_flight and self._is_new(u)]
                 for update in fresh:
                     await self._slots.acquire()
                     self._start(update)
-                if updates and not fresh:
-                    # Only in-flight updates came back: wait for one to finish instead of spinning.
-                    await self._wait_any(timeout=0.5)
+                if held and not fresh:
+                    # The server answered at once with in-flight updates only: wait for one to
+                    # finish (or a moment, for new ones) instead of spinning.
+                    await self._wait_any(timeout=REPOLL_PAUSE_SECONDS)
         finally:
             await self._drain()
 
@@ -110,14 +131,11 @@ class Poller:
         return self._max_seen is None or update.update_id > self._max_seen
 
     async def _fetch(self) -> list[Update] | None:
-        request = asyncio.ensure_future(
-            self.bot(
-                GetUpdates(
-                    offset=self.offset, timeout=self.polling_timeout, allowed_updates=self.allowed_updates
-                ),
-                request_timeout=self.polling_timeout + 10,
-            )
+        method = FreshUpdates(
+            offset=self.offset, timeout=self.polling_timeout, allowed_updates=self.allowed_updates
         )
+        method._seen = self._max_seen
+        request = asyncio.ensure_future(self.bot(method, request_timeout=self.polling_timeout + 10))
         stopper = asyncio.ensure_future(self._stop.wait())
         done, _ = await asyncio.wait({request, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if request in done:

@@ -1,0 +1,73 @@
+"""Per-update overhead outside the handlers. The poller's getUpdates answer: updates still in flight
+come back with every poll, and only the new ones are turned into objects (parsing them all again
+cost more CPU than handling them). Filters and handlers run on the event loop, not in threads."""
+
+from __future__ import annotations
+
+import json
+
+from aiogram.methods import GetUpdates
+
+from bot.app import create_bot
+from bot.polling import FreshUpdates
+
+
+def _answer(ids: list[int]) -> str:
+    chat = {"id": 7, "type": "private", "first_name": "Ivan"}
+    user = {"id": 7, "is_bot": False, "first_name": "Ivan"}
+    return json.dumps(
+        {
+            "ok": True,
+            "result": [
+                {
+                    "update_id": i,
+                    "message": {"message_id": i, "date": 0, "chat": chat, "from": user, "text": "x"},
+                }
+                for i in ids
+            ],
+        }
+    )
+
+
+def test_only_updates_after_the_last_seen_are_parsed() -> None:
+    bot = create_bot("1:TEST", "http://127.0.0.1:9")
+    method = FreshUpdates(offset=10, timeout=0)
+    method._seen = 12
+    response = bot.session.check_response(bot, method, 200, _answer([10, 11, 12, 13, 14]))
+    assert [u.update_id for u in response.result] == [13, 14]
+    assert "_seen" not in json.dumps(method.model_dump())  # not sent to the server
+
+
+def test_first_poll_and_plain_get_updates_parse_everything() -> None:
+    bot = create_bot("1:TEST", "http://127.0.0.1:9")
+    first = bot.session.check_response(bot, FreshUpdates(timeout=0), 200, _answer([1, 2]))
+    plain = bot.session.check_response(bot, GetUpdates(timeout=0), 200, _answer([1, 2]))
+    assert [u.update_id for u in first.result] == [1, 2]
+    assert [u.update_id for u in plain.result] == [1, 2]
+
+
+def test_no_filter_or_handler_of_the_dispatcher_runs_in_a_thread() -> None:
+    """aiogram runs plain-function callbacks through asyncio.to_thread; ours run on the event loop."""
+    from aiogram import Router
+
+    from bot.app import build_dispatcher
+    from crm_core.db import Database
+    from handlers.context import HandlerOptions
+
+    db = Database("sqlite+aiosqlite:///:memory:")
+    dp = build_dispatcher(
+        db, HandlerOptions(admin_ids=frozenset(), default_timezone="UTC", phone_region="RU")
+    )
+
+    def routers(router: Router) -> list[Router]:
+        return [router, *(r for sub in router.sub_routers for r in routers(sub))]
+
+    callables = [
+        obj
+        for router in routers(dp)
+        for observer in router.observers.values()
+        for handler in [*observer.handlers, observer._handler]
+        for obj in [handler, *(handler.filters or [])]
+    ]
+    assert len(callables) > 100
+    assert [obj.callback for obj in callables if not obj.awaitable] == []
