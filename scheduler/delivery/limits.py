@@ -89,7 +89,8 @@ class SendLog:
     def take(self, now: float) -> None:
         self.flying += 1
         # One late message may be followed by the next at once, no more catching up than that.
-        self.next_at = max(self.next_at, now - self.spacing) + self.spacing
+        behind = self.next_at if self.next_at > float("-inf") else now
+        self.next_at = max(behind, now - self.spacing) + self.spacing
 
     def done(self, now: float) -> None:
         self.flying -= 1
