@@ -29,9 +29,9 @@ timed out on our side after Telegram had accepted it. Then the row is sent again
 Leases of held rows are renewed before they run out, and a row is sent only by the worker that
 still holds its lease, so two live processes never send the same row.
 
-Modules: wakeup (the commit signal), limits (settings, token buckets, the send log), lanes (jobs and per-chat
-lanes), prepare (recipients and rendering through the port), rows (every database write of
-the claim cycle), engine (the claim and dispatch loops, the outcomes).
+Modules: wakeup (the commit signal), limits (settings, token buckets, the send log), lanes (jobs
+and per-chat lanes), prepare (recipients and rendering through the port), rows (every database
+write of the claim cycle), engine (the claim and dispatch loops, the outcomes).
 """
 
 from scheduler.delivery.engine import DeliveryEngine, DeliveryStats, default_worker_id
