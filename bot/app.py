@@ -217,7 +217,7 @@ class BotApp:
         if redis is not None:
             # Several processes: the send limits are held in Redis, for replies and deliveries alike.
             limiter = SharedSendLimiter(
-                redis, bot.id, SendLimits(global_rate=settings.delivery_rate_per_second)
+                redis, bot.id, SendLimits.per_second(settings.delivery_rate_per_second)
             )
             bot.session.middleware(limiter)
             self.delivery_bot.session.middleware(limiter)

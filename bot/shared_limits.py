@@ -1,12 +1,25 @@
 """Telegram's send limits held across processes: a request middleware on every bot session that,
-with REDIS_URL, reserves a slot in Redis before each message is sent.
+with REDIS_URL, admits each message through one schedule in Redis before it is sent.
 
-Two token buckets per message, each taken by one Lua script on Redis's own clock (so processes on
-different hosts agree): first the chat's (about 1/s in a private chat, 20/min in a group), then, when
-the chat's turn has come, the bot-wide one (DELIVERY_RATE_PER_SECOND, Telegram allows about 30/s).
-A caller that finds a bucket empty reserves the next slot anyway and sleeps until it, so callers are
-served in turn. A 429 that still happens (another client of the same token, a stricter limit) holds the chat
-for `retry_after` in Redis, for every process.
+Telegram counts messages when they arrive, and a message arrives some time after it was admitted
+(an event loop busy elsewhere, the network): a limiter that only spaces its admissions lets
+messages admitted at the end of one second arrive with those of the next. So each limit is a log in
+Redis of the messages that may still be counted: a sorted set scored by when each message was last
+known to be on its way, its admission time while it is in flight, then the moment its answer came
+back (`done`). A message is admitted only when fewer than `limit` messages of that log ended after
+`now - window`, and messages still in flight always count. Whatever the delays, any `window`
+of arrivals then holds at most `limit` messages: every message of such a window was admitted before
+the last one of it, and had not yet come back `window` before that one was admitted.
+
+One Lua script, on Redis's own clock (processes on different hosts agree), checks the bot-wide log
+(DELIVERY_RATE_PER_SECOND in any one second; Telegram allows about 30), the chat's log (3 in any
+3 s in a private chat: 1/s with Telegram's burst of 3; 20 in any minute in a group) and the
+chat's hold after a 429, and admits the message to both logs at once or to neither: a message held
+back by its chat takes no bot-wide turn. A caller that is refused sleeps until the first moment the
+answer could change and asks again; within a process one caller at a time waits for a bot-wide turn,
+so callers are served in turn and Redis is asked about once per slot. A 429 that still happens
+(another client of the same token, a stricter limit) holds the chat for `retry_after` in Redis, for
+every process.
 
 Without Redis (one process) the scheduler's own buckets and WaitOutFloodControl do this.
 """
@@ -14,7 +27,10 @@ Without Redis (one process) the scheduler's own buckets and WaitOutFloodControl 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,35 +41,52 @@ from aiogram.methods.base import Response
 
 log = logging.getLogger(__name__)
 
-# KEYS: the buckets, then the chat's hold key. ARGV: rate and burst of each bucket.
-# Returns the seconds to wait (as a string: Lua numbers come back truncated to integers).
-RESERVE = """
+# KEYS: the bot-wide log, the chat's log, the chat's hold. ARGV: the message's member, then limit
+# and window of each log, then how long a message may stay in flight before it no longer counts
+# (a process that died mid-send). Returns "" when admitted, else "a<seconds>" (the bot-wide log is
+# full) or "c<seconds>" (the chat's log, or its hold): the seconds until the answer may change (as a
+# string: Lua numbers come back truncated to integers).
+ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local wait = 0
-local n = #KEYS - 1
-for i = 1, n do
-  local rate = tonumber(ARGV[2 * i - 1])
-  local burst = tonumber(ARGV[2 * i])
-  local v = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
-  local tokens = tonumber(v[1])
-  local ts = tonumber(v[2])
-  if tokens == nil or ts == nil then
-    tokens = burst
-    ts = now
-  end
-  tokens = math.min(burst, tokens + math.max(now - ts, 0) * rate) - 1
-  redis.call('HSET', KEYS[i], 'tokens', string.format('%.6f', tokens), 'ts', string.format('%.6f', now))
-  redis.call('EXPIRE', KEYS[i], 300)
-  if tokens < 0 and -tokens / rate > wait then
-    wait = -tokens / rate
+local flight = tonumber(ARGV[6])
+local wait, which = 0, 'a'
+local held = redis.call('PTTL', KEYS[3])
+if held > 0 then
+  wait, which = held / 1000, 'c'
+end
+for i = 1, 2 do
+  local limit, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[i]) >= limit then
+    local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    -- Still in flight: it cannot leave the log before `window` after it comes back.
+    local w = math.min(tonumber(first[2]), now) + window - now
+    if w >= wait then
+      wait = w
+      which = i == 1 and 'a' or 'c'
+    end
   end
 end
-local held = redis.call('PTTL', KEYS[n + 1])
-if held > 0 and held / 1000 > wait then
-  wait = held / 1000
+if wait > 0 then
+  return which .. string.format('%.6f', wait)
 end
-return string.format('%.6f', wait)
+for i = 1, 2 do
+  redis.call('ZADD', KEYS[i], now + flight, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], math.ceil((flight + tonumber(ARGV[2 * i + 1])) * 1000))
+end
+return ''
+"""
+
+# KEYS: the logs the message was admitted to. ARGV[1]: its member. It came back now: from now on it
+# counts only for `window` more seconds.
+DONE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], 'XX', now, ARGV[1])
+end
+return 1
 """
 
 SENDING = ("Send", "Copy", "Forward")  # the methods Telegram's message limits count
@@ -61,16 +94,19 @@ SENDING = ("Send", "Copy", "Forward")  # the methods Telegram's message limits c
 
 @dataclass(frozen=True)
 class SendLimits:
-    global_rate: float = 28.0
-    # No burst bot-wide: at 28/s any one second then holds at most 29 messages (Telegram: about 30).
-    global_burst: float = 1.0
-    private_rate: float = 1.0
-    # One less than Telegram's burst of 3: Telegram counts from when a message arrives, we from when
-    # it was reserved, and a first message that arrives late would otherwise leave no room for jitter.
-    private_burst: float = 2.0
-    group_rate: float = 17 / 60  # with the burst, at most 20 in any minute (Telegram's limit)
-    group_burst: float = 3.0
-    max_wait: float = 60.0  # never sleep longer than this for one message
+    global_limit: int = 29  # messages in any `global_window` seconds, all chats, all processes
+    global_window: float = 1.0
+    private_limit: int = 3  # 1/s with Telegram's burst of 3
+    private_window: float = 3.0
+    group_limit: int = 20
+    group_window: float = 60.0
+    max_flight: float = 40.0  # a message not back by then (its process died) stops counting
+    max_wait: float = 60.0  # a longer wait is reported as a 429 instead of sleeping it out
+
+    @classmethod
+    def per_second(cls, rate: float) -> SendLimits:
+        """DELIVERY_RATE_PER_SECOND: whole messages in any one second."""
+        return cls(global_limit=max(1, math.floor(rate)))
 
 
 class SharedSendLimiter(BaseRequestMiddleware):
@@ -78,34 +114,51 @@ class SharedSendLimiter(BaseRequestMiddleware):
         self.redis = redis
         self.bot_id = bot_id
         self.limits = limits or SendLimits()
-        self._script = redis.register_script(RESERVE)
+        self._admit = redis.register_script(ADMIT)
+        self._done = redis.register_script(DONE)
+        self._members = (f"{os.getpid()}:{os.urandom(4).hex()}:{n}" for n in itertools.count())
+        self._turn = asyncio.Lock()  # one caller of this process waits for a bot-wide turn at a time
 
-    async def reserve_chat(self, chat_id: int | str) -> float:
-        """Take the chat's slot (and honour a 429 hold): the seconds to wait before its turn."""
+    def _keys(self, chat_id: int | str) -> list[str]:
+        prefix = f"sendrate:{self.bot_id}"
+        return [f"{prefix}:all", f"{prefix}:chat:{chat_id}", f"{prefix}:hold:{chat_id}"]
+
+    async def try_admit(self, chat_id: int | str, member: str) -> tuple[float, bool]:
+        """One attempt: (0, _) when admitted, else the seconds to wait and whether the chat (not
+        the bot-wide log) is what holds the message back."""
         lim = self.limits
         group = isinstance(chat_id, str) or int(chat_id) < 0
-        rate, burst = (lim.group_rate, lim.group_burst) if group else (lim.private_rate, lim.private_burst)
-        prefix = f"sendrate:{self.bot_id}"
-        keys = [f"{prefix}:chat:{chat_id}", f"{prefix}:hold:{chat_id}"]
-        wait = await self._script(keys=keys, args=[rate, burst])
-        return min(float(wait), lim.max_wait)
+        limit, window = (
+            (lim.group_limit, lim.group_window) if group else (lim.private_limit, lim.private_window)
+        )
+        args = [member, lim.global_limit, lim.global_window, limit, window, lim.max_flight]
+        answer = await self._admit(keys=self._keys(chat_id), args=args)
+        answer = answer.decode() if isinstance(answer, bytes) else answer
+        if not answer:
+            return 0.0, False
+        return float(answer[1:]), answer[0] == "c"
 
-    async def reserve_global(self, chat_id: int | str) -> float:
-        """Take a bot-wide slot: the seconds to wait before sending."""
-        lim = self.limits
-        prefix = f"sendrate:{self.bot_id}"
-        keys = [f"{prefix}:all", f"{prefix}:hold:{chat_id}"]
-        wait = await self._script(keys=keys, args=[lim.global_rate, lim.global_burst])
-        return min(float(wait), lim.max_wait)
+    async def admit(self, chat_id: int | str) -> str:
+        """Wait for this message's turn; returns its member, for `done`. Raises TimeoutError when
+        the turn is further away than `max_wait`."""
+        member = next(self._members)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.limits.max_wait
+        while True:
+            async with self._turn:
+                while True:
+                    wait, by_chat = await self.try_admit(chat_id, member)
+                    if wait <= 0:
+                        return member
+                    if by_chat or loop.time() + wait > give_up:
+                        break
+                    await asyncio.sleep(wait)  # the next bot-wide turn; this process's others queue
+            if loop.time() + wait > give_up:
+                raise TimeoutError(wait)
+            await asyncio.sleep(wait)  # the chat's turn: other chats go meanwhile
 
-    async def reserve(self, chat_id: int | str) -> float:
-        """The chat's turn first (waited out here), then a bot-wide slot taken at that moment: the
-        seconds still to wait. Taking both at once would spend a bot-wide slot now for a message
-        that goes later, and messages held back by their chats would then go out together."""
-        wait = await self.reserve_chat(chat_id)
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return await self.reserve_global(chat_id)
+    async def done(self, chat_id: int | str, member: str) -> None:
+        await self._done(keys=self._keys(chat_id)[:2], args=[member])
 
     async def hold(self, chat_id: int | str, seconds: float) -> None:
         key = f"sendrate:{self.bot_id}:hold:{chat_id}"
@@ -117,13 +170,14 @@ class SharedSendLimiter(BaseRequestMiddleware):
         chat_id = getattr(method, "chat_id", None)
         if chat_id is None or not type(method).__name__.startswith(SENDING):
             return await make_request(bot, method)
+        member = None
         try:
-            wait = await self.reserve(chat_id)
+            member = await self.admit(chat_id)
+        except TimeoutError as exc:
+            # As Telegram would answer: the caller's own flood control decides what to do.
+            raise TelegramRetryAfter(method, "shared send limit", math.ceil(exc.args[0])) from None
         except Exception:  # noqa: BLE001 - Redis down: send anyway, Telegram's 429 is the last word
             log.warning("shared send limiter unavailable; sending unpaced", exc_info=True)
-            wait = 0.0
-        if wait > 0:
-            await asyncio.sleep(wait)
         try:
             return await make_request(bot, method)
         except TelegramRetryAfter as exc:
@@ -132,6 +186,12 @@ class SharedSendLimiter(BaseRequestMiddleware):
             except Exception:  # noqa: BLE001
                 log.warning("could not record a 429 in Redis", exc_info=True)
             raise
+        finally:
+            if member is not None:
+                try:
+                    await self.done(chat_id, member)
+                except Exception:  # noqa: BLE001 - it stops counting after max_flight anyway
+                    log.warning("could not record a sent message in Redis", exc_info=True)
 
 
 # KEYS[1]: the address's log of submissions. ARGV: the limit, a unique member for this one.

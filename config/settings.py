@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     reminder_lease_seconds: float = Field(60.0, ge=1)  # a claimed, unsent row is retried after this
     reminder_poll_seconds: float = Field(5.0, gt=0)  # fallback poll behind the precise wake-up
     reminder_stale_minutes: int = Field(180, ge=1)  # older due reminders are summarised in one message
-    delivery_rate_per_second: float = Field(28.0, gt=0)  # all chats together (Telegram allows ~30)
+    delivery_rate_per_second: float = Field(29.0, gt=0)  # in any one second, all chats (Telegram: ~30)
     # Email: the key mailbox passwords are encrypted with (Fernet); unset = mail cannot be connected.
     secret_key: SecretStr | None = None
     mail_poll_seconds: float = Field(60.0, gt=0)  # how often each connected box is read

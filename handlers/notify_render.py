@@ -197,8 +197,7 @@ class NotifyRenderer:
         now: datetime,
         overdue_too: bool = False,
     ) -> OutgoingMessage | None:
-        items = await delivery_service.load_items(session, [(activity.owner_type, activity.owner_id)])
-        item = items.get((ItemType(activity.owner_type), activity.owner_id))
+        item = await delivery_service.load_item(session, activity.owner_type, activity.owner_id)
         if item is None:
             return None
         tr = Translator(user.language)

@@ -149,6 +149,14 @@ async def not_before(session: AsyncSession, chat_id: int) -> datetime | None:
     return await session.scalar(select(ChatDelivery.not_before).where(ChatDelivery.chat_id == chat_id))
 
 
+async def chats_held(session: AsyncSession, now: datetime) -> dict[int, datetime]:
+    """Every chat nobody may send to yet, with until when (few: a retry_after lasts seconds)."""
+    rows = await session.execute(
+        select(ChatDelivery.chat_id, ChatDelivery.not_before).where(ChatDelivery.not_before > ensure_utc(now))
+    )
+    return {chat_id: ensure_utc(until) for chat_id, until in rows}
+
+
 async def set_not_before(session: AsyncSession, chat_id: int, until: datetime, now: datetime) -> None:
     """Telegram said retry_after for this chat: every process waits until `until`."""
     await _upsert(session, chat_id, now, not_before=ensure_utc(until))
@@ -342,6 +350,13 @@ async def load_items(
         for row in rows:
             found[(item_type, row.id)] = row
     return found
+
+
+async def load_item(session: AsyncSession, item_type: ItemType | str, item_id: int) -> AnyItem | None:
+    """One item, None when trashed or gone; from the session's identity map when load_items
+    already read it (no query per message while a batch is rendered)."""
+    item = await session.get(ITEM_MODELS[ItemType(item_type)], int(item_id))
+    return item if item is not None and item.deleted_at is None else None
 
 
 async def today_activities(

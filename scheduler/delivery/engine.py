@@ -24,7 +24,7 @@ from crm_core.models.activities import ActivityReminder
 from crm_core.models.notifications import Notification
 from scheduler.delivery import wakeup
 from scheduler.delivery.lanes import Job, Lane
-from scheduler.delivery.limits import Bucket, DeliveryConfig, GroupWindows, Window
+from scheduler.delivery.limits import Bucket, DeliveryConfig, GroupWindows, SendLog, Window
 from scheduler.delivery.prepare import Preparer
 from scheduler.delivery.rows import ClaimedRows
 from scheduler.ports import (
@@ -81,7 +81,7 @@ class DeliveryEngine:
         self.mono = monotonic
         self.stats = DeliveryStats()
         c = self.config
-        self._global = Bucket(c.global_burst, c.global_rate, c.global_burst, monotonic())
+        self._global = SendLog(max(1, int(c.global_rate)))
         # Groups' windows outlive their lanes, and the bot's replies in a group note theirs here.
         self.group_windows = GroupWindows(max(1, round(c.group_rate * c.group_period)), c.group_period)
         self._lanes: dict[int, Lane] = {}
@@ -96,6 +96,9 @@ class DeliveryEngine:
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[Any] | None = None
+        self._holds: dict[int, datetime] = {}  # chats another process was told to wait for
+        self._holds_fresh_until = 0.0
+        self._holds_lock = asyncio.Lock()
         self.rows = ClaimedRows(db, self.worker_id, clock)
         self.preparer = Preparer(db, renderer, self.item_chats, self.config.stale_after)
         wakeup.register(self)
@@ -220,7 +223,13 @@ class DeliveryEngine:
     async def _renew_held(self) -> None:
         """Extend the leases of rows held for longer than half a lease (a long queue, 429s)."""
         now = self.clock()
-        margin = timedelta(seconds=self.config.lease_seconds * 0.4)
+        # Renewed here, all in one statement, before a send would have to renew its own rows.
+        c = self.config
+        margin = timedelta(
+            seconds=min(
+                c.lease_seconds * 0.8, max(c.lease_seconds * 0.4, c.send_timeout + 1 + c.poll_seconds)
+            )
+        )
         until = now + timedelta(seconds=self.config.lease_seconds)
         for model, held in (
             (ActivityReminder, self._held_reminders),
@@ -356,6 +365,7 @@ class DeliveryEngine:
 
     async def _send(self, lane: Lane) -> None:
         job = lane.queue[0]
+        flying = True  # the bot-wide turn taken for this message
         try:
             if not await self._still_ours(job):
                 self._finish(lane, job)
@@ -372,10 +382,14 @@ class DeliveryEngine:
             except Exception as exc:  # noqa: BLE001 - a sender bug must not kill the loop
                 log.exception("sending to %s failed", job.chat_id)
                 result = DeliveryResult(DeliveryStatus.TEMPORARY, detail=repr(exc))
+            flying = False
+            self._global.done(self.mono())
             await self._outcome(lane, job, result)
         except Exception:  # noqa: BLE001
             log.exception("delivery of %s failed", job.label)
         finally:
+            if flying:
+                self._global.release()
             lane.busy = False
             self._sending -= 1
             if lane.queue:
@@ -404,8 +418,13 @@ class DeliveryEngine:
 
     async def _shared_wait(self, lane: Lane) -> float:
         """Seconds this chat must still wait because of a retry_after another process recorded
-        (our own is already in lane.not_before)."""
-        until = await self.rows.chat_not_before(lane.chat_id)
+        (our own is already in lane.not_before). The chats held are read at most once per
+        `holds_refresh` seconds for all chats, not once per message."""
+        async with self._holds_lock:
+            if self.mono() >= self._holds_fresh_until:
+                self._holds = await self.rows.chats_held(self.clock())
+                self._holds_fresh_until = self.mono() + self.config.holds_refresh
+        until = self._holds.get(lane.chat_id)
         if until is None or (lane.recorded_until is not None and until <= lane.recorded_until):
             return 0.0
         return max(0.0, (until - self.clock()).total_seconds())

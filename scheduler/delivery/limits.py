@@ -1,6 +1,6 @@
-"""Delivery settings and Telegram's rate limits: token buckets (bot-wide, private chats) and a
-sliding window for groups (Telegram's 20 a minute holds for any minute: a bucket's burst plus its
-refill would let 23 through)."""
+"""Delivery settings and Telegram's rate limits: private chats as token buckets, groups as a sliding
+window (Telegram's 20 a minute holds for any minute: a bucket's burst plus its refill would let 23
+through), and the bot-wide one as a log of the messages that may still be counted."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ class DeliveryConfig:
     poll_seconds: float = 5.0
     # Reminders that came due longer ago than this are summarised in one message per person.
     stale_after: timedelta = timedelta(hours=3)
-    global_rate: float = 28.0  # messages per second, all chats together
-    global_burst: float = 10.0
+    global_rate: float = 29.0  # messages in any one second, all chats together (whole ones count)
     private_rate: float = 1.0
     private_burst: float = 2.0
     group_rate: float = 20 / 60  # messages a group may get in any group_period: rate * period
@@ -27,6 +26,7 @@ class DeliveryConfig:
     max_temporary_failures: int = 4  # then the row goes back to the database with a backoff
     backoff_base: float = 0.5
     backoff_max: float = 30.0
+    holds_refresh: float = 1.0  # seconds a read of the chats other processes hold stays current
 
     @property
     def send_timeout(self) -> float:
@@ -108,3 +108,46 @@ class GroupWindows:
 
     def record(self, chat_id: int, now: float) -> None:
         self.window(chat_id).take(now)
+
+
+@dataclass
+class SendLog:
+    """At most `limit` messages in any `window` seconds as Telegram counts them, on arrival. A
+    message arrives somewhere between being sent and its answer coming back, so it counts from
+    when it is taken until `window` after its answer (`done`); while in flight it always counts.
+    Pacing by send times alone would let a message delayed on its way (a busy event loop)
+    arrive together with the next second's. bot.shared_limits holds the same rule in Redis."""
+
+    limit: int
+    window: float = 1.0
+    flying: int = 0
+    ended: deque[float] = field(default_factory=deque)  # answer times, oldest first
+    next_at: float = float("-inf")  # spaced evenly: a whole window's messages at once would
+    # arrive in a clump, and the last of the clump would come back (and leave the log) late
+
+    @property
+    def spacing(self) -> float:
+        return self.window / self.limit
+
+    def wait(self, now: float) -> float:
+        while self.ended and self.ended[0] <= now - self.window:
+            self.ended.popleft()
+        spaced = max(0.0, self.next_at - now)
+        if self.flying + len(self.ended) < self.limit:
+            return spaced
+        # The first answer to leave the log; one still in flight leaves a window after it is back.
+        return max(spaced, self.ended[0] + self.window - now if self.ended else self.window)
+
+    def take(self, now: float) -> None:
+        self.flying += 1
+        # One late message may be followed by the next at once, no more catching up than that.
+        behind = self.next_at if self.next_at > float("-inf") else now
+        self.next_at = max(behind, now - self.spacing) + self.spacing
+
+    def done(self, now: float) -> None:
+        self.flying -= 1
+        self.ended.append(now)
+
+    def release(self) -> None:
+        """Taken but not sent after all."""
+        self.flying -= 1

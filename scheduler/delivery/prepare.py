@@ -56,6 +56,11 @@ class Preparer:
             user_ids = {r.user_id for r in reminders} | {n.user_id for n in notifications}
             recipients = await delivery_service.recipients(s, user_ids)
             activities = await reminder_service.activities_for(s, reminders)
+            # Read together: rendering then finds each reminder's item in the session (kept
+            # referenced here: the session's identity map holds them weakly).
+            _items = await delivery_service.load_items(
+                s, ((a.owner_type, a.owner_id) for a in activities.values())
+            )
             grouped, stale = self._sort_reminders(batch, reminders, recipients, activities, now)
             await self._fold_overdue(s, batch, grouped)
             await self._render_reminders(s, batch, grouped, recipients, activities, now)

@@ -1,6 +1,8 @@
 """The in-process wake-up signal. A transaction that commits a new or moved reminder or
 notification wakes this process's delivery engines (SQLAlchemy session events): what they were
-sleeping until may be too late now. Other processes find it at their next poll."""
+sleeping until may be too late now. Other processes find it at their next poll. The engines' own
+writes (claims, leases, outcomes) are `quiet`: they never make anything due sooner, and waking on
+them would turn every sent message into a claim round of its own."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ class Wakeable(Protocol):
 
 _engines: weakref.WeakSet[Any] = weakref.WeakSet()
 _WAKE_FLAG = "_delivery_wake"
+_QUIET_FLAG = "_delivery_quiet"
 _WATCHED = (ActivityReminder, Notification)
 
 
@@ -30,6 +33,11 @@ def register(engine: Wakeable) -> None:
 
 def unregister(engine: Wakeable) -> None:
     _engines.discard(engine)
+
+
+def quiet(session: Any) -> None:
+    """This session's commit wakes nobody (an engine's own bookkeeping)."""
+    session.info[_QUIET_FLAG] = True
 
 
 def wake_all() -> None:
@@ -56,7 +64,7 @@ def _on_execute(state: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    if session.info.pop(_WAKE_FLAG, False):
+    if session.info.pop(_WAKE_FLAG, False) and not session.info.get(_QUIET_FLAG):
         wake_all()
 
 

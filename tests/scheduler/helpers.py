@@ -71,7 +71,7 @@ class FakeSender:
             await asyncio.sleep(0.01)
 
 
-FAST = dict(global_rate=1000.0, global_burst=100.0, private_rate=100.0, private_burst=10.0, group_rate=100.0)
+FAST = dict(global_rate=1000.0, private_rate=100.0, private_burst=10.0, group_rate=100.0)
 
 
 @asynccontextmanager
