@@ -195,20 +195,26 @@ async def test_duplicate_policies(db) -> None:
         assert len(list(await s.scalars(select(Contact)))) == 1
 
 
-async def test_cancel_stops_between_rows(db) -> None:
+async def test_cancel_stops_between_chunks(db) -> None:
     async with db.unit_of_work() as s:
         admin_id = (await make_admin(s)).id
-    rows = [["Title"]] + [[f"Lead {i}"] for i in range(50)]
+    rows = [["Title", "Phone"]] + [
+        [f"Lead {i}", f"+7 916 000-{i // 100:02d}-{i % 100:02d}"] for i in range(500)
+    ]
     seen = []
 
-    def cancelled() -> bool:
+    def cancelled() -> bool:  # the Cancel button pressed while the first chunk runs
         seen.append(1)
-        return len(seen) > 10
+        return len(seen) > 1
 
     result = await _import(db, admin_id, csv_bytes(rows, ",", "utf-8"), cancelled=cancelled)
-    assert result.cancelled and 0 < result.created < 50
+    assert result.cancelled and 0 < result.created == result.total < 500
     async with db.unit_of_work() as s:
         assert len(list(await s.scalars(select(Lead)))) == result.created
+        # every stored lead whole: its phone and its "imported" record
+        phones = await s.scalars(select(Communication).where(Communication.kind == CommKind.PHONE))
+        events = await s.scalars(select(TimelineEvent).where(TimelineEvent.event_type == EventType.CREATED))
+        assert len(list(phones)) == len(list(events)) == result.created
 
 
 async def test_salesperson_may_not_import(db) -> None:
