@@ -167,3 +167,41 @@ async def test_custom_range_typed(bot: Harness) -> None:
     span = f"{(today - timedelta(days=3)).isoformat()} .. {(today + timedelta(days=1)).isoformat()}"
     [photo] = await bot.say(ADMIN_ID, span)
     assert "Won: 2 (₽1,300)" in (photo.caption or "")
+
+
+async def test_funnel_over_a_period(bot: Harness) -> None:
+    """Under a funnel, its periods: the same funnel of the items that came in them (created then, in
+    the person's timezone), the caption's numbers those of the period's items."""
+    from crm_core.services import reports as reports_service
+
+    people = await _world(bot)
+    async with bot.app.db.unit_of_work() as s:
+        a = await s.get(User, people["admin"].id)
+        last_month = reports_service.period("last_month", a)
+        old = await items_service.create_deal(s, a, title="Old", amount=Decimal("90"), responsible_id=a.id)
+        old.created_at = last_month.start + timedelta(days=1)
+    [menu] = await bot.say(ADMIN_ID, "/report")
+    [photo] = await bot.press(ADMIN_ID, menu, "Funnel: General")
+    assert "(6 items)" in (photo.caption or "").splitlines()[0]
+    [photo_last] = await bot.press(ADMIN_ID, photo, "Last month")
+    lines = (photo_last.caption or "").splitlines()
+    assert "(1 item)" in lines[0] and lines[1].startswith("Came in: ")
+    assert lines[2] == "New: 1 · ₽90" and all(" 0 · —" in line for line in lines[3:])
+    [photo_month] = await bot.press(ADMIN_ID, photo_last, "This month")
+    lines = (photo_month.caption or "").splitlines()
+    assert "(5 items)" in lines[0]
+    assert lines[2:] == [
+        "New: 1 · ₽50",
+        "Preparing documents: 1 · ₽700 · 60.0%",
+        "Prepayment invoice: 0 · — · 66.7%",
+        "In progress: 0 · — · 100.0%",
+        "Final invoice: 0 · — · 100.0%",
+        "Won: 2 · ₽1,300 · 100.0%",
+        "Lost: 1 · ₽500",
+        "Analyze failure: 0 · —",
+    ]
+    # typed days: the day the old deal came
+    [ask] = await bot.press(ADMIN_ID, photo_month, "Choose days")
+    day = last_month.first + timedelta(days=1)  # local days: start is the first one's midnight
+    [typed] = await bot.say(ADMIN_ID, f"{day.isoformat()} .. {day.isoformat()}")
+    assert "(1 item)" in (typed.caption or "").splitlines()[0]
