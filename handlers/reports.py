@@ -5,6 +5,7 @@ is crm_core.services.reports' rule (head: department, admin: all, salesperson: s
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -27,16 +28,19 @@ from crm_core.errors import ValidationFailed
 from crm_core.fields import FieldContext
 from crm_core.formatting import format_date, format_money
 from crm_core.models.items import ItemType
+from crm_core.models.notifications import Notification, NotificationCategory
 from crm_core.models.users import User
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import reports as reports_service
+from crm_core.services import users as users_service
 from crm_core.services.reports import Funnel, Period, PersonStats, WonLost
-from handlers import report_charts
+from handlers import notify_render, report_charts
 from handlers.context import HandlerOptions
 from handlers.errors import describe
 from handlers.render import esc, truncate, visible_length
 from handlers.texts import N_, Translator
 from handlers.texts.names import pipeline_name, stage_name
+from scheduler.ports import OutgoingMessage
 
 router = Router(name="reports")
 
@@ -268,3 +272,35 @@ async def _send(
         await callback.message.answer_photo(
             BufferedInputFile(png, filename=name), caption=caption, reply_markup=markup
         )
+
+
+# --- the weekly digest of heads and admins --------------------------------------------------------
+
+
+async def weekly_digest(
+    session: AsyncSession, notification: Notification, user: User, *, now: datetime
+) -> list[OutgoingMessage]:
+    """Last week's deals won and lost (what the person sees) and, when they want it, the funnel of
+    the main deal pipeline as the picture with these lines as its caption."""
+    if not users_service.may_get_weekly_digest(user) or not user.weekly_digest:
+        return []  # a role or a setting changed after it was queued
+    tr = Translator(user.language)
+    monday = date.fromisoformat(str((notification.payload or {}).get("date")))
+    when = reports_service.period(
+        "range", user, first=monday - timedelta(days=7), last=monday - timedelta(days=1)
+    )
+    wl = await reports_service.won_lost(session, user, when)
+    lines = [
+        tr("rp.weekly.title", span=_span(tr, when)),
+        tr("rp.won.line_won", count=wl.won, sums=_sums(tr, wl.won_sums)),
+        tr("rp.won.line_lost", count=wl.lost, sums=_sums(tr, wl.lost_sums)),
+    ]
+    if not user.weekly_funnel:
+        return [OutgoingMessage("\n".join(lines))]
+    pipeline = await pipelines_service.default_pipeline(session, ItemType.DEAL)
+    f = await reports_service.funnel(session, user, pipeline.id)
+    png, caption = await asyncio.to_thread(funnel_report, tr, f)
+    return [OutgoingMessage(_caption([*lines, "", *caption.splitlines()]), photo=png)]
+
+
+notify_render.EXTRA_RENDERERS[NotificationCategory.WEEKLY_DIGEST] = weekly_digest

@@ -360,17 +360,16 @@ class DeliveryEngine:
                 lane.not_before = max(lane.not_before, self.mono() + shared_wait)
                 return
             message = job.messages[job.part]
+            # A forum topic (a deal room); senders that know no topics are never given one.
+            topic = {"thread_id": job.thread_id} if job.thread_id is not None else {}
             try:
-                result = await asyncio.wait_for(
-                    self.sender.send(
-                        job.chat_id,
-                        message.html,
-                        buttons=message.buttons,
-                        # A forum topic (a deal room); senders that know no topics are never given one.
-                        **({"thread_id": job.thread_id} if job.thread_id is not None else {}),
-                    ),
-                    timeout=self.config.send_timeout,
-                )
+                if message.photo is not None and hasattr(self.sender, "send_photo"):
+                    sending = self.sender.send_photo(
+                        job.chat_id, message.photo, message.html, buttons=message.buttons, **topic
+                    )
+                else:
+                    sending = self.sender.send(job.chat_id, message.html, buttons=message.buttons, **topic)
+                result = await asyncio.wait_for(sending, timeout=self.config.send_timeout)
             except TimeoutError:
                 result = DeliveryResult(DeliveryStatus.TEMPORARY, detail="timed out")
             except Exception as exc:  # noqa: BLE001 - a sender bug must not kill the loop

@@ -32,8 +32,8 @@ from crm_core.services.imports.reading import Cell, Table, read_table
 from crm_core.services.items_bulk import NewItem, create_items
 
 CHUNK_SECONDS = 0.25  # a chunk holds the database about this long
-CHUNK_FIRST = 50  # rows of the first chunk; the next ones are sized by the time the last took
-CHUNK_MIN = 20
+CHUNK_FIRST = 100  # rows of the first chunk; the next ones are sized by the time the last took
+CHUNK_MIN = 100  # a chunk's own statements (about ten) cost as much as a hundred rows
 CHUNK_MAX = 2000
 PAUSE_SHARE = 0.25  # after a chunk, a pause of this share of its time
 PAUSE_MIN = 0.01
