@@ -179,7 +179,11 @@ async def clients_by_comms(
     rows = await session.execute(
         select(Communication.kind, Communication.normalized, func.max(model.id))
         .join(model, (Communication.owner_type == model.ITEM_TYPE) & (Communication.owner_id == model.id))
-        .where(Communication.normalized.in_({norm for _, norm in wanted}), model.deleted_at.is_(None))
+        .where(
+            Communication.kind.in_({kind for kind, _ in wanted}),  # the (kind, normalized) index
+            Communication.normalized.in_({norm for _, norm in wanted}),
+            model.deleted_at.is_(None),
+        )
         .group_by(Communication.kind, Communication.normalized)
     )
     return {(CommKind(k), n): i for k, n, i in rows if (CommKind(k), n) in wanted}

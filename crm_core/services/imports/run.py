@@ -325,6 +325,8 @@ async def find_duplicates(
             select(Communication.kind, Communication.normalized, Communication.owner_id)
             .where(
                 Communication.owner_type == item_type,
+                # both, so that the (kind, normalized) index serves it
+                Communication.kind.in_({kind for kind, _ in comms}),
                 Communication.normalized.in_({value for _, value in comms}),
             )
             .order_by(Communication.owner_id)
