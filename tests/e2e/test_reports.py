@@ -34,6 +34,21 @@ def matplotlib_loaded() -> None:
     report_charts.funnel_png("warm-up", ["a"], [1], ["1"])
 
 
+# The admin's funnel of _world's deals: on each stage now, items · sum · conversion from the stage
+# before (of the deals that got as far as that one: the lost deal left at New, the won ones went
+# straight to Won).
+FUNNEL_LINES = [
+    "New: 1 · ₽50",
+    "Preparing documents: 1 · ₽700 · 60.0%",
+    "Prepayment invoice: 0 · — · 66.7%",
+    "In progress: 0 · — · 100.0%",
+    "Final invoice: 0 · — · 100.0%",
+    "Won: 2 · ₽1,300 · 100.0%",
+    "Lost: 1 · ₽500",
+    "Analyze failure: 0 · —",
+]
+
+
 async def _photo(bot: Harness, user_id: int, button: str) -> tuple[Image.Image, str]:
     [menu] = await bot.say(user_id, "/report")
     marker = bot.tg.mark()
@@ -115,18 +130,7 @@ async def test_funnel_numbers_match(bot: Harness) -> None:
     _, caption = await _photo(bot, ADMIN_ID, "Funnel: General")
     lines = caption.splitlines()
     assert "(5 items)" in lines[0]
-    # On each stage now: items · sum · conversion from the stage before (of the deals that got as far
-    # as that one: the lost deal left at New, the won ones went straight to Won).
-    assert lines[1:] == [
-        "New: 1 · ₽50",
-        "Preparing documents: 1 · ₽700 · 60.0%",
-        "Prepayment invoice: 0 · — · 66.7%",
-        "In progress: 0 · — · 100.0%",
-        "Final invoice: 0 · — · 100.0%",
-        "Won: 2 · ₽1,300 · 100.0%",
-        "Lost: 1 · ₽500",
-        "Analyze failure: 0 · —",
-    ]
+    assert lines[1:] == FUNNEL_LINES
     _, caption = await _photo(bot, SAM_ID, "Funnel: General")
     assert "(3 items)" in caption.splitlines()[0]
 
@@ -190,16 +194,7 @@ async def test_funnel_over_a_period(bot: Harness) -> None:
     [photo_month] = await bot.press(ADMIN_ID, photo_last, "This month")
     lines = (photo_month.caption or "").splitlines()
     assert "(5 items)" in lines[0]
-    assert lines[2:] == [
-        "New: 1 · ₽50",
-        "Preparing documents: 1 · ₽700 · 60.0%",
-        "Prepayment invoice: 0 · — · 66.7%",
-        "In progress: 0 · — · 100.0%",
-        "Final invoice: 0 · — · 100.0%",
-        "Won: 2 · ₽1,300 · 100.0%",
-        "Lost: 1 · ₽500",
-        "Analyze failure: 0 · —",
-    ]
+    assert lines[2:] == FUNNEL_LINES
     # typed days: the day the old deal came
     [ask] = await bot.press(ADMIN_ID, photo_month, "Choose days")
     day = last_month.first + timedelta(days=1)  # local days: start is the first one's midnight
