@@ -67,7 +67,8 @@ async def create_items(
 ) -> list[AnyItem | DomainError]:
     """create_item(check_link_access=False, auto_link_client=True) for each of `new`, in its order:
     the item created, or the error it failed with (nothing of it added). Database errors (a broken
-    constraint) are raised: the caller rolls the whole batch back."""
+    constraint) are raised: the caller rolls the whole batch back. The items come back with their
+    ids but outside the session (inserted with Core): load one to change it."""
     ensure_active(actor)
     item_type = ItemType(item_type)
     now = ensure_utc(now) if now else utcnow()
