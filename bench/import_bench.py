@@ -7,7 +7,8 @@ schema of its own, dropped afterwards. Measures: the import's wall time and rows
 per second, the process's peak memory (max RSS) growth, the latency of another salesperson's
 typical request (a list page and a field change, one unit of work) before and while the import
 runs (p50/p99); then the export of `--export-rows` deals (a database filled by bench.fill) as CSV
-and as XLSX: time and peak memory.
+and as XLSX, read a page per unit of work as the bot's background export does: time, peak memory,
+and the same person's latency alone and meanwhile.
 """
 
 from __future__ import annotations
@@ -137,23 +138,39 @@ async def export_bench(rows: int, url: str) -> None:
 
     db = Database(url)
     info = await fill(db, rows, log=lambda _m: None)
+    async with db.unit_of_work() as s:
+        seller = await s.get(User, info.sales_id)
+        lead_id = (await items_service.create_lead(s, seller, title="Seller's own lead")).id
+    quiet: list[float] = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(other_person(db, info.sales_id, lead_id, stop, quiet))
+    await asyncio.sleep(5)
+    stop.set()
+    await task
+    print(f"other person alone: p50 {statistics.median(quiet):.1f} ms, p99 {_pct(quiet, 0.99):.1f} ms "
+          f"({len(quiet)} requests)")  # fmt: skip
     work = Path(tempfile.mkdtemp())
     for fmt in ("csv", "xlsx"):
+        busy: list[float] = []
+        stop = asyncio.Event()
+        task = asyncio.create_task(other_person(db, info.sales_id, lead_id, stop, busy))
         rss0 = _rss_mb()
         t0 = time.perf_counter()
         out = work / f"export.{fmt}"
-        async with db.unit_of_work() as s:
-            actor = await s.get(User, info.admin_id)
-            rows_iter = exports.export_rows(s, actor, ItemType.DEAL)
-            header = exports.export_columns(ItemType.DEAL)
-            if fmt == "csv":
-                with out.open("wb") as f:
-                    count = await exports.write_csv(rows_iter, header, f, "ru")
-            else:
-                count = await exports.write_xlsx(rows_iter, header, out)
+        # As the bot's background export reads: a page per unit of work.
+        rows_iter = exports.export_rows_by_page(db.unit_of_work, info.admin_id, ItemType.DEAL)
+        header = exports.export_columns(ItemType.DEAL)
+        if fmt == "csv":
+            with out.open("wb") as f:
+                count = await exports.write_csv(rows_iter, header, f, "ru")
+        else:
+            count = await exports.write_xlsx(rows_iter, header, out)
         elapsed = time.perf_counter() - t0
+        stop.set()
+        await task
         print(f"export {fmt}: {count:,} deals in {elapsed:.1f} s ({count / elapsed:.0f} rows/s), "
-              f"{out.stat().st_size / 1e6:.1f} MB, peak RSS +{_rss_mb() - rss0:.0f} MB")  # fmt: skip
+              f"{out.stat().st_size / 1e6:.1f} MB, peak RSS +{_rss_mb() - rss0:.0f} MB; other person "
+              f"meanwhile p50 {statistics.median(busy):.1f} ms, p99 {_pct(busy, 0.99):.1f} ms")  # fmt: skip
     await db.dispose()
 
 

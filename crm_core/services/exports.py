@@ -205,10 +205,22 @@ async def write_xlsx(rows: AsyncIterator[list[Value]], header: list[str], path: 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet()
     ws.append(header)
+
+    def append(batch: list[list[Value]]) -> None:
+        for row in batch:
+            # Plain values: openpyxl gives dates and moments a date format itself, numbers stay numbers.
+            ws.append([float(v) if isinstance(v, Decimal) else v for v in row])
+
+    # openpyxl is slow pure Python: a page of rows, and the saving, in a thread, so that the event
+    # loop (everyone else's updates) is not held while a big workbook is written.
     count = 0
+    batch: list[list[Value]] = []
     async for row in rows:
-        # Plain values: openpyxl gives dates and moments a date format itself, numbers stay numbers.
-        ws.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        batch.append(row)
         count += 1
-    wb.save(path)
+        if len(batch) >= PAGE:
+            await asyncio.to_thread(append, batch)
+            batch = []
+    await asyncio.to_thread(append, batch)
+    await asyncio.to_thread(wb.save, path)
     return count
