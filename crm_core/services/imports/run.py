@@ -31,7 +31,7 @@ from crm_core.services.imports.columns import alias_index, known_header, propose
 from crm_core.services.imports.reading import Cell, Table, read_table
 from crm_core.services.items_bulk import NewItem, create_items
 
-CHUNK_SECONDS = 0.25  # a chunk holds the database about this long
+CHUNK_SECONDS = 0.1  # a chunk holds the database about this long (SQLite: others wait that long)
 CHUNK_FIRST = 100  # rows of the first chunk; the next ones are sized by the time the last took
 CHUNK_MIN = 100  # a chunk's own statements (about ten) cost as much as a hundred rows
 CHUNK_MAX = 2000
