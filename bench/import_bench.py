@@ -2,23 +2,29 @@
 
     python -m bench.import_bench --rows 100000 --export-rows 100000
 
-Without DATABASE_URL temporary SQLite files are used. Measures: the import's wall time and rows
+Without DATABASE_URL temporary SQLite files are used; with it (PostgreSQL), each part runs in a
+schema of its own, dropped afterwards. Measures: the import's wall time and rows
 per second, the process's peak memory (max RSS) growth, the latency of another salesperson's
 typical request (a list page and a field change, one unit of work) before and while the import
 runs (p50/p99); then the export of `--export-rows` deals (a database filled by bench.fill) as CSV
-and as XLSX: time and peak memory.
+and as XLSX, read a page per unit of work as the bot's background export does: time, peak memory,
+and the same person's latency alone and meanwhile.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+from sqlalchemy import text
 
 from crm_core import migrate
 from crm_core.db import Database, is_sqlite
@@ -132,24 +138,70 @@ async def export_bench(rows: int, url: str) -> None:
 
     db = Database(url)
     info = await fill(db, rows, log=lambda _m: None)
+    async with db.unit_of_work() as s:
+        seller = await s.get(User, info.sales_id)
+        lead_id = (await items_service.create_lead(s, seller, title="Seller's own lead")).id
+    quiet: list[float] = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(other_person(db, info.sales_id, lead_id, stop, quiet))
+    await asyncio.sleep(5)
+    stop.set()
+    await task
+    print(f"other person alone: p50 {statistics.median(quiet):.1f} ms, p99 {_pct(quiet, 0.99):.1f} ms "
+          f"({len(quiet)} requests)")  # fmt: skip
     work = Path(tempfile.mkdtemp())
     for fmt in ("csv", "xlsx"):
+        busy: list[float] = []
+        stop = asyncio.Event()
+        task = asyncio.create_task(other_person(db, info.sales_id, lead_id, stop, busy))
         rss0 = _rss_mb()
         t0 = time.perf_counter()
         out = work / f"export.{fmt}"
-        async with db.unit_of_work() as s:
-            actor = await s.get(User, info.admin_id)
-            rows_iter = exports.export_rows(s, actor, ItemType.DEAL)
-            header = exports.export_columns(ItemType.DEAL)
-            if fmt == "csv":
-                with out.open("wb") as f:
-                    count = await exports.write_csv(rows_iter, header, f, "ru")
-            else:
-                count = await exports.write_xlsx(rows_iter, header, out)
+        # As the bot's background export reads: a page per unit of work.
+        rows_iter = exports.export_rows_by_page(db.unit_of_work, info.admin_id, ItemType.DEAL)
+        header = exports.export_columns(ItemType.DEAL)
+        if fmt == "csv":
+            with out.open("wb") as f:
+                count = await exports.write_csv(rows_iter, header, f, "ru")
+        else:
+            count = await exports.write_xlsx(rows_iter, header, out)
         elapsed = time.perf_counter() - t0
+        stop.set()
+        await task
         print(f"export {fmt}: {count:,} deals in {elapsed:.1f} s ({count / elapsed:.0f} rows/s), "
-              f"{out.stat().st_size / 1e6:.1f} MB, peak RSS +{_rss_mb() - rss0:.0f} MB")  # fmt: skip
+              f"{out.stat().st_size / 1e6:.1f} MB, peak RSS +{_rss_mb() - rss0:.0f} MB; other person "
+              f"meanwhile p50 {statistics.median(busy):.1f} ms, p99 {_pct(busy, 0.99):.1f} ms")  # fmt: skip
     await db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(base: str | None, part: str) -> AsyncIterator[str]:
+    """A new empty database for one part: a temporary SQLite file, or a PostgreSQL schema of its own
+    (created and dropped here), so that one command runs both parts."""
+    if not base or is_sqlite(base):
+        yield f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/{part}.db"
+        return
+    schema = f"import_bench_{part}_{os.getpid()}"
+    admin = Database(base)
+    async with admin.engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        async with admin.engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+async def run_all(rows: int, export_rows: int) -> None:
+    base = os.environ.get("DATABASE_URL")
+    print("database:", "SQLite" if not base or is_sqlite(base) else "PostgreSQL")
+    if rows:
+        async with fresh_database(base, "import") as url:
+            await main(rows, url)
+    if export_rows:
+        async with fresh_database(base, "export") as url:
+            await export_bench(export_rows, url)
 
 
 if __name__ == "__main__":
@@ -157,14 +209,4 @@ if __name__ == "__main__":
     parser.add_argument("--rows", type=int, default=100_000, help="rows to import (0: none)")
     parser.add_argument("--export-rows", type=int, default=100_000, help="deals to export (0: none)")
     args = parser.parse_args()
-    base = os.environ.get("DATABASE_URL")
-    print(
-        "database:",
-        "SQLite" if not base or is_sqlite(base) else "PostgreSQL (give a fresh database per part)",
-    )
-    if args.rows:
-        asyncio.run(main(args.rows, base or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/import.db"))
-    if args.export_rows:
-        asyncio.run(
-            export_bench(args.export_rows, base or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/export.db")
-        )
+    asyncio.run(run_all(args.rows, args.export_rows))

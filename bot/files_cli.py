@@ -18,10 +18,11 @@ from crm_core.fields import FieldContext
 from crm_core.fields.phones import set_default_region
 from crm_core.models.items import ItemType
 from crm_core.models.users import User
+from crm_core.services import exports as exports_service
 from crm_core.services import imports as imports_service
 from crm_core.services.imports import ImportFileError, ImportJob, ImportResult, Policy
 from handlers.errors import describe
-from handlers.exports import XpAction, write_export
+from handlers.exports import XpAction, stage_names, write_export
 from handlers.import_columns import label_aliases, stage_aliases, target_label
 from handlers.imports import failed_rows_csv
 from handlers.texts import Translator
@@ -109,10 +110,11 @@ async def run_export_file(settings: Settings, args: argparse.Namespace) -> int:
         await migrate.upgrade(db.engine)
         actor = await _actor(db, settings, args.as_user)
         tr = Translator(actor.language)
-        async with db.unit_of_work() as s:
-            user = await s.get(User, actor.id)
-            assert user is not None
-            count = await write_export(s, user, tr, ItemType(args.type), XpAction(args.format), args.out)
+        item_type = ItemType(args.type)
+        rows = exports_service.export_rows_by_page(
+            db.unit_of_work, actor.id, item_type, stage_name=stage_names(tr)
+        )
+        count = await write_export(rows, tr, item_type, XpAction(args.format), args.out)
         print(f"exported {count} rows to {args.out}")
         return 0
     finally:

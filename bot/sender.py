@@ -3,6 +3,7 @@ delivery outcomes the scheduler can act on (retry later, give up, follow a migra
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from aiogram import Bot
@@ -15,7 +16,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from scheduler.ports import DeliveryResult, DeliveryStatus
 
@@ -32,18 +33,28 @@ class TelegramSender:
         buttons: list[list[dict[str, Any]]] | None = None,
         thread_id: int | None = None,
     ) -> DeliveryResult:
-        markup = None
-        if buttons:
-            markup = InlineKeyboardMarkup(
-                inline_keyboard=[[InlineKeyboardButton(**button) for button in row] for row in buttons]
-            )
-        try:
-            message = await self.bot.send_message(
-                chat_id, html, reply_markup=markup, message_thread_id=thread_id
-            )
-        except Exception as exc:  # noqa: BLE001 - mapped to an outcome
-            return _failure(exc)
-        return DeliveryResult(DeliveryStatus.SENT, message_id=message.message_id)
+        return await _deliver(
+            self.bot.send_message(chat_id, html, reply_markup=_markup(buttons), message_thread_id=thread_id)
+        )
+
+    async def send_photo(
+        self,
+        chat_id: int,
+        photo: bytes,
+        caption_html: str,
+        *,
+        buttons: list[list[dict[str, Any]]] | None = None,
+        thread_id: int | None = None,
+    ) -> DeliveryResult:
+        return await _deliver(
+            self.bot.send_photo(
+                chat_id,
+                BufferedInputFile(photo, filename="picture.png"),
+                caption=caption_html,
+                reply_markup=_markup(buttons),
+                message_thread_id=thread_id,
+            )  # fmt: skip
+        )
 
     async def set_topic_state(self, chat_id: int, thread_id: int, *, closed: bool) -> DeliveryResult:
         call = self.bot.close_forum_topic if closed else self.bot.reopen_forum_topic
@@ -57,6 +68,23 @@ class TelegramSender:
         except Exception as exc:  # noqa: BLE001 - mapped to an outcome
             return _failure(exc)
         return DeliveryResult(DeliveryStatus.SENT)
+
+
+def _markup(buttons: list[list[dict[str, Any]]] | None) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(**button) for button in row] for row in buttons]
+    )
+
+
+async def _deliver(request: Awaitable[Message]) -> DeliveryResult:
+    """Telegram's answer to one send as a delivery outcome."""
+    try:
+        message = await request
+    except Exception as exc:  # noqa: BLE001 - mapped to an outcome
+        return _failure(exc)
+    return DeliveryResult(DeliveryStatus.SENT, message_id=message.message_id)
 
 
 def _failure(exc: Exception) -> DeliveryResult:

@@ -5,6 +5,7 @@ is crm_core.services.reports' rule (head: department, admin: all, salesperson: s
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -27,16 +28,19 @@ from crm_core.errors import ValidationFailed
 from crm_core.fields import FieldContext
 from crm_core.formatting import format_date, format_money
 from crm_core.models.items import ItemType
+from crm_core.models.notifications import Notification, NotificationCategory
 from crm_core.models.users import User
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import reports as reports_service
+from crm_core.services import users as users_service
 from crm_core.services.reports import Funnel, Period, PersonStats, WonLost
-from handlers import report_charts
+from handlers import notify_render, report_charts
 from handlers.context import HandlerOptions
 from handlers.errors import describe
 from handlers.render import esc, truncate, visible_length
 from handlers.texts import N_, Translator
 from handlers.texts.names import pipeline_name, stage_name
+from scheduler.ports import OutgoingMessage
 
 router = Router(name="reports")
 
@@ -113,6 +117,10 @@ def funnel_report(tr: Translator, f: Funnel) -> tuple[bytes, str]:
     name = pipeline_name(tr, f.pipeline)
     labels, counts, notes = [], [], []
     lines = [tr("rp.funnel.title", pipeline=esc(name), count=f.total)]
+    chart = tr("rp.funnel.chart", pipeline=name)
+    if f.period is not None:
+        lines.append(tr("rp.funnel.period", span=_span(tr, f.period)))
+        chart = f"{chart}\n{tr('rp.funnel.period', span=_span(tr, f.period))}"
     for fs in f.stages + f.lost:
         label = stage_name(tr, fs.stage)
         sums = _sums(tr, fs.sums)
@@ -123,17 +131,40 @@ def funnel_report(tr: Translator, f: Funnel) -> tuple[bytes, str]:
         counts.append(fs.items)
         notes.append(note)
         lines.append(f"{esc(label)}: {esc(note)}")
-    png = report_charts.funnel_png(tr("rp.funnel.chart", pipeline=name), labels, counts, notes, len(f.lost))
+    png = report_charts.funnel_png(chart, labels, counts, notes, len(f.lost))
     return png, _caption(lines)
+
+
+def funnel_periods(tr: Translator, pipeline_id: int) -> InlineKeyboardMarkup:
+    """Under a funnel: the same funnel for the items that came this week, this month, last month,
+    in typed days, or all of them."""
+    rows = [
+        [
+            _btn(tr(label), action=RpAction.FUNNEL, n=pipeline_id, v=kind)
+            for kind, label in PERIOD_BUTTONS.items()
+        ],
+        [
+            _btn(tr("rp.period.range"), action=RpAction.RANGE, n=pipeline_id, v=RpAction.FUNNEL.value),
+            _btn(tr("rp.period.all"), action=RpAction.FUNNEL, n=pipeline_id),
+        ],
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def _funnel(
+    session: AsyncSession, user: User, tr: Translator, pipeline_id: int, when: Period | None
+) -> tuple[bytes, str]:
+    f = await reports_service.funnel(session, user, pipeline_id, when)
+    return await asyncio.to_thread(funnel_report, tr, f)
 
 
 @router.callback_query(RpCB.filter(F.action == RpAction.FUNNEL))
 async def on_funnel(
     callback: CallbackQuery, callback_data: RpCB, session: AsyncSession, user: User, tr: Translator
 ) -> None:
-    f = await reports_service.funnel(session, user, callback_data.n)
-    png, caption = await asyncio.to_thread(funnel_report, tr, f)
-    await _send(callback, png, caption, "funnel.png")
+    when = reports_service.period(callback_data.v, user) if callback_data.v else None
+    png, caption = await _funnel(session, user, tr, callback_data.n, when)
+    await _send(callback, png, caption, "funnel.png", funnel_periods(tr, callback_data.n))
 
 
 # --- won and lost, salespeople -----------------------------------------------------------------
@@ -197,9 +228,13 @@ async def on_range(
     callback: CallbackQuery, callback_data: RpCB, tr: Translator, state: FSMContext,
     callback_answer: CallbackAnswer,
 ) -> None:  # fmt: skip
-    which = callback_data.v if callback_data.v in (RpAction.WON, RpAction.PEOPLE) else RpAction.WON
+    which = (
+        callback_data.v
+        if callback_data.v in (RpAction.WON, RpAction.PEOPLE, RpAction.FUNNEL)
+        else RpAction.WON
+    )
     await state.set_state(ReportForm.range)
-    await state.update_data(rp=which)
+    await state.update_data(rp=which, rp_n=callback_data.n)
     if isinstance(callback.message, Message):
         await callback.message.answer(tr("rp.ask_range"))
 
@@ -216,12 +251,56 @@ async def on_range_text(
     except ValidationFailed as exc:
         await message.answer(describe(tr, exc) + "\n" + tr("rp.ask_range"))
         return
-    which = (await state.get_data()).get("rp", RpAction.WON)
+    data = await state.get_data()
+    which, pipeline_id = data.get("rp", RpAction.WON), int(data.get("rp_n") or 0)
     await state.set_state(None)
-    png, caption = await _period_report(session, user, tr, which, when)
-    await message.answer_photo(BufferedInputFile(png, filename="report.png"), caption=caption)
+    markup = None
+    if which == RpAction.FUNNEL:
+        png, caption = await _funnel(session, user, tr, pipeline_id, when)
+        markup = funnel_periods(tr, pipeline_id)
+    else:
+        png, caption = await _period_report(session, user, tr, which, when)
+    await message.answer_photo(
+        BufferedInputFile(png, filename="report.png"), caption=caption, reply_markup=markup
+    )
 
 
-async def _send(callback: CallbackQuery, png: bytes, caption: str, name: str) -> None:
+async def _send(
+    callback: CallbackQuery, png: bytes, caption: str, name: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
     if isinstance(callback.message, Message):
-        await callback.message.answer_photo(BufferedInputFile(png, filename=name), caption=caption)
+        await callback.message.answer_photo(
+            BufferedInputFile(png, filename=name), caption=caption, reply_markup=markup
+        )
+
+
+# --- the weekly digest of heads and admins --------------------------------------------------------
+
+
+async def weekly_digest(
+    session: AsyncSession, notification: Notification, user: User, *, now: datetime
+) -> list[OutgoingMessage]:
+    """Last week's deals won and lost (what the person sees) and, when they want it, the funnel of
+    the main deal pipeline as the picture with these lines as its caption."""
+    if not users_service.may_get_weekly_digest(user) or not user.weekly_digest:
+        return []  # a role or a setting changed after it was queued
+    tr = Translator(user.language)
+    monday = date.fromisoformat(str((notification.payload or {}).get("date")))
+    when = reports_service.period(
+        "range", user, first=monday - timedelta(days=7), last=monday - timedelta(days=1)
+    )
+    wl = await reports_service.won_lost(session, user, when)
+    lines = [
+        tr("rp.weekly.title", span=_span(tr, when)),
+        tr("rp.won.line_won", count=wl.won, sums=_sums(tr, wl.won_sums)),
+        tr("rp.won.line_lost", count=wl.lost, sums=_sums(tr, wl.lost_sums)),
+    ]
+    if not user.weekly_funnel:
+        return [OutgoingMessage("\n".join(lines))]
+    pipeline = await pipelines_service.default_pipeline(session, ItemType.DEAL)
+    f = await reports_service.funnel(session, user, pipeline.id)
+    png, caption = await asyncio.to_thread(funnel_report, tr, f)
+    return [OutgoingMessage(_caption([*lines, "", *caption.splitlines()]), photo=png)]
+
+
+notify_render.EXTRA_RENDERERS[NotificationCategory.WEEKLY_DIGEST] = weekly_digest

@@ -83,6 +83,8 @@ class SetAction(StrEnum):
     DIGEST_SET = "dgs"  # v: HHMM
     DIGEST_TYPE = "dgt"
     DIGEST_WORKDAYS = "dgw"
+    WEEKLY = "dgk"  # heads and admins: the weekly digest on/off
+    WEEKLY_FUNNEL = "dgf"  # ... with the funnel picture or not
     MUTE = "mu"
     MUTE_TOGGLE = "mut"  # v: the notification category
     CANCEL = "cx"  # a typed input
@@ -244,6 +246,16 @@ def digest_screen(user: User, tr: Translator) -> tuple[str, InlineKeyboardMarkup
         else N_("settings.digest.btn.workdays_off")
     )
     rows.append([_btn(tr(key), SetAction.DIGEST_WORKDAYS)])
+    if users_service.may_get_weekly_digest(user):
+        weekly = N_("settings.weekly.btn.on") if user.weekly_digest else N_("settings.weekly.btn.off")
+        rows.append([_btn(tr(weekly), SetAction.WEEKLY)])
+        if user.weekly_digest:
+            funnel = (
+                N_("settings.weekly.btn.funnel_on")
+                if user.weekly_funnel
+                else N_("settings.weekly.btn.funnel_off")
+            )
+            rows.append([_btn(tr(funnel), SetAction.WEEKLY_FUNNEL)])
     rows.append([_btn(tr("settings.btn.back"), SetAction.HOME)])
     return tr("settings.digest.title", digest=digest_label(tr, user)), InlineKeyboardMarkup(
         inline_keyboard=rows
@@ -450,6 +462,15 @@ async def digest_pick(
 @router.callback_query(SetCB.filter(F.action == SetAction.DIGEST_WORKDAYS))
 async def digest_workdays(callback: CallbackQuery, user: User, tr: Translator) -> None:
     users_service.set_digest_workdays_only(user, not user.digest_workdays_only)
+    await show(callback, *digest_screen(user, tr))
+
+
+@router.callback_query(SetCB.filter(F.action.in_({SetAction.WEEKLY, SetAction.WEEKLY_FUNNEL})))
+async def weekly_toggle(callback: CallbackQuery, callback_data: SetCB, user: User, tr: Translator) -> None:
+    if callback_data.action == SetAction.WEEKLY:
+        users_service.set_weekly_digest(user, on=not user.weekly_digest)  # AccessDenied for a salesperson
+    else:
+        users_service.set_weekly_digest(user, funnel=not user.weekly_funnel)
     await show(callback, *digest_screen(user, tr))
 
 

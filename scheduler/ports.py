@@ -50,6 +50,21 @@ class OutgoingMessage:
 
     html: str
     buttons: list[list[dict[str, Any]]] | None = None
+    photo: bytes | None = None  # a picture (PNG) sent with `html` as its caption
+
+
+class PhotoSender(Protocol):
+    """A MessageSender that also sends pictures (the weekly digest's funnel)."""
+
+    async def send_photo(
+        self,
+        chat_id: int,
+        photo: bytes,
+        caption_html: str,
+        *,
+        buttons: list[list[dict[str, Any]]] | None = None,
+        thread_id: int | None = None,
+    ) -> DeliveryResult: ...
 
 
 class NotificationRenderer(Protocol):

@@ -167,6 +167,8 @@ def test_actions_pack_as_before() -> None:
             "dgs",
             "dgt",
             "dgw",
+            "dgk",
+            "dgf",
             "mu",
             "mut",
             "cx",

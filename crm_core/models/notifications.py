@@ -25,6 +25,7 @@ class NotificationCategory(enum.StrEnum):
     REMINDER = "reminder"
     OVERDUE = "overdue"
     DIGEST = "digest"
+    WEEKLY_DIGEST = "weekly_digest"  # heads and admins, on Mondays
     COMMENT_ADDED = "comment_added"
     ACTIVITY_ASSIGNED = "activity_assigned"
     ROOM_EVENT = "room_event"  # an item's events, to its room (the chat is in the payload)

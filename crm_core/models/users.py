@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, time
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, Time
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, Time, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_core.models.base import Base, TimestampMixin
@@ -49,6 +49,9 @@ class User(Base, TimestampMixin):
     reminder_offsets: Mapped[list[int]] = mapped_column(JSON, default=lambda: list(DEFAULT_REMINDER_OFFSETS))
     digest_time: Mapped[time] = mapped_column(Time, default=time(9, 0))
     digest_workdays_only: Mapped[bool] = mapped_column(default=True)
+    # Heads and admins: a weekly digest on Mondays at digest_time, with the funnel picture or not.
+    weekly_digest: Mapped[bool] = mapped_column(default=False, server_default=false())
+    weekly_funnel: Mapped[bool] = mapped_column(default=True, server_default=true())
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     department: Mapped[Department | None] = relationship(lazy="raise")

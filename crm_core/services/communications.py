@@ -117,6 +117,22 @@ def prepare_comms(
     return out
 
 
+def comm_rows(item: AnyItem, kind: CommKind, prepared: list[tuple[CommInput, str]]) -> list[Communication]:
+    """The rows of an item's phones or e-mails (prepared), in order."""
+    return [
+        Communication(
+            owner_type=item.ITEM_TYPE,
+            owner_id=item.id,
+            kind=kind,
+            value=ci.value,
+            normalized=norm,
+            value_type=ci.value_type,
+            sort=i,
+        )
+        for i, (ci, norm) in enumerate(prepared)
+    ]
+
+
 async def replace_comms(
     session: AsyncSession, item: AnyItem, kind: CommKind, prepared: list[tuple[CommInput, str]]
 ) -> None:
@@ -127,15 +143,4 @@ async def replace_comms(
             Communication.kind == kind,
         )
     )
-    for i, (ci, norm) in enumerate(prepared):
-        session.add(
-            Communication(
-                owner_type=item.ITEM_TYPE,
-                owner_id=item.id,
-                kind=kind,
-                value=ci.value,
-                normalized=norm,
-                value_type=ci.value_type,
-                sort=i,
-            )
-        )
+    session.add_all(comm_rows(item, kind, prepared))

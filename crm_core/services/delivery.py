@@ -330,6 +330,45 @@ async def queue_digests(
             session, user.id, NotificationCategory.DIGEST, {"date": day}, dedupe_key=key, now=now
         )
         queued += row is not None
+    queued += await queue_weekly_digests(session, now, catch_up=catch_up)
+    return queued
+
+
+def weekly_digest_date(user: User, now: datetime, catch_up: timedelta = DIGEST_CATCH_UP) -> str | None:
+    """The local Monday whose weekly digest is due for `user` at `now` (their digest time on a
+    Monday), or None."""
+    local = ensure_utc(now).astimezone(zone_of(user.timezone))
+    if local.weekday() != 0:
+        return None
+    at = datetime.combine(local.date(), user.digest_time or time(9, 0), tzinfo=local.tzinfo)
+    if user.created_at is not None and ensure_utc(user.created_at) > ensure_utc(at):
+        return None
+    return local.date().isoformat() if at <= local < at + catch_up else None
+
+
+async def queue_weekly_digests(
+    session: AsyncSession, now: datetime, *, catch_up: timedelta = DIGEST_CATCH_UP
+) -> int:
+    """Queue the weekly digest of each head and admin who asked for it, once per local Monday
+    (the dedupe key `weekly:<user>:<date>`, shared by all processes)."""
+    now = ensure_utc(now)
+    queued = 0
+    users = await session.scalars(
+        select(User)
+        .where(User.is_active.is_(True), User.weekly_digest.is_(True), User.role.in_((Role.HEAD, Role.ADMIN)))
+        .order_by(User.id)
+    )
+    for user in list(users):
+        day = weekly_digest_date(user, now, catch_up)
+        if day is None:
+            continue
+        key = f"weekly:{user.id}:{day}"
+        if await session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
+            continue
+        row = await notify(
+            session, user.id, NotificationCategory.WEEKLY_DIGEST, {"date": day}, dedupe_key=key, now=now
+        )
+        queued += row is not None
     return queued
 
 

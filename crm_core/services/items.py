@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
@@ -147,32 +147,46 @@ async def recompute_return_customer(session: AsyncSession, lead: Lead) -> bool:
     for model, client_id in ((Contact, lead.contact_id), (Company, lead.company_id)):
         if client_id is None:
             continue
-        client = await session.get(model, client_id)
-        if client is None or client.lead_id == lead.id:
-            continue
-        if lead.created_at is None or client.created_at is None or client.created_at < lead.created_at:
+        if is_earlier_client(lead, await session.get(model, client_id)):
             result = True
     lead.is_return_customer = result
     return result
+
+
+def is_earlier_client(lead: Lead, client: Contact | Company | None) -> bool:
+    """The client was in the CRM before the lead came (not made for it): the lead is a repeat one."""
+    if client is None or (lead.id is not None and client.lead_id == lead.id):
+        return False
+    return lead.created_at is None or client.created_at is None or client.created_at < lead.created_at
 
 
 async def _find_client_by_comms(
     session: AsyncSession, model: type[Contact] | type[Company], prepared: list[tuple[CommKind, str]]
 ) -> int | None:
     """The newest non-trashed contact/company having one of these normalised phones/emails."""
-    if not prepared:
-        return None
-    conds = [(Communication.kind == kind) & (Communication.normalized == norm) for kind, norm in prepared]
-    return await session.scalar(
-        select(model.id)
-        .join(
-            Communication,
-            (Communication.owner_type == model.ITEM_TYPE) & (Communication.owner_id == model.id),
+    found = await clients_by_comms(session, model, prepared)
+    return max(found.values(), default=None)
+
+
+async def clients_by_comms(
+    session: AsyncSession, model: type[Contact] | type[Company], prepared: Iterable[tuple[CommKind, str]]
+) -> dict[tuple[CommKind, str], int]:
+    """For each normalised phone/email, the newest non-trashed contact/company having it (one query
+    for many new leads)."""
+    wanted = set(prepared)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Communication.kind, Communication.normalized, func.max(model.id))
+        .join(model, (Communication.owner_type == model.ITEM_TYPE) & (Communication.owner_id == model.id))
+        .where(
+            Communication.kind.in_({kind for kind, _ in wanted}),  # the (kind, normalized) index
+            Communication.normalized.in_({norm for _, norm in wanted}),
+            model.deleted_at.is_(None),
         )
-        .where(or_(*conds), model.deleted_at.is_(None))
-        .order_by(model.id.desc())
-        .limit(1)
+        .group_by(Communication.kind, Communication.normalized)
     )
+    return {(CommKind(k), n): i for k, n, i in rows if (CommKind(k), n) in wanted}
 
 
 async def create_item(
@@ -212,22 +226,11 @@ async def create_item(
     responsible_id = responsible_id or actor.id
     await _ensure_user(session, responsible_id)
 
-    model = model_for(item_type)
-    item = model(
-        **values,
-        responsible_id=responsible_id,
-        created_by_id=actor.id,
-        updated_by_id=actor.id,
-        created_at=now,
-        updated_at=now,
-    )
     stage = None
     if item_type.has_stages:
         stage = await pl.resolve_target_stage(session, item_type, pipeline_id=pipeline_id, stage_id=stage_id)
-        item.pipeline_id = stage.pipeline_id
-        item.stage_id = stage.id
-        item.stage_entered_at = now
-        pl.apply_stage_semantics(item, stage, now)
+    item = new_item(item_type, values, responsible_id, actor, now, stage)
+    if stage is not None:
         if item_type == ItemType.LEAD and auto_link_client:
             # A known phone/email fills whichever client side was left empty (a repeat lead).
             comms = [(CommKind.PHONE, n) for _, n in prepared_phones] + [
@@ -262,30 +265,56 @@ async def create_item(
             await session.execute(insert(contact_companies).values(contact_id=item.id, company_id=cid))
     if stage is not None:
         await pl.open_stage_history(session, item, stage, actor, now)
-    payload: dict[str, Any] = {**(event_payload or {}), "title": item.display_name}
-    if stage is not None:
-        payload["stage_id"] = stage.id
-    if getattr(item, "lead_id", None):
-        payload["lead_id"] = item.lead_id
     await add_event(
         session,
         owner_type=item_type,
         owner_id=item.id,
         event_type=EventType.CREATED,
         author_id=actor.id,
-        payload=payload,
+        payload=created_payload(item, stage, event_payload),
         at=now,
     )
-    assigned = (
-        NotificationCategory.LEAD_ASSIGNED
-        if isinstance(item, Lead)
-        else NotificationCategory.RESPONSIBLE_ASSIGNED
-    )
-    await _tell(session, responsible_id, assigned, item, actor, now)
+    await _tell(session, responsible_id, assigned_category(item), item, actor, now)
     for uid in observer_set:
         await _tell(session, uid, NotificationCategory.OBSERVER_ADDED, item, actor, now)
     await session.flush()
     return item
+
+
+def new_item(
+    item_type: ItemType, values: dict[str, Any], responsible_id: int, actor: User, now: datetime, stage: Any
+) -> AnyItem:
+    """A new item of checked values, on its stage (a lead/deal), not yet added to the session."""
+    item = model_for(item_type)(
+        **values,
+        responsible_id=responsible_id,
+        created_by_id=actor.id,
+        updated_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    if stage is not None:
+        item.pipeline_id = stage.pipeline_id
+        item.stage_id = stage.id
+        item.stage_entered_at = now
+        pl.apply_stage_semantics(item, stage, now)
+    return item
+
+
+def created_payload(item: AnyItem, stage: Any, event_payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The "created" timeline record's payload (after the item's flush: its title may use its id)."""
+    payload: dict[str, Any] = {**(event_payload or {}), "title": item.display_name}
+    if stage is not None:
+        payload["stage_id"] = stage.id
+    if getattr(item, "lead_id", None):
+        payload["lead_id"] = item.lead_id
+    return payload
+
+
+def assigned_category(item: AnyItem) -> NotificationCategory:
+    if isinstance(item, Lead):
+        return NotificationCategory.LEAD_ASSIGNED
+    return NotificationCategory.RESPONSIBLE_ASSIGNED
 
 
 async def create_lead(session: AsyncSession, actor: User, **kwargs: Any) -> Lead:
@@ -429,7 +458,11 @@ async def update_item(
 
 
 async def _ensure_user(session: AsyncSession, user_id: int) -> User:
-    user = await session.get(User, user_id)
+    return check_user(await session.get(User, user_id), user_id)
+
+
+def check_user(user: User | None, user_id: int) -> User:
+    """A responsible/observer must exist and be active."""
     if user is None:
         raise NotFound(user_id=user_id)
     if not user.is_active:
@@ -449,13 +482,11 @@ async def _tell(
     same transaction as the change. Nobody is told about what they did themselves."""
     if user_id == actor.id:
         return
-    await notify(
-        session,
-        user_id,
-        category,
-        {"owner_type": str(item.ITEM_TYPE), "owner_id": item.id, "ref": item.ref, "by": actor.id},
-        now=now,
-    )
+    await notify(session, user_id, category, tell_payload(item, actor), now=now)
+
+
+def tell_payload(item: AnyItem, actor: User) -> dict[str, Any]:
+    return {"owner_type": str(item.ITEM_TYPE), "owner_id": item.id, "ref": item.ref, "by": actor.id}
 
 
 async def change_responsible(

@@ -33,6 +33,30 @@ async def is_muted(session: AsyncSession, user_id: int, category: str) -> bool:
     return bool(await session.scalar(stmt))
 
 
+def _values(
+    user_id: int, category: str, payload: dict[str, Any] | None, dedupe_key: str | None, now: datetime | None
+) -> dict[str, Any]:
+    now = ensure_utc(now) if now else utcnow()
+    return {
+        "user_id": user_id,
+        "category": str(category),
+        "payload": payload or {},
+        "created_at": now,
+        "available_at": now,
+        "state": NotificationState.PENDING,
+        "attempts": 0,
+        "dedupe_key": dedupe_key,
+    }
+
+
+def new_notification(
+    user_id: int, category: str, payload: dict[str, Any] | None = None, *, now: datetime | None = None
+) -> Notification:
+    """The row of a notification without a dedupe key, not yet added (the caller checked is_muted):
+    many are flushed together (an import)."""
+    return Notification(**_values(user_id, category, payload, None, now))
+
+
 async def notify(
     session: AsyncSession,
     user_id: int,
@@ -46,17 +70,7 @@ async def notify(
     with a `dedupe_key` already queued, returns the existing row and queues nothing."""
     if await is_muted(session, user_id, category):
         return None
-    now = ensure_utc(now) if now else utcnow()
-    values = {
-        "user_id": user_id,
-        "category": str(category),
-        "payload": payload or {},
-        "created_at": now,
-        "available_at": now,
-        "state": NotificationState.PENDING,
-        "attempts": 0,
-        "dedupe_key": dedupe_key,
-    }
+    values = _values(user_id, category, payload, dedupe_key, now)
     if dedupe_key is None:
         row = Notification(**values)
         session.add(row)

@@ -367,15 +367,17 @@ def apply_stage_semantics(item: Lead | Deal, stage: Stage, now: datetime) -> Non
 async def open_stage_history(
     session: AsyncSession, item: Lead | Deal, stage: Stage, actor: User | None, now: datetime
 ) -> None:
-    session.add(
-        StageHistory(
-            owner_type=item.ITEM_TYPE,
-            owner_id=item.id,
-            pipeline_id=stage.pipeline_id,
-            stage_id=stage.id,
-            entered_at=now,
-            by_user_id=actor.id if actor else None,
-        )
+    session.add(stage_history_row(item, stage, actor, now))
+
+
+def stage_history_row(item: Lead | Deal, stage: Stage, actor: User | None, now: datetime) -> StageHistory:
+    return StageHistory(
+        owner_type=item.ITEM_TYPE,
+        owner_id=item.id,
+        pipeline_id=stage.pipeline_id,
+        stage_id=stage.id,
+        entered_at=now,
+        by_user_id=actor.id if actor else None,
     )
 
 

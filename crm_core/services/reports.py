@@ -86,16 +86,18 @@ class Funnel:
     pipeline: Pipeline
     stages: list[FunnelStage]
     lost: list[FunnelStage]  # failure stages (not part of the conversion chain)
+    period: Period | None = None  # the items created in it; None: all items
 
     @property
     def total(self) -> int:
         return sum(s.items for s in self.stages) + sum(s.items for s in self.lost)
 
 
-async def funnel(session: AsyncSession, actor: User, pipeline_id: int) -> Funnel:
+async def funnel(session: AsyncSession, actor: User, pipeline_id: int, when: Period | None = None) -> Funnel:
     """Items and sums per stage of a pipeline (what the actor sees), and the conversion from each
     stage to the next: of the items that reached a stage, the share that reached the next one
-    (a stage counts as reached when the item was ever on it or on a later one)."""
+    (a stage counts as reached when the item was ever on it or on a later one). With a period,
+    the items that came in it (created then): where that period's leads or deals are now."""
     ensure_active(actor)
     pipeline = await pipelines_service.get_pipeline(session, pipeline_id)
     model = Lead if pipeline.entity_type == ItemType.LEAD else Deal
@@ -104,6 +106,8 @@ async def funnel(session: AsyncSession, actor: User, pipeline_id: int) -> Funnel
     lost = [s for s in stages if s.semantics == StageSemantics.FAILURE]
     by_id = {s.id: FunnelStage(s) for s in stages}
     where = [*fast_visible(actor, model), model.pipeline_id == pipeline_id]
+    if when is not None:
+        where += [model.created_at >= when.start, model.created_at < when.end]
     rows = await session.execute(
         select(model.stage_id, model.currency, func.count(), func.sum(model.amount))
         .where(*where)
@@ -135,7 +139,7 @@ async def funnel(session: AsyncSession, actor: User, pipeline_id: int) -> Funnel
         if i > 0:
             before = by_id[chain[i - 1].id].reached
             fs.conversion = (Decimal(fs.reached * 100) / before).quantize(Decimal("0.1")) if before else None
-    return Funnel(pipeline, [by_id[s.id] for s in chain], [by_id[s.id] for s in lost])
+    return Funnel(pipeline, [by_id[s.id] for s in chain], [by_id[s.id] for s in lost], when)
 
 
 # --- won and lost ---------------------------------------------------------------------------------

@@ -16,6 +16,27 @@ from crm_core.models.users import User
 from crm_core.services import room_feed
 
 
+def new_event(
+    *,
+    owner_type: ItemType,
+    owner_id: int,
+    event_type: EventType | str,
+    author_id: int | None,
+    payload: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> TimelineEvent:
+    """The row of an event, not yet added: many new items' events are flushed together (an import);
+    a new item has no room to hear of it."""
+    return TimelineEvent(
+        owner_type=ItemType(owner_type),
+        owner_id=owner_id,
+        event_type=EventType(event_type),
+        author_id=author_id,
+        payload=_jsonable(payload or {}),
+        created_at=ensure_utc(at) if at else utcnow(),
+    )
+
+
 async def add_event(
     session: AsyncSession,
     *,
@@ -27,13 +48,13 @@ async def add_event(
     at: datetime | None = None,
 ) -> TimelineEvent:
     """Append an event to an item's timeline (no access check: the calling service did it)."""
-    event = TimelineEvent(
-        owner_type=ItemType(owner_type),
+    event = new_event(
+        owner_type=owner_type,
         owner_id=owner_id,
-        event_type=EventType(event_type),
+        event_type=event_type,
         author_id=author_id,
-        payload=_jsonable(payload or {}),
-        created_at=ensure_utc(at) if at else utcnow(),
+        payload=payload,
+        at=at,
     )
     session.add(event)
     await session.flush()

@@ -251,6 +251,20 @@ def set_digest_workdays_only(user: User, value: bool) -> None:
     user.digest_workdays_only = bool(value)
 
 
+def may_get_weekly_digest(user: User) -> bool:
+    """The weekly digest (the team's won/lost and funnel) is for heads and admins."""
+    return user.is_active and user.role in (Role.HEAD, Role.ADMIN)
+
+
+def set_weekly_digest(user: User, *, on: bool | None = None, funnel: bool | None = None) -> None:
+    if not may_get_weekly_digest(user):
+        raise AccessDenied(action="weekly_digest")
+    if on is not None:
+        user.weekly_digest = bool(on)
+    if funnel is not None:
+        user.weekly_funnel = bool(funnel)
+
+
 def _ensure_admin(actor: User, action: str) -> None:
     if not actor.is_active or not actor.is_admin:
         raise AccessDenied(action=action)

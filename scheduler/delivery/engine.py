@@ -404,13 +404,13 @@ class DeliveryEngine:
         if job.topic_closed is not None and job.thread_id is not None:
             return await self.sender.set_topic_state(job.chat_id, job.thread_id, closed=job.topic_closed)
         message = job.messages[job.part]
-        return await self.sender.send(
-            job.chat_id,
-            message.html,
-            buttons=message.buttons,
-            # A forum topic (a deal room); senders that know no topics are never given one.
-            **({"thread_id": job.thread_id} if job.thread_id is not None else {}),
-        )
+        # A forum topic (a deal room); senders that know no topics are never given one.
+        topic = {"thread_id": job.thread_id} if job.thread_id is not None else {}
+        if message.photo is not None and hasattr(self.sender, "send_photo"):
+            return await self.sender.send_photo(
+                job.chat_id, message.photo, message.html, buttons=message.buttons, **topic
+            )
+        return await self.sender.send(job.chat_id, message.html, buttons=message.buttons, **topic)
 
     def _idle(self, lane: Lane) -> bool:
         """A lane to forget (a group's window is kept in group_windows): no wait pending."""

@@ -195,20 +195,26 @@ async def test_duplicate_policies(db) -> None:
         assert len(list(await s.scalars(select(Contact)))) == 1
 
 
-async def test_cancel_stops_between_rows(db) -> None:
+async def test_cancel_stops_between_chunks(db) -> None:
     async with db.unit_of_work() as s:
         admin_id = (await make_admin(s)).id
-    rows = [["Title"]] + [[f"Lead {i}"] for i in range(50)]
+    rows = [["Title", "Phone"]] + [
+        [f"Lead {i}", f"+7 916 000-{i // 100:02d}-{i % 100:02d}"] for i in range(500)
+    ]
     seen = []
 
-    def cancelled() -> bool:
+    def cancelled() -> bool:  # the Cancel button pressed while the first chunk runs
         seen.append(1)
-        return len(seen) > 10
+        return len(seen) > 1
 
     result = await _import(db, admin_id, csv_bytes(rows, ",", "utf-8"), cancelled=cancelled)
-    assert result.cancelled and 0 < result.created < 50
+    assert result.cancelled and 0 < result.created == result.total < 500
     async with db.unit_of_work() as s:
         assert len(list(await s.scalars(select(Lead)))) == result.created
+        # every stored lead whole: its phone and its "imported" record
+        phones = await s.scalars(select(Communication).where(Communication.kind == CommKind.PHONE))
+        events = await s.scalars(select(TimelineEvent).where(TimelineEvent.event_type == EventType.CREATED))
+        assert len(list(phones)) == len(list(events)) == result.created
 
 
 async def test_salesperson_may_not_import(db) -> None:
@@ -218,3 +224,42 @@ async def test_salesperson_may_not_import(db) -> None:
 
     with pytest.raises(AccessDenied):
         await _import(db, seller_id, csv_bytes([["Title"], ["x"]], ",", "utf-8"))
+
+
+async def test_chunk_repeats_required_fields_and_rules_of_a_new_lead(db) -> None:
+    """Rows go in chunks: a row repeating an earlier row of the file (same phone) is matched to the
+    lead that row made; a row missing a required field fails alone with nothing of it stored; a new
+    lead is linked to a known client, its responsible is told, as when a lead is created by hand."""
+    from crm_core.models.notifications import Notification, NotificationCategory
+    from crm_core.services.required_fields import set_required_fields
+    from tests.core.factories import make_contact
+
+    async with db.unit_of_work() as s:
+        admin = await make_admin(s)
+        seller = await make_user(s, Role.SALESPERSON, name="Sergey Petrov")
+        client = await make_contact(s, admin, name="Known", phones=["+79160000007"])
+        await set_required_fields(s, admin, ItemType.LEAD, ["name"])
+        admin_id, seller_id, client_id = admin.id, seller.id, client.id
+    rows = [["Title", "Name", "Phone", "Responsible"]]
+    for i in range(120):
+        name = "" if i % 40 == 13 else f"Name {i}"  # rows 15, 55, 95 of the file miss the name
+        phone = f"+7 916 000-00-{i % 60:02d}"  # rows 62.. repeat the phones of rows 2..
+        rows.append([f"Lead {i}", name, phone, "Sergey Petrov" if i == 7 else ""])
+    result = await _import(db, admin_id, csv_bytes(rows, ",", "utf-8"))
+    # row 95 repeats row 35 (skipped before it is checked); rows 75 and 115 repeat failed rows
+    assert [f.number for f in result.failed] == [15, 55]
+    assert {type(f.error).__name__ for f in result.failed} == {"RequiredFieldsMissing"}
+    assert (result.total, result.created, result.skipped) == (120, 60, 58)
+    async with db.unit_of_work() as s:
+        leads = {lead.title: lead for lead in await s.scalars(select(Lead))}
+        assert len(leads) == 60 and "Lead 13" not in leads and "Lead 73" in leads and "Lead 93" not in leads
+        assert leads["Lead 7"].contact_id == client_id and leads["Lead 7"].is_return_customer
+        assert leads["Lead 7"].responsible_id == seller_id and not leads["Lead 8"].is_return_customer
+        told = list(await s.scalars(select(Notification).where(Notification.user_id == seller_id)))
+        assert [(n.category, n.payload["owner_id"]) for n in told] == [
+            (NotificationCategory.LEAD_ASSIGNED, leads["Lead 7"].id)
+        ]
+        phones = await s.scalars(select(Communication).where(Communication.owner_type == ItemType.LEAD))
+        assert len(list(phones)) == 60
+    again = await _import(db, admin_id, csv_bytes(rows, ",", "utf-8"), policy=Policy.UPDATE)
+    assert (again.created, again.updated, len(again.failed)) == (0, 120, 0)

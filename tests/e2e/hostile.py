@@ -103,7 +103,8 @@ _SKIP = {"processed_updates", "notifications", "chat_delivery", "activity_remind
 _OWNER_COLUMNS = ("created_by_id", "author_id", "user_id", "uploaded_by_id", "by_user_id")
 # A person's own settings they may change; their role, department and status are an admin's.
 _OWN_SETTINGS = {"language", "language_chosen", "timezone", "reminder_offsets", "digest_time",
-                 "digest_workdays_only", "updated_at", "full_name", "username"}  # fmt: skip
+                 "digest_workdays_only", "weekly_digest", "weekly_funnel", "updated_at", "full_name",
+                 "username"}  # fmt: skip
 
 
 async def protected_state(session: Any, user_id: int) -> dict[str, list[tuple[Any, ...]]]:

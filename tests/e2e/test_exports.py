@@ -4,6 +4,7 @@ exported file, imported back, gives the same data."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import date, datetime
@@ -19,18 +20,53 @@ from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import trash as trash_service
 from tests.e2e.conftest import ADMIN_ID
-from tests.e2e.harness import Harness
+from tests.e2e.harness import Harness, find_button
 from tests.e2e.people import add_member, admin_user
 
 SELLER_ID = 2501
 
 
+def _documents(bot: Harness, user_id: int, marker: int) -> list:
+    return [m for m in bot.new_bot_messages(user_id, marker) if "document" in m.content]
+
+
 async def _export(bot: Harness, user_id: int, command: str, label: str) -> tuple[bytes, str]:
+    """Press the export button: the file is built in the background and comes as a document, after
+    a progress message that then says it was sent."""
     [page] = await bot.say(user_id, command)
     marker = bot.tg.mark()
     await bot.press(user_id, page, label)
-    [doc] = [m for m in bot.new_bot_messages(user_id, marker) if "document" in m.content]
+    await bot.tg.wait_for(lambda: bool(_documents(bot, user_id, marker)), 20)
+    [doc] = _documents(bot, user_id, marker)
+    [note] = [m for m in bot.new_bot_messages(user_id, marker) if m.seq < doc.seq]
+    await bot.tg.wait_for(lambda: "⏳" not in (bot.current(note).text or ""), 10)
     return bot.tg.file_bytes(doc.content["document"]["file_id"]), doc.content["document"]["file_name"]
+
+
+async def test_export_runs_in_background_one_at_a_time(bot: Harness) -> None:
+    """A big list is built outside the button's update; pressing again while it is being built
+    starts nothing (one export per person at a time), and other people's updates go on."""
+    bot.tg.set_rate_limits(False)
+    admin = await admin_user(bot)
+    async with bot.app.db.unit_of_work() as s:
+        a = await s.get(User, admin.id)
+        for i in range(1200):  # three pages
+            await items_service.create_lead(s, a, title=f"Lead {i}", phones=[f"+7916{i:07d}"])
+    [page] = await bot.say(ADMIN_ID, "/leads")
+    marker = bot.tg.mark()
+    first = bot.tg.press_button(ADMIN_ID, page.message_id, button_text=find_button(page, "CSV"))
+    second = bot.tg.press_button(ADMIN_ID, page.message_id, button_text=find_button(page, "CSV"))
+    await bot.settle()
+    answers = [bot.tg.callback_answers[u["callback_query"]["id"]]["text"] for u in (first, second)]
+    assert answers == ["Preparing the file…", "Your previous export is still being prepared: wait for it."]
+    await bot.tg.wait_for(lambda: bool(_documents(bot, ADMIN_ID, marker)), 30)
+    await asyncio.sleep(0.5)
+    [doc] = _documents(bot, ADMIN_ID, marker)
+    rows = list(
+        csv.reader(io.StringIO(bot.tg.file_bytes(doc.content["document"]["file_id"]).decode("utf-8-sig")))
+    )
+    assert len(rows) == 1201 and len({r[0] for r in rows[1:]}) == 1200
+    assert "1200 items" in (doc.caption or "")
 
 
 async def _leads(bot: Harness, admin: User, seller: User) -> None:
