@@ -17,7 +17,7 @@ from crm_core.models.users import Role
 from crm_core.services import items as items_service
 from handlers.imports import IpAction, IpCB
 from tests.e2e.conftest import ADMIN_ID
-from tests.e2e.harness import Harness, find_button
+from tests.e2e.harness import Harness
 from tests.e2e.people import add_member, admin_user
 
 SELLER_ID = 2401
@@ -178,4 +178,3 @@ async def test_stop_leaves_whole_rows(bot: Harness) -> None:
 
         phones = await s.scalar(select(func.count()).select_from(Communication))
     assert phones == created
-    assert find_button  # the harness helper stays imported for presses by label
