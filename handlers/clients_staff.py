@@ -88,6 +88,16 @@ async def _chat(session: AsyncSession, user: User, chat_id: int) -> ClientChat |
         return None
 
 
+async def _pressed_chat(
+    session: AsyncSession, user: User, tr: Translator, chat_id: int, callback_answer: CallbackAnswer
+) -> ClientChat | None:
+    """The conversation a button names, if the presser may work on it; else a refusal only they see."""
+    chat = await _chat(session, user, chat_id)
+    if chat is None:
+        callback_answer.text, callback_answer.show_alert = tr("clients.not_yours"), True
+    return chat
+
+
 @router.callback_query(TalkCB.filter(F.action == TalkAction.REPLY))
 async def reply_button(
     callback: CallbackQuery,
@@ -98,9 +108,8 @@ async def reply_button(
     state: FSMContext,
     callback_answer: CallbackAnswer,
 ) -> None:
-    chat = await _chat(session, user, callback_data.chat)
+    chat = await _pressed_chat(session, user, tr, callback_data.chat, callback_answer)
     if chat is None:
-        callback_answer.text, callback_answer.show_alert = tr("clients.not_yours"), True
         return
     block = await business_service.reply_block(session, chat)
     if block is not None:
@@ -194,8 +203,7 @@ async def take_button(
     tr: Translator,
     callback_answer: CallbackAnswer,
 ) -> None:
-    if await _chat(session, user, callback_data.chat) is None:
-        callback_answer.text, callback_answer.show_alert = tr("clients.not_yours"), True
+    if await _pressed_chat(session, user, tr, callback_data.chat, callback_answer) is None:
         return
     await conv.take(session, user, callback_data.chat)
     callback_answer.text = tr("clients.taken")
@@ -210,8 +218,7 @@ async def close_button(
     tr: Translator,
     callback_answer: CallbackAnswer,
 ) -> None:
-    if await _chat(session, user, callback_data.chat) is None:
-        callback_answer.text, callback_answer.show_alert = tr("clients.not_yours"), True
+    if await _pressed_chat(session, user, tr, callback_data.chat, callback_answer) is None:
         return
     await conv.close(session, user, callback_data.chat)
     await show(callback, tr("clients.closed"))

@@ -193,22 +193,25 @@ async def pick_recipient(
     await show(callback, text, InlineKeyboardMarkup(inline_keyboard=[_cancel_row(tr)]))
 
 
-async def _typed(message: Message, tr: Translator, parse: Any) -> Any:
+async def _typed(message: Message, tr: Translator, state: FSMContext, key: str, parse: Any) -> Any:
+    """The typed value, read by crm_core's rule and kept in the draft under `key`; None (and the
+    reason said) when it is invalid."""
     try:
-        return parse(message.text or "")
+        value = parse(message.text or "")
     except ValidationFailed as exc:
         await message.answer(tr("mail.invalid", detail=validation_detail(tr, exc)))
         return None
+    draft = await _draft(state)
+    draft[key] = value
+    await state.update_data({DRAFT: draft})
+    return value
 
 
 @router.message(StateFilter(ComposeForm.recipient), F.text)
 async def typed_recipient(message: Message, tr: Translator, state: FSMContext) -> None:
-    found = await _typed(message, tr, rules.parse_recipients)
+    found = await _typed(message, tr, state, "to", rules.parse_recipients)
     if found is None:
         return
-    draft = await _draft(state)
-    draft["to"] = found
-    await state.update_data({DRAFT: draft})
     await state.set_state(ComposeForm.subject)
     await message.answer(
         tr("mail.ask.subject", to=esc(", ".join(found))),
@@ -218,12 +221,8 @@ async def typed_recipient(message: Message, tr: Translator, state: FSMContext) -
 
 @router.message(StateFilter(ComposeForm.subject), F.text)
 async def typed_subject(message: Message, tr: Translator, state: FSMContext) -> None:
-    subject = await _typed(message, tr, rules.check_subject)
-    if subject is None:
+    if await _typed(message, tr, state, "subject", rules.check_subject) is None:
         return
-    draft = await _draft(state)
-    draft["subject"] = subject
-    await state.update_data({DRAFT: draft})
     await state.set_state(ComposeForm.text)
     await message.answer(
         tr("mail.ask.text"), reply_markup=InlineKeyboardMarkup(inline_keyboard=[_cancel_row(tr)])
@@ -232,12 +231,8 @@ async def typed_subject(message: Message, tr: Translator, state: FSMContext) -> 
 
 @router.message(StateFilter(ComposeForm.text), F.text)
 async def typed_text(message: Message, tr: Translator, state: FSMContext) -> None:
-    text = await _typed(message, tr, rules.check_text)
-    if text is None:
+    if await _typed(message, tr, state, "text", rules.check_text) is None:
         return
-    draft = await _draft(state)
-    draft["text"] = text
-    await state.update_data({DRAFT: draft})
     await _show_extras(message, state, tr)
 
 
@@ -249,12 +244,8 @@ async def ask_cc(callback: CallbackQuery, tr: Translator, state: FSMContext) -> 
 
 @router.message(StateFilter(ComposeForm.cc), F.text)
 async def typed_cc(message: Message, tr: Translator, state: FSMContext) -> None:
-    found = await _typed(message, tr, rules.parse_recipients)
-    if found is None:
+    if await _typed(message, tr, state, "cc", rules.parse_recipients) is None:
         return
-    draft = await _draft(state)
-    draft["cc"] = found
-    await state.update_data({DRAFT: draft})
     await _show_extras(message, state, tr)
 
 
