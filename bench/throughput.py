@@ -392,6 +392,7 @@ async def measure(
 
 
 async def _start_profiler(directory: str, name: str, pid: int) -> asyncio.subprocess.Process:
+    os.makedirs(directory, exist_ok=True)
     out = os.path.join(directory, name.replace(" ", "-") + ".txt")
     return await asyncio.create_subprocess_exec(
         "py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "-o", out,

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import orjson
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -143,10 +144,18 @@ class BotSession(AiohttpSession):
     class and its validator afresh (a fifth of the CPU time of an update).
 
     The poller's getUpdates (`FreshUpdates`) is answered with the updates still in flight too:
-    only the new ones are validated into objects."""
+    only the new ones are validated into objects.
+
+    JSON is read and written with orjson: the standard library's decoder was a tenth of the CPU
+    time of an update in a burst (answers of getUpdates, of every sent message)."""
 
     _response_types: ClassVar[dict[Any, Any]] = {}
     _updates_response: ClassVar[Any] = Response[list[Update]]
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("json_loads", orjson.loads)
+        kwargs.setdefault("json_dumps", _json_dumps)
+        super().__init__(**kwargs)
 
     def check_response(self, bot: Bot, method: Any, status_code: int, content: str) -> Any:
         if isinstance(method, FreshUpdates) and status_code == HTTPStatus.OK:
@@ -164,6 +173,10 @@ class BotSession(AiohttpSession):
             await super().close()
         elif self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def create_bot(token: str, api_url: str, *, wait_out_flood_control: bool = True) -> Bot:
