@@ -29,7 +29,7 @@ from bot.group_sends import GroupSendLog
 from bot.http_server import HealthChecks, HttpServer, Webhook
 from bot.metrics import SendMetrics, UpdateMetrics
 from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
-from bot.polling import FreshUpdates, Poller
+from bot.polling import FreshUpdates, Inbox, Poller
 from bot.retry import WaitOutFloodControl
 from bot.sender import TelegramSender
 from bot.shared_limits import SendLimits, SharedAddressLimiter, SharedSendLimiter, SharedTokenLimiter
@@ -162,6 +162,7 @@ class BotSession(AiohttpSession):
             data = self.json_loads(content)
             if isinstance(data, dict) and data.get("ok") is True and isinstance(data.get("result"), list):
                 data["result"] = [u for u in data["result"] if method.wanted(u.get("update_id"))]
+                method._raw = {u.get("update_id"): u for u in data["result"]}
                 return self._updates_response.model_validate(data, context={"bot": bot})
         returning = method.__returning__
         if returning not in self._response_types:
@@ -254,7 +255,9 @@ class BotApp:
                 poll_seconds=settings.mail_poll_seconds,
                 retry_seconds=settings.mail_retry_seconds,
             )
-        self.poller = Poller(self.dp, bot, shutdown_timeout=settings.shutdown_timeout)
+        self.poller = Poller(
+            self.dp, bot, shutdown_timeout=settings.shutdown_timeout, inbox=Inbox(self.db, bot.id)
+        )
         self.http = self._http_server(settings, db, first_user_is_admin, redis)
         self._stopped = asyncio.Event()
 

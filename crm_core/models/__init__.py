@@ -86,6 +86,7 @@ from crm_core.models.users import (
     Invite,
     ProcessedUpdate,
     Role,
+    UpdateInbox,
     User,
 )
 from crm_core.models.views import (
@@ -133,6 +134,7 @@ __all__ = [
     "Pipeline",
     "PipelineReminderDefault",
     "ProcessedUpdate",
+    "UpdateInbox",
     "ReminderKind",
     "ReminderState",
     "RequiredField",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, time
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, Time, false, true
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, Text, Time, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_core.models.base import Base, TimestampMixin
@@ -88,3 +88,15 @@ class ProcessedUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime]
+
+
+class UpdateInbox(Base):
+    """Updates read by long polling, kept from the moment they are confirmed to Telegram until
+    their handler has finished: a process stopped or killed meanwhile runs them at its next start."""
+
+    __tablename__ = "update_inbox"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text)  # the update's JSON as Telegram sent it
+    received_at: Mapped[datetime]

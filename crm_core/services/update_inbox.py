@@ -1,0 +1,42 @@
+"""The update inbox: updates confirmed to Telegram but not yet handled (see UpdateInbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.clock import utcnow
+from crm_core.models import UpdateInbox
+
+
+async def keep(session: AsyncSession, bot_id: int, bodies: Sequence[tuple[int, str]]) -> None:
+    """Store (update_id, JSON) pairs; one already stored (read again after a crash) is kept as is."""
+    if not bodies:
+        return
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [{"bot_id": bot_id, "update_id": uid, "body": body, "received_at": now} for uid, body in bodies]
+    await session.execute(insert(UpdateInbox).on_conflict_do_nothing(), rows)
+
+
+async def forget(session: AsyncSession, bot_id: int, update_ids: Iterable[int]) -> None:
+    ids = sorted(set(update_ids))
+    for start in range(0, len(ids), 500):  # well under SQLite's bound-parameter limit
+        chunk = ids[start : start + 500]
+        await session.execute(
+            delete(UpdateInbox).where(UpdateInbox.bot_id == bot_id, UpdateInbox.update_id.in_(chunk))
+        )
+
+
+async def waiting(session: AsyncSession, bot_id: int) -> list[tuple[int, str]]:
+    """What a previous process left unhandled, oldest first."""
+    rows = await session.execute(
+        select(UpdateInbox.update_id, UpdateInbox.body)
+        .where(UpdateInbox.bot_id == bot_id)
+        .order_by(UpdateInbox.update_id)
+    )
+    return [(uid, body) for uid, body in rows]

@@ -1,0 +1,47 @@
+"""The update inbox: a polled update is stored and confirmed to Telegram at once, while its handler
+still runs, so later polls carry only new updates; once handled it leaves the inbox."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from crm_core.models import UpdateInbox
+from tests.e2e.conftest import ADMIN_ID
+from tests.e2e.harness import Harness
+from tests.e2e.people import admin_user
+
+
+async def _inbox(bot: Harness) -> list[int]:
+    async with bot.app.db.sessionmaker() as s:
+        return list(await s.scalars(select(UpdateInbox.update_id)))
+
+
+def _times_handed_out(bot: Harness, update_id: int) -> int:
+    return sum(
+        any(u["update_id"] == update_id for u in (r.result or [])) for r in bot.tg.calls("getUpdates") if r.ok
+    )
+
+
+async def test_an_update_in_flight_is_confirmed_once_and_kept_until_handled(bot: Harness) -> None:
+    await admin_user(bot)
+    admin = ADMIN_ID
+    bot.tg.delay_next("sendMessage", 1.5)  # the reply hangs: the handler stays in flight
+    update = bot.tg.send_text(admin, "/help")
+    uid = update["update_id"]
+    await bot.tg.wait_for(lambda: _times_handed_out(bot, uid) == 1, timeout=5)
+    await bot.tg.wait_for(lambda: bot.tg.pending_updates_count == 0, timeout=5)  # confirmed...
+    assert await _inbox(bot) == [uid]  # ...because it is stored
+    later = bot.tg.send_text(admin, "/menu")  # the same chat: it waits for /help, stored meanwhile
+    await bot.tg.wait_for(lambda: _times_handed_out(bot, later["update_id"]) == 1, timeout=5)
+    await asyncio.sleep(0.5)
+    assert _times_handed_out(bot, uid) == 1  # polls while it ran did not bring it again
+    await bot.settle()
+    texts = [m.text or "" for m in bot.tg.bot_messages(admin)]
+    assert any("Commands" in t for t in texts) and texts[-1].startswith("Main menu"), texts
+    for _ in range(50):  # forgotten by the next poll or within a second
+        if await _inbox(bot) == []:
+            break
+        await asyncio.sleep(0.1)
+    assert await _inbox(bot) == []
