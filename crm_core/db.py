@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from crm_core.fields.kinds import MAX_ID
@@ -40,12 +41,23 @@ def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine
         engine = create_async_engine(url, echo=echo, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     url, server_settings = _split_pg_options(url)
     if server_settings:
         connect_args = kwargs.setdefault("connect_args", {})
         connect_args.setdefault("server_settings", {}).update(server_settings)
-    return create_async_engine(url, echo=echo, **kwargs)
+    engine = create_async_engine(url, echo=echo, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (a restart, pg_terminate_backend) is replaced at
+    checkout. asyncpg notices the close as it happens, so this costs no round trip, where
+    pool_pre_ping cost three per unit of work (BEGIN, a ping, ROLLBACK: 2% of the CPU of an update)."""
+    driver = getattr(dbapi_conn, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this connection")
 
 
 def _split_pg_options(url: str) -> tuple[str, dict[str, str]]:

@@ -3,10 +3,11 @@
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
-from crm_core.db import Database
+from crm_core.db import Database, is_sqlite
 from crm_core.models import User
+from tests.conftest import BASE_URL, _admin_sql
 
 
 async def test_lower_folds_cyrillic(db: Database) -> None:
@@ -33,3 +34,22 @@ async def test_concurrent_read_then_write_transactions_do_not_fail(db: Database)
     await asyncio.gather(*(bump() for _ in range(5)))
     async with db.unit_of_work() as s:
         assert await s.scalar(select(User.full_name).where(User.telegram_id == 1)) == "counter 5"
+
+
+@pytest.mark.skipif(is_sqlite(BASE_URL), reason="PostgreSQL's connections")
+async def test_a_connection_the_server_closed_is_replaced_at_checkout(
+    db: Database, database_url: str
+) -> None:
+    """Between units of work the server drops every connection (what a restart does): the next unit
+    of work gets a fresh one instead of failing on the dead one, without a ping per checkout."""
+    async with db.unit_of_work() as s:
+        first = await s.scalar(select(func.pg_backend_pid()))
+    name = make_url(database_url).database
+    await _admin_sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    )
+    await asyncio.sleep(0.2)  # the close reaches the pooled connection's socket
+    async with db.unit_of_work() as s:
+        second = await s.scalar(select(func.pg_backend_pid()))
+    assert second != first
