@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from config import SettingsError, load_settings
 from handlers.texts import DEFAULT_LANGUAGE, LANGUAGES
@@ -30,6 +32,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_parsers(sub)
     return parser
+
+
+def _run_fast(main: Coroutine[Any, Any, Any]) -> Any:
+    """Run the bot on uvloop where it is installed (not on Windows): its event loop and sockets
+    took less CPU per update than asyncio's own (bench/throughput.py)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.app import run_bot
 
             try:
-                asyncio.run(run_bot(settings))
+                _run_fast(run_bot(settings))
             except TelegramUnauthorizedError:
                 print("crm-bot: Telegram rejected BOT_TOKEN (Unauthorized): check the token", file=sys.stderr)
                 return 2
