@@ -54,7 +54,7 @@ def on(action: ClientsAction, value: int = 0) -> ClientsCB:
 
 
 async def home_screen(session: AsyncSession, tr: Translator) -> Screen:
-    channel = await routing.get_channel(session)
+    channel = await routing.channel_settings(session)
     if channel.rule == RoutingRule.FIXED and channel.fixed_user_id:
         person = await session.get(User, channel.fixed_user_id)
         rule = tr("adm.cl.rule_fixed", name=name(person.full_name if person else "—"))
@@ -93,7 +93,7 @@ async def home(cb: CallbackQuery, ctx: Ctx) -> None:
 
 @router.callback_query(ClientsCB.filter(F.action == ClientsAction.TOGGLE))
 async def toggle(cb: CallbackQuery, ctx: Ctx) -> None:
-    channel = await routing.get_channel(ctx.session)
+    channel = await routing.channel_settings(ctx.session)
     await routing.set_enabled(ctx.session, ctx.user, not channel.enabled)
     await show(cb, *await home_screen(ctx.session, ctx.tr))
 

@@ -50,7 +50,7 @@ def share_phone_kb(tr: Translator) -> ReplyKeyboardMarkup:
 async def client_message(
     message: Message, session: AsyncSession, tr: Translator, registration_error: DomainError | None = None
 ) -> None:
-    channel = await routing.get_channel(session)
+    channel = await routing.channel_settings(session)
     if not channel.enabled or isinstance(registration_error, UserDeactivated) or message.from_user is None:
         raise SkipHandler()  # the gate refuses strangers (and deactivated staff) as before
     profile = profile_of(message.from_user, tr.language)

@@ -562,7 +562,7 @@ async def pass_on_expired(session: AsyncSession, *, now: datetime | None = None)
     """Conversations nobody took within the queue time go to the next person on duty (each person
     once; when everyone had it, it stays with the last)."""
     now = ensure_utc(now) if now else utcnow()
-    channel = await routing.get_channel(session)
+    channel = await routing.channel_settings(session)
     cutoff = now - timedelta(minutes=channel.queue_minutes)
     rows = await session.scalars(
         select(ClientChat).where(ClientChat.accepted.is_(False), ClientChat.routed_at <= cutoff).limit(100)

@@ -25,22 +25,33 @@ CHANNEL_ID = 1
 QUEUE_MINUTES_MAX = 24 * 60
 
 
+async def channel_settings(session: AsyncSession) -> ClientChannel:
+    """The open line's settings to read: the stored row, or the defaults (switched off) unsaved, so
+    that reading them (a staff message, the hourly queue check) writes nothing."""
+    channel = await session.get(ClientChannel, CHANNEL_ID)
+    return channel if channel is not None else _default_channel()
+
+
 async def get_channel(session: AsyncSession) -> ClientChannel:
-    """The open line's settings row (created, switched off, on first use)."""
+    """The open line's settings row to change (created, switched off, on first use)."""
     channel = await session.get(ClientChannel, CHANNEL_ID)
     if channel is None:
-        channel = ClientChannel(
-            id=CHANNEL_ID,
-            enabled=False,
-            greeting_en="",
-            greeting_ru="",
-            rule=RoutingRule.ROUND_ROBIN,
-            queue_minutes=10,
-            updated_at=utcnow(),
-        )
+        channel = _default_channel()
         session.add(channel)
         await session.flush()
     return channel
+
+
+def _default_channel() -> ClientChannel:
+    return ClientChannel(
+        id=CHANNEL_ID,
+        enabled=False,
+        greeting_en="",
+        greeting_ru="",
+        rule=RoutingRule.ROUND_ROBIN,
+        queue_minutes=10,
+        updated_at=utcnow(),
+    )
 
 
 async def on_duty_ids(session: AsyncSession) -> list[int]:

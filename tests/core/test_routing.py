@@ -1,11 +1,13 @@
 """The open line's routing rule: fixed person, round robin among those on duty, the fallbacks."""
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import AccessDenied, ValidationFailed
 from crm_core.models import RoutingRule
-from crm_core.services import routing
+from crm_core.models.clients import ClientChannel
+from crm_core.services import client_channel, routing
 from tests.core.factories import make_admin, make_user
 
 
@@ -52,3 +54,16 @@ async def test_fixed_person_and_admin_only_settings(session: AsyncSession) -> No
     with pytest.raises(ValidationFailed):
         await routing.set_queue_minutes(session, admin, 0)
     assert (await routing.set_queue_minutes(session, admin, 5)).queue_minutes == 5
+
+
+async def test_reading_the_open_line_settings_stores_nothing(session: AsyncSession) -> None:
+    """A staff message and the queue check read the settings on a CRM that never set them up."""
+    channel = await routing.channel_settings(session)
+    assert not channel.enabled and channel.rule == RoutingRule.ROUND_ROBIN
+    assert await client_channel.pass_on_expired(session) == []
+    await session.flush()
+    assert await session.scalar(select(func.count()).select_from(ClientChannel)) == 0
+    admin = await make_admin(session)
+    await routing.set_enabled(session, admin, True)  # changing them stores the row
+    assert await session.scalar(select(func.count()).select_from(ClientChannel)) == 1
+    assert (await routing.channel_settings(session)).enabled
