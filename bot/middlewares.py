@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import CallbackQuery, TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -30,7 +31,9 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 class UnitOfWorkMiddleware(BaseMiddleware):
     """Outer update middleware: opens the session, skips an update already processed, finds the
-    user, and commits after the handler (rolls back if it raised)."""
+    user, and commits after the handler (rolls back if it raised). Then it runs what was left for
+    after the commit (`after_commit`: calls that need not hold the database, e.g. on SQLite the
+    one write turn of the process)."""
 
     def __init__(self, db: Database, options: HandlerOptions) -> None:
         self.db = db
@@ -42,6 +45,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         tg_user: TgUser | None = data.get("event_from_user")
         # A translator is there from the start so that error handlers can always speak.
         data["tr"] = Translator(normalize_language(tg_user.language_code if tg_user else None))
+        after_commit: list[Callable[[], Awaitable[None]]] = []
+        data["after_commit"] = after_commit
         async with self.db.unit_of_work() as session:
             # Recorded in the same transaction as the handler's changes: both or neither. The primary
             # key refuses an update already processed (here or by another process): one query, not two.
@@ -84,11 +89,16 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 else:
                     data["user"] = user
                     data["tr"] = Translator(user.language)
-            return await handler(event, data)
+            result = await handler(event, data)
+        for action in after_commit:
+            await action()
+        return result
 
 
 class AnswerCallbacksMiddleware(BaseMiddleware):
-    """Outer callback_query middleware: every button press gets an answer.
+    """Outer callback_query middleware: every button press gets an answer, once what it did is
+    committed (the toast never reports a change that was rolled back, and the call does not hold
+    the database meanwhile).
 
     Handlers set `callback_answer.text` instead of answering themselves. If a handler raises, the
     error handler answers with the reason, so nothing is answered here in that case.
@@ -108,16 +118,29 @@ class AnswerCallbacksMiddleware(BaseMiddleware):
             text = answer.text
             if text is None and result is UNHANDLED:
                 text = tr("error.stale_button")
-            try:
-                await event.answer(text=text, show_alert=answer.show_alert)
-                self._answered[event.id] = None
-                if len(self._answered) > 10_000:
-                    self._answered.pop(next(iter(self._answered)))
-            except TelegramBadRequest as exc:
-                # Answered after Telegram's 15 s deadline (a slow handler, a backlog after downtime):
-                # the spinner is gone by itself and what the press did stands. Failing here would
-                # roll the press back and make the error handler answer again, too late as well.
-                if "query is too old" not in exc.message:
-                    raise
-                log.info("press answered too late (update %s)", data["event_update"].update_id)
+            call = partial(self._answer, event, text, answer.show_alert, data["event_update"].update_id)
+            after_commit = data.get("after_commit")
+            if after_commit is None:
+                await call()
+            else:
+                after_commit.append(call)
         return result
+
+    async def _answer(
+        self, event: CallbackQuery, text: str | None, show_alert: bool | None, uid: int
+    ) -> None:
+        try:
+            await event.answer(text=text, show_alert=show_alert)
+        except TelegramBadRequest as exc:
+            # Answered after Telegram's 15 s deadline (a slow handler, a backlog after downtime):
+            # the spinner is gone by itself and what the press did stands.
+            if "query is too old" not in exc.message:
+                log.warning("press of update %s could not be answered: %s", uid, exc.message)
+                return
+            log.info("press answered too late (update %s)", uid)
+        except TelegramAPIError as exc:  # committed already: nothing to roll back or run again
+            log.warning("press of update %s could not be answered: %s", uid, exc)
+            return
+        self._answered[event.id] = None
+        if len(self._answered) > 10_000:
+            self._answered.pop(next(iter(self._answered)))
