@@ -1,5 +1,6 @@
 """The update inbox: a polled update is stored and confirmed to Telegram at once, while its handler
-still runs, so later polls carry only new updates; once handled it leaves the inbox."""
+still runs, so later polls carry only new updates; once handled it leaves the inbox. And what
+waits for the commit: the answer to a button press."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from crm_core.models import UpdateInbox
 from tests.e2e.conftest import ADMIN_ID
 from tests.e2e.harness import Harness
 from tests.e2e.people import admin_user
+from tests.e2e.test_faults import IN_PROGRESS, _lead, _stage_name
 
 
 async def _inbox(bot: Harness) -> list[int]:
@@ -45,3 +47,25 @@ async def test_an_update_in_flight_is_confirmed_once_and_kept_until_handled(bot:
             break
         await asyncio.sleep(0.1)
     assert await _inbox(bot) == []
+
+
+async def test_a_press_is_answered_once_its_change_is_committed(bot: Harness) -> None:
+    """The answer to a press (the toast) goes out after the commit: the move is stored while
+    Telegram is still slow to take the answer, and the answer comes all the same."""
+    lead_id = await _lead(bot)
+    [card] = await bot.say(ADMIN_ID, f"L-{lead_id}")
+    await bot.press(ADMIN_ID, card, "Stage")
+    screen = bot.current(card)
+    data = next(d for row in screen.inline_keyboard for (label, d, _u) in row if label == IN_PROGRESS)
+    bot.tg.delay_next("answerCallbackQuery", 3.0)
+    edits = len(bot.tg.calls("editMessageText"))
+    press = bot.tg.press_button(ADMIN_ID, card.message_id, data)
+    await bot.tg.wait_for(lambda: len(bot.tg.calls("editMessageText")) > edits, timeout=5)
+    for _ in range(20):  # 2 s, well before the answer's 3 s are up
+        if await _stage_name(bot, lead_id) == IN_PROGRESS:
+            break
+        await asyncio.sleep(0.1)
+    assert await _stage_name(bot, lead_id) == IN_PROGRESS
+    assert bot.tg.callback_answers[press["callback_query"]["id"]] is None  # not answered yet
+    await bot.settle(timeout=10)
+    assert bot.tg.callback_answers[press["callback_query"]["id"]] is not None
