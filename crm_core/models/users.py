@@ -88,3 +88,13 @@ class ProcessedUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime]
+
+
+class CacheVersion(Base):
+    """One row: a counter that database triggers (migration 0019) bump on every change of a table
+    crm_core.cache keeps rows of (users, departments, pipelines, stages, required fields)."""
+
+    __tablename__ = "cache_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
