@@ -229,7 +229,9 @@ def _changed_by_statement(state: ORMExecuteState) -> None:
     statement = state.statement
     if isinstance(statement, TextClause):
         text = statement.text.lower()
-        if any(w in text for w in _WRITE_WORDS) and any(t in text for t in _CACHED_TABLES):
+        first = text.split(None, 1)[0] if text.strip() else ""
+        writes = first in _WRITE_WORDS or (first == "with" and any(w in text for w in _WRITE_WORDS))
+        if writes and any(t in text for t in _CACHED_TABLES):
             _off(session)
     elif state.is_insert or state.is_update or state.is_delete:
         target = getattr(statement, "table", None)

@@ -221,3 +221,23 @@ async def test_a_session_that_did_not_read_the_version_never_uses_the_cache(db: 
             stage = (await s.scalars(select(Stage).limit(1))).one()
             await pl.list_stages(s, stage.pipeline_id)
     assert len(reads) == 2
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [text("UPDATE stages SET name = 'X'"), update(Stage).values(name="X")],
+    ids=["text", "core"],
+)
+async def test_a_statement_changing_a_cached_table_keeps_the_cache_from_its_rows(
+    db: Database, statement: Any
+) -> None:
+    """What the unit of work then reads is uncommitted (and here rolled back): never cached."""
+    async with update_uow(db) as s:
+        pipeline_id = (await pl.default_pipeline(s, ItemType.LEAD)).id  # stages not read yet
+    with pytest.raises(RuntimeError):
+        async with update_uow(db) as s:
+            await s.execute(statement)
+            assert {st.name for st in await pl.list_stages(s, pipeline_id)} == {"X"}
+            raise RuntimeError("rolled back")
+    async with update_uow(db) as s:
+        assert {st.name for st in await pl.list_stages(s, pipeline_id)} == {None}
