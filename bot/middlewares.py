@@ -16,6 +16,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from crm_core import cache
 from crm_core.clock import utcnow
 from crm_core.db import Database
 from crm_core.errors import NotRegistered, UserDeactivated
@@ -50,12 +51,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         async with self.db.unit_of_work() as session:
             # Recorded in the same transaction as the handler's changes: both or neither. The primary
             # key refuses an update already processed (here or by another process): one query, not two.
-            # A Core insert: the ORM's flush machinery cost more than the statement itself.
+            # A Core insert: the ORM's flush machinery cost more than the statement itself. It
+            # also reads the version of what crm_core.cache holds, for the rest of the update.
             record = insert(ProcessedUpdate).values(
                 update_id=event.update_id, bot_id=bot_id, processed_at=utcnow()
             )
             try:
-                await session.execute(record)
+                await cache.execute_reading_version(session, record)
             except IntegrityError:
                 await session.rollback()
                 log.info("update %s was already processed; skipped", event.update_id)

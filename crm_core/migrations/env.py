@@ -7,6 +7,7 @@ import asyncio
 import os
 
 from alembic import context
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from crm_core.models import Base, UTCDateTime
@@ -32,6 +33,10 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        # A migration may change cached rows where no trigger sees it (a SQLite table rebuild):
+        # running processes must re-read them (crm_core.cache).
+        if inspect(connection).has_table("cache_versions"):
+            connection.exec_driver_sql("UPDATE cache_versions SET n = n + 1")
 
 
 async def _run_standalone(url: str) -> None:

@@ -82,6 +82,7 @@ from crm_core.models.timeline import (
 )
 from crm_core.models.users import (
     DEFAULT_REMINDER_OFFSETS,
+    CacheVersion,
     Department,
     Invite,
     ProcessedUpdate,
@@ -101,6 +102,7 @@ __all__ = [
     "ActivityType",
     "Attachment",
     "Base",
+    "CacheVersion",
     "BusinessConnection",
     "ClientChannel",
     "ClientChat",

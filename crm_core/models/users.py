@@ -100,3 +100,13 @@ class UpdateInbox(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     body: Mapped[str] = mapped_column(Text)  # the update's JSON as Telegram sent it
     received_at: Mapped[datetime]
+
+
+class CacheVersion(Base):
+    """One row: a counter that database triggers (migration 0019) bump on every change of a table
+    crm_core.cache keeps rows of (users, departments, pipelines, stages, required fields)."""
+
+    __tablename__ = "cache_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)

@@ -15,6 +15,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 
+from crm_core import cache
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, PipelineInvariantViolated, StageNotEmpty, ValidationFailed
 from crm_core.models.items import Deal, ItemType, Lead, Pipeline, Stage, StageHistory, StageSemantics
@@ -48,6 +49,11 @@ DEFAULT_DEAL_STAGES: list[tuple[str, StageSemantics, str]] = [
 
 
 async def list_pipelines(session: AsyncSession, entity_type: ItemType | str) -> Sequence[Pipeline]:
+    entity_type = ItemType(entity_type)
+    table = await cache.table(session, Pipeline)
+    if table is not None:
+        ids = cache.derived(table, ("pipelines", entity_type), lambda rows: _pipeline_ids(rows, entity_type))
+        return [cache.attach(session, Pipeline, table.by_id[i]) for i in ids]
     return (
         await session.scalars(
             select(Pipeline)
@@ -57,7 +63,19 @@ async def list_pipelines(session: AsyncSession, entity_type: ItemType | str) -> 
     ).all()
 
 
+def _pipeline_ids(rows: Sequence[dict[str, Any]], entity_type: ItemType) -> list[int]:
+    """A type's pipelines in `list_pipelines`' order."""
+    mine = [r for r in rows if r["entity_type"] == entity_type]
+    return [r["id"] for r in sorted(mine, key=lambda r: (r["sort"], r["id"]))]
+
+
 async def get_pipeline(session: AsyncSession, pipeline_id: int) -> Pipeline:
+    table = await cache.table(session, Pipeline)
+    if table is not None:
+        values = table.by_id.get(pipeline_id)
+        if values is None:
+            raise NotFound(pipeline_id=pipeline_id)
+        return cache.attach(session, Pipeline, values)
     pipeline = await session.get(Pipeline, pipeline_id)
     if pipeline is None:
         raise NotFound(pipeline_id=pipeline_id)
@@ -65,6 +83,13 @@ async def get_pipeline(session: AsyncSession, pipeline_id: int) -> Pipeline:
 
 
 async def default_pipeline(session: AsyncSession, entity_type: ItemType | str) -> Pipeline:
+    entity_type = ItemType(entity_type)
+    table = await cache.table(session, Pipeline)
+    if table is not None:
+        found = cache.derived(table, ("default", entity_type), lambda rows: _default_id(rows, entity_type))
+        if found is None:
+            raise NotFound(entity_type=str(entity_type))
+        return cache.attach(session, Pipeline, table.by_id[found])
     pipeline = await session.scalar(
         select(Pipeline)
         .where(Pipeline.entity_type == ItemType(entity_type))
@@ -76,11 +101,31 @@ async def default_pipeline(session: AsyncSession, entity_type: ItemType | str) -
     return pipeline
 
 
+def _default_id(rows: Sequence[dict[str, Any]], entity_type: ItemType) -> int | None:
+    """The order of `default_pipeline`'s query: the default one, else by sort and id."""
+    mine = [r for r in rows if r["entity_type"] == entity_type]
+    if not mine:
+        return None
+    return min(mine, key=lambda r: (not r["is_default"], r["sort"], r["id"]))["id"]
+
+
+_RANK = {StageSemantics.PROCESS: 0, StageSemantics.SUCCESS: 1, StageSemantics.FAILURE: 2}
+
+
+def _stage_ids(rows: Sequence[dict[str, Any]], pipeline_id: int) -> list[int]:
+    mine = [r for r in rows if r["pipeline_id"] == pipeline_id]
+    return [r["id"] for r in sorted(mine, key=lambda r: (_RANK[r["semantics"]], r["sort"], r["id"]))]
+
+
 async def list_stages(session: AsyncSession, pipeline_id: int) -> Sequence[Stage]:
     """Stages in board order: process stages by sort, then success, then failure ones.
 
-    Remembered for the rest of the unit of work (an update renders them several times), unless
-    stages are being changed in it."""
+    From crm_core.cache when this unit of work may use it; else remembered for the rest of the
+    unit of work (an update renders them several times), unless stages are being changed in it."""
+    table = await cache.table(session, Stage)
+    if table is not None:
+        ids = cache.derived(table, ("stages", pipeline_id), lambda rows: _stage_ids(rows, pipeline_id))
+        return [cache.attach(session, Stage, table.by_id[i]) for i in ids]
     memo: dict[int, list[Stage]] = session.info.setdefault(_STAGES_MEMO, {})
     changing = _stages_changing(session)
     if not changing and pipeline_id in memo:
@@ -90,8 +135,7 @@ async def list_stages(session: AsyncSession, pipeline_id: int) -> Sequence[Stage
             select(Stage).where(Stage.pipeline_id == pipeline_id).order_by(Stage.sort, Stage.id)
         )
     ).all()
-    rank = {StageSemantics.PROCESS: 0, StageSemantics.SUCCESS: 1, StageSemantics.FAILURE: 2}
-    ordered = sorted(rows, key=lambda s: (rank[s.semantics], s.sort, s.id))
+    ordered = sorted(rows, key=lambda s: (_RANK[s.semantics], s.sort, s.id))
     if changing:
         memo.clear()
     else:
@@ -122,6 +166,12 @@ def _forget_stages_bulk(update_context: Any) -> None:
 
 
 async def get_stage(session: AsyncSession, stage_id: int) -> Stage:
+    table = await cache.table(session, Stage)
+    if table is not None:
+        values = table.by_id.get(stage_id)
+        if values is None:
+            raise NotFound(stage_id=stage_id)
+        return cache.attach(session, Stage, values)
     stage = await session.get(Stage, stage_id)
     if stage is None:
         raise NotFound(stage_id=stage_id)
@@ -136,6 +186,11 @@ async def first_stage(session: AsyncSession, pipeline_id: int) -> Stage:
 
 
 async def success_stage(session: AsyncSession, pipeline_id: int) -> Stage:
+    if await cache.table(session, Stage) is not None:
+        for stage in await list_stages(session, pipeline_id):
+            if stage.semantics == StageSemantics.SUCCESS:
+                return stage
+        raise PipelineInvariantViolated("no success stage", pipeline_id=pipeline_id)
     stage = await session.scalar(
         select(Stage).where(Stage.pipeline_id == pipeline_id, Stage.semantics == StageSemantics.SUCCESS)
     )

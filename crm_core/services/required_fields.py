@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core import cache
 from crm_core.errors import NotFound, RequiredFieldsMissing, ValidationFailed
 from crm_core.fields import requirable_fields
 from crm_core.models.items import ItemType, Pipeline, RequiredField
@@ -59,6 +60,10 @@ async def get_required_fields(
 ) -> list[str]:
     """Fields required for every item of the type plus those of the given pipeline."""
     item_type = ItemType(item_type)
+    table = await cache.table(session, RequiredField)
+    if table is not None:
+        key = ("required", item_type, pipeline_id)
+        return list(cache.derived(table, key, lambda rows: _required_of(rows, item_type, pipeline_id)))
     cond = RequiredField.pipeline_id.is_(None)
     if pipeline_id is not None:
         cond = or_(cond, RequiredField.pipeline_id == pipeline_id)
@@ -66,6 +71,16 @@ async def get_required_fields(
         select(RequiredField.field).where(RequiredField.item_type == item_type, cond)
     )
     return sorted(set(rows))
+
+
+def _required_of(rows: Iterable[dict[str, Any]], item_type: ItemType, pipeline_id: int | None) -> list[str]:
+    return sorted(
+        {
+            r["field"]
+            for r in rows
+            if r["item_type"] == item_type and (r["pipeline_id"] is None or r["pipeline_id"] == pipeline_id)
+        }
+    )
 
 
 def _empty(value: Any) -> bool:

@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core import cache
 from crm_core.clock import utcnow
 from crm_core.errors import (
     AccessDenied,
@@ -50,7 +51,12 @@ class TelegramProfile:
 
 
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
-    return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    user = cache.cached_user(session, telegram_id)
+    if user is None:
+        user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+        if user is not None:
+            cache.remember_user(session, user)
+    return user
 
 
 async def recognise(
