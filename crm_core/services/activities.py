@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from crm_core.clock import ensure_utc, utcnow, zone_of
+from crm_core.db import hold
 from crm_core.errors import NotFound, ValidationFailed
 from crm_core.models.activities import Activity, ActivityDirection, ActivityType
 from crm_core.models.items import ITEM_MODELS, AnyItem, ItemType
@@ -58,7 +59,7 @@ async def load_item(
         item = await session.get(model, owner_id)  # already loaded in this unit of work: no query
     if item is None:
         raise NotFound("item", owner_type=str(owner_type), owner_id=owner_id)
-    return item
+    return hold(session, item)
 
 
 async def touch_item(session: AsyncSession, item: AnyItem, now: datetime) -> None:
@@ -67,8 +68,13 @@ async def touch_item(session: AsyncSession, item: AnyItem, now: datetime) -> Non
     if not hasattr(type(item), "last_activity_at"):
         return
     table = type(item).__table__
-    await session.execute(update(table).where(table.c.id == item.id).values(last_activity_at=now))
+    # updated_at given here (not left to its onupdate) so the loaded object can hold the exact value.
+    stamp = utcnow()
+    await session.execute(
+        update(table).where(table.c.id == item.id).values(last_activity_at=now, updated_at=stamp)
+    )
     set_committed_value(item, "last_activity_at", now)  # keep the loaded object in step, not dirty
+    set_committed_value(item, "updated_at", stamp)
 
 
 async def ensure_user(session: AsyncSession, user_id: int, *, field: str = "responsible_id") -> User:
@@ -79,8 +85,10 @@ async def ensure_user(session: AsyncSession, user_id: int, *, field: str = "resp
 
 
 async def _clear_focus(session: AsyncSession, item: AnyItem) -> None:
-    if await reminder_service.clear_focus_if_handled(session, item.ITEM_TYPE, item.id):
+    stamp = await reminder_service.clear_focus_if_handled(session, item.ITEM_TYPE, item.id)
+    if stamp is not None:
         set_committed_value(item, "focused_at", None)
+        set_committed_value(item, "updated_at", stamp)
 
 
 def _aware(value: datetime, field: str) -> datetime:

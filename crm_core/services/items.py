@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
+from crm_core.db import hold
 from crm_core.errors import NotFound, ValidationFailed
 from crm_core.fields import fields as schema_fields
 from crm_core.fields import get_field
@@ -68,6 +69,7 @@ async def get_item(
     item = await session.get(model_for(item_type), item_id)
     if item is None:
         raise NotFound(item_type=str(item_type), item_id=item_id)
+    hold(session, item)
     if for_edit:
         await ensure_can_edit(session, actor, item)
     else:

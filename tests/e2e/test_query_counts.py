@@ -28,7 +28,7 @@ BUDGET = {
     "stage screen": 6,
     "stage move": 21,
     "comment button": 4,
-    "comment text": 17,
+    "comment text": 16,
 }
 
 
