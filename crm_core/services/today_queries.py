@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc
@@ -30,20 +30,22 @@ async def my_open_activities(
     first, each with its item. Trashed items and items the user may no longer see are left out."""
     ensure_active(user)
     until = ensure_utc(until)
-    entries: list[AgendaEntry] = []
+    # One statement for the four item tables: each is outer-joined on its own owner_type, and a
+    # row is kept when the item it found is one the user may see.
+    stmt = select(Activity, *ITEM_MODELS.values())
+    visible = []
     for item_type, model in ITEM_MODELS.items():
-        rows = await session.execute(
-            select(Activity, model)
-            .join(model, and_(Activity.owner_type == item_type, Activity.owner_id == model.id))
-            .where(
-                Activity.responsible_id == user.id,
-                Activity.completed.is_(False),
-                Activity.deadline < until,
-                visible_clause(user, model),
-            )
-            .order_by(Activity.deadline, Activity.id)
-            .limit(limit)
+        mine = and_(Activity.owner_type == item_type, Activity.owner_id == model.id)
+        stmt = stmt.outerjoin(model, mine)
+        visible.append(and_(model.id.is_not(None), visible_clause(user, model)))
+    rows = await session.execute(
+        stmt.where(
+            Activity.responsible_id == user.id,
+            Activity.completed.is_(False),
+            Activity.deadline < until,
+            or_(*visible),
         )
-        entries.extend(AgendaEntry(activity, item) for activity, item in rows)
-    entries.sort(key=lambda e: (ensure_utc(e.activity.deadline), e.activity.id))
-    return entries[:limit]
+        .order_by(Activity.deadline, Activity.id)
+        .limit(limit)
+    )
+    return [AgendaEntry(activity, next(i for i in items if i is not None)) for activity, *items in rows]

@@ -22,7 +22,7 @@ SALES_ID = 4401
 # Raised once, knowingly, when deal rooms and client conversations landed: a card looks up the
 # item's client chat (its Reply rows), and each timeline event looks up the item's room (its feed).
 BUDGET = {
-    "/today": 7,
+    "/today": 4,
     "/new": 22,
     "open card": 11,
     "stage screen": 6,
