@@ -23,7 +23,7 @@ SALES_ID = 4401
 # item's client chat (its Reply rows), and each timeline event looks up the item's room (its feed).
 BUDGET = {
     "/today": 4,
-    "/new": 22,
+    "/new": 19,
     "open card": 11,
     "stage screen": 6,
     "stage move": 21,
