@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.models.items import Lead
+from crm_core.models.clients import ClientChat
+from crm_core.models.items import AnyItem, Lead
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active
+from crm_core.services import client_channel
+from crm_core.services.conversion import converted_clause
 
 
 async def assignable_users(
@@ -46,6 +49,21 @@ async def users_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Us
 
 async def lead_is_converted(session: AsyncSession, lead: Lead) -> bool:
     """Items were already created from this lead (the rule conversion itself applies)."""
-    from crm_core.services.conversion import _already_converted
+    return bool(await session.scalar(select(converted_clause(lead.id))))
 
-    return await _already_converted(session, lead)
+
+async def converted_and_chats(session: AsyncSession, item: AnyItem) -> tuple[bool, list[ClientChat]]:
+    """What the card's keyboard needs in one statement on the item's row: whether items were
+    already created from it (a lead; False for the others) and its client chats, in order."""
+    model = type(item)
+    converted = converted_clause(model.id) if isinstance(item, Lead) else false()
+    rows = (
+        await session.execute(
+            select(converted, ClientChat)
+            .select_from(model)
+            .outerjoin(ClientChat, client_channel.of_item(item.ITEM_TYPE, model.id))
+            .where(model.id == item.id)
+            .order_by(ClientChat.id)
+        )
+    ).all()
+    return bool(rows and rows[0][0]), [chat for _, chat in rows if chat is not None]
