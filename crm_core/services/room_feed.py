@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.models.items import ITEM_MODELS, ItemType, Stage, StageSemantics
 from crm_core.models.notifications import Notification, NotificationCategory, NotificationState
-from crm_core.models.rooms import Room, RoomKind
+from crm_core.models.rooms import ROOM_ITEMS, Room, RoomKind
 from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.services import room_invites
 
@@ -74,6 +74,8 @@ def acting_in_room(room_id: int | None) -> Iterator[None]:
 
 
 async def room_of(session: AsyncSession, owner_type: ItemType | str, owner_id: int) -> Room | None:
+    if ItemType(owner_type) not in ROOM_ITEMS:
+        return None
     return await session.scalar(
         select(Room).where(Room.owner_type == ItemType(owner_type), Room.owner_id == owner_id)
     )
