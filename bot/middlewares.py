@@ -25,6 +25,9 @@ from handlers.texts import LANGUAGES, Translator, normalize_language
 
 log = logging.getLogger(__name__)
 
+# Built once, on the table (a Core insert, no ORM bulk path): every update runs it.
+_RECORD = insert(ProcessedUpdate.__table__)
+
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
@@ -46,11 +49,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             # Recorded in the same transaction as the handler's changes: both or neither. The primary
             # key refuses an update already processed (here or by another process): one query, not two.
             # A Core insert: the ORM's flush machinery cost more than the statement itself.
-            record = insert(ProcessedUpdate).values(
-                update_id=event.update_id, bot_id=bot_id, processed_at=utcnow()
-            )
+            record = {"update_id": event.update_id, "bot_id": bot_id, "processed_at": utcnow()}
             try:
-                await session.execute(record)
+                await session.execute(_RECORD, record)
             except IntegrityError:
                 await session.rollback()
                 log.info("update %s was already processed; skipped", event.update_id)

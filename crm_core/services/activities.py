@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -62,17 +62,23 @@ async def load_item(
     return hold(session, item)
 
 
+# Built once per item type that has last_activity_at (the values bound at execution).
+_TOUCH = {
+    item_type: update(model.__table__).where(model.__table__.c.id == bindparam("item_id"))
+    for item_type, model in ITEM_MODELS.items()
+    if hasattr(model, "last_activity_at")
+}
+
+
 async def touch_item(session: AsyncSession, item: AnyItem, now: datetime) -> None:
     """Record activity on the item (kanban order). A Core UPDATE: it must not bump the item's
     optimistic-concurrency version, which guards people's edits of the item itself."""
-    if not hasattr(type(item), "last_activity_at"):
+    stmt = _TOUCH.get(item.ITEM_TYPE)
+    if stmt is None:
         return
-    table = type(item).__table__
     # updated_at given here (not left to its onupdate) so the loaded object can hold the exact value.
     stamp = utcnow()
-    await session.execute(
-        update(table).where(table.c.id == item.id).values(last_activity_at=now, updated_at=stamp)
-    )
+    await session.execute(stmt, {"item_id": item.id, "last_activity_at": now, "updated_at": stamp})
     set_committed_value(item, "last_activity_at", now)  # keep the loaded object in step, not dirty
     set_committed_value(item, "updated_at", stamp)
 
@@ -134,23 +140,27 @@ async def _for_edit(session: AsyncSession, actor: User, activity_id: int) -> tup
     return activity, item
 
 
+# Built once (values bound at execution): the card runs it on every render.
+_OPEN_ACTIVITIES = (
+    select(Activity)
+    .where(
+        Activity.owner_type == bindparam("owner_type"),
+        Activity.owner_id == bindparam("owner_id"),
+        Activity.completed.is_(False),
+    )
+    .order_by(Activity.deadline, Activity.id)
+    .limit(bindparam("limit"))
+)
+
+
 async def list_open_activities(
     session: AsyncSession, actor: User, owner_type: ItemType | str, owner_id: int, *, limit: int = 50
 ) -> list[Activity]:
     """ "What needs to be done": the item's open activities, nearest deadline first."""
     item = await load_item(session, owner_type, owner_id)
     await ensure_can_view(session, actor, item)
-    rows = await session.scalars(
-        select(Activity)
-        .where(
-            Activity.owner_type == ItemType(owner_type),
-            Activity.owner_id == owner_id,
-            Activity.completed.is_(False),
-        )
-        .order_by(Activity.deadline, Activity.id)
-        .limit(limit)
-    )
-    return list(rows)
+    params = {"owner_type": ItemType(owner_type), "owner_id": owner_id, "limit": limit}
+    return list(await session.scalars(_OPEN_ACTIVITIES, params))
 
 
 async def list_activities(
