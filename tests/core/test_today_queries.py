@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from crm_core.models.users import Role
 from crm_core.services import activities as activities_svc
 from crm_core.services import trash
 from crm_core.services.today_queries import my_open_activities
-from tests.core.factories import make_admin, make_company, make_contact, make_deal, make_lead, make_user
+from tests.core.factories import (
+    make_admin,
+    make_company,
+    make_contact,
+    make_deal,
+    make_department,
+    make_lead,
+    make_user,
+)
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -60,3 +69,15 @@ async def test_all_item_types_nearest_first_and_only_what_the_user_may_see(sessi
     assert admins.id not in [e.activity.id for e in await my_open_activities(session, admin, until=until)]
     # Other's activity is on a lead only the salesperson may see.
     assert await my_open_activities(session, other, until=until) == []
+
+
+async def test_a_head_sees_the_departments_items(session):
+    dept, other_dept = await make_department(session), await make_department(session, "Other")
+    head = await make_user(session, Role.HEAD, department=dept)
+    member = await make_user(session, department=dept)
+    outsider = await make_user(session, department=other_dept)
+    team_lead, outside_lead = await make_lead(session, member), await make_lead(session, outsider)
+    seen = await plan(session, member, team_lead, 1, responsible=head)
+    await plan(session, outsider, outside_lead, 2, responsible=head)
+    entries = await my_open_activities(session, head, until=NOW + timedelta(days=8))
+    assert [e.activity.id for e in entries] == [seen.id]
