@@ -27,6 +27,9 @@ from handlers.texts import LANGUAGES, Translator, normalize_language
 
 log = logging.getLogger(__name__)
 
+# Built once, on the table (a Core insert, no ORM bulk path): every update runs it.
+_RECORD = cache.returning_version(insert(ProcessedUpdate.__table__))
+
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
@@ -51,13 +54,11 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         async with self.db.unit_of_work() as session:
             # Recorded in the same transaction as the handler's changes: both or neither. The primary
             # key refuses an update already processed (here or by another process): one query, not two.
-            # A Core insert: the ORM's flush machinery cost more than the statement itself. It
-            # also reads the version of what crm_core.cache holds, for the rest of the update.
-            record = insert(ProcessedUpdate).values(
-                update_id=event.update_id, bot_id=bot_id, processed_at=utcnow()
-            )
+            # A Core insert built once: the ORM's flush machinery cost more than the statement
+            # itself. It also reads the version of what crm_core.cache holds, for the rest of the update.
+            record = {"update_id": event.update_id, "bot_id": bot_id, "processed_at": utcnow()}
             try:
-                await cache.execute_reading_version(session, record)
+                await cache.execute_reading_version(session, _RECORD, record)
             except IntegrityError:
                 await session.rollback()
                 log.info("update %s was already processed; skipped", event.update_id)

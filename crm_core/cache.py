@@ -93,10 +93,18 @@ def _version_query() -> Any:
     return select(CacheVersion.n).where(CacheVersion.id == 1).scalar_subquery()
 
 
-async def execute_reading_version(session: AsyncSession, statement: Insert) -> None:
-    """Run an INSERT (the update's own record) and read n in the same statement, from then on
-    letting this session use the cache. No row of cache_versions (n is NULL): no cache."""
-    n = (await session.execute(statement.returning(_version_query()))).scalar()
+def returning_version(statement: Insert) -> Insert:
+    """An INSERT that also returns n, for `execute_reading_version` (build it once)."""
+    return statement.returning(_version_query())
+
+
+async def execute_reading_version(
+    session: AsyncSession, statement: Insert, params: dict[str, Any] | None = None
+) -> None:
+    """Run an INSERT built by `returning_version` (the update's own record) and read n in the same
+    statement, from then on letting this session use the cache. No row of cache_versions (n is
+    NULL): no cache."""
+    n = (await session.execute(statement, params)).scalar()
     if n is None:
         return
     engine = (await session.connection()).sync_engine

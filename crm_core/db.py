@@ -172,6 +172,13 @@ class Turns:
                     self._depth.pop(task, None)
 
 
+def hold(session: AsyncSession, obj: Any) -> Any:
+    """Keep `obj` for the rest of the unit of work and return it. The identity map holds objects
+    weakly: an item a service loaded and let go would be SELECTed again by the next session.get."""
+    session.info.setdefault("held", []).append(obj)
+    return obj
+
+
 RESERVED_CONNECTIONS = 3  # of the pool, for sessions outside units of work (the delivery loop)
 
 

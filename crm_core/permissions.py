@@ -25,20 +25,36 @@ def visible_clause(
 ) -> ColumnElement[bool]:
     """A WHERE clause selecting the rows of `model` (Lead, Deal, Contact, Company or an alias of one)
     that `actor` may see. Not-deleted rows only unless `include_deleted`."""
-    item_type = item_type or model.ITEM_TYPE
     if not actor.is_active:
         return false()
+    return role_visible_clause(
+        actor.role, actor.id, actor.department_id, model, item_type, include_deleted=include_deleted
+    )
+
+
+def role_visible_clause(
+    role: Role,
+    actor_id: Any,
+    department_id: Any,
+    model: Any,
+    item_type: ItemType | None = None,
+    *,
+    include_deleted: bool = False,
+) -> ColumnElement[bool]:
+    """visible_clause for an active actor given by role, id and department, where the id and the
+    department may be bound parameters (a statement built once for every actor of that role)."""
+    item_type = item_type or model.ITEM_TYPE
     alive = true() if include_deleted else model.deleted_at.is_(None)
-    if actor.role == Role.ADMIN:
+    if role == Role.ADMIN:
         return alive
     observed = exists().where(
-        ItemObserver.user_id == actor.id,
+        ItemObserver.user_id == actor_id,
         ItemObserver.owner_type == item_type,
         ItemObserver.owner_id == model.id,
     )
-    own = or_(model.responsible_id == actor.id, observed)
-    if actor.role == Role.HEAD and actor.department_id is not None:
-        team = select(User.id).where(User.department_id == actor.department_id).scalar_subquery()
+    own = or_(model.responsible_id == actor_id, observed)
+    if role == Role.HEAD and department_id is not None:
+        team = select(User.id).where(User.department_id == department_id).scalar_subquery()
         own = or_(own, model.responsible_id.in_(team))
     return and_(alive, own)
 

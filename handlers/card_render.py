@@ -38,7 +38,7 @@ from crm_core.services import comments as comments_service
 from crm_core.services import communications
 from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
-from crm_core.services.cards_queries import lead_is_converted, users_by_id
+from crm_core.services.cards_queries import converted_and_chats, users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.clients_notify import conversation_rows
 from handlers.open_card import note_card_shown
@@ -303,10 +303,10 @@ async def card_screen(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The card of an item the user may see (NotFound otherwise, also for no access)."""
     item = await load_visible(session, user, item_type, item_id)
-    converted = isinstance(item, Lead) and await lead_is_converted(session, item)
+    converted, chats = await converted_and_chats(session, item)
     note_card_shown(item.ITEM_TYPE, item.id)  # the person's open card (handlers.open_card)
     markup = card_keyboard(tr, item, converted=converted)
-    talks = await conversation_rows(session, tr, item.ITEM_TYPE, item.id)  # client chats to answer
+    talks = await conversation_rows(session, tr, chats)  # client chats to answer
     markup.inline_keyboard[-1:-1] = talks
     return await card_text(session, user, tr, item), markup
 

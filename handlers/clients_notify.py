@@ -8,7 +8,7 @@ from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 
-from crm_core.models.items import ItemType
+from crm_core.models.clients import ClientChat
 from crm_core.models.notifications import Notification
 from crm_core.models.users import User
 from crm_core.services import client_channel as conv
@@ -120,16 +120,14 @@ def is_conversation(category: str) -> bool:
     return category in (conv.CLIENT_MESSAGE, conv.CLIENT_FLOOD)
 
 
-async def conversation_rows(
-    session: Any, tr: Translator, owner_type: ItemType, owner_id: int
-) -> list[list[Any]]:
-    """The card's buttons to answer the item's client chats; a 🔒 one says why when pressed."""
+async def conversation_rows(session: Any, tr: Translator, chats: list[ClientChat]) -> list[list[Any]]:
+    """The card's buttons to answer the item's client `chats`; a 🔒 one says why when pressed."""
     from aiogram.types import InlineKeyboardButton
 
     from crm_core.services import business as business_service
 
     rows = []
-    for chat in (await conv.chats_of_item(session, owner_type, owner_id))[:CARD_CHATS]:
+    for chat in chats[:CARD_CHATS]:
         if chat.do_not_log:
             continue
         blocked = await business_service.reply_block(session, chat) is not None

@@ -17,6 +17,9 @@ from crm_core.clock import utcnow
 from crm_core.models.base import Base
 from crm_core.models.items import ItemType, item_type_column, str_enum
 
+# What may have a room: binding refuses anything else, so no other item is looked up for one.
+ROOM_ITEMS = (ItemType.LEAD, ItemType.DEAL)
+
 
 class RoomKind(enum.StrEnum):
     GROUP = "group"  # a group or supergroup of its own

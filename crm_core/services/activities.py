@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from crm_core.clock import ensure_utc, utcnow, zone_of
+from crm_core.db import hold
 from crm_core.errors import NotFound, ValidationFailed
 from crm_core.models.activities import Activity, ActivityDirection, ActivityType
 from crm_core.models.items import ITEM_MODELS, AnyItem, ItemType
@@ -58,17 +59,28 @@ async def load_item(
         item = await session.get(model, owner_id)  # already loaded in this unit of work: no query
     if item is None:
         raise NotFound("item", owner_type=str(owner_type), owner_id=owner_id)
-    return item
+    return hold(session, item)
+
+
+# Built once per item type that has last_activity_at (the values bound at execution).
+_TOUCH = {
+    item_type: update(model.__table__).where(model.__table__.c.id == bindparam("item_id"))
+    for item_type, model in ITEM_MODELS.items()
+    if hasattr(model, "last_activity_at")
+}
 
 
 async def touch_item(session: AsyncSession, item: AnyItem, now: datetime) -> None:
     """Record activity on the item (kanban order). A Core UPDATE: it must not bump the item's
     optimistic-concurrency version, which guards people's edits of the item itself."""
-    if not hasattr(type(item), "last_activity_at"):
+    stmt = _TOUCH.get(item.ITEM_TYPE)
+    if stmt is None:
         return
-    table = type(item).__table__
-    await session.execute(update(table).where(table.c.id == item.id).values(last_activity_at=now))
+    # updated_at given here (not left to its onupdate) so the loaded object can hold the exact value.
+    stamp = utcnow()
+    await session.execute(stmt, {"item_id": item.id, "last_activity_at": now, "updated_at": stamp})
     set_committed_value(item, "last_activity_at", now)  # keep the loaded object in step, not dirty
+    set_committed_value(item, "updated_at", stamp)
 
 
 async def ensure_user(session: AsyncSession, user_id: int, *, field: str = "responsible_id") -> User:
@@ -79,8 +91,10 @@ async def ensure_user(session: AsyncSession, user_id: int, *, field: str = "resp
 
 
 async def _clear_focus(session: AsyncSession, item: AnyItem) -> None:
-    if await reminder_service.clear_focus_if_handled(session, item.ITEM_TYPE, item.id):
+    stamp = await reminder_service.clear_focus_if_handled(session, item.ITEM_TYPE, item.id)
+    if stamp is not None:
         set_committed_value(item, "focused_at", None)
+        set_committed_value(item, "updated_at", stamp)
 
 
 def _aware(value: datetime, field: str) -> datetime:
@@ -126,23 +140,27 @@ async def _for_edit(session: AsyncSession, actor: User, activity_id: int) -> tup
     return activity, item
 
 
+# Built once (values bound at execution): the card runs it on every render.
+_OPEN_ACTIVITIES = (
+    select(Activity)
+    .where(
+        Activity.owner_type == bindparam("owner_type"),
+        Activity.owner_id == bindparam("owner_id"),
+        Activity.completed.is_(False),
+    )
+    .order_by(Activity.deadline, Activity.id)
+    .limit(bindparam("limit"))
+)
+
+
 async def list_open_activities(
     session: AsyncSession, actor: User, owner_type: ItemType | str, owner_id: int, *, limit: int = 50
 ) -> list[Activity]:
     """ "What needs to be done": the item's open activities, nearest deadline first."""
     item = await load_item(session, owner_type, owner_id)
     await ensure_can_view(session, actor, item)
-    rows = await session.scalars(
-        select(Activity)
-        .where(
-            Activity.owner_type == ItemType(owner_type),
-            Activity.owner_id == owner_id,
-            Activity.completed.is_(False),
-        )
-        .order_by(Activity.deadline, Activity.id)
-        .limit(limit)
-    )
-    return list(rows)
+    params = {"owner_type": ItemType(owner_type), "owner_id": owner_id, "limit": limit}
+    return list(await session.scalars(_OPEN_ACTIVITIES, params))
 
 
 async def list_activities(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
@@ -538,11 +538,14 @@ async def mark_unreachable(
     await session.flush()
 
 
+def of_item(owner_type: ItemType, owner_id: Any) -> ColumnElement[bool]:
+    """The client chats of an item (`owner_id` a value or the item table's id column)."""
+    return and_(ClientChat.owner_type == owner_type, ClientChat.owner_id == owner_id)
+
+
 async def chats_of_item(session: AsyncSession, owner_type: ItemType, owner_id: int) -> list[ClientChat]:
     rows = await session.scalars(
-        select(ClientChat)
-        .where(ClientChat.owner_type == owner_type, ClientChat.owner_id == owner_id)
-        .order_by(ClientChat.id)
+        select(ClientChat).where(of_item(owner_type, owner_id)).order_by(ClientChat.id)
     )
     return list(rows)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
@@ -417,19 +417,23 @@ async def unpin_comment(session: AsyncSession, actor: User, comment_id: int) -> 
     return await unpin_event(session, actor, await _comment_event_id(session, actor, comment_id))
 
 
+# Built once (values bound at execution): the card runs it on every render.
+_PINNED = (
+    select(TimelineEvent)
+    .where(
+        TimelineEvent.owner_type == bindparam("owner_type"),
+        TimelineEvent.owner_id == bindparam("owner_id"),
+        TimelineEvent.pinned.is_(True),
+    )
+    .order_by(TimelineEvent.pinned_at.desc(), TimelineEvent.id.desc())
+)
+
+
 async def list_pinned(
     session: AsyncSession, actor: User, owner_type: ItemType | str, owner_id: int
 ) -> list[Any]:
     """The item's pinned timeline records, most recently pinned first."""
     item = await load_item(session, owner_type, owner_id)
     await ensure_can_view(session, actor, item)
-    rows = await session.scalars(
-        select(TimelineEvent)
-        .where(
-            TimelineEvent.owner_type == ItemType(owner_type),
-            TimelineEvent.owner_id == owner_id,
-            TimelineEvent.pinned.is_(True),
-        )
-        .order_by(TimelineEvent.pinned_at.desc(), TimelineEvent.id.desc())
-    )
+    rows = await session.scalars(_PINNED, {"owner_type": ItemType(owner_type), "owner_id": owner_id})
     return list(rows)

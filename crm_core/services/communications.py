@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import ValidationFailed
@@ -73,6 +73,17 @@ def _normalize(kind: CommKind, value: str, region: str | None) -> str:
     return normalize_phone(value, region) if kind == CommKind.PHONE else normalize_email(value)
 
 
+# Built once (values bound at execution): the card runs it on every render.
+_COMMS_OF = (
+    select(Communication)
+    .where(
+        Communication.owner_type == bindparam("owner_type"),
+        Communication.owner_id.in_(bindparam("owner_ids", expanding=True)),
+    )
+    .order_by(Communication.owner_id, Communication.kind, Communication.sort, Communication.id)
+)
+
+
 async def get_communications(
     session: AsyncSession, item_type: ItemType, item_ids: Sequence[int]
 ) -> dict[int, list[Communication]]:
@@ -80,11 +91,7 @@ async def get_communications(
     out: dict[int, list[Communication]] = {i: [] for i in item_ids}
     if not item_ids:
         return out
-    rows = await session.scalars(
-        select(Communication)
-        .where(Communication.owner_type == item_type, Communication.owner_id.in_(list(item_ids)))
-        .order_by(Communication.owner_id, Communication.kind, Communication.sort, Communication.id)
-    )
+    rows = await session.scalars(_COMMS_OF, {"owner_type": item_type, "owner_ids": list(item_ids)})
     for row in rows:
         out[row.owner_id].append(row)
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -77,9 +77,13 @@ class BulkResult:
 ExtraFields = Mapping[ItemType | str, Mapping[str, Any]]
 
 
+def converted_clause(lead_id: Any) -> ColumnElement[bool]:
+    """Items were already created from the lead `lead_id` (a value or the leads.id column)."""
+    return or_(*(exists().where(m.lead_id == lead_id) for m in (Deal, Contact, Company)))
+
+
 async def _already_converted(session: AsyncSession, lead: Lead) -> bool:
-    conds = [exists().where(m.lead_id == lead.id) for m in (Deal, Contact, Company)]
-    return bool(await session.scalar(select(or_(*conds))))
+    return bool(await session.scalar(select(converted_clause(lead.id))))
 
 
 def _contact_values(lead: Lead) -> dict[str, Any]:

@@ -10,10 +10,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Select, bindparam, delete, func, insert, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
+from crm_core.db import hold
 from crm_core.errors import NotFound, ValidationFailed
 from crm_core.fields import fields as schema_fields
 from crm_core.fields import get_field
@@ -39,6 +40,7 @@ from crm_core.services.communications import (
     DEFAULT_PHONE_REGION,
     CommInput,
     CommLike,
+    comm_rows,
     get_communications,
     prepare_comms,
     replace_comms,
@@ -68,6 +70,7 @@ async def get_item(
     item = await session.get(model_for(item_type), item_id)
     if item is None:
         raise NotFound(item_type=str(item_type), item_id=item_id)
+    hold(session, item)
     if for_edit:
         await ensure_can_edit(session, actor, item)
     else:
@@ -75,12 +78,17 @@ async def get_item(
     return item
 
 
+# Hot statements are built once (values bound at execution): building one and computing its cache
+# key on every call cost more CPU than the query itself.
+_OBSERVER_IDS = (
+    select(ItemObserver.user_id)
+    .where(ItemObserver.owner_type == bindparam("owner_type"), ItemObserver.owner_id == bindparam("owner_id"))
+    .order_by(ItemObserver.created_at, ItemObserver.user_id)
+)
+
+
 async def get_observer_ids(session: AsyncSession, item: AnyItem) -> list[int]:
-    rows = await session.scalars(
-        select(ItemObserver.user_id)
-        .where(ItemObserver.owner_type == item.ITEM_TYPE, ItemObserver.owner_id == item.id)
-        .order_by(ItemObserver.created_at, ItemObserver.user_id)
-    )
+    rows = await session.scalars(_OBSERVER_IDS, {"owner_type": item.ITEM_TYPE, "owner_id": item.id})
     return list(rows)
 
 
@@ -160,12 +168,36 @@ def is_earlier_client(lead: Lead, client: Contact | Company | None) -> bool:
     return lead.created_at is None or client.created_at is None or client.created_at < lead.created_at
 
 
-async def _find_client_by_comms(
-    session: AsyncSession, model: type[Contact] | type[Company], prepared: list[tuple[CommKind, str]]
-) -> int | None:
-    """The newest non-trashed contact/company having one of these normalised phones/emails."""
-    found = await clients_by_comms(session, model, prepared)
-    return max(found.values(), default=None)
+async def _find_clients_by_comms(
+    session: AsyncSession, models: list[type[Contact] | type[Company]], prepared: list[tuple[CommKind, str]]
+) -> dict[ItemType, int]:
+    """Per model, the newest non-trashed contact/company having one of these normalised phones or
+    emails (one statement for both)."""
+    wanted = set(prepared)
+    if not wanted or not models:
+        return {}
+    parts = [_clients_by_comms_stmt(model, wanted) for model in models]
+    stmt = union_all(*parts) if len(parts) > 1 else parts[0]
+    found: dict[ItemType, int] = {}
+    for owner_type, kind, norm, client_id in await session.execute(stmt):
+        if (CommKind(kind), norm) in wanted:
+            found[ItemType(owner_type)] = max(found.get(ItemType(owner_type), client_id), client_id)
+    return found
+
+
+def _clients_by_comms_stmt(
+    model: type[Contact] | type[Company], wanted: set[tuple[CommKind, str]]
+) -> Select[Any]:
+    return (
+        select(Communication.owner_type, Communication.kind, Communication.normalized, func.max(model.id))
+        .join(model, (Communication.owner_type == model.ITEM_TYPE) & (Communication.owner_id == model.id))
+        .where(
+            Communication.kind.in_({kind for kind, _ in wanted}),  # the (kind, normalized) index
+            Communication.normalized.in_({norm for _, norm in wanted}),
+            model.deleted_at.is_(None),
+        )
+        .group_by(Communication.owner_type, Communication.kind, Communication.normalized)
+    )
 
 
 async def clients_by_comms(
@@ -176,17 +208,8 @@ async def clients_by_comms(
     wanted = set(prepared)
     if not wanted:
         return {}
-    rows = await session.execute(
-        select(Communication.kind, Communication.normalized, func.max(model.id))
-        .join(model, (Communication.owner_type == model.ITEM_TYPE) & (Communication.owner_id == model.id))
-        .where(
-            Communication.kind.in_({kind for kind, _ in wanted}),  # the (kind, normalized) index
-            Communication.normalized.in_({norm for _, norm in wanted}),
-            model.deleted_at.is_(None),
-        )
-        .group_by(Communication.kind, Communication.normalized)
-    )
-    return {(CommKind(k), n): i for k, n, i in rows if (CommKind(k), n) in wanted}
+    rows = await session.execute(_clients_by_comms_stmt(model, wanted))
+    return {(CommKind(k), n): i for _, k, n, i in rows if (CommKind(k), n) in wanted}
 
 
 async def create_item(
@@ -236,10 +259,14 @@ async def create_item(
             comms = [(CommKind.PHONE, n) for _, n in prepared_phones] + [
                 (CommKind.EMAIL, n) for _, n in prepared_emails
             ]
+            empty = [
+                m for m, k in ((Contact, "contact_id"), (Company, "company_id")) if getattr(item, k) is None
+            ]
+            found = await _find_clients_by_comms(session, empty, comms)
             if item.contact_id is None:
-                item.contact_id = await _find_client_by_comms(session, Contact, comms)
+                item.contact_id = found.get(ItemType.CONTACT)
             if item.company_id is None:
-                item.company_id = await _find_client_by_comms(session, Company, comms)
+                item.company_id = found.get(ItemType.COMPANY)
     if check_required:
         await ensure_required(
             session,
@@ -253,8 +280,10 @@ async def create_item(
     await session.flush()
     if isinstance(item, Lead):
         await recompute_return_customer(session, item)
-    await replace_comms(session, item, CommKind.PHONE, prepared_phones)
-    await replace_comms(session, item, CommKind.EMAIL, prepared_emails)
+    # A new item has no phones or e-mails to replace yet.
+    session.add_all(
+        comm_rows(item, CommKind.PHONE, prepared_phones) + comm_rows(item, CommKind.EMAIL, prepared_emails)
+    )
     observer_set = [u for u in dict.fromkeys(observer_ids) if u != responsible_id]
     for uid in observer_set:
         await _ensure_user(session, uid)

@@ -379,12 +379,15 @@ async def resume_item_reminders(
     return await _sync_many(session, list(rows), now)
 
 
-async def clear_focus_if_handled(session: AsyncSession, owner_type: ItemType | str, owner_id: int) -> bool:
+async def clear_focus_if_handled(
+    session: AsyncSession, owner_type: ItemType | str, owner_id: int
+) -> datetime | None:
     """Drop the item's focus once none of its open activities has a fired reminder any more
-    (called when an activity is completed or deleted). Returns True if the focus was cleared."""
+    (called when an activity is completed or deleted). Returns the item's new updated_at if the
+    focus was cleared, None otherwise."""
     owner_type = ItemType(owner_type)
     if not owner_type.has_stages:
-        return False
+        return None
     still_fired = (
         select(ActivityReminder.id)
         .join(Activity, Activity.id == ActivityReminder.activity_id)
@@ -397,7 +400,10 @@ async def clear_focus_if_handled(session: AsyncSession, owner_type: ItemType | s
         .limit(1)
     )
     if await session.scalar(still_fired) is not None:
-        return False
+        return None
     table = ITEM_MODELS[owner_type].__table__
-    await session.execute(update(table).where(table.c.id == owner_id).values(focused_at=None))
-    return True
+    stamp = utcnow()
+    await session.execute(
+        update(table).where(table.c.id == owner_id).values(focused_at=None, updated_at=stamp)
+    )
+    return stamp

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.models.items import ITEM_MODELS, ItemType, Stage, StageSemantics
 from crm_core.models.notifications import Notification, NotificationCategory, NotificationState
-from crm_core.models.rooms import Room, RoomKind
+from crm_core.models.rooms import ROOM_ITEMS, Room, RoomKind
 from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.services import room_invites
 
@@ -73,10 +73,16 @@ def acting_in_room(room_id: int | None) -> Iterator[None]:
         _quiet_room.reset(token)
 
 
+# Built once (values bound at execution): every feed event of a lead or deal runs it.
+_ROOM_OF = select(Room).where(
+    Room.owner_type == bindparam("owner_type"), Room.owner_id == bindparam("owner_id")
+)
+
+
 async def room_of(session: AsyncSession, owner_type: ItemType | str, owner_id: int) -> Room | None:
-    return await session.scalar(
-        select(Room).where(Room.owner_type == ItemType(owner_type), Room.owner_id == owner_id)
-    )
+    if ItemType(owner_type) not in ROOM_ITEMS:
+        return None
+    return await session.scalar(_ROOM_OF, {"owner_type": ItemType(owner_type), "owner_id": owner_id})
 
 
 # Who joined the item by this event: invited to the room (payload key of the person).

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, RoomRefused
 from crm_core.models.items import ITEM_MODELS, ItemType
-from crm_core.models.rooms import Room, RoomKind, RoomToken, TeamForum
+from crm_core.models.rooms import ROOM_ITEMS, Room, RoomKind, RoomToken, TeamForum
 from crm_core.models.timeline import EventType
 from crm_core.models.users import Role, User
 from crm_core.permissions import ensure_admin, ensure_can_view
@@ -28,7 +28,6 @@ from crm_core.services import timeline as timeline_service
 
 TOKEN_PREFIX = "room_"
 TOKEN_TTL = timedelta(hours=1)
-ROOM_ITEMS = (ItemType.LEAD, ItemType.DEAL)
 TITLE_LIMIT = 128
 
 

@@ -27,8 +27,8 @@ _update_ids = itertools.count(1)
 async def update_uow(db: Database) -> AsyncIterator[AsyncSession]:
     """A unit of work as the bot runs one: the update's record reads the cache version."""
     async with db.unit_of_work() as s:
-        record = insert(ProcessedUpdate).values(update_id=next(_update_ids), bot_id=1, processed_at=utcnow())
-        await cache.execute_reading_version(s, record)
+        record = {"update_id": next(_update_ids), "bot_id": 1, "processed_at": utcnow()}
+        await cache.execute_reading_version(s, cache.returning_version(insert(ProcessedUpdate)), record)
         yield s
 
 

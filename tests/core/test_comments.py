@@ -69,6 +69,21 @@ async def test_add_comment_with_mentions_notifies_those_who_can_see(session):
     assert len(await mentions_of(session, observer)) == 1
 
 
+async def test_a_comment_leaves_the_loaded_item_as_stored(session):
+    """The item stays loaded through the unit of work: what it holds must be the row's values."""
+    author = await make_user(session)
+    lead = await make_lead(session, author)
+    await svc.add_comment(session, author, "lead", lead.id, "Called", now=NOW)
+    table = type(lead).__table__
+    row = (
+        await session.execute(
+            select(table.c.updated_at, table.c.last_activity_at).where(table.c.id == lead.id)
+        )
+    ).one()
+    assert lead.last_activity_at == row.last_activity_at == NOW
+    assert lead.updated_at == row.updated_at
+
+
 async def test_mentions_parser():
     assert svc.mentioned_usernames("@Anna, @anna @bob_1! x@y.com @ab") == ["anna", "bob_1"]
 
