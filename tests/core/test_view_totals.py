@@ -220,3 +220,32 @@ async def test_contains_search_by_index_keeps_the_like_semantics(session) -> Non
             text("SELECT body FROM companies_fts WHERE rowid = :i"), {"i": company.id}
         )
         assert body == "ооо лютик"
+
+
+async def test_name_prefix_search_is_the_newest_matches_however_common(session) -> None:
+    """A prefix is read through its own index when few names start with it, through the trigram
+    index otherwise (search.FEW_PREFIX_ROWS): either way the newest matches the actor sees."""
+    from crm_core.services.search import FEW_PREFIX_ROWS, RANK_PREFIX
+
+    admin = await make_admin(session)
+    s1 = await make_user(session)
+    common, rare = [], []
+    for i in range(FEW_PREFIX_ROWS + 5):
+        owner = s1 if i % 10 == 0 else admin
+        common.append((await make_deal(session, admin, title=f"Zeta {i}", responsible_id=owner.id), owner))
+        if i % 8 == 0:  # contains "zeta" (and "a ze") without starting with it
+            other = await make_deal(session, admin, title=f"Alpha zeta {i}", responsible_id=owner.id)
+            rare.append((other, owner))
+
+    async def prefix_hits(actor, q):
+        hits = await search_items(session, actor, q)
+        assert all(h.rank == RANK_PREFIX for h in hits)
+        return [h.id for h in hits]
+
+    def newest(rows, actor=None):
+        return sorted((d.id for d, o in rows if actor is None or o.id == actor.id), reverse=True)[:20]
+
+    assert await prefix_hits(admin, "zeta") == newest(common)  # many start with it
+    assert await prefix_hits(s1, "zeta") == newest(common, s1)
+    assert await prefix_hits(admin, "alpha ze") == newest(rare)  # few do, many contain "zeta"
+    assert await prefix_hits(s1, "alpha ze") == newest(rare, s1)

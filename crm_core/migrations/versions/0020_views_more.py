@@ -12,6 +12,11 @@ stage_totals is keyed on, for each of the item's observers) and on item_observer
 or stops observing). The responsible stays in the key, so a view can leave out its own share
 (a head's: the team's), which stage_totals already counts.
 
+On SQLite the amount index of leads and deals (0004: amount, id) also carries the columns a list
+filters on most (stage, created, trashed): a page sorted by amount then tests them in the index
+and reads only the rows it returns from the table, instead of one table page per row examined
+(at 1M deals those reads missed every cache: 15-30 ms against 1 ms).
+
 Nothing here may be imported by the application (a migration is frozen); bench/fill.py calls
 drop_triggers/create_triggers/backfill around its bulk load.
 """
@@ -207,8 +212,22 @@ def backfill(conn: sa.Connection) -> None:
         )
 
 
+# SQLite: the same name and order (amount, id: the list's ORDER BY), more columns.
+AMOUNT_INDEX = "amount, id"
+AMOUNT_INDEX_WIDE = "amount, id, stage_id, created_at, deleted_at"
+
+
+def _amount_indexes(conn: sa.Connection, columns: str) -> None:
+    if _is_pg(conn):
+        return
+    for t in STAGED:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS ix_{t}_amount")
+        conn.exec_driver_sql(f"CREATE INDEX ix_{t}_amount ON {t} ({columns})")
+
+
 def upgrade() -> None:
     conn = op.get_bind()
+    _amount_indexes(conn, AMOUNT_INDEX_WIDE)
     op.create_table(
         "observer_totals",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -243,3 +262,4 @@ def downgrade() -> None:
             conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS observer_totals_{t}()")
         conn.exec_driver_sql("DROP FUNCTION IF EXISTS observer_totals_watch()")
     op.drop_table("observer_totals")
+    _amount_indexes(conn, AMOUNT_INDEX)
