@@ -157,11 +157,11 @@ async def _secondary_indexes(conn: AsyncConnection) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def _migration_0017() -> Any:
-    """The migration that owns the triggers and their back-fill (loaded by path: it is frozen code,
-    not a module the application imports)."""
-    path = Path(migrate.MIGRATIONS_DIR) / "versions" / "0017_view_speed.py"
-    spec = importlib.util.spec_from_file_location("crm_migration_0017", path)
+def _migration(file: str) -> Any:
+    """A migration that owns triggers and their back-fill (loaded by path: it is frozen code, not
+    a module the application imports)."""
+    path = Path(migrate.MIGRATIONS_DIR) / "versions" / file
+    spec = importlib.util.spec_from_file_location(f"crm_migration_{file[:4]}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -240,7 +240,8 @@ async def fill(
 ) -> FillInfo:
     rnd = random.Random(seed)
     await migrate.upgrade(db.engine)
-    m0017 = _migration_0017()
+    # 0017: stage_totals and the SQLite FTS tables; 0020: observer_totals.
+    trigger_owners = [_migration("0017_view_speed.py"), _migration("0020_views_more.py")]
     now = datetime.now(UTC).replace(microsecond=0)
     n_companies, n_contacts = max(rows // 10, 1), max(rows * 3 // 10, 1)
     times: dict[str, float] = {}
@@ -302,7 +303,8 @@ async def fill(
         dropped = await _secondary_indexes(conn)
         for name, _ddl in dropped:
             await conn.exec_driver_sql(f"DROP INDEX {name}")
-        await conn.run_sync(m0017.drop_triggers)
+        for m in trigger_owners:
+            await conn.run_sync(m.drop_triggers)
     log(f"  dropped {len(dropped)} secondary indexes for the load")
 
     def stamp(days: int = 730) -> datetime:
@@ -449,8 +451,9 @@ async def fill(
     log(f"  rebuilt {len(dropped)} indexes in {times['indexes']:.1f}s")
     t0 = time.perf_counter()
     async with db.engine.begin() as conn:
-        await conn.run_sync(m0017.backfill)
-        await conn.run_sync(m0017.create_triggers)
+        for m in trigger_owners:
+            await conn.run_sync(m.backfill)
+            await conn.run_sync(m.create_triggers)
     times["totals"] = time.perf_counter() - t0
     log(f"  kanban totals and search indexes back-filled in {times['totals']:.1f}s")
     t0 = time.perf_counter()

@@ -51,3 +51,21 @@ class StageTotal(Base):
     items: Mapped[int] = mapped_column(default=0)
     amounted: Mapped[int] = mapped_column(default=0)
     amount_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ObserverTotal(Base):
+    """Live (not trashed) leads/deals each user observes, per pipeline, stage, responsible and
+    currency: how many, how many have an amount, the amounts' sum in cents. Kept by database
+    triggers (migration 0020) on the items and on item_observers; a salesperson's kanban reads the
+    rows whose responsible is not theirs (stage_totals has those)."""
+
+    __tablename__ = "observer_totals"
+
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    pipeline_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    stage_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    responsible_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    items: Mapped[int] = mapped_column(default=0)
+    amounted: Mapped[int] = mapped_column(default=0)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -96,6 +96,34 @@ async def test_kanban_totals_follow_every_kind_of_change(session) -> None:
     await conversion.convert_lead(session, admin, leads[1].id, "deal")
     await session.execute(update(Deal).where(Deal.id == deals[15].id).values(responsible_id=s1.id, amount=5))
     await session.execute(update(Lead).where(Lead.id == leads[2].id).values(currency="USD"))
+    # observers come and go: of a live deal, a trashed one, one then given to its observer; a
+    # head observing a team member's deal and an outsider's; an observer row rewritten in place
+    await items_svc.add_observer(session, admin, deals[16], s3.id)
+    await items_svc.add_observer(session, admin, deals[17], s1.id)
+    await items_svc.add_observer(session, admin, deals[18], head.id)
+    await items_svc.add_observer(session, admin, deals[17], head.id)
+    await items_svc.add_observer(session, admin, deals[19], s2.id)
+    await items_svc.add_observer(session, admin, leads[3], s2.id)
+    await session.flush()
+    await session.execute(  # the services refuse a trashed item; the counters must ignore it
+        text(
+            "INSERT INTO item_observers (owner_type, owner_id, user_id, created_at) "
+            "VALUES ('deal', :i, :u, CURRENT_TIMESTAMP)"
+        ),
+        {"i": deals[8].id, "u": s2.id},
+    )
+    await _assert_totals_agree(session, actors, [deal_pipe.id, lead_pipe.id])
+    await items_svc.remove_observer(session, admin, deals[0], s3.id)
+    await items_svc.remove_observer(session, admin, deals[19], s2.id)
+    await items_svc.change_responsible(session, admin, deals[16], s3.id)
+    await items_svc.update_item(session, admin, deals[17], {"amount": Decimal("77.70")})
+    await pl.move_stage(session, admin, deals[18], process[0].id)
+    await trash.delete_item(session, admin, deals[21])
+    await session.flush()
+    await session.execute(
+        text("UPDATE item_observers SET user_id = :u WHERE owner_type = 'lead' AND owner_id = :i"),
+        {"u": s1.id, "i": leads[3].id},
+    )
     # for good: the trash purged long after
     await trash.purge_trash(session, datetime.now(UTC) + timedelta(days=60))
     await session.flush()
@@ -192,3 +220,32 @@ async def test_contains_search_by_index_keeps_the_like_semantics(session) -> Non
             text("SELECT body FROM companies_fts WHERE rowid = :i"), {"i": company.id}
         )
         assert body == "ооо лютик"
+
+
+async def test_name_prefix_search_is_the_newest_matches_however_common(session) -> None:
+    """A prefix is read through its own index when few names start with it, through the trigram
+    index otherwise (search.FEW_PREFIX_ROWS): either way the newest matches the actor sees."""
+    from crm_core.services.search import FEW_PREFIX_ROWS, RANK_PREFIX
+
+    admin = await make_admin(session)
+    s1 = await make_user(session)
+    common, rare = [], []
+    for i in range(FEW_PREFIX_ROWS + 5):
+        owner = s1 if i % 10 == 0 else admin
+        common.append((await make_deal(session, admin, title=f"Zeta {i}", responsible_id=owner.id), owner))
+        if i % 8 == 0:  # contains "zeta" (and "a ze") without starting with it
+            other = await make_deal(session, admin, title=f"Alpha zeta {i}", responsible_id=owner.id)
+            rare.append((other, owner))
+
+    async def prefix_hits(actor, q):
+        hits = await search_items(session, actor, q)
+        assert all(h.rank == RANK_PREFIX for h in hits)
+        return [h.id for h in hits]
+
+    def newest(rows, actor=None):
+        return sorted((d.id for d, o in rows if actor is None or o.id == actor.id), reverse=True)[:20]
+
+    assert await prefix_hits(admin, "zeta") == newest(common)  # many start with it
+    assert await prefix_hits(s1, "zeta") == newest(common, s1)
+    assert await prefix_hits(admin, "alpha ze") == newest(rare)  # few do, many contain "zeta"
+    assert await prefix_hits(s1, "alpha ze") == newest(rare, s1)

@@ -13,7 +13,6 @@ from crm_core.errors import NotFound
 from crm_core.models.items import (
     ITEM_MODELS,
     Deal,
-    ItemObserver,
     ItemType,
     Lead,
     Pipeline,
@@ -21,7 +20,7 @@ from crm_core.models.items import (
     StageSemantics,
 )
 from crm_core.models.users import Role, User
-from crm_core.models.views import StageTotal
+from crm_core.models.views import ObserverTotal, StageTotal
 from crm_core.permissions import ensure_active
 from crm_core.services.views.filters import fast_visible, visible_parts
 from crm_core.services.views.paging import Page, fetch_page, sort_keys
@@ -85,8 +84,8 @@ async def kanban(
     """Columns of a lead/deal pipeline in stage order, each with the number of items the actor may
     see and the sum of their amounts (a lead's opportunity). `include_closed` adds the success and
     failure stages. One query for all the counts: the actor's share of stage_totals (whole rows
-    per responsible: everyone's for an admin, their own and their team's otherwise), plus the
-    items they observe whose responsible is not in that share, read from the items themselves."""
+    per responsible: everyone's for an admin, their own and their team's otherwise), plus their
+    observer_totals rows whose responsible is not in that share (the items they observe)."""
     model, columns = await _columns(session, actor, pipeline_id, include_closed)
     if not columns:
         return []
@@ -98,34 +97,18 @@ async def kanban(
         totals = totals.where(t.stage_id.in_(list(columns)))
     stmt: Any = totals
     if actor.role != Role.ADMIN:
+        o = ObserverTotal
         mine: Any = t.responsible_id == actor.id
-        theirs: Any = model.responsible_id != actor.id
+        theirs: Any = o.responsible_id != actor.id
         if actor.role == Role.HEAD and actor.department_id is not None:
             team = select(User.id).where(User.department_id == actor.department_id).scalar_subquery()
             mine = or_(mine, t.responsible_id.in_(team))
-            theirs = and_(theirs, model.responsible_id.not_in(team))
-        observed = (
-            select(
-                model.stage_id,
-                model.currency,
-                func.count(),
-                func.count(model.amount),
-                func.coalesce(_cents(model), 0),
-            )
-            .where(
-                model.id.in_(
-                    select(ItemObserver.owner_id).where(
-                        ItemObserver.user_id == actor.id, ItemObserver.owner_type == model.ITEM_TYPE
-                    )
-                ),
-                model.pipeline_id == pipeline_id,
-                model.deleted_at.is_(None),
-                theirs,
-            )
-            .group_by(model.stage_id, model.currency)
+            theirs = and_(theirs, o.responsible_id.not_in(team))
+        observed = select(o.stage_id, o.currency, o.items, o.amounted, o.amount_cents).where(
+            o.user_id == actor.id, o.pipeline_id == pipeline_id, theirs
         )
         if not include_closed:
-            observed = observed.where(model.stage_id.in_(list(columns)))
+            observed = observed.where(o.stage_id.in_(list(columns)))
         stmt = union_all(totals.where(mine), observed)
     for stage_id, currency, count, amounted, cents in (await session.execute(stmt)).all():
         _add(columns.get(stage_id), currency, count, amounted, cents)
