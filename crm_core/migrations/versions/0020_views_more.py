@@ -1,7 +1,7 @@
 """views, more: kanban totals of the items each user observes
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-11-30 18:30:00
 
 A salesperson's kanban also counts the items they observe whose responsible is someone else.
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0018"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
