@@ -36,13 +36,9 @@ class SavedFilter(Base, TimestampMixin):
     is_default: Mapped[bool] = mapped_column(default=False)
 
 
-class StageTotal(Base):
-    """Live (not trashed) leads/deals per pipeline, stage, responsible and currency: how many, how
-    many have an amount, and the amounts' sum in cents. Kept by database triggers (migration 0017)
-    in the same transaction as every change of a lead or deal; the kanban reads it."""
-
-    __tablename__ = "stage_totals"
-    __table_args__ = (Index("ix_stage_totals_responsible", "responsible_id", "pipeline_id"),)
+class _Totals:
+    """Per pipeline, stage, responsible and currency: how many, how many have an amount, and the
+    amounts' sum in cents."""
 
     pipeline_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     stage_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
@@ -53,7 +49,16 @@ class StageTotal(Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class ObserverTotal(Base):
+class StageTotal(_Totals, Base):
+    """Live (not trashed) leads/deals per pipeline, stage, responsible and currency: how many, how
+    many have an amount, and the amounts' sum in cents. Kept by database triggers (migration 0017)
+    in the same transaction as every change of a lead or deal; the kanban reads it."""
+
+    __tablename__ = "stage_totals"
+    __table_args__ = (Index("ix_stage_totals_responsible", "responsible_id", "pipeline_id"),)
+
+
+class ObserverTotal(_Totals, Base):
     """Live (not trashed) leads/deals each user observes, per pipeline, stage, responsible and
     currency: how many, how many have an amount, the amounts' sum in cents. Kept by database
     triggers (migration 0020) on the items and on item_observers; a salesperson's kanban reads the
@@ -62,10 +67,3 @@ class ObserverTotal(Base):
     __tablename__ = "observer_totals"
 
     user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    pipeline_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    stage_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    responsible_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    items: Mapped[int] = mapped_column(default=0)
-    amounted: Mapped[int] = mapped_column(default=0)
-    amount_cents: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,8 @@ DEFAULT_DEAL_STAGES: list[tuple[str, StageSemantics, str]] = [
     ("APOLOGY", StageSemantics.FAILURE, "#FF5752"),
 ]
 
+T = TypeVar("T", Pipeline, Stage)
+
 
 # --- reading ------------------------------------------------------------------------------------
 
@@ -69,17 +71,21 @@ def _pipeline_ids(rows: Sequence[dict[str, Any]], entity_type: ItemType) -> list
     return [r["id"] for r in sorted(mine, key=lambda r: (r["sort"], r["id"]))]
 
 
-async def get_pipeline(session: AsyncSession, pipeline_id: int) -> Pipeline:
-    table = await cache.table(session, Pipeline)
+async def _by_id(session: AsyncSession, model: type[T], ident: int, **missing: Any) -> T:
+    """A pipeline or stage by id, from the cache when this unit of work may use it."""
+    table = await cache.table(session, model)
     if table is not None:
-        values = table.by_id.get(pipeline_id)
-        if values is None:
-            raise NotFound(pipeline_id=pipeline_id)
-        return cache.attach(session, Pipeline, values)
-    pipeline = await session.get(Pipeline, pipeline_id)
-    if pipeline is None:
-        raise NotFound(pipeline_id=pipeline_id)
-    return pipeline
+        values = table.by_id.get(ident)
+        found = cache.attach(session, model, values) if values is not None else None
+    else:
+        found = await session.get(model, ident)
+    if found is None:
+        raise NotFound(**missing)
+    return found
+
+
+async def get_pipeline(session: AsyncSession, pipeline_id: int) -> Pipeline:
+    return await _by_id(session, Pipeline, pipeline_id, pipeline_id=pipeline_id)
 
 
 async def default_pipeline(session: AsyncSession, entity_type: ItemType | str) -> Pipeline:
@@ -166,16 +172,7 @@ def _forget_stages_bulk(update_context: Any) -> None:
 
 
 async def get_stage(session: AsyncSession, stage_id: int) -> Stage:
-    table = await cache.table(session, Stage)
-    if table is not None:
-        values = table.by_id.get(stage_id)
-        if values is None:
-            raise NotFound(stage_id=stage_id)
-        return cache.attach(session, Stage, values)
-    stage = await session.get(Stage, stage_id)
-    if stage is None:
-        raise NotFound(stage_id=stage_id)
-    return stage
+    return await _by_id(session, Stage, stage_id, stage_id=stage_id)
 
 
 async def first_stage(session: AsyncSession, pipeline_id: int) -> Stage:
