@@ -54,7 +54,9 @@ class FreshUpdates(GetUpdates):
 
     def body(self, update: Update) -> str:
         raw = self._raw.get(update.update_id)
-        return orjson.dumps(raw).decode() if raw is not None else _body(update)
+        if raw is not None:
+            return orjson.dumps(raw).decode()
+        return update.model_dump_json(by_alias=True, exclude_none=True)  # a session that keeps no raw
 
 
 class Inbox:
@@ -206,7 +208,8 @@ class Poller:
         if self.inbox is None:
             return True
         method = self._last_fetch
-        bodies = [(u.update_id, method.body(u) if method else _body(u)) for u in fresh]
+        assert method is not None  # set by the _fetch that brought `fresh`
+        bodies = [(u.update_id, method.body(u)) for u in fresh]
         handled, self._handled = self._handled, []
         try:
             await self.inbox.keep(bodies, handled)
@@ -341,10 +344,6 @@ class Poller:
 
 def _brief(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-
-
-def _body(update: Update) -> str:
-    return update.model_dump_json(by_alias=True, exclude_none=True)
 
 
 def _chat_key(update: Update) -> int | None:
