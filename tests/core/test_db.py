@@ -53,3 +53,28 @@ async def test_a_connection_the_server_closed_is_replaced_at_checkout(
     async with db.unit_of_work() as s:
         second = await s.scalar(select(func.pg_backend_pid()))
     assert second != first
+
+
+@pytest.mark.skipif(is_sqlite(BASE_URL), reason="PostgreSQL's connection pool")
+async def test_units_of_work_in_flight_reuse_their_connections(db: Database) -> None:
+    """As many units of work at once as the process allows, wave after wave: each wave reuses the
+    connections the first opened (a connection opened per update costs a server process and a
+    handshake)."""
+    from sqlalchemy import event
+
+    opened: list[object] = []
+    event.listen(db.engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
+    at_once = db._turns.limit if db._turns is not None else 1
+    assert at_once >= 10  # an update waiting for a connection waits for another update's turn
+
+    async def one() -> None:
+        async with db.unit_of_work() as s:
+            await s.scalar(select(func.pg_backend_pid()))
+            await asyncio.sleep(0.05)  # all of the wave hold their connection at once
+
+    await asyncio.gather(*(one() for _ in range(at_once)))
+    first_wave = len(opened)
+    for _ in range(3):
+        await asyncio.gather(*(one() for _ in range(at_once)))
+    assert 0 < first_wave <= at_once
+    assert len(opened) == first_wave, f"{len(opened) - first_wave} connections opened again"
