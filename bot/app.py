@@ -24,6 +24,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.methods.base import Response
 from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, ErrorEvent, Update
+from aiohttp import BytesPayload
 
 from bot.group_sends import GroupSendLog
 from bot.http_server import HealthChecks, HttpServer, Webhook
@@ -147,7 +148,11 @@ class BotSession(AiohttpSession):
     only the new ones are validated into objects.
 
     JSON is read and written with orjson: the standard library's decoder was a tenth of the CPU
-    time of an update in a burst (answers of getUpdates, of every sent message)."""
+    time of an update in a burst (answers of getUpdates, of every sent message).
+
+    A call without files goes as one JSON body, as the Bot API accepts, instead of a form whose
+    nested fields are JSON texts each: building and encoding the form was ~5% of an update's CPU.
+    The same fields are sent (aiogram's `prepare_value`), and those a form would leave out."""
 
     _response_types: ClassVar[dict[Any, Any]] = {}
     _updates_response: ClassVar[Any] = Response[list[Update]]
@@ -168,6 +173,18 @@ class BotSession(AiohttpSession):
         if returning not in self._response_types:
             self._response_types[returning] = Response[returning]  # type: ignore[valid-type]
         return super().check_response(bot, method, status_code, content)
+
+    def build_form_data(self, bot: Bot, method: Any) -> Any:
+        files: dict[str, Any] = {}
+        body: dict[str, Any] = {}
+        for key, value in method.model_dump(warnings=False).items():
+            value = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if value is None or value == "":  # what the form leaves out
+                continue
+            body[key] = value
+        if files:
+            return super().build_form_data(bot, method)
+        return BytesPayload(orjson.dumps(body), content_type="application/json")
 
     async def close(self) -> None:
         if self.api.base.lower().startswith("https://"):
