@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from crm_core.db_sqlite import use_one_trip_cursors
 from crm_core.fields.kinds import MAX_ID
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -88,6 +89,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        use_one_trip_cursors(dbapi_conn)
         # Stop the driver from issuing its own deferred BEGIN; we emit BEGIN IMMEDIATE below.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
