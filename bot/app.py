@@ -32,6 +32,7 @@ from bot.metrics import SendMetrics, UpdateMetrics
 from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
 from bot.polling import FreshUpdates, Inbox, Poller
 from bot.retry import WaitOutFloodControl
+from bot.routing import gate_routers
 from bot.sender import TelegramSender
 from bot.shared_limits import SendLimits, SharedAddressLimiter, SharedSendLimiter, SharedTokenLimiter
 from bot.transient import is_transient
@@ -102,6 +103,7 @@ def build_dispatcher(
     form_commands.register(dp)  # a command typed into a form leaves it
     ui.register(dp)  # what each message shows, so a repeated screen costs no edit
     dp.include_routers(*get_routers())
+    gate_routers(dp.sub_routers)  # before aiogram checks a router's handlers, one cheap test
 
     @dp.errors(lambda event: is_transient(event.exception))
     async def _retry_later(event: ErrorEvent) -> None:
@@ -133,6 +135,7 @@ def _on_loop(callback: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     async def call(*args: Any, **kwargs: Any) -> Any:
         return callback(*args, **kwargs)
 
+    call.__wrapped__ = callback  # type: ignore[attr-defined]  # what it runs, for bot.routing
     return call
 
 

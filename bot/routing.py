@@ -1,0 +1,132 @@
+"""Gates in front of routers: a cheap test an update must pass for any handler of the router to
+match it, so that aiogram skips the router's handlers at once instead of checking each one's
+filters (a button press went through up to 238 callback handlers, each unpacking its callback data;
+routing was about a sixth of the bot's CPU per update).
+
+A gate is exact, never a new rule: it is derived from filters the handlers already have, each of
+which an update must pass (aiogram requires all of a handler's filters). A router gets a gate for an
+event type only if every one of its handlers there has such a filter:
+  - callback data of a class (`SomeCB.filter(...)`): the data starts with the class's prefix;
+  - a command (`Command(...)`): the text or caption starts with one of its prefix characters;
+  - a state (`StateFilter`, a `State`): the chat's state is one of those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from inspect import isclass, unwrap
+from typing import Any
+
+from aiogram import Router
+from aiogram.dispatcher.event.handler import HandlerObject
+from aiogram.filters import Command, Filter, StateFilter
+from aiogram.filters.callback_data import CallbackQueryFilter
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+_GATED = "_crm_gated"  # on a router's observer: gated already (routers outlive dispatchers)
+
+
+class CallbackPrefixes(Filter):
+    """Root filter: the callback data has one of these prefixes."""
+
+    def __init__(self, prefixes: dict[str, frozenset[str]]) -> None:
+        self.prefixes = prefixes  # by separator
+
+    async def __call__(self, query: CallbackQuery) -> bool:  # async: aiogram runs a sync one in a thread
+        data = query.data
+        if data is None:
+            return False
+        return any(data.partition(sep)[0] in names for sep, names in self.prefixes.items())
+
+
+class MessageGate(Filter):
+    """Root filter: a command (by its first character), or one of these states."""
+
+    def __init__(self, command_chars: str, states: frozenset[str | None], state_filters: list[Any]) -> None:
+        self.command_chars = command_chars
+        self.states = states
+        self.state_filters = state_filters  # those not reducible to a set of names
+
+    async def __call__(self, message: Message, raw_state: str | None = None) -> bool:
+        if self.command_chars:
+            text = message.text or message.caption
+            if text and text.lstrip()[:1] in self.command_chars:
+                return True
+        if raw_state in self.states:
+            return True
+        for state_filter in self.state_filters:
+            if await state_filter(message, raw_state=raw_state):
+                return True
+        return False
+
+
+def gate_routers(routers: Iterable[Router]) -> None:
+    for router in routers:
+        _gate(router.callback_query, _callback_gate(router.callback_query.handlers))
+        _gate(router.message, _message_gate(router.message.handlers))
+
+
+def _gate(observer: Any, gate: Any) -> None:
+    if gate is None or getattr(observer, _GATED, False):
+        return
+    observer.filter(gate)
+    setattr(observer, _GATED, True)
+
+
+def _callback_gate(handlers: list[HandlerObject]) -> CallbackPrefixes | None:
+    prefixes: dict[str, set[str]] = {}
+    if not handlers:
+        return None
+    for handler in handlers:
+        found = [c for c in _filters(handler) if isinstance(c, CallbackQueryFilter)]
+        if not found:
+            return None
+        data_class = found[0].callback_data
+        prefixes.setdefault(data_class.__separator__, set()).add(data_class.__prefix__)
+    return CallbackPrefixes({sep: frozenset(names) for sep, names in prefixes.items()})
+
+
+def _message_gate(handlers: list[HandlerObject]) -> MessageGate | None:
+    if not handlers:
+        return None
+    chars: set[str] = set()
+    states: set[str | None] = set()
+    state_filters: list[Any] = []
+    for handler in handlers:
+        callbacks = _filters(handler)
+        command = next((c for c in callbacks if isinstance(c, Command)), None)
+        if command is not None:
+            chars.update(command.prefix)
+            continue
+        state = next((c for c in callbacks if isinstance(c, StateFilter | State)), None)
+        if state is None:
+            return None
+        names = _state_names(state)
+        if names is None:
+            state_filters.append(state)
+        elif "*" in names:
+            return None  # any state: no gate
+        else:
+            states.update(names)
+    return MessageGate("".join(sorted(chars)), frozenset(states), state_filters)
+
+
+def _state_names(state: StateFilter | State) -> set[str | None] | None:
+    """The states a filter accepts, when they are plain names; None when it must be asked."""
+    allowed = state.states if isinstance(state, StateFilter) else (state,)
+    names: set[str | None] = set()
+    for item in allowed:
+        if item is None or isinstance(item, str):
+            names.add(item)
+        elif isinstance(item, State):
+            names.add(item.state)
+        elif isclass(item) and issubclass(item, StatesGroup):
+            return None
+        else:
+            return None
+    return names
+
+
+def _filters(handler: HandlerObject) -> list[Any]:
+    return [unwrap(f.callback) for f in handler.filters or ()]
