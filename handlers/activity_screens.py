@@ -20,6 +20,7 @@ from crm_core.models.items import AnyItem, ItemType
 from crm_core.services import activities as activities_service
 from crm_core.services import reminders as reminders_service
 from crm_core.services.counters import user_zone
+from handlers.callbacks import Unpacked
 from handlers.card_render import back_to_card, item_label, load_visible
 from handlers.datetime_input import format_moment
 from handlers.errors import describe
@@ -76,7 +77,7 @@ class ActAction(StrEnum):
     RESCHEDULE = "rd"
 
 
-class ActCB(CallbackData, prefix="a"):
+class ActCB(Unpacked, CallbackData, prefix="a"):
     action: ActAction
     t: str = ""  # item type, where the action is about an item
     id: int = 0  # item id or activity id

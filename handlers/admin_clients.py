@@ -18,6 +18,7 @@ from crm_core.errors import ValidationFailed
 from crm_core.models import RoutingRule, User
 from crm_core.services import routing
 from handlers.admin_common import AdmCB, AdminDoor, Ctx, Screen, back, button, kb, name
+from handlers.callbacks import Unpacked
 from handlers.render import esc, truncate
 from handlers.texts import Translator
 from handlers.ui import reply_screen, show
@@ -38,7 +39,7 @@ class ClientsAction(StrEnum):
     QUEUE = "q"
 
 
-class ClientsCB(CallbackData, prefix="acl"):
+class ClientsCB(Unpacked, CallbackData, prefix="acl"):
     action: ClientsAction = ClientsAction.HOME
     value: int = 0
 

@@ -18,7 +18,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models import User
-from handlers.callbacks import MenuAction, MenuCB
+from handlers.callbacks import MenuAction, MenuCB, Unpacked
 from handlers.render import esc, truncate
 from handlers.texts import Translator
 from handlers.ui import show
@@ -30,7 +30,7 @@ class AdminAction(StrEnum):
     HOME = "home"
 
 
-class AdmCB(CallbackData, prefix="adm"):
+class AdmCB(Unpacked, CallbackData, prefix="adm"):
     """The admin home screen (every concern's way back)."""
 
     action: AdminAction = AdminAction.HOME

@@ -30,6 +30,7 @@ from handlers.admin_common import (
     name,
     typed_name,
 )
+from handlers.callbacks import Unpacked
 from handlers.context import HandlerOptions
 from handlers.render import esc, truncate
 from handlers.texts import Translator
@@ -51,7 +52,7 @@ class FormAction(StrEnum):
     REVOKE_SURE = "ry"
 
 
-class FormsCB(CallbackData, prefix="adf"):
+class FormsCB(Unpacked, CallbackData, prefix="adf"):
     action: FormAction = FormAction.LIST
     id: int = 0
 

@@ -16,7 +16,7 @@ from crm_core.formatting import format_datetime
 from crm_core.models import User
 from crm_core.services import users as users_service
 from handlers.admin_common import AdmCB, AdminDoor, Ctx, Screen, back, button, kb, name
-from handlers.callbacks import MenuAction, MenuCB
+from handlers.callbacks import MenuAction, MenuCB, Unpacked
 from handlers.render import esc
 from handlers.start import INVITE_PREFIX
 from handlers.texts.names import ROLE_NAMES
@@ -33,7 +33,7 @@ class InviteAction(StrEnum):
     REVOKE = "revoke"
 
 
-class InvitesCB(CallbackData, prefix="adi"):
+class InvitesCB(Unpacked, CallbackData, prefix="adi"):
     action: InviteAction = InviteAction.LIST
     id: int = 0  # the invite
 

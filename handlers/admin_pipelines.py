@@ -32,6 +32,7 @@ from handlers.admin_common import (
     name,
     typed_name,
 )
+from handlers.callbacks import Unpacked
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
 from handlers.texts.names import pipeline_name, stage_name
@@ -102,7 +103,7 @@ class PipelineAction(StrEnum):
     ADD_KIND = "add_kind"  # value: the stage semantics
 
 
-class PipelinesCB(CallbackData, prefix="adp"):
+class PipelinesCB(Unpacked, CallbackData, prefix="adp"):
     action: PipelineAction = PipelineAction.LIST
     id: int = 0
     value: str = ""

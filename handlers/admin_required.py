@@ -16,6 +16,7 @@ from crm_core.services import admin_queries
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services.required_fields import REQUIRABLE_FIELDS, set_required_fields
 from handlers.admin_common import AdmCB, AdminDoor, Ctx, Screen, back, button, kb, name
+from handlers.callbacks import Unpacked
 from handlers.render import truncate
 from handlers.texts import N_, Translator
 from handlers.texts.names import pipeline_name
@@ -42,7 +43,7 @@ class RequiredAction(StrEnum):
     SAVE = "save"
 
 
-class RequiredCB(CallbackData, prefix="adr"):
+class RequiredCB(Unpacked, CallbackData, prefix="adr"):
     action: RequiredAction = RequiredAction.HOME
     id: int = 0  # a deal pipeline, 0 for the whole type
     kind: str = ""  # the item type, re-checked

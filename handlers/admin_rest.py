@@ -17,6 +17,7 @@ from crm_core.models import User
 from crm_core.services import rest_tokens
 from crm_core.services import users as users_service
 from handlers.admin_common import AdmCB, AdminDoor, Ctx, Screen, back, button, kb, name
+from handlers.callbacks import Unpacked
 from handlers.context import HandlerOptions
 from handlers.render import esc
 from handlers.ui import show
@@ -35,7 +36,7 @@ class RestAction(StrEnum):
     REVOKE = "revoke"
 
 
-class RestCB(CallbackData, prefix="api"):
+class RestCB(Unpacked, CallbackData, prefix="api"):
     action: RestAction = RestAction.LIST
     id: int = 0  # the token (revoke) or the person (create)
 

@@ -28,6 +28,7 @@ from handlers.admin_common import (
     name,
     typed_name,
 )
+from handlers.callbacks import Unpacked
 from handlers.render import esc, truncate
 from handlers.texts import Translator
 from handlers.texts.names import ROLE_NAMES
@@ -51,7 +52,7 @@ class UserAction(StrEnum):
     REACTIVATE = "on"
 
 
-class UsersCB(CallbackData, prefix="adu"):
+class UsersCB(Unpacked, CallbackData, prefix="adu"):
     action: UserAction = UserAction.LIST
     id: int = 0  # the person
     page: int = 0  # of the list, to come back to

@@ -22,7 +22,7 @@ from crm_core.models.users import User
 from crm_core.services import views as views_service
 from crm_core.services.counters import GROUPS, activities_view, calendar_month, user_zone
 from crm_core.services.views import Condition
-from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, Unpacked
 from handlers.card_render import TYPE_ICONS
 from handlers.datetime_input import format_moment
 from handlers.month_grid import month_rows, shift_month
@@ -62,7 +62,7 @@ class AvAction(StrEnum):
     GROUP = "group"  # a group's page
 
 
-class AvCB(CallbackData, prefix="av"):
+class AvCB(Unpacked, CallbackData, prefix="av"):
     a: AvAction
     g: str = ""  # the group
     o: int = 0  # the page's offset
@@ -74,7 +74,7 @@ class CalAction(StrEnum):
     NOOP = "noop"  # labels and blank cells
 
 
-class CalCB(CallbackData, prefix="cal"):
+class CalCB(Unpacked, CallbackData, prefix="cal"):
     a: CalAction
     y: int = 0
     m: int = 0

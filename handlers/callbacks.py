@@ -14,11 +14,35 @@ Button data can be forged by any client: handlers re-check everything through cr
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import ConfigDict
 
 from crm_core.models.items import ItemType
 from crm_core.models.users import Role
+
+_UNPACKED: dict[tuple[type, str], Any] = {}
+_UNPACKED_MAX = 4096
+
+
+class Unpacked:
+    """Mixin of every callback data class here (first in its bases): a press is checked by each
+    handler of the class in turn until one's rule matches, and each unpacked the data afresh, a
+    pydantic model every time. Unpacked once, the instance is shared, hence frozen."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def unpack(cls, value: str) -> Any:
+        key = (cls, value)
+        found = _UNPACKED.get(key)
+        if found is None:
+            found = super().unpack(value)  # type: ignore[misc]
+            if len(_UNPACKED) >= _UNPACKED_MAX:
+                _UNPACKED.clear()
+            _UNPACKED[key] = found
+        return found
 
 
 class MenuAction(StrEnum):
@@ -39,11 +63,11 @@ class MenuAction(StrEnum):
     ADMIN = "admin"
 
 
-class MenuCB(CallbackData, prefix="m"):
+class MenuCB(Unpacked, CallbackData, prefix="m"):
     action: MenuAction
 
 
-class InviteCB(CallbackData, prefix="inv"):
+class InviteCB(Unpacked, CallbackData, prefix="inv"):
     role: Role  # the invitee's; a forged value does not unpack, so no handler runs
 
 
@@ -51,7 +75,7 @@ class SettingsAction(StrEnum):
     LANGUAGE = "lang"
 
 
-class SettingsCB(CallbackData, prefix="lang"):  # "set" is handlers/settings.py SetCB
+class SettingsCB(Unpacked, CallbackData, prefix="lang"):  # "set" is handlers/settings.py SetCB
     action: SettingsAction
     value: str = ""
 
@@ -73,7 +97,7 @@ class CardAction(StrEnum):
     EMAIL = "email"  # mail_letters: the card's letters, write one
 
 
-class CardCB(CallbackData, prefix="c"):
+class CardCB(Unpacked, CallbackData, prefix="c"):
     type: ItemType
     id: int
     action: CardAction = CardAction.OPEN
@@ -89,6 +113,6 @@ class RemAction(StrEnum):
 
 
 # Shared because handlers/notify_render.py draws these buttons and handlers/reminders.py handles them.
-class RemCB(CallbackData, prefix="rm"):
+class RemCB(Unpacked, CallbackData, prefix="rm"):
     action: RemAction
     activity: int

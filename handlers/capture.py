@@ -40,7 +40,7 @@ from crm_core.services import communications
 from crm_core.services import items as items_service
 from crm_core.services.extract import Extracted, extract_lead
 from crm_core.services.required_fields import missing_required
-from handlers.callbacks import MenuAction, MenuCB
+from handlers.callbacks import MenuAction, MenuCB, Unpacked
 from handlers.card_render import card_screen
 from handlers.context import HandlerOptions
 from handlers.errors import describe
@@ -77,7 +77,7 @@ class NewAction(StrEnum):
     CREATE = "create"  # create the lead offered from a message
 
 
-class NewCB(CallbackData, prefix="nw"):
+class NewCB(Unpacked, CallbackData, prefix="nw"):
     action: NewAction
 
 

@@ -27,7 +27,7 @@ from crm_core.services.required_fields import (
     get_required_fields,
     missing_required,
 )
-from handlers.callbacks import CardAction, CardCB
+from handlers.callbacks import CardAction, CardCB, Unpacked
 from handlers.card_render import back_to_card, load_visible, open_card
 from handlers.card_ui import button, in_pairs, titled
 from handlers.context import HandlerOptions
@@ -45,7 +45,7 @@ class FieldAction(StrEnum):
     CANCEL = "x"
 
 
-class FieldCB(CallbackData, prefix="cf"):
+class FieldCB(Unpacked, CallbackData, prefix="cf"):
     t: ItemType
     id: int
     f: str = ""  # the field's schema name

@@ -17,7 +17,7 @@ from crm_core.models.users import User
 from crm_core.permissions import can_view
 from crm_core.services import items as items_service
 from crm_core.services.cards_queries import assignable_users, users_by_id
-from handlers.callbacks import CardAction, CardCB
+from handlers.callbacks import CardAction, CardCB, Unpacked
 from handlers.card_render import back_to_card, load_visible, user_name
 from handlers.card_ui import button, menu_row, page_nav, titled
 from handlers.render import truncate
@@ -41,7 +41,7 @@ class PeopleAction(StrEnum):
 PICKERS = {PeopleAction.PICK_RESPONSIBLE, PeopleAction.PICK_OBSERVERS}
 
 
-class PeopleCB(CallbackData, prefix="cp"):
+class PeopleCB(Unpacked, CallbackData, prefix="cp"):
     t: ItemType
     id: int
     a: PeopleAction

@@ -17,7 +17,7 @@ from crm_core.errors import ConcurrencyConflict, NotFound
 from crm_core.models.items import Deal, ItemType, Lead, StageSemantics
 from crm_core.models.users import User
 from crm_core.services import pipelines as pipelines_service
-from handlers.callbacks import CardAction, CardCB
+from handlers.callbacks import CardAction, CardCB, Unpacked
 from handlers.card_render import back_to_card, load_visible, open_card
 from handlers.card_ui import button, in_pairs, titled
 from handlers.render import esc, truncate
@@ -35,7 +35,7 @@ class StageAction(StrEnum):
     GROUP = "g"  # a group heading: no action
 
 
-class StageCB(CallbackData, prefix="cs"):
+class StageCB(Unpacked, CallbackData, prefix="cs"):
     t: ItemType
     id: int
     a: StageAction

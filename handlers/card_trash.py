@@ -16,6 +16,7 @@ from crm_core.errors import AccessDenied, NotFound
 from crm_core.models.items import ItemType
 from crm_core.models.users import User
 from crm_core.services import trash as trash_service
+from handlers.callbacks import Unpacked
 from handlers.card_render import back_to_card, card_screen, format_dt, item_label, load_visible
 from handlers.card_ui import button, menu_row, page_nav, titled
 from handlers.texts import Translator
@@ -33,7 +34,7 @@ class TrashAction(StrEnum):
     RESTORE = "res"
 
 
-class TrashCB(CallbackData, prefix="tr"):
+class TrashCB(Unpacked, CallbackData, prefix="tr"):
     a: TrashAction
     t: str = ""  # an ItemType value; checked by _trash_type (a forged one is a missing item)
     id: int = 0

@@ -20,7 +20,7 @@ from crm_core.models.users import User
 from crm_core.services import clients as clients_service
 from crm_core.services import items as items_service
 from crm_core.services.extract import extract_lead
-from handlers.callbacks import CardAction, CardCB
+from handlers.callbacks import CardAction, CardCB, Unpacked
 from handlers.capture import entity_hints, show_with_notes
 from handlers.card_render import load_visible
 from handlers.render import esc, truncate
@@ -47,7 +47,7 @@ class ClientAction(StrEnum):
     CANCEL = "cancel"
 
 
-class ClientCB(CallbackData, prefix="cl"):
+class ClientCB(Unpacked, CallbackData, prefix="cl"):
     action: ClientAction
     it: ItemType  # the lead or deal whose client this is
     iid: int

@@ -12,6 +12,7 @@ from crm_core.models.clients import ClientChat
 from crm_core.models.notifications import Notification
 from crm_core.models.users import User
 from crm_core.services import client_channel as conv
+from handlers.callbacks import Unpacked
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
 from scheduler.ports import OutgoingMessage
@@ -35,7 +36,7 @@ class TalkAction(StrEnum):
     CANCEL = "c"  # a typed reply not sent after all
 
 
-class TalkCB(CallbackData, prefix="cc"):
+class TalkCB(Unpacked, CallbackData, prefix="cc"):
     """A client conversation's buttons; every press is re-authorised by crm_core."""
 
     action: TalkAction

@@ -29,7 +29,7 @@ from crm_core.services import pipelines as pipelines_service
 from crm_core.services.cards_queries import lead_is_converted
 from crm_core.services.conversion import Scheme
 from crm_core.services.names import parse_person_name
-from handlers.callbacks import CardAction, CardCB
+from handlers.callbacks import CardAction, CardCB, Unpacked
 from handlers.card_render import load_visible
 from handlers.context import HandlerOptions
 from handlers.errors import describe
@@ -53,7 +53,7 @@ class ConvAction(StrEnum):
     CANCEL = "cancel"
 
 
-class ConvCB(CallbackData, prefix="cv"):
+class ConvCB(Unpacked, CallbackData, prefix="cv"):
     action: ConvAction
     lead: int
     s: str = ""  # a Scheme value

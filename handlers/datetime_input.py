@@ -30,6 +30,7 @@ from crm_core.formatting import format_time, weekday_name
 from crm_core.models import User
 from crm_core.services.counters import user_zone
 from crm_core.services.when import at_local, local_today, parse_time, parse_when, quick_choice, quick_choices
+from handlers.callbacks import Unpacked
 from handlers.month_grid import month_rows, month_title
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
@@ -56,7 +57,7 @@ class DtAction(StrEnum):
     CANCEL = "cancel"
 
 
-class DtCB(CallbackData, prefix="dt"):
+class DtCB(Unpacked, CallbackData, prefix="dt"):
     a: DtAction
     v: str = ""
 

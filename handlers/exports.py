@@ -27,6 +27,7 @@ from crm_core.models.users import User
 from crm_core.services import exports as exports_service
 from crm_core.services.exports import Value
 from handlers import import_jobs
+from handlers.callbacks import Unpacked
 from handlers.errors import describe
 from handlers.import_columns import target_label
 from handlers.list_view import load_view
@@ -43,7 +44,7 @@ class XpAction(StrEnum):
     XLSX = "xlsx"
 
 
-class XpCB(CallbackData, prefix="xp"):
+class XpCB(Unpacked, CallbackData, prefix="xp"):
     action: XpAction
     t: ItemType
 

@@ -30,6 +30,7 @@ from crm_core.services import pipelines as pipelines_service
 from crm_core.services import views as views_service
 from crm_core.services.cards_queries import assignable_users
 from crm_core.services.views import Condition
+from handlers.callbacks import Unpacked
 from handlers.context import HandlerOptions
 from handlers.field_text import field_context, field_label
 from handlers.list_view import (
@@ -113,7 +114,7 @@ FIELD_ACTIONS = {FlAction.FIELD, FlAction.USERS_PAGE}
 PIN_ACTIONS = {FlAction.PIN, FlAction.UNPIN}
 
 
-class FlCB(CallbackData, prefix="fl"):
+class FlCB(Unpacked, CallbackData, prefix="fl"):
     action: FlAction
     t: ItemType
     f: int = -1  # field index in the list's filter fields, or condition index

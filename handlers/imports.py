@@ -38,6 +38,7 @@ from crm_core.services.exports import csv_separator
 from crm_core.services.imports import ImportFileError, ImportJob, ImportResult, Names, Policy, Table
 from crm_core.services.imports.cells import cell_text
 from handlers import import_jobs
+from handlers.callbacks import Unpacked
 from handlers.context import HandlerOptions
 from handlers.errors import describe
 from handlers.import_columns import label_aliases, stage_aliases, target_label
@@ -83,7 +84,7 @@ class IpAction(StrEnum):
     STOP = "st"  # stop the running import n
 
 
-class IpCB(CallbackData, prefix="ip"):
+class IpCB(Unpacked, CallbackData, prefix="ip"):
     action: IpAction
     n: int = 0
     v: str = ""

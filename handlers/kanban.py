@@ -18,7 +18,7 @@ from crm_core.models.users import User
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import views as views_service
 from crm_core.services.cards_queries import users_by_id
-from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, Unpacked
 from handlers.card_render import TYPE_ICONS, format_money, load_visible
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
@@ -48,7 +48,7 @@ class KbAction(StrEnum):
     NOOP = "n"  # a label-only button
 
 
-class KbCB(CallbackData, prefix="kb"):
+class KbCB(Unpacked, CallbackData, prefix="kb"):
     action: KbAction
     p: int = 0  # pipeline
     s: int = 0  # stage

@@ -25,7 +25,7 @@ from crm_core.services import communications
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services import views as views_service
 from crm_core.services.cards_queries import users_by_id
-from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, Unpacked
 from handlers.card_render import TYPE_ICONS, load_visible
 from handlers.exports import export_buttons
 from handlers.field_text import field_label
@@ -68,7 +68,7 @@ class LsAction(StrEnum):
 SELECTION_ACTIONS = {LsAction.SELECT, LsAction.SELECT_PAGE, LsAction.CLEAR}
 
 
-class LsCB(CallbackData, prefix="ls"):
+class LsCB(Unpacked, CallbackData, prefix="ls"):
     action: LsAction
     t: ItemType
     n: int = 0  # page
@@ -89,7 +89,7 @@ class BkAction(StrEnum):
     DELETE_YES = "dy"  # delete to the trash
 
 
-class BkCB(CallbackData, prefix="bk"):
+class BkCB(Unpacked, CallbackData, prefix="bk"):
     action: BkAction
     t: ItemType
     id: int = 0

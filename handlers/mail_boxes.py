@@ -28,7 +28,7 @@ from crm_core.services.mail.crypto import MailKeyMissing
 from crm_core.services.mail.transport import MailServerError
 from handlers import notify_render
 from handlers.admin_common import AdmCB
-from handlers.callbacks import MenuAction, MenuCB
+from handlers.callbacks import MenuAction, MenuCB, Unpacked
 from handlers.context import HandlerOptions
 from handlers.errors import validation_detail
 from handlers.mail_common import LetterAction, LetterCB, server_error_text
@@ -63,7 +63,7 @@ class BoxAction(StrEnum):
     CANCEL = "x"
 
 
-class BoxCB(CallbackData, prefix="mbx"):
+class BoxCB(Unpacked, CallbackData, prefix="mbx"):
     action: BoxAction
     id: int = 0
 

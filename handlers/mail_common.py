@@ -9,6 +9,7 @@ from aiogram.filters.callback_data import CallbackData
 
 from crm_core.models.items import ItemType
 from crm_core.services.mail.transport import MailServerError
+from handlers.callbacks import Unpacked
 from handlers.render import esc, truncate
 from handlers.texts import N_, Translator
 
@@ -40,7 +41,7 @@ class LetterAction(StrEnum):
     FILE = "g"  # one attachment: n is its id
 
 
-class LetterCB(CallbackData, prefix="eml"):
+class LetterCB(Unpacked, CallbackData, prefix="eml"):
     action: LetterAction
     id: int = 0  # the letter
     n: int = 0  # an attachment id
@@ -54,7 +55,7 @@ class ComposeAction(StrEnum):
     CANCEL = "x"
 
 
-class ComposeCB(CallbackData, prefix="emc"):
+class ComposeCB(Unpacked, CallbackData, prefix="emc"):
     action: ComposeAction
     t: ItemType = ItemType.LEAD
     id: int = 0

@@ -29,7 +29,7 @@ from crm_core.services import activities as activities_service
 from crm_core.services.activity_text import ParsedActivity, Unclear, kind_at_start, parse_activity_text
 from crm_core.services.counters import user_zone
 from handlers.activity_screens import check_subject_text, saved_screen
-from handlers.callbacks import CardCB
+from handlers.callbacks import CardCB, Unpacked
 from handlers.card_render import item_label, load_visible, open_card
 from handlers.datetime_input import Ctx, Event, ask_datetime, format_moment, register_target
 from handlers.open_card import open_card_of
@@ -51,7 +51,7 @@ class QuickAction(StrEnum):
     CANCEL = "x"
 
 
-class QuickCB(CallbackData, prefix="qk"):
+class QuickCB(Unpacked, CallbackData, prefix="qk"):
     action: QuickAction
     v: str = ""
 

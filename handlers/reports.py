@@ -35,6 +35,7 @@ from crm_core.services import reports as reports_service
 from crm_core.services import users as users_service
 from crm_core.services.reports import Funnel, Period, PersonStats, WonLost
 from handlers import notify_render, report_charts
+from handlers.callbacks import Unpacked
 from handlers.context import HandlerOptions
 from handlers.errors import describe
 from handlers.render import esc, truncate, visible_length
@@ -59,7 +60,7 @@ class RpAction(StrEnum):
     RANGE = "r"  # ask for a range of days, for report v (w or p)
 
 
-class RpCB(CallbackData, prefix="rp"):
+class RpCB(Unpacked, CallbackData, prefix="rp"):
     action: RpAction
     n: int = 0
     v: str = ""

@@ -29,6 +29,7 @@ from crm_core.models.items import ItemType
 from crm_core.models.users import User
 from crm_core.services import room_feed
 from crm_core.services import rooms as rooms_service
+from handlers.callbacks import Unpacked
 from handlers.card_render import back_to_card, load_visible
 from handlers.card_ui import button, titled
 from handlers.render import esc
@@ -52,7 +53,7 @@ class RoomAction(enum.StrEnum):
     UNBIND = "u"
 
 
-class RoomCB(CallbackData, prefix="ro"):
+class RoomCB(Unpacked, CallbackData, prefix="ro"):
     a: RoomAction
     t: ItemType
     id: int

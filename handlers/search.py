@@ -28,7 +28,7 @@ from crm_core.models.items import AnyItem, Company, Contact, Deal, Lead
 from crm_core.models.users import User
 from crm_core.services import pipelines as pipelines_service
 from crm_core.services.search import SearchHit, search_items
-from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, Unpacked
 from handlers.card_render import TYPE_ICONS, format_money, load_visible, type_label
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import Translator
@@ -48,7 +48,7 @@ class FdAction(StrEnum):
     STOP = "x"
 
 
-class FdCB(CallbackData, prefix="fd"):
+class FdCB(Unpacked, CallbackData, prefix="fd"):
     action: FdAction
 
 

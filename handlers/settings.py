@@ -28,7 +28,7 @@ from crm_core.models import User
 from crm_core.models.notifications import NotificationCategory
 from crm_core.services import notifications as notifications_service
 from crm_core.services import users as users_service
-from handlers.callbacks import MenuAction, MenuCB, SettingsAction, SettingsCB
+from handlers.callbacks import MenuAction, MenuCB, SettingsAction, SettingsCB, Unpacked
 from handlers.mail_boxes import BoxAction, BoxCB
 from handlers.render import esc, truncate
 from handlers.texts import LANGUAGES, N_, Translator
@@ -91,7 +91,7 @@ class SetAction(StrEnum):
 
 
 # The language button keeps the shared SettingsCB (prefix "lang").
-class SetCB(CallbackData, prefix="set"):
+class SetCB(Unpacked, CallbackData, prefix="set"):
     action: SetAction
     v: str = ""
 

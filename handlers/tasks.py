@@ -31,7 +31,7 @@ from crm_core.services import tasks as tasks_service
 from crm_core.services.cards_queries import users_by_id
 from crm_core.services.counters import user_zone
 from crm_core.services.when import parse_when, quick_choice, quick_choices
-from handlers.callbacks import CardAction, CardCB
+from handlers.callbacks import CardAction, CardCB, Unpacked
 from handlers.card_render import back_to_card, item_label, load_visible, user_name
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
@@ -88,7 +88,7 @@ class TkAction(StrEnum):
     CANCEL = "cx"
 
 
-class TkCB(CallbackData, prefix="tk"):
+class TkCB(Unpacked, CallbackData, prefix="tk"):
     action: TkAction
     t: str = ""
     id: int = 0

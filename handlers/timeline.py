@@ -30,7 +30,7 @@ from crm_core.models.users import User
 from crm_core.services import comments as comments_service
 from crm_core.services import timeline as timeline_service
 from crm_core.services.cards_queries import users_by_id
-from handlers.callbacks import CardAction, CardCB
+from handlers.callbacks import CardAction, CardCB, Unpacked
 from handlers.card_render import back_to_card, item_label, load_visible, user_name
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
@@ -94,7 +94,7 @@ class TlAction(StrEnum):
     SEND_FILE = "fs"  # attachment v
 
 
-class TlCB(CallbackData, prefix="tl"):
+class TlCB(Unpacked, CallbackData, prefix="tl"):
     action: TlAction
     t: str = ""  # the item's type
     id: int = 0  # the item
@@ -116,7 +116,7 @@ class CmAction(StrEnum):
     DELETE = "dd"
 
 
-class CmCB(CallbackData, prefix="cm"):
+class CmCB(Unpacked, CallbackData, prefix="cm"):
     action: CmAction
     t: str = ""
     id: int = 0

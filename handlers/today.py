@@ -21,7 +21,7 @@ from crm_core.services.counters import local_midnight, user_zone
 from crm_core.services.today_queries import AgendaEntry, my_open_activities
 from crm_core.services.when import local_today
 from handlers.activity_screens import ActAction, ActCB, activity_summary
-from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
+from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB, Unpacked
 from handlers.card_render import TYPE_ICONS, load_visible
 from handlers.render import MESSAGE_LIMIT, esc, truncate, visible_length
 from handlers.texts import N_, Translator
@@ -39,7 +39,7 @@ class TodayAction(StrEnum):
     DONE = "dn"  # complete the activity
 
 
-class TodayCB(CallbackData, prefix="td"):
+class TodayCB(Unpacked, CallbackData, prefix="td"):
     action: TodayAction
     p: int = 0  # the page
     id: int = 0  # the activity

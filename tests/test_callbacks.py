@@ -223,3 +223,32 @@ def test_actions_pack_as_before() -> None:
     assert TalkCB.unpack("cc:r:12") == TalkCB(action=TalkAction.REPLY, chat=12)
     assert ClientsCB.unpack("acl:p:7") == ClientsCB(action=ClientsAction.PERSON, value=7)
     assert RoomCB(a=RoomAction.OFFER, t=ItemType.DEAL, id=7).pack() == "ro:o:deal:7"
+
+
+def test_every_callback_class_unpacks_once_per_value_and_is_frozen() -> None:
+    """Handlers of one class are checked in turn for a press: the data is unpacked once for all."""
+    import pydantic
+
+    from crm_core.models.items import ItemType
+    from handlers.callbacks import CardCB, Unpacked
+
+    classes = _callback_classes()
+    assert classes and all(issubclass(c, Unpacked) for c in classes), [
+        c.__name__ for c in classes if not issubclass(c, Unpacked)
+    ]
+    packed = CardCB(type=ItemType.LEAD, id=7).pack()
+    first = CardCB.unpack(packed)
+    assert CardCB.unpack(packed) is first
+    assert CardCB.unpack(packed.replace(":7", ":8")) != first
+    try:
+        first.id = 9  # type: ignore[misc]
+    except pydantic.ValidationError:
+        pass
+    else:
+        raise AssertionError("a shared instance must not change")
+    try:
+        CardCB.unpack("zz" + packed)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("another prefix must not unpack")
