@@ -71,3 +71,26 @@ def test_no_filter_or_handler_of_the_dispatcher_runs_in_a_thread() -> None:
     ]
     assert len(callables) > 100
     assert [obj.callback for obj in callables if not obj.awaitable] == []
+
+
+def test_a_call_without_files_is_one_json_body_and_one_with_files_a_form() -> None:
+    import orjson
+    from aiogram.methods import SendDocument, SendMessage
+    from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+    from aiohttp import FormData
+
+    bot = create_bot("1:TEST", "http://127.0.0.1:9")
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Stage", callback_data="cs:1")]]
+    )
+    body = bot.session.build_form_data(bot, SendMessage(chat_id=7, text="<b>L-1</b>", reply_markup=markup))
+    assert body.content_type == "application/json"
+    sent = orjson.loads(body._value)
+    assert sent == {
+        "chat_id": 7,
+        "text": "<b>L-1</b>",
+        "parse_mode": "HTML",  # the bot's default, resolved as the form resolved it
+        "reply_markup": {"inline_keyboard": [[{"text": "Stage", "callback_data": "cs:1"}]]},
+    }
+    document = SendDocument(chat_id=7, document=BufferedInputFile(b"x", filename="a.txt"))
+    assert isinstance(bot.session.build_form_data(bot, document), FormData)
