@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 
+from crm_core.db import hold
 from crm_core.models import CacheVersion, Department, Pipeline, RequiredField, Stage, User
 
 T = TypeVar("T")
@@ -158,7 +159,9 @@ def attach(session: AsyncSession, model: type[T], values: dict[str, Any]) -> T:
     instance_state(instance).dict.update({k: _copy(v) for k, v in values.items()})
     make_transient_to_detached(instance)
     sync.add(instance)
-    return instance
+    # Held for the unit of work: the identity map keeps instances weakly, and an update asks for
+    # the same stages several times (the card, its keyboard, the stage screen).
+    return hold(session, instance)
 
 
 # --- users by Telegram id -----------------------------------------------------------------------
