@@ -9,11 +9,16 @@ event type only if every one of its handlers there has such a filter:
   - callback data of a class (`SomeCB.filter(...)`): the data starts with the class's prefix;
   - a command (`Command(...)`): the text or caption starts with one of its prefix characters;
   - a state (`StateFilter`, a `State`): the chat's state is one of those.
+
+The routers are also put, in order, under parents of a few each (`gated_groups`) whose gate is the
+union of their children's: aiogram visits every router in turn (a closure, a middleware chain and
+the root filters each), so an update passes five parents and the five routers of its group instead
+of fifty routers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from inspect import isclass, unwrap
 from typing import Any
 
@@ -24,6 +29,7 @@ from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
+GROUP_SIZE = 5
 _GATED = "_crm_gated"  # on a router's observer: gated already (routers outlive dispatchers)
 
 
@@ -59,6 +65,50 @@ class MessageGate(Filter):
             if await state_filter(message, raw_state=raw_state):
                 return True
         return False
+
+
+def gated_groups(routers: Sequence[Router], size: int = GROUP_SIZE) -> list[Router]:
+    """The routers gated, under parents of `size` routers in the same order."""
+    gate_routers(routers)
+    groups = []
+    for start in range(0, len(routers), size):
+        part = routers[start : start + size]
+        parent = Router(name=f"routers {start}-{start + len(part) - 1}")
+        parent.include_routers(*part)
+        for event in ("callback_query", "message"):
+            union = _union([getattr(r, event) for r in part])
+            if union is not None:
+                getattr(parent, event).filter(union)
+        groups.append(parent)
+    return groups
+
+
+def _union(observers: list[Any]) -> Filter | None:
+    """One gate passing whatever one of the observers' gates passes; None if one has no gate (an
+    observer without handlers takes nothing and is left out)."""
+    gates = []
+    for observer in observers:
+        if not observer.handlers:
+            continue
+        gate = next(
+            (f.callback for f in observer._handler.filters or () if isinstance(f.callback, Filter)), None
+        )
+        if not isinstance(gate, CallbackPrefixes | MessageGate):
+            return None
+        gates.append(gate)
+    if not gates:
+        return None
+    if all(isinstance(g, CallbackPrefixes) for g in gates):
+        merged: dict[str, set[str]] = {}
+        for g in gates:
+            for sep, names in g.prefixes.items():
+                merged.setdefault(sep, set()).update(names)
+        return CallbackPrefixes({sep: frozenset(names) for sep, names in merged.items()})
+    if all(isinstance(g, MessageGate) for g in gates):
+        chars = "".join(sorted({c for g in gates for c in g.command_chars}))
+        states = frozenset(s for g in gates for s in g.states)
+        return MessageGate(chars, states, [f for g in gates for f in g.state_filters])
+    return None
 
 
 def gate_routers(routers: Iterable[Router]) -> None:
@@ -130,3 +180,7 @@ def _state_names(state: StateFilter | State) -> set[str | None] | None:
 
 def _filters(handler: HandlerObject) -> list[Any]:
     return [unwrap(f.callback) for f in handler.filters or ()]
+
+
+def _is_gate(callback: Any) -> bool:
+    return isinstance(callback, CallbackPrefixes | MessageGate)

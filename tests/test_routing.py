@@ -120,3 +120,26 @@ def test_gating_twice_adds_one_gate() -> None:
             assert len(gates) <= 1
     assert any(_gate(r.callback_query) is not None for r in routers)
     assert any(_gate(r.message) is not None for r in routers)
+
+
+async def test_groups_keep_the_order_and_pass_what_any_member_passes() -> None:
+    from bot.routing import gated_groups
+
+    routers = get_routers()
+    groups = gated_groups(routers, size=5)
+    assert [r for g in groups for r in g.sub_routers] == routers  # the same routers, same order
+    checked = 0
+    for group in groups:
+        parent = _gate(group.callback_query)
+        members = [_gate(r.callback_query) for r in group.sub_routers if r.callback_query.handlers]
+        if any(m is None for m in members):
+            assert parent is None  # a member that may take any press: the group is always entered
+            continue
+        assert isinstance(parent, CallbackPrefixes)
+        for member in members:
+            for names in member.prefixes.values():
+                for name in names:
+                    assert await parent(_press(f"{name}:1"))
+                    checked += 1
+        assert not await parent(_press("no-such-prefix:1"))
+    assert checked > 40
