@@ -90,10 +90,8 @@ def _union(observers: list[Any]) -> Filter | None:
     for observer in observers:
         if not observer.handlers:
             continue
-        gate = next(
-            (f.callback for f in observer._handler.filters or () if isinstance(f.callback, Filter)), None
-        )
-        if not isinstance(gate, CallbackPrefixes | MessageGate):
+        gate = next((f.callback for f in observer._handler.filters or () if _is_gate(f.callback)), None)
+        if gate is None:
             return None
         gates.append(gate)
     if not gates:
