@@ -19,14 +19,14 @@ of fifty routers.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from inspect import isclass, unwrap
+from inspect import unwrap
 from typing import Any
 
 from aiogram import Router
 from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.filters import Command, Filter, StateFilter
 from aiogram.filters.callback_data import CallbackQueryFilter
-from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 
 GROUP_SIZE = 5
@@ -90,7 +90,7 @@ def _union(observers: list[Any]) -> Filter | None:
     for observer in observers:
         if not observer.handlers:
             continue
-        gate = next((f.callback for f in observer._handler.filters or () if _is_gate(f.callback)), None)
+        gate = gate_of(observer)
         if gate is None:
             return None
         gates.append(gate)
@@ -169,10 +169,8 @@ def _state_names(state: StateFilter | State) -> set[str | None] | None:
             names.add(item)
         elif isinstance(item, State):
             names.add(item.state)
-        elif isclass(item) and issubclass(item, StatesGroup):
-            return None
         else:
-            return None
+            return None  # a StatesGroup: asked, not listed
     return names
 
 
@@ -180,5 +178,7 @@ def _filters(handler: HandlerObject) -> list[Any]:
     return [unwrap(f.callback) for f in handler.filters or ()]
 
 
-def _is_gate(callback: Any) -> bool:
-    return isinstance(callback, CallbackPrefixes | MessageGate)
+def gate_of(observer: Any) -> CallbackPrefixes | MessageGate | None:
+    """The gate among an observer's root filters, if it has one."""
+    filters = observer._handler.filters or ()
+    return next((f.callback for f in filters if isinstance(f.callback, CallbackPrefixes | MessageGate)), None)

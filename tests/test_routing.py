@@ -10,7 +10,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Chat, Message, User
 
-from bot.routing import CallbackPrefixes, MessageGate, gate_routers
+from bot.routing import CallbackPrefixes, MessageGate, gate_of, gate_routers
 from handlers import get_routers
 
 
@@ -45,9 +45,7 @@ def _press(data: str | None) -> CallbackQuery:
     return CallbackQuery(id="1", from_user=USER, chat_instance="x", data=data)
 
 
-def _gate(observer: object) -> object | None:
-    filters = observer._handler.filters or []  # type: ignore[attr-defined]
-    return next((f.callback for f in filters if isinstance(f.callback, CallbackPrefixes | MessageGate)), None)
+_gate = gate_of
 
 
 async def test_callback_gate_passes_exactly_the_prefixes_of_its_handlers() -> None:
