@@ -35,6 +35,7 @@ async def test_sigterm_during_a_slow_handler_loses_nothing(database_url: str) ->
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
         assert proc.returncode == 0, out.decode()
         assert logged_errors(out.decode()) == []
+        assert "start-up heap settled" in out.decode()  # frozen before the first update
         texts = _replies(tg)
         assert sum("Commands" in t for t in texts) == 1, texts  # /help was answered before exit
         assert not any(t.startswith("Main menu") for t in texts[1:]), texts  # /menu not yet
