@@ -154,6 +154,10 @@ class BotSession(AiohttpSession):
     JSON is read and written with orjson: the standard library's decoder was a tenth of the CPU
     time of an update in a burst (answers of getUpdates, of every sent message).
 
+    A sent or edited message comes back without its entities and keyboard: nothing reads them (the
+    bot wrote them), and turning a card's into objects took 160 µs of the 190 the whole answer
+    took. Messages that come in with updates keep theirs.
+
     A call without files goes as one JSON body, as the Bot API accepts, instead of a form whose
     nested fields are JSON texts each: building and encoding the form was ~5% of an update's CPU.
     The same fields are sent (aiogram's `prepare_value`), and those a form would leave out."""
@@ -162,7 +166,7 @@ class BotSession(AiohttpSession):
     _updates_response: ClassVar[Any] = Response[list[Update]]
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("json_loads", orjson.loads)
+        kwargs.setdefault("json_loads", _loads_answer)
         kwargs.setdefault("json_dumps", _json_dumps)
         super().__init__(**kwargs)
 
@@ -195,6 +199,20 @@ class BotSession(AiohttpSession):
             await super().close()
         elif self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+# What a message the bot sent comes back with and nothing of ours reads.
+_UNREAD_OF_SENT = ("entities", "caption_entities", "reply_markup")
+
+
+def _loads_answer(content: str | bytes) -> Any:
+    data = orjson.loads(content)
+    if isinstance(data, dict) and data.get("ok") is True:
+        result = data.get("result")
+        if isinstance(result, dict) and "message_id" in result and "chat" in result:
+            for key in _UNREAD_OF_SENT:
+                result.pop(key, None)
+    return data
 
 
 def _json_dumps(value: Any) -> str:

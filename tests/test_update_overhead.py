@@ -119,3 +119,36 @@ def test_settling_the_heap_collects_garbage_and_freezes_what_lives() -> None:
     finally:
         gc.unfreeze()
     assert any(o is alive for o in gc.get_objects())  # unfrozen, back in the oldest generation
+
+
+def test_a_sent_message_comes_back_without_what_the_bot_wrote_into_it() -> None:
+    """Parsing a sent card's entities and keyboard into objects cost most of its answer; nothing
+    reads them. Messages that arrive in updates keep theirs."""
+    from aiogram.methods import SendMessage
+
+    bot = create_bot("1:TEST", "http://127.0.0.1:9")
+    keyboard = {"inline_keyboard": [[{"text": "Stage", "callback_data": "c:1"}]]}
+    bold = [{"type": "bold", "offset": 0, "length": 4}]
+    message = {
+        "message_id": 5,
+        "date": 0,
+        "chat": {"id": 7, "type": "private", "first_name": "Ivan"},
+        "text": "Card text",
+        "entities": bold,
+        "reply_markup": keyboard,
+    }
+    sent = bot.session.check_response(
+        bot, SendMessage(chat_id=7, text="x"), 200, json.dumps({"ok": True, "result": message})
+    ).result
+    assert (sent.message_id, sent.chat.id, sent.text) == (5, 7, "Card text")
+    assert sent.entities is None and sent.reply_markup is None
+
+    person = {"id": 7, "is_bot": False, "first_name": "Ivan"}
+    press = {"id": "q", "from": person, "chat_instance": "c", "data": "c:1", "message": message}
+    incoming = {"update_id": 1, "callback_query": press}
+    method = FreshUpdates(offset=1, timeout=0)
+    [update] = bot.session.check_response(
+        bot, method, 200, json.dumps({"ok": True, "result": [incoming]})
+    ).result
+    assert update.callback_query.message.reply_markup.inline_keyboard[0][0].callback_data == "c:1"
+    assert update.callback_query.message.entities[0].type == "bold"
