@@ -33,7 +33,7 @@ from bot.metrics import SendMetrics, UpdateMetrics
 from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
 from bot.polling import FreshUpdates, Inbox, Poller
 from bot.retry import WaitOutFloodControl
-from bot.routing import gated_groups
+from bot.routing import Gatehouse
 from bot.sender import TelegramSender
 from bot.shared_limits import SendLimits, SharedAddressLimiter, SharedSendLimiter, SharedTokenLimiter
 from bot.transient import is_transient
@@ -103,8 +103,9 @@ def build_dispatcher(
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
     form_commands.register(dp)  # a command typed into a form leaves it
     ui.register(dp)  # what each message shows, so a repeated screen costs no edit
-    # Each router behind a gate derived from its handlers' filters, in groups behind their union.
-    dp.include_routers(*gated_groups(get_routers()))
+    # Each router behind a gate derived from its handlers' filters; presses and messages visit
+    # only the routers whose gate lets them through.
+    dp.include_router(Gatehouse(get_routers()))
 
     @dp.errors(lambda event: is_transient(event.exception))
     async def _retry_later(event: ErrorEvent) -> None:

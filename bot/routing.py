@@ -10,10 +10,10 @@ event type only if every one of its handlers there has such a filter:
   - a command (`Command(...)`): the text or caption starts with one of its prefix characters;
   - a state (`StateFilter`, a `State`): the chat's state is one of those.
 
-The routers are also put, in order, under parents of a few each (`gated_groups`) whose gate is the
-union of their children's: aiogram visits every router in turn (a closure, a middleware chain and
-the root filters each), so an update passes five parents and the five routers of its group instead
-of fifty routers.
+The routers are then put, in order, under one parent (`Gatehouse`) that for a press or a message
+asks each router's gate itself and visits only the routers it lets through: aiogram's own visit of
+a router (a closure, a middleware chain, the root filters, the keyword arguments copied at each
+step) cost ~19 µs even where the gate then said no, and an update passed some fifty routers.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from inspect import unwrap
 from typing import Any
 
 from aiogram import Router
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.filters import Command, Filter, StateFilter
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 
-GROUP_SIZE = 5
 _GATED = "_crm_gated"  # on a router's observer: gated already (routers outlive dispatchers)
 
 
@@ -67,46 +67,53 @@ class MessageGate(Filter):
         return False
 
 
-def gated_groups(routers: Sequence[Router], size: int = GROUP_SIZE) -> list[Router]:
-    """The routers gated, under parents of `size` routers in the same order."""
-    gate_routers(routers)
-    groups = []
-    for start in range(0, len(routers), size):
-        part = routers[start : start + size]
-        parent = Router(name=f"routers {start}-{start + len(part) - 1}")
-        parent.include_routers(*part)
-        for event in ("callback_query", "message"):
-            union = _union([getattr(r, event) for r in part])
-            if union is not None:
-                getattr(parent, event).filter(union)
-        groups.append(parent)
-    return groups
+_NOTHING = object()  # a router with nothing for this kind of update
 
 
-def _union(observers: list[Any]) -> Filter | None:
-    """One gate passing whatever one of the observers' gates passes; None if one has no gate (an
-    observer without handlers takes nothing and is left out)."""
-    gates = []
-    for observer in observers:
-        if not observer.handlers:
-            continue
-        gate = gate_of(observer)
-        if gate is None:
-            return None
-        gates.append(gate)
-    if not gates:
+class Gatehouse(Router):
+    """The parent of the feature routers, in their order. A press or a message visits only the
+    routers whose gate passes it (and those without a gate), as aiogram would have visited them all
+    and found the others' gates closed; other updates go aiogram's way through all of them."""
+
+    EVENTS = ("callback_query", "message")
+
+    def __init__(self, routers: Sequence[Router]) -> None:
+        super().__init__(name="features")
+        gate_routers(routers)
+        self.include_routers(*routers)
+        self.members = {event: [(r, _gate_for(r, event)) for r in routers] for event in self.EVENTS}
+
+    async def propagate_event(self, update_type: str, event: Any, **kwargs: Any) -> Any:
+        members = self.members.get(update_type)
+        if members is None:
+            return await super().propagate_event(update_type, event, **kwargs)
+        raw_state = kwargs.get("raw_state")
+        for router, gate in members:
+            if gate is _NOTHING:
+                continue
+            if gate is not None and not await _passes(gate, event, raw_state):
+                continue
+            response = await router.propagate_event(update_type=update_type, event=event, **kwargs)
+            if response is not UNHANDLED:
+                return response
+        return UNHANDLED
+
+
+def _gate_for(router: Router, event: str) -> Any:
+    """What decides whether the router may take an update of this kind: its gate; None to visit it
+    always (no gate, routers of its own, a middleware that runs before the gate); or _NOTHING."""
+    observer = getattr(router, event)
+    if router.sub_routers or observer.outer_middleware._middlewares:
         return None
-    if all(isinstance(g, CallbackPrefixes) for g in gates):
-        merged: dict[str, set[str]] = {}
-        for g in gates:
-            for sep, names in g.prefixes.items():
-                merged.setdefault(sep, set()).update(names)
-        return CallbackPrefixes({sep: frozenset(names) for sep, names in merged.items()})
-    if all(isinstance(g, MessageGate) for g in gates):
-        chars = "".join(sorted({c for g in gates for c in g.command_chars}))
-        states = frozenset(s for g in gates for s in g.states)
-        return MessageGate(chars, states, [f for g in gates for f in g.state_filters])
-    return None
+    if not observer.handlers:
+        return _NOTHING
+    return gate_of(observer)
+
+
+async def _passes(gate: CallbackPrefixes | MessageGate, event: Any, raw_state: str | None) -> bool:
+    if isinstance(gate, MessageGate):
+        return await gate(event, raw_state=raw_state)
+    return await gate(event)
 
 
 def gate_routers(routers: Iterable[Router]) -> None:

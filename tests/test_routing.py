@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Chat, Message, User
 
-from bot.routing import CallbackPrefixes, MessageGate, gate_of, gate_routers
+from bot.routing import CallbackPrefixes, Gatehouse, MessageGate, gate_of, gate_routers
 from handlers import get_routers
 
 
@@ -28,6 +30,7 @@ class Form(StatesGroup):
 
 
 USER = User(id=1, is_bot=False, first_name="A")
+BOT = Bot("1:TEST")
 
 
 def _message(text: str | None, caption: str | None = None) -> Message:
@@ -120,24 +123,51 @@ def test_gating_twice_adds_one_gate() -> None:
     assert any(_gate(r.message) is not None for r in routers)
 
 
-async def test_groups_keep_the_order_and_pass_what_any_member_passes() -> None:
-    from bot.routing import gated_groups
-
+def test_the_gatehouse_holds_the_routers_in_order() -> None:
     routers = get_routers()
-    groups = gated_groups(routers, size=5)
-    assert [r for g in groups for r in g.sub_routers] == routers  # the same routers, same order
-    checked = 0
-    for group in groups:
-        parent = _gate(group.callback_query)
-        members = [_gate(r.callback_query) for r in group.sub_routers if r.callback_query.handlers]
-        if any(m is None for m in members):
-            assert parent is None  # a member that may take any press: the group is always entered
-            continue
-        assert isinstance(parent, CallbackPrefixes)
-        for member in members:
-            for names in member.prefixes.values():
-                for name in names:
-                    assert await parent(_press(f"{name}:1"))
-                    checked += 1
-        assert not await parent(_press("no-such-prefix:1"))
-    assert checked > 40
+    house = Gatehouse(routers)
+    assert house.sub_routers == routers  # other kinds of updates go aiogram's way through them
+    for event in Gatehouse.EVENTS:
+        assert [r for r, _ in house.members[event]] == routers
+    gated = [g for _, g in house.members["callback_query"] if isinstance(g, CallbackPrefixes)]
+    assert len(gated) > 40
+
+
+class Counted(Router):
+    """A router that notes each visit, to see which ones the gatehouse skips."""
+
+    visits: list[str] = []
+
+    async def propagate_event(self, update_type: str, event: Any, **kwargs: Any) -> Any:
+        Counted.visits.append(self.name)
+        return await super().propagate_event(update_type, event, **kwargs)
+
+
+async def test_the_gatehouse_visits_only_routers_whose_gate_is_open() -> None:
+    one, anything, two = Counted(name="one"), Counted(name="anything"), Counted(name="two")
+    command, form = Counted(name="command"), Counted(name="form")
+
+    one.callback_query.register(lambda q: "one", OneCB.filter())
+    anything.callback_query.register(lambda q: "anything", F.data == "exact")  # no gate
+    two.callback_query.register(lambda q: "two", TwoCB.filter())
+    command.message.register(lambda m: "command", Command("go"))
+    form.message.register(lambda m: "form", Form.name)
+    house = Gatehouse([one, anything, two, command, form])
+
+    async def press(data: str) -> tuple[Any, list[str]]:
+        Counted.visits = []
+        result = await house.propagate_event("callback_query", _press(data), raw_state=None)
+        return result, Counted.visits
+
+    async def say(text: str, state: str | None) -> tuple[Any, list[str]]:
+        Counted.visits = []
+        result = await house.propagate_event("message", _message(text), raw_state=state, bot=BOT)
+        return result, Counted.visits
+
+    assert await press(OneCB(n=1).pack()) == ("one", ["one"])
+    assert await press(TwoCB(s="x").pack()) == ("two", ["anything", "two"])
+    assert await press("exact") == ("anything", ["anything"])
+    assert await press("zzz:1") == (UNHANDLED, ["anything"])
+    assert await say("/go", None) == ("command", ["command"])
+    assert await say("hello", Form.name.state) == ("form", ["form"])
+    assert await say("hello", None) == (UNHANDLED, [])
