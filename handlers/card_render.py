@@ -33,12 +33,9 @@ from crm_core.models.items import (
 )
 from crm_core.models.timeline import EventType
 from crm_core.models.users import User
-from crm_core.services import activities as activities_service
-from crm_core.services import comments as comments_service
-from crm_core.services import communications
 from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
-from crm_core.services.cards_queries import converted_and_chats, users_by_id
+from crm_core.services.cards_queries import card_extras, converted_and_chats, users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.clients_notify import conversation_rows
 from handlers.open_card import note_card_shown
@@ -161,21 +158,18 @@ async def _links_line(session: AsyncSession, tr: Translator, item: AnyItem) -> s
     return tr(key, items=", ".join(names) + more)
 
 
-async def _activity_line(session: AsyncSession, user: User, tr: Translator, item: AnyItem) -> str:
-    nearest = await activities_service.list_open_activities(session, user, item.ITEM_TYPE, item.id, limit=1)
-    if not nearest:
+def _activity_line(tr: Translator, user: User, nearest: Any) -> str:
+    if nearest is None:
         return tr("card.todo_none")
-    act = nearest[0]
-    kind = tr(ACTIVITY_TYPE_NAMES[act.type])
-    subject = f" «{esc(truncate(act.subject, 80))}»" if act.subject else ""
-    overdue = f" {tr('card.overdue')}" if act.deadline < utcnow() else ""
-    return tr("card.todo", activity=f"{kind}{subject} — {format_dt(act.deadline, user)}{overdue}")
+    kind = tr(ACTIVITY_TYPE_NAMES[nearest.type])
+    subject = f" «{esc(truncate(nearest.subject, 80))}»" if nearest.subject else ""
+    overdue = f" {tr('card.overdue')}" if nearest.deadline < utcnow() else ""
+    return tr("card.todo", activity=f"{kind}{subject} — {format_dt(nearest.deadline, user)}{overdue}")
 
 
-async def _pinned_blocks(session: AsyncSession, user: User, tr: Translator, item: AnyItem) -> list[str]:
-    events = await comments_service.list_pinned(session, user, item.ITEM_TYPE, item.id)
+def _pinned_blocks(tr: Translator, events: list[Any]) -> list[str]:
     blocks = []
-    for event in events[:PINNED_LIMIT]:
+    for event in events:
         payload: dict[str, Any] = event.payload or {}
         if event.event_type == EventType.COMMENT_ADDED:
             text = str(payload.get("text") or "")
@@ -221,18 +215,18 @@ async def card_text(session: AsyncSession, user: User, tr: Translator, item: Any
             names += f" +{len(observer_ids) - OBSERVERS_SHOWN}"
         lines.append(tr("card.observers", names=names))
 
-    comms = (await communications.get_communications(session, item.ITEM_TYPE, [item.id]))[item.id]
-    phones = [c.value for c in comms if c.kind == CommKind.PHONE]
-    emails = [c.value for c in comms if c.kind == CommKind.EMAIL]
+    extras = await card_extras(session, user, item, pinned=PINNED_LIMIT)
+    phones = [c.value for c in extras.comms if c.kind == CommKind.PHONE]
+    emails = [c.value for c in extras.comms if c.kind == CommKind.EMAIL]
     if phones:
         lines.append("📞 " + ", ".join(esc(truncate(p, 40)) for p in phones[:COMMS_SHOWN]))
     if emails:
         lines.append("✉️ " + ", ".join(esc(truncate(e, 80)) for e in emails[:COMMS_SHOWN]))
 
     lines.append("")
-    lines.append(await _activity_line(session, user, tr, item))
+    lines.append(_activity_line(tr, user, extras.nearest_open))
 
-    pinned = await _pinned_blocks(session, user, tr, item)
+    pinned = _pinned_blocks(tr, extras.pinned)
     text = "\n".join(lines)
     if pinned:
         text += "\n\n" + tr("card.pinned") + "\n" + "\n".join(pinned)

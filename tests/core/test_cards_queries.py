@@ -1,9 +1,19 @@
-"""The card's keyboard facts, read in one statement: converted or not, and the client chats."""
+"""The card's reads: the keyboard facts in one statement (converted or not, the client chats), and
+the nearest open activity, phones and emails and pinned records as plain rows."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+
+from crm_core.clock import utcnow
+from crm_core.errors import AccessDenied
 from crm_core.models.clients import ClientChat
-from crm_core.services.cards_queries import converted_and_chats, lead_is_converted
+from crm_core.models.items import CommKind, ItemType
+from crm_core.services import activities, comments
+from crm_core.services.cards_queries import card_extras, converted_and_chats, lead_is_converted
+from crm_core.services.communications import get_communications
 from tests.core.factories import make_contact, make_deal, make_lead, make_user
 
 
@@ -31,3 +41,44 @@ async def test_converted_and_chats(session):
     assert await converted_and_chats(session, converted) == (True, [older, newer])
     assert await converted_and_chats(session, deal) == (False, [deal_chat])
     assert await lead_is_converted(session, converted) and not await lead_is_converted(session, plain)
+
+
+async def test_card_extras_reads_what_the_card_shows(session):
+    user = await make_user(session)
+    lead = await make_lead(session, user, phones=["+7 916 123 45 67", "+7 916 765 43 21"], emails=["a@b.ru"])
+    other = await make_lead(session, user, phones=["+7 999 000 00 00"])
+    now = utcnow()
+    later = await activities.create_activity(
+        session, user, owner_type="lead", owner_id=lead.id, deadline=now + timedelta(days=2), subject="later"
+    )
+    sooner = await activities.create_activity(
+        session, user, owner_type="lead", owner_id=lead.id, deadline=now + timedelta(days=1), subject="sooner"
+    )
+    await activities.create_activity(
+        session, user, owner_type="lead", owner_id=other.id, deadline=now, subject="another item's"
+    )
+    notes = [await comments.add_comment(session, user, "lead", lead.id, f"note {i}") for i in range(3)]
+    for i, note in enumerate(notes):
+        await comments.pin_comment(session, user, note.id, now=now + timedelta(minutes=i))
+
+    extras = await card_extras(session, user, lead, pinned=2)
+    assert (extras.nearest_open.subject, extras.nearest_open.type) == ("sooner", sooner.type)
+    assert extras.nearest_open.deadline == sooner.deadline and later.deadline > sooner.deadline
+    assert [(c.kind, c.value) for c in extras.comms] == [
+        (CommKind.EMAIL, "a@b.ru"),
+        (CommKind.PHONE, "+7 916 123 45 67"),
+        (CommKind.PHONE, "+7 916 765 43 21"),
+    ]
+    loaded = (await get_communications(session, ItemType.LEAD, [lead.id]))[lead.id]
+    assert [(c.kind, c.value) for c in extras.comms] == [(c.kind, c.value) for c in loaded]  # same order
+    assert [e.payload["text"] for e in extras.pinned] == ["note 2", "note 1"]  # last pinned first
+
+    # What this unit of work changed and has not written yet is seen, as by an ORM query.
+    sooner.completed = True
+    extras = await card_extras(session, user, lead, pinned=7)
+    assert extras.nearest_open.subject == "later"
+    assert len(extras.pinned) == 3
+
+    stranger = await make_user(session)
+    with pytest.raises(AccessDenied):
+        await card_extras(session, stranger, lead, pinned=7)
