@@ -80,10 +80,12 @@ async def get_item(
 
 # Hot statements are built once (values bound at execution): building one and computing its cache
 # key on every call cost more CPU than the query itself.
+# Of the table, not the mapped class: a plain statement skips the ORM's per-execution setup.
+_OBS = ItemObserver.__table__.c
 _OBSERVER_IDS = (
-    select(ItemObserver.user_id)
-    .where(ItemObserver.owner_type == bindparam("owner_type"), ItemObserver.owner_id == bindparam("owner_id"))
-    .order_by(ItemObserver.created_at, ItemObserver.user_id)
+    select(_OBS.user_id)
+    .where(_OBS.owner_type == bindparam("owner_type"), _OBS.owner_id == bindparam("owner_id"))
+    .order_by(_OBS.created_at, _OBS.user_id)
 )
 
 
