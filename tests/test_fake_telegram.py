@@ -453,6 +453,17 @@ async def test_callback_queries(fake: FakeTelegram, bot: Bot, clock: ManualClock
     with pytest.raises(LookupError, match="no button"):
         fake.press_button(ALICE, sent.message_id, "nope")
 
+    # A forged press carries any data, but only on a message the chat still has.
+    forged = fake.forge_callback(ALICE, "anything", message_id=sent.message_id)["callback_query"]
+    assert forged["data"] == "anything" and forged["message"]["message_id"] == sent.message_id
+    assert await bot.delete_message(ALICE, sent.message_id) is True
+    pending = len(fake.callback_answers)
+    with pytest.raises(LookupError, match="not found"):
+        fake.press_button(ALICE, sent.message_id, "yes")
+    with pytest.raises(LookupError, match="not found"):
+        fake.forge_callback(ALICE, "yes", message_id=sent.message_id)
+    assert len(fake.callback_answers) == pending
+
 
 # ---------------------------------------------------------------------------------------- files
 

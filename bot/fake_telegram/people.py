@@ -123,10 +123,14 @@ class PeopleMixin:
     ) -> dict[str, Any]:
         """A hostile client sends callback ``data`` of its choosing, whatever buttons exist.
 
-        Telegram does not check callback data against the keyboard, so neither does this.
+        Telegram does not check callback data against the keyboard, so neither does this; but it
+        refuses a press on a message that is gone, as `press_button` does.
         """
         user = self._user(user_id)
         chat = self._chat(user_id if chat_id is None else chat_id)
+        msg = self.get_message(chat.id, message_id) if message_id is not None else None
+        if message_id is not None and (msg is None or msg.deleted):
+            raise LookupError(f"message {message_id} not found in chat {chat.id}")
         query_id = str(secrets.randbits(63))
         self._callback_queries[query_id] = PendingQuery(self.clock())
         query: dict[str, Any] = {
@@ -135,7 +139,6 @@ class PeopleMixin:
             "chat_instance": str(abs(hash((self.bot_id, chat.id))) % 10**19),
             "data": data,
         }
-        msg = self.get_message(chat.id, message_id) if message_id is not None else None
         if msg is not None:
             query["message"] = msg.to_api()
         return self._enqueue("callback_query", query)
