@@ -243,9 +243,16 @@ class BotApp:
     """Everything a running bot owns, started and stopped in order."""
 
     def __init__(
-        self, settings: Settings, bot: Bot, db: Database, *, first_user_is_admin: bool = False
+        self,
+        settings: Settings,
+        bot: Bot,
+        db: Database,
+        *,
+        first_user_is_admin: bool = False,
+        settles_heap: bool = False,
     ) -> None:
         self.settings = settings
+        self.settles_heap = settles_heap  # run_bot: the process is the bot's alone
         # crm_core reads phones typed without a country code as numbers of this region.
         set_default_region(settings.default_region)
         self.bot = bot
@@ -300,7 +307,6 @@ class BotApp:
         )
         self.http = self._http_server(settings, db, first_user_is_admin, redis)
         self._stopped = asyncio.Event()
-        self.settles_heap = False  # run_bot: the process is the bot's alone
 
     def _http_server(
         self, settings: Settings, db: Database, first_user_is_admin: bool, redis: object | None
@@ -417,8 +423,9 @@ SWITCH_INTERVAL_SECONDS = 0.0005
 async def run_bot(settings: Settings) -> None:
     token = settings.require_token()
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    app = BotApp(settings, create_bot(token, settings.telegram_api_url), Database(settings.database_url))
-    app.settles_heap = True  # a process of its own; in-process runs (tests, sandbox) keep their heap as is
+    # A process of its own; in-process runs (tests, the sandbox) keep their heap as is.
+    bot = create_bot(token, settings.telegram_api_url)
+    app = BotApp(settings, bot, Database(settings.database_url), settles_heap=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError):

@@ -1,53 +1,52 @@
 """Gates in front of routers: a cheap test an update must pass for any handler of the router to
-match it, so that aiogram skips the router's handlers at once instead of checking each one's
-filters (a button press went through up to 238 callback handlers, each unpacking its callback data;
-routing was about a sixth of the bot's CPU per update).
+match it, so that the router is skipped at once instead of checking each handler's filters (a
+button press went through up to 238 callback handlers, each unpacking its callback data; routing
+was about a sixth of the bot's CPU per update).
 
 A gate is exact, never a new rule: it is derived from filters the handlers already have, each of
-which an update must pass (aiogram requires all of a handler's filters). A router gets a gate for an
+which an update must pass (aiogram requires all of a handler's filters). A router has a gate for an
 event type only if every one of its handlers there has such a filter:
   - callback data of a class (`SomeCB.filter(...)`): the data starts with the class's prefix;
   - a command (`Command(...)`): the text or caption starts with one of its prefix characters;
   - a state (`StateFilter`, a `State`): the chat's state is one of those.
 
-The routers are then put, in order, under one parent (`Gatehouse`) that for a press or a message
-asks each router's gate itself and visits only the routers it lets through: aiogram's own visit of
-a router (a closure, a middleware chain, the root filters, the keyword arguments copied at each
-step) cost ~19 µs even where the gate then said no, and an update passed some fifty routers.
+The routers are put, in order, under one parent (`Gatehouse`) that holds their gates and for a
+press or a message visits only the routers whose gate lets it through: aiogram's own visit of a
+router (a closure, a middleware chain, the root filters, the keyword arguments copied at each step)
+cost ~19 µs even where a gate then said no, and an update passed some fifty routers. The routers
+themselves are left as they are (they are module singletons, adopted by every dispatcher built).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from inspect import unwrap
 from typing import Any
 
 from aiogram import Router
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.dispatcher.event.handler import HandlerObject
-from aiogram.filters import Command, Filter, StateFilter
+from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 
-_GATED = "_crm_gated"  # on a router's observer: gated already (routers outlive dispatchers)
 
-
-class CallbackPrefixes(Filter):
-    """Root filter: the callback data has one of these prefixes."""
+class CallbackPrefixes:
+    """Gate: the callback data has one of these prefixes."""
 
     def __init__(self, prefixes: dict[str, frozenset[str]]) -> None:
         self.prefixes = prefixes  # by separator
 
-    async def __call__(self, query: CallbackQuery) -> bool:  # async: aiogram runs a sync one in a thread
+    async def __call__(self, query: CallbackQuery) -> bool:  # async, as a MessageGate is
         data = query.data
         if data is None:
             return False
         return any(data.partition(sep)[0] in names for sep, names in self.prefixes.items())
 
 
-class MessageGate(Filter):
-    """Root filter: a command (by its first character), or one of these states."""
+class MessageGate:
+    """Gate: a command (by its first character), or one of these states."""
 
     def __init__(self, command_chars: str, states: frozenset[str | None], state_filters: list[Any]) -> None:
         self.command_chars = command_chars
@@ -79,7 +78,6 @@ class Gatehouse(Router):
 
     def __init__(self, routers: Sequence[Router]) -> None:
         super().__init__(name="features")
-        gate_routers(routers)
         self.include_routers(*routers)
         self.members = {event: [(r, _gate_for(r, event)) for r in routers] for event in self.EVENTS}
 
@@ -107,7 +105,7 @@ def _gate_for(router: Router, event: str) -> Any:
         return None
     if not observer.handlers:
         return _NOTHING
-    return gate_of(observer)
+    return gate_for(observer)
 
 
 async def _passes(gate: CallbackPrefixes | MessageGate, event: Any, raw_state: str | None) -> bool:
@@ -116,17 +114,13 @@ async def _passes(gate: CallbackPrefixes | MessageGate, event: Any, raw_state: s
     return await gate(event)
 
 
-def gate_routers(routers: Iterable[Router]) -> None:
-    for router in routers:
-        _gate(router.callback_query, _callback_gate(router.callback_query.handlers))
-        _gate(router.message, _message_gate(router.message.handlers))
-
-
-def _gate(observer: Any, gate: Any) -> None:
-    if gate is None or getattr(observer, _GATED, False):
-        return
-    observer.filter(gate)
-    setattr(observer, _GATED, True)
+def gate_for(observer: Any) -> CallbackPrefixes | MessageGate | None:
+    """The gate of a router's callback-query or message handlers; None if one may take anything."""
+    if observer.event_name == "callback_query":
+        return _callback_gate(observer.handlers)
+    if observer.event_name == "message":
+        return _message_gate(observer.handlers)
+    return None
 
 
 def _callback_gate(handlers: list[HandlerObject]) -> CallbackPrefixes | None:
@@ -183,9 +177,3 @@ def _state_names(state: StateFilter | State) -> set[str | None] | None:
 
 def _filters(handler: HandlerObject) -> list[Any]:
     return [unwrap(f.callback) for f in handler.filters or ()]
-
-
-def gate_of(observer: Any) -> CallbackPrefixes | MessageGate | None:
-    """The gate among an observer's root filters, if it has one."""
-    filters = observer._handler.filters or ()
-    return next((f.callback for f in filters if isinstance(f.callback, CallbackPrefixes | MessageGate)), None)

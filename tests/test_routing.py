@@ -12,7 +12,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Chat, Message, User
 
-from bot.routing import CallbackPrefixes, Gatehouse, MessageGate, gate_of, gate_routers
+from bot.routing import CallbackPrefixes, Gatehouse, MessageGate, gate_for
 from handlers import get_routers
 
 
@@ -48,15 +48,11 @@ def _press(data: str | None) -> CallbackQuery:
     return CallbackQuery(id="1", from_user=USER, chat_instance="x", data=data)
 
 
-_gate = gate_of
-
-
 async def test_callback_gate_passes_exactly_the_prefixes_of_its_handlers() -> None:
     router = Router()
     router.callback_query.register(lambda q: None, OneCB.filter(F.n == 1))
     router.callback_query.register(lambda q: None, TwoCB.filter())
-    gate_routers([router])
-    gate = _gate(router.callback_query)
+    gate = gate_for(router.callback_query)
     assert isinstance(gate, CallbackPrefixes)
     assert await gate(_press(OneCB(n=5).pack()))  # the rule (n == 1) is the handler's to check
     assert await gate(_press(TwoCB(s="x").pack()))
@@ -71,9 +67,8 @@ async def test_no_gate_where_a_handler_could_take_anything() -> None:
     router.callback_query.register(lambda q: None)  # no filter at all
     router.message.register(lambda m: None, Command("go"))
     router.message.register(lambda m: None, F.text.startswith("L-"))
-    gate_routers([router])
-    assert _gate(router.callback_query) is None
-    assert _gate(router.message) is None
+    assert gate_for(router.callback_query) is None
+    assert gate_for(router.message) is None
 
 
 async def test_message_gate_commands_and_states() -> None:
@@ -81,8 +76,7 @@ async def test_message_gate_commands_and_states() -> None:
     router.message.register(lambda m: None, Command("go", prefix="/!"))
     router.message.register(lambda m: None, Form.name, F.text)
     router.message.register(lambda m: None, StateFilter(Form.phone, None))
-    gate_routers([router])
-    gate = _gate(router.message)
+    gate = gate_for(router.message)
     assert isinstance(gate, MessageGate)
     assert await gate(_message("/anything"), raw_state="other")  # Command decides which command
     assert await gate(_message("  !go"), raw_state="other")
@@ -92,8 +86,7 @@ async def test_message_gate_commands_and_states() -> None:
     assert await gate(_message("hello"), raw_state=None)
     router2 = Router()
     router2.message.register(lambda m: None, Form.name)
-    gate_routers([router2])
-    gate2 = _gate(router2.message)
+    gate2 = gate_for(router2.message)
     assert isinstance(gate2, MessageGate)
     assert not await gate2(_message("hello"), raw_state=None)
     assert not await gate2(_message("/go"), raw_state=None)
@@ -102,25 +95,25 @@ async def test_message_gate_commands_and_states() -> None:
 async def test_any_state_means_no_gate() -> None:
     router = Router()
     router.message.register(lambda m: None, StateFilter("*"))
-    gate_routers([router])
-    assert _gate(router.message) is None
+    assert gate_for(router.message) is None
 
 
-def test_gating_twice_adds_one_gate() -> None:
-    """Routers are module singletons; every dispatcher built (tests build many) gates them again."""
+def test_gatehouses_leave_the_routers_as_they_are() -> None:
+    """Routers are module singletons; every dispatcher built (tests build many) adopts them again."""
+
+    def root_filters() -> list[tuple[int, int]]:
+        return [
+            (len(r.message._handler.filters or []), len(r.callback_query._handler.filters or []))
+            for r in routers
+        ]
+
     routers = get_routers()
-    gate_routers(routers)
-    gate_routers(routers)
-    for router in routers:
-        for observer in (router.message, router.callback_query):
-            gates = [
-                f
-                for f in observer._handler.filters or []
-                if isinstance(f.callback, CallbackPrefixes | MessageGate)
-            ]
-            assert len(gates) <= 1
-    assert any(_gate(r.callback_query) is not None for r in routers)
-    assert any(_gate(r.message) is not None for r in routers)
+    before = root_filters()
+    Gatehouse(get_routers())
+    Gatehouse(get_routers())
+    assert root_filters() == before
+    assert any(gate_for(r.callback_query) is not None for r in routers)
+    assert any(gate_for(r.message) is not None for r in routers)
 
 
 def test_the_gatehouse_holds_the_routers_in_order() -> None:
