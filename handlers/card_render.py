@@ -206,7 +206,8 @@ async def card_text(session: AsyncSession, user: User, tr: Translator, item: Any
     if links:
         lines.append(links)
 
-    observer_ids = await items_service.get_observer_ids(session, item)
+    extras = await card_extras(session, user, item, pinned=PINNED_LIMIT)
+    observer_ids = extras.observer_ids
     people = await users_by_id(session, [item.responsible_id, *observer_ids])
     lines.append(tr("card.responsible", name=user_name(people.get(item.responsible_id))))
     if observer_ids:
@@ -215,7 +216,6 @@ async def card_text(session: AsyncSession, user: User, tr: Translator, item: Any
             names += f" +{len(observer_ids) - OBSERVERS_SHOWN}"
         lines.append(tr("card.observers", names=names))
 
-    extras = await card_extras(session, user, item, pinned=PINNED_LIMIT)
     phones = [c.value for c in extras.comms if c.kind == CommKind.PHONE]
     emails = [c.value for c in extras.comms if c.kind == CommKind.EMAIL]
     if phones:

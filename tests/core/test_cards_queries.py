@@ -1,5 +1,5 @@
 """The card's reads: the keyboard facts in one statement (converted or not, the client chats), and
-the nearest open activity, phones and emails and pinned records as plain rows."""
+its observers, nearest open activity, phones and emails and pinned records in another."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from crm_core.clock import utcnow
 from crm_core.errors import AccessDenied
 from crm_core.models.clients import ClientChat
 from crm_core.models.items import CommKind, ItemType
-from crm_core.services import activities, comments
+from crm_core.services import activities, comments, items
 from crm_core.services.cards_queries import card_extras, converted_and_chats, lead_is_converted
 from crm_core.services.communications import get_communications
 from tests.core.factories import make_contact, make_deal, make_lead, make_user
@@ -61,7 +61,13 @@ async def test_card_extras_reads_what_the_card_shows(session):
     for i, note in enumerate(notes):
         await comments.pin_comment(session, user, note.id, now=now + timedelta(minutes=i))
 
+    first, second = await make_user(session), await make_user(session)
+    for minutes, observer in enumerate((second, first)):  # in the order added, not by id
+        await items.add_observer(session, user, lead, observer.id, now=now + timedelta(minutes=minutes))
+    await items.add_observer(session, user, other, first.id)
+
     extras = await card_extras(session, user, lead, pinned=2)
+    assert extras.observer_ids == await items.get_observer_ids(session, lead) == [second.id, first.id]
     assert (extras.nearest_open.subject, extras.nearest_open.type) == ("sooner", sooner.type)
     assert extras.nearest_open.deadline == sooner.deadline and later.deadline > sooner.deadline
     assert [(c.kind, c.value) for c in extras.comms] == [
@@ -78,6 +84,12 @@ async def test_card_extras_reads_what_the_card_shows(session):
     extras = await card_extras(session, user, lead, pinned=7)
     assert extras.nearest_open.subject == "later"
     assert len(extras.pinned) == 3
+
+    # An item with none of them: empty parts, and the other parts are read all the same.
+    bare = await make_lead(session, user, phones=["+7 916 000 00 01"])
+    extras = await card_extras(session, user, bare, pinned=7)
+    assert (extras.observer_ids, extras.nearest_open, extras.pinned) == ([], None, [])
+    assert [c.value for c in extras.comms] == ["+7 916 000 00 01"]
 
     stranger = await make_user(session)
     with pytest.raises(AccessDenied):

@@ -22,15 +22,17 @@ SALES_ID = 4401
 # Raised once, knowingly, when deal rooms and client conversations landed: a card looks up the
 # item's client chat (its Reply rows), and each timeline event looks up the item's room (its feed).
 # Lowered when crm_core.cache came: the user, pipelines, stages and required fields are read from
-# the database only when they changed (the version comes back with the update's record).
+# the database only when they changed (the version comes back with the update's record). Lowered
+# again when the card read its observers, nearest activity, phones and emails and pinned records in
+# one statement.
 BUDGET = {
     "/today": 3,
-    "/new": 13,
-    "open card": 8,
+    "/new": 10,
+    "open card": 5,
     "stage screen": 3,
-    "stage move": 15,
+    "stage move": 12,
     "comment button": 3,
-    "comment text": 13,
+    "comment text": 10,
 }
 
 
