@@ -35,7 +35,7 @@ from crm_core.models.timeline import EventType
 from crm_core.models.users import User
 from crm_core.services import items as items_service
 from crm_core.services import pipelines as pipelines_service
-from crm_core.services.cards_queries import card_extras, converted_and_chats, users_by_id
+from crm_core.services.cards_queries import CardExtras, card_extras, client_chats, users_by_id
 from handlers.callbacks import CardAction, CardCB, MenuAction, MenuCB
 from handlers.clients_notify import conversation_rows
 from handlers.open_card import note_card_shown
@@ -179,8 +179,10 @@ def _pinned_blocks(tr: Translator, events: list[Any]) -> list[str]:
     return blocks
 
 
-async def card_text(session: AsyncSession, user: User, tr: Translator, item: AnyItem) -> str:
-    """The header of an already access-checked item."""
+async def card_text(
+    session: AsyncSession, user: User, tr: Translator, item: AnyItem, extras: CardExtras
+) -> str:
+    """The header of an already access-checked item, with what card_extras read of it."""
     head = f"{TYPE_ICONS[item.ITEM_TYPE]} <b>{type_label(tr, item.ITEM_TYPE)} {item.ref}</b>"
     if isinstance(item, Lead) and item.is_return_customer:
         head += f" · {tr('card.repeat_lead')}"
@@ -206,7 +208,6 @@ async def card_text(session: AsyncSession, user: User, tr: Translator, item: Any
     if links:
         lines.append(links)
 
-    extras = await card_extras(session, user, item, pinned=PINNED_LIMIT)
     observer_ids = extras.observer_ids
     people = await users_by_id(session, [item.responsible_id, *observer_ids])
     lines.append(tr("card.responsible", name=user_name(people.get(item.responsible_id))))
@@ -297,12 +298,12 @@ async def card_screen(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The card of an item the user may see (NotFound otherwise, also for no access)."""
     item = await load_visible(session, user, item_type, item_id)
-    converted, chats = await converted_and_chats(session, item)
+    extras = await card_extras(session, user, item, pinned=PINNED_LIMIT)
     note_card_shown(item.ITEM_TYPE, item.id)  # the person's open card (handlers.open_card)
-    markup = card_keyboard(tr, item, converted=converted)
-    talks = await conversation_rows(session, tr, chats)  # client chats to answer
-    markup.inline_keyboard[-1:-1] = talks
-    return await card_text(session, user, tr, item), markup
+    markup = card_keyboard(tr, item, converted=extras.converted)
+    chats = await client_chats(session, extras.chat_ids)
+    markup.inline_keyboard[-1:-1] = await conversation_rows(session, tr, chats)  # client chats to answer
+    return await card_text(session, user, tr, item, extras), markup
 
 
 async def open_card(

@@ -13,7 +13,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    false,
     func,
     literal,
     null,
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models.activities import Activity, ActivityType
 from crm_core.models.clients import ClientChat
-from crm_core.models.items import ITEM_MODELS, AnyItem, CommKind, Communication, ItemObserver, Lead
+from crm_core.models.items import ITEM_MODELS, AnyItem, CommKind, Communication, ItemObserver, ItemType, Lead
 from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active, ensure_can_view
@@ -69,39 +68,18 @@ async def lead_is_converted(session: AsyncSession, lead: Lead) -> bool:
     return bool(await session.scalar(select(converted_clause(lead.id))))
 
 
-def _converted_and_chats(model: Any) -> Select[Any]:
-    converted = converted_clause(model.id) if model is Lead else false()
-    return (
-        select(converted, ClientChat)
-        .select_from(model)
-        .outerjoin(ClientChat, client_channel.of_item(model.ITEM_TYPE, model.id))
-        .where(model.id == bindparam("item_id"))
-        .order_by(ClientChat.id)
-    )
-
-
-# Built once per item type (the id bound at execution): every card render runs it.
-_CONVERTED_AND_CHATS = {item_type: _converted_and_chats(model) for item_type, model in ITEM_MODELS.items()}
-
-
-async def converted_and_chats(session: AsyncSession, item: AnyItem) -> tuple[bool, list[ClientChat]]:
-    """What the card's keyboard needs in one statement on the item's row: whether items were
-    already created from it (a lead; False for the others) and its client chats, in order."""
-    stmt = _CONVERTED_AND_CHATS[item.ITEM_TYPE]
-    rows = (await session.execute(stmt, {"item_id": item.id})).all()
-    return bool(rows and rows[0][0]), [chat for _, chat in rows if chat is not None]
-
-
-# The card's other reads, as plain rows of the columns it shows, in one statement: its observers,
-# its open activity due first, its phones and emails and its last pinned records. Loading ORM
+# What the card shows beyond the item's own row, as plain rows of the columns it needs, in one
+# statement: its observers, its open activity due first, its phones and emails, its last pinned
+# records, whether items were already created from it (a lead) and its client chats. Loading ORM
 # objects for rows nobody changes cost a third more CPU per statement, and each statement is a
 # round trip through the driver (in-process, both databases). Built once; the owner is bound at
-# execution. Each part fills its own columns (tag says which part a row is) and numbers its rows
-# in its own order.
+# execution, one per item type. Each part fills its own columns (tag says which part a row is) and
+# numbers its rows in its own order.
 _OBS = ItemObserver.__table__.c
 _ACT = Activity.__table__.c
 _COMM = Communication.__table__.c
 _EVENT = TimelineEvent.__table__.c
+_CHAT = ClientChat.__table__.c
 _COLUMNS = {
     "observer": _OBS.user_id,
     "act_type": _ACT.type,
@@ -111,8 +89,9 @@ _COLUMNS = {
     "comm_value": _COMM.value,
     "event_type": _EVENT.event_type,
     "event_payload": _EVENT.payload,
+    "chat": _CHAT.id,
 }
-_OBSERVER, _NEAREST, _COMM_ROW, _PINNED = range(4)
+_OBSERVER, _NEAREST, _COMM_ROW, _PINNED, _CONVERTED, _CHAT_ROW = range(6)
 
 
 def _of_owner(table: Any) -> ColumnElement[bool]:
@@ -124,11 +103,12 @@ def _part(tag: int, source: Any, order: Sequence[Any], **own: Any) -> Select[Any
     column's type (PostgreSQL matches the parts' types; every value is read back as its column's)."""
     columns = [own[name].label(name) if name in own else cast(null(), c.type).label(name)
                for name, c in _COLUMNS.items()]  # fmt: skip
-    number = func.row_number().over(order_by=list(order)).label("n")
-    return select(literal(tag).label("tag"), *columns, number).select_from(source)
+    number = func.row_number().over(order_by=list(order)) if order else literal(1)
+    query = select(literal(tag).label("tag"), *columns, number.label("n"))
+    return query.select_from(source) if source is not None else query
 
 
-def _card_reads() -> Select[Any]:
+def _card_reads(item_type: ItemType) -> Select[Any]:
     nearest = (
         select(_ACT.type, _ACT.subject, _ACT.deadline, _ACT.id)
         .where(_of_owner(_ACT), _ACT.completed.is_(False))
@@ -143,7 +123,11 @@ def _card_reads() -> Select[Any]:
         .limit(bindparam("limit"))
         .subquery()
     )
+    converted = _part(_CONVERTED, None, ()).where(converted_clause(bindparam("owner_id")))
     parts = union_all(
+        *([converted] if item_type == ItemType.LEAD else []),
+        _part(_CHAT_ROW, ClientChat.__table__, [_CHAT.id], chat=_CHAT.id)
+        .where(client_channel.of_item(bindparam("owner_type"), bindparam("owner_id"))),
         _part(_OBSERVER, ItemObserver.__table__, [_OBS.created_at, _OBS.user_id], observer=_OBS.user_id)
         .where(_of_owner(_OBS)),
         _part(_NEAREST, nearest, [nearest.c.deadline, nearest.c.id],
@@ -157,7 +141,7 @@ def _card_reads() -> Select[Any]:
     return select(parts).order_by(parts.c.tag, parts.c.n)
 
 
-_CARD_READS = _card_reads()
+_CARD_READS = {item_type: _card_reads(item_type) for item_type in ITEM_MODELS}
 
 
 class Nearest(NamedTuple):
@@ -178,6 +162,8 @@ class Pinned(NamedTuple):
 
 @dataclass(frozen=True)
 class CardExtras:
+    converted: bool  # items were already created from it (a lead; False for the others)
+    chat_ids: list[int]  # its client chats, oldest first
     observer_ids: list[int]  # in the order they were added
     nearest_open: Nearest | None  # the open activity due first
     comms: list[Comm]  # its phones and emails, in order
@@ -185,14 +171,17 @@ class CardExtras:
 
 
 async def card_extras(session: AsyncSession, actor: User, item: AnyItem, *, pinned: int) -> CardExtras:
-    """What the card shows of an item's observers, activities, phones and emails and pinned records
-    (at most `pinned` of them), for an actor who may see it. The session writes pending changes
-    first (it autoflushes Core statements too)."""
+    """What the card shows of an item beyond its row (pinned records: at most `pinned`), for an actor
+    who may see it. The session writes pending changes first (it autoflushes Core statements too)."""
     await ensure_can_view(session, actor, item)
     params = {"owner_type": item.ITEM_TYPE, "owner_id": item.id, "limit": pinned}
-    extras = CardExtras([], None, [], [])
-    for row in await session.execute(_CARD_READS, params):
-        if row.tag == _OBSERVER:
+    extras = CardExtras(False, [], [], None, [], [])
+    for row in await session.execute(_CARD_READS[item.ITEM_TYPE], params):
+        if row.tag == _CONVERTED:
+            extras = replace(extras, converted=True)
+        elif row.tag == _CHAT_ROW:
+            extras.chat_ids.append(row.chat)
+        elif row.tag == _OBSERVER:
             extras.observer_ids.append(row.observer)
         elif row.tag == _NEAREST:
             extras = replace(extras, nearest_open=Nearest(row.act_type, row.act_subject, row.act_deadline))
@@ -201,3 +190,11 @@ async def card_extras(session: AsyncSession, actor: User, item: AnyItem, *, pinn
         else:
             extras.pinned.append(Pinned(row.event_type, row.event_payload))
     return extras
+
+
+async def client_chats(session: AsyncSession, chat_ids: Sequence[int]) -> list[ClientChat]:
+    """The client chats of `chat_ids` (a card's, from card_extras), in that order."""
+    if not chat_ids:
+        return []
+    found = {c.id: c for c in await session.scalars(select(ClientChat).where(ClientChat.id.in_(chat_ids)))}
+    return [found[i] for i in chat_ids if i in found]

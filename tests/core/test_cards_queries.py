@@ -1,5 +1,5 @@
-"""The card's reads: the keyboard facts in one statement (converted or not, the client chats), and
-its observers, nearest open activity, phones and emails and pinned records in another."""
+"""The card's reads in one statement: converted or not, its client chats, observers, nearest open
+activity, phones and emails and pinned records."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from crm_core.errors import AccessDenied
 from crm_core.models.clients import ClientChat
 from crm_core.models.items import CommKind, ItemType
 from crm_core.services import activities, comments, items
-from crm_core.services.cards_queries import card_extras, converted_and_chats, lead_is_converted
+from crm_core.services.cards_queries import card_extras, client_chats, lead_is_converted
 from crm_core.services.communications import get_communications
 from tests.core.factories import make_contact, make_deal, make_lead, make_user
 
@@ -37,9 +37,13 @@ async def test_converted_and_chats(session):
     contact.lead_id = converted.id
     await session.flush()
 
-    assert await converted_and_chats(session, plain) == (False, [])
-    assert await converted_and_chats(session, converted) == (True, [older, newer])
-    assert await converted_and_chats(session, deal) == (False, [deal_chat])
+    async def read(item):
+        extras = await card_extras(session, user, item, pinned=1)
+        return extras.converted, await client_chats(session, extras.chat_ids)
+
+    assert await read(plain) == (False, [])
+    assert await read(converted) == (True, [older, newer])
+    assert await read(deal) == (False, [deal_chat])
     assert await lead_is_converted(session, converted) and not await lead_is_converted(session, plain)
 
 
