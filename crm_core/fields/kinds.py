@@ -163,6 +163,16 @@ def clean_id(value: Any, field: str = "id") -> int:
     return number
 
 
+# A page offset from outside (a forged page button) can be any size: one past every row reads
+# nothing, but one past BIGINT must not reach the database, where binding it raises.
+MAX_OFFSET = 2**63 - 1
+
+
+def fit_offset(offset: int | None) -> int:
+    """An offset the database can bind: below zero is the start, past BIGINT is BIGINT's end."""
+    return min(max(0, offset or 0), MAX_OFFSET)
+
+
 def parse_currency(text: str, ctx: FieldContext | None = None) -> str:
     s = (text or "").strip()
     code = _CURRENCY_SIGNS.get(s) or ("RUB" if _CURRENCY_WORDS.fullmatch(s) else s.upper())

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.fields.kinds import fit_offset
 from crm_core.models.activities import Activity, ActivityType
 from crm_core.models.clients import ClientChat
 from crm_core.models.items import ITEM_MODELS, AnyItem, CommKind, Communication, ItemObserver, ItemType, Lead
@@ -43,7 +44,7 @@ async def assignable_users(
         .where(User.is_active.is_(True))
         .order_by(User.full_name, User.id)
         .limit(limit)
-        .offset(offset)
+        .offset(fit_offset(offset))
     )
     return list(rows), int(total)
 

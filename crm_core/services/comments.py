@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import AccessDenied, LimitExceeded, NotFound, ValidationFailed
+from crm_core.fields.kinds import fit_offset
 from crm_core.models.comments import Attachment, Comment
 from crm_core.models.items import AnyItem, ItemType
 from crm_core.models.notifications import NotificationCategory
@@ -338,7 +339,7 @@ async def list_comments(
         )
         .order_by(pinned.desc(), TimelineEvent.pinned_at.desc(), Comment.created_at.desc(), Comment.id.desc())
         .limit(limit)
-        .offset(offset)
+        .offset(fit_offset(offset))
     )
     return list(rows)
 

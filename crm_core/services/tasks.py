@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import NotFound, ValidationFailed
+from crm_core.fields.kinds import fit_offset
 from crm_core.models.activities import Task, TaskStatus
 from crm_core.models.items import AnyItem, ItemType
 from crm_core.models.notifications import NotificationCategory
@@ -325,7 +326,8 @@ async def list_my_tasks(
     stmt = select(Task).where(Task.responsible_id == actor.id)
     if open_only:
         stmt = stmt.where(Task.status.in_(OPEN_STATUSES))
-    stmt = stmt.order_by(Task.deadline.is_(None), Task.deadline, Task.id).limit(limit).offset(offset)
+    stmt = stmt.order_by(Task.deadline.is_(None), Task.deadline, Task.id)
+    stmt = stmt.limit(limit).offset(fit_offset(offset))
     return list(await session.scalars(stmt))
 
 

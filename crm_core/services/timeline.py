@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.clock import ensure_utc, utcnow
+from crm_core.fields.kinds import fit_offset
 from crm_core.models.items import ItemType
 from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.models.users import User
@@ -93,7 +94,8 @@ async def list_events(
         q = q.where(TimelineEvent.pinned.is_(pinned))
     if before_id is not None:
         q = q.where(TimelineEvent.id < before_id)
-    q = q.order_by(TimelineEvent.created_at.desc(), TimelineEvent.id.desc()).limit(limit).offset(offset)
+    q = q.order_by(TimelineEvent.created_at.desc(), TimelineEvent.id.desc())
+    q = q.limit(limit).offset(fit_offset(offset))
     return (await session.scalars(q)).all()
 
 

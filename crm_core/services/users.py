@@ -21,6 +21,7 @@ from crm_core.errors import (
     UserDeactivated,
     ValidationFailed,
 )
+from crm_core.fields.kinds import fit_offset
 from crm_core.languages import LANGUAGES
 from crm_core.models import Department, Invite, Role, User
 
@@ -294,7 +295,7 @@ async def list_users_page(
     rows = await session.scalars(
         select(User)
         .order_by(User.is_active.desc(), User.full_name, User.id)
-        .offset(max(0, offset))
+        .offset(fit_offset(offset))
         .limit(max(1, limit))
     )
     return list(rows), total

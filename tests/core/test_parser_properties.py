@@ -207,3 +207,24 @@ async def test_a_forged_page_offset_past_bigint_reads_a_bounded_page(session) ->
 
     user = await make_user(session)
     await activities_view(session, user, NOW, limit_per_group=10**40 + 10)
+
+
+@pytest.mark.parametrize("offset", [2**63, 10**40, 2**63 - 1])
+async def test_a_forged_offset_past_every_row_reads_an_empty_page(session, offset: int) -> None:  # noqa: ANN001
+    # the kanban column's offset and the people picker's page come from buttons: SQLite and
+    # asyncpg refused to bind a number past BIGINT
+    from crm_core.fields.kinds import fit_offset
+    from crm_core.services import pipelines, views
+    from crm_core.services.cards_queries import assignable_users
+    from tests.core.factories import make_lead, make_user
+
+    assert fit_offset(offset) == min(offset, 2**63 - 1)
+    assert (fit_offset(-3), fit_offset(None), fit_offset(7)) == (0, 0, 7)
+    user = await make_user(session)
+    lead = await make_lead(session, user)
+    stage = await pipelines.first_stage(session, lead.pipeline_id)
+    page = await views.stage_items(session, user, stage.id, limit=5, offset=offset, with_total=True)
+    assert (page.items, page.total, page.next_cursor) == ([], 1, None)
+    assert await assignable_users(session, user, limit=5, offset=offset) == ([], 1)
+    first = await views.stage_items(session, user, stage.id, limit=5, offset=0)
+    assert [i.id for i in first.items] == [lead.id]

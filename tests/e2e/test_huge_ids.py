@@ -97,3 +97,38 @@ async def test_searching_a_huge_ref_finds_nothing_without_error(
     await bot.say(ADMIN_ID, "/find L-99999999999999999999")
     await bot.say(ADMIN_ID, "/find C-2147483648")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize("big", (*HUGE, 10**40, -1))
+async def test_forged_pages_past_any_end_show_a_page(
+    bot: Harness, big: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page number or offset no list has (a forged button): an answer and a screen, no crash."""
+    from crm_core.services import items as items_service
+    from crm_core.services import pipelines as pipelines_service
+    from handlers.agenda import AvAction, AvCB
+    from handlers.kanban import KbAction, KbCB
+
+    admin = await admin_user(bot)
+    async with bot.app.db.unit_of_work() as s:
+        lead = await items_service.create_lead(s, admin, title="Paged")
+        stage = await pipelines_service.first_stage(s, lead.pipeline_id)
+        lead_id, stage_id = lead.id, stage.id
+    [menu] = await bot.say(ADMIN_ID, "/menu")
+    caplog.set_level(logging.ERROR)
+    lead = ItemType.LEAD
+    for data in [
+        KbCB(action=KbAction.STAGE, s=stage_id, o=big).pack(),
+        AvCB(a=AvAction.GROUP, g="overdue", o=big).pack(),
+        PeopleCB(t=lead, id=lead_id, a=PeopleAction.PICK_OBSERVERS, p=big).pack(),
+        TrashCB(a=TrashAction.LIST, p=big).pack(),
+        TlCB(action=TlAction.VIEW, t="lead", id=lead_id, p=big).pack(),
+        TodayCB(action=TodayAction.PAGE, p=big).pack(),
+        UsersCB(action=UserAction.LIST, page=big).pack(),
+    ]:
+        update = bot.tg.forge_callback(ADMIN_ID, data, message_id=menu.message_id)
+        await bot.settle()
+        answer = bot.tg.callback_answers[update["callback_query"]["id"]]
+        assert answer is not None, data
+        assert "went wrong" not in (answer.get("text") or ""), (data, answer)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

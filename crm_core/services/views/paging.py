@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import ValidationFailed
+from crm_core.fields.kinds import MAX_OFFSET, fit_offset
 from crm_core.models.items import ItemType
 from crm_core.models.users import User
 from crm_core.permissions import ensure_active
@@ -196,6 +197,7 @@ async def fetch_page(
         raise ValidationFailed("give a cursor or an offset, not both", field="cursor")
     if offset and offset < 0:
         raise ValidationFailed("offset must be >= 0", field="offset", value=offset)
+    offset = fit_offset(offset)
     parts = parts or [[]]
     dialect = session.get_bind().dialect.name
     after = [_after(model, keys, decode_cursor(item_type, keys, cursor))] if cursor else []
@@ -203,7 +205,7 @@ async def fetch_page(
         source: Any = model
         stmt: Select[Any] = select(model).where(*where, *parts[0], *after)
     else:
-        upto = min(limit + 1 + (offset or 0), MAX_ROWS)
+        upto = min(limit + 1 + offset, MAX_ROWS)
         pieces = [
             select(model.__table__)
             .where(*where, *part, *after)
@@ -228,7 +230,7 @@ async def fetch_page(
     return Page(rows, next_cursor, total, None if cursor else (offset or 0))
 
 
-MAX_ROWS = 2**63 - 1  # a forged offset must not overflow a part's LIMIT on PostgreSQL
+MAX_ROWS = MAX_OFFSET  # a forged offset must not overflow a part's LIMIT on PostgreSQL
 
 
 async def count_rows(
