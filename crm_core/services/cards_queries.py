@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -176,21 +176,16 @@ async def card_extras(session: AsyncSession, actor: User, item: AnyItem, *, pinn
     who may see it. The session writes pending changes first (it autoflushes Core statements too)."""
     await ensure_can_view(session, actor, item)
     params = {"owner_type": item.ITEM_TYPE, "owner_id": item.id, "limit": pinned}
-    extras = CardExtras(False, [], [], None, [], [])
-    for row in await session.execute(_CARD_READS[item.ITEM_TYPE], params):
-        if row.tag == _CONVERTED:
-            extras = replace(extras, converted=True)
-        elif row.tag == _CHAT_ROW:
-            extras.chat_ids.append(row.chat)
-        elif row.tag == _OBSERVER:
-            extras.observer_ids.append(row.observer)
-        elif row.tag == _NEAREST:
-            extras = replace(extras, nearest_open=Nearest(row.act_type, row.act_subject, row.act_deadline))
-        elif row.tag == _COMM_ROW:
-            extras.comms.append(Comm(row.comm_kind, row.comm_value))
-        else:
-            extras.pinned.append(Pinned(row.event_type, row.event_payload))
-    return extras
+    rows = (await session.execute(_CARD_READS[item.ITEM_TYPE], params)).all()
+    nearest = [Nearest(r.act_type, r.act_subject, r.act_deadline) for r in rows if r.tag == _NEAREST]
+    return CardExtras(
+        converted=any(r.tag == _CONVERTED for r in rows),
+        chat_ids=[r.chat for r in rows if r.tag == _CHAT_ROW],
+        observer_ids=[r.observer for r in rows if r.tag == _OBSERVER],
+        nearest_open=nearest[0] if nearest else None,
+        comms=[Comm(r.comm_kind, r.comm_value) for r in rows if r.tag == _COMM_ROW],
+        pinned=[Pinned(r.event_type, r.event_payload) for r in rows if r.tag == _PINNED],
+    )
 
 
 async def client_chats(session: AsyncSession, chat_ids: Sequence[int]) -> list[ClientChat]:

@@ -205,7 +205,7 @@ async def fetch_page(
         source: Any = model
         stmt: Select[Any] = select(model).where(*where, *parts[0], *after)
     else:
-        upto = min(limit + 1 + offset, MAX_ROWS)
+        upto = min(limit + 1 + offset, MAX_OFFSET)  # a part's LIMIT must bind too
         pieces = [
             select(model.__table__)
             .where(*where, *part, *after)
@@ -227,10 +227,7 @@ async def fetch_page(
     total = None
     if with_total:
         total = await count_rows(session, model, where, parts)
-    return Page(rows, next_cursor, total, None if cursor else (offset or 0))
-
-
-MAX_ROWS = MAX_OFFSET  # a forged offset must not overflow a part's LIMIT on PostgreSQL
+    return Page(rows, next_cursor, total, None if cursor else offset)
 
 
 async def count_rows(
