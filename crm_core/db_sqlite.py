@@ -129,6 +129,18 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
 
+    async def _terminate_graceful_close(self) -> None:
+        """Close an invalidated connection: its thread closes it after any call still queued, then
+        ends. aiosqlite's close() queues that stop a second time; when a force close (a cancelled
+        terminate) has stopped the thread in between, nothing answers the second and the close
+        never returns (a loop that cancels its tasks at exit then waits for it forever)."""
+        driver = self._connection
+        if not driver._running:
+            return  # stopped already: the thread closes the connection as it ends
+        future = driver.stop()
+        if future is not None:
+            await future
+
 
 def use_one_trip_cursors(dbapi_connection: Any) -> None:
     """Make a connection of the aiosqlite adapter use OneTripCursor (same layout, no copy)."""

@@ -152,3 +152,22 @@ async def test_waiting_for_another_process_write_lock_does_not_stop_the_loop(
     finally:
         ticker.cancel()
         other.close()
+
+
+async def test_closing_an_invalidated_connection_ends_when_also_force_closed(sqlite_db: Database) -> None:
+    """A terminate that is cancelled force-closes (stops the thread) while its graceful close is
+    under way; the graceful close still ends, and the connection is closed."""
+    async with sqlite_db.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        adapted = raw.dbapi_connection
+        driver = raw.driver_connection
+        sqlite_conn = driver._conn
+        graceful = asyncio.create_task(adapted._terminate_graceful_close())
+        await asyncio.sleep(0)
+        adapted._terminate_force_close()
+        await asyncio.wait_for(graceful, 5)
+        await asyncio.wait_for(asyncio.to_thread(driver._thread.join, 5), 6)
+        assert not driver._thread.is_alive()
+        with pytest.raises(sqlite3.ProgrammingError):
+            sqlite_conn.execute("SELECT 1")
+        await conn.invalidate()
