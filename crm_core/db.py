@@ -40,6 +40,8 @@ def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine
     if is_sqlite(url):
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        # Statements inside a transaction run in the event loop's thread (crm_core.db_sqlite).
+        connect_args.setdefault("check_same_thread", False)
         engine = create_async_engine(url, echo=echo, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine

@@ -1,18 +1,30 @@
-"""Statements on SQLite in one trip to aiosqlite's thread.
+"""Statements on SQLite in one call, and inside a transaction without a trip to aiosqlite's thread.
 
 aiosqlite runs each call on its connection's own thread; SQLAlchemy's adapter makes four calls per
 statement (open a cursor, execute, fetch all, close), each a handoff between threads and a wake-up
-of the event loop. Here one function does the four in the thread and hands back the rows and the
-cursor's attributes: a statement costs about half the CPU (about 230 against 450 µs for a simple
-SELECT on the bench machine), most of a unit of work on SQLite being its statements.
+of the event loop. Here one function does the four and hands back the rows and the cursor's
+attributes: a statement costs about half the CPU (about 230 against 450 µs for a simple SELECT on
+the bench machine), most of a unit of work on SQLite being its statements.
+
+Inside a transaction that function runs right in the event loop's thread. Every transaction here
+begins IMMEDIATE (crm_core.db), so it already holds the write lock and, in WAL mode, no statement
+of it waits for another connection: it only runs, for microseconds on the hot paths, and the
+handoff to the thread and back cost more than that. What can wait goes to the thread as before:
+BEGIN (the write lock, which another process may hold), COMMIT and ROLLBACK (a commit may
+checkpoint the WAL, with an fsync), and anything outside a transaction. Units of work on SQLite
+take turns in this process anyway (crm_core.db.Turns), so nothing that ran beside a statement in
+the thread is held up by it in the loop, except for the duration of the statement itself.
 
 Every connection the engine opens is switched to this cursor (`use_one_trip_cursors`, from the
-engine's connect event); server-side cursors (streaming) stay as they were.
+engine's connect event); server-side cursors (streaming) stay as they were. The driver connection
+is opened with check_same_thread off (crm_core.db) for the statements run in the loop's thread;
+calls on one connection never overlap (SQLAlchemy awaits each).
 """
 
 from __future__ import annotations
 
 import collections
+import re
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +36,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import await_only
 
 _Outcome = tuple[list[Any] | None, Any, int, int | None]
+
+# Statements that may wait on a lock or the disk even inside a transaction: always in the thread.
+_WAITS = re.compile(r"\s*(BEGIN|COMMIT|END|ROLLBACK|RELEASE|PRAGMA|VACUUM|ATTACH)\b", re.IGNORECASE)
 
 
 def _execute(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
@@ -40,6 +55,12 @@ def _execute(conn: sqlite3.Connection, operation: str, parameters: Any, many: bo
         return rows, cursor.description, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+
+
+async def _execute_here(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
+    """In the event loop's thread, awaited as the thread's call is (SQLAlchemy's async connection
+    insists that a statement awaits something); it never suspends."""
+    return _execute(conn, operation, parameters, many)
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -93,7 +114,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection = self._connection
         try:
-            outcome = await_only(connection._execute(_execute, connection._conn, operation, parameters, many))
+            conn = connection._conn
+            if conn.in_transaction and not _WAITS.match(operation):
+                outcome = await_only(_execute_here(conn, operation, parameters, many))
+            else:
+                outcome = await_only(connection._execute(_execute, conn, operation, parameters, many))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         rows, self._description, self._rowcount, self._lastrowid = outcome

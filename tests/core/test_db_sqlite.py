@@ -1,10 +1,12 @@
 """The one-trip cursor on SQLite (crm_core.db_sqlite): what the driver tells of a statement comes
-through unchanged, in a single call into aiosqlite's thread."""
+through unchanged, in a single call into aiosqlite's thread, or inside a transaction in the event
+loop's own thread."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -53,27 +55,103 @@ async def test_errors_are_the_driver_errors(sqlite_db: Database) -> None:
         await conn.rollback()
 
 
-async def test_a_statement_is_one_call_into_the_thread(sqlite_db: Database) -> None:
+def _count_thread_calls(driver: object) -> tuple[list[object], object]:
+    calls: list[object] = []
+    real = driver._execute  # type: ignore[attr-defined]
+
+    async def counted(fn: object, *args: object, **kwargs: object) -> object:
+        calls.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    driver._execute = counted  # type: ignore[attr-defined]
+    return calls, real
+
+
+async def test_a_statement_outside_a_transaction_is_one_call_into_the_thread(sqlite_db: Database) -> None:
     """The adapter's own cursor made four (cursor, execute, fetchall, close)."""
-    async with sqlite_db.engine.begin() as conn:  # BEGIN IMMEDIATE is sent now, not counted
+    async with sqlite_db.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         cursor = raw.dbapi_connection.cursor()
         assert isinstance(cursor, OneTripCursor)
         driver = raw.driver_connection
-        calls: list[object] = []
-        real = driver._execute
-
-        async def counted(fn: object, *args: object, **kwargs: object) -> object:
-            calls.append(fn)
-            return await real(fn, *args, **kwargs)
-
-        driver._execute = counted
+        await conn.rollback()  # the connection's BEGIN IMMEDIATE is over; nothing is open
+        calls, real = _count_thread_calls(driver)
         try:
-            rows = (await conn.execute(text("SELECT 1 UNION ALL SELECT 2"))).all()
+            rows = await conn.run_sync(lambda sync: _raw_select(sync, "SELECT 1 UNION ALL SELECT 2"))
         finally:
             driver._execute = real
         assert rows == [(1,), (2,)]
         assert len(calls) == 1
+
+
+def _add_function(sync_conn: object, name: str, function: object) -> None:
+    sync_conn.connection.dbapi_connection.create_function(name, 0, function)  # type: ignore[attr-defined]
+
+
+def _raw_select(sync_conn: object, sql: str) -> list[tuple[object, ...]]:
+    cursor = sync_conn.connection.dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute(sql)
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+async def test_statements_inside_a_transaction_run_in_the_loop_thread(sqlite_db: Database) -> None:
+    """Inside a transaction (begun IMMEDIATE, so the write lock is held) a statement cannot wait for
+    another connection: it runs where the event loop runs, without a handoff. BEGIN and COMMIT,
+    which can wait, still go to aiosqlite's thread."""
+    async with sqlite_db.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        await conn.rollback()
+        await conn.run_sync(lambda sync: _add_function(sync, "tid", threading.get_ident))
+        calls, real = _count_thread_calls(driver)
+        try:
+            await conn.begin()
+            assert len(calls) == 1  # BEGIN IMMEDIATE
+            await conn.execute(text("INSERT INTO t (a) VALUES ('x')"))
+            where = (await conn.execute(text("SELECT tid(), count(*) FROM t"))).one()
+            assert len(calls) == 1
+            await conn.commit()
+            assert len(calls) == 2  # COMMIT
+        finally:
+            driver._execute = real
+    assert where == (threading.get_ident(), 1)
+    async with sqlite_db.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT a FROM t"))).scalars().all() == ["x"]
+
+
+async def test_waiting_for_another_process_write_lock_does_not_stop_the_loop(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Another process (here another connection) holds the write lock: BEGIN IMMEDIATE waits in
+    aiosqlite's thread, and the event loop keeps running meanwhile."""
+    other = sqlite3.connect(tmp_path / "one_trip.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t (a) VALUES ('other')")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+
+        async def write() -> list[str]:
+            async with sqlite_db.engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (a) VALUES ('mine')"))
+                return (await conn.execute(text("SELECT a FROM t ORDER BY id"))).scalars().all()
+
+        writer = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writer.done()
+        assert ticks >= 10  # the loop ran while the writer waited for the lock
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(writer, 10) == ["other", "mine"]
+    finally:
+        ticker.cancel()
+        other.close()
 
 
 async def test_closing_an_invalidated_connection_ends_when_also_force_closed(sqlite_db: Database) -> None:
