@@ -169,7 +169,11 @@ class Poller:
                     await self._wait_any(timeout=REPOLL_PAUSE_SECONDS)
         finally:
             if sweeper is not None:
-                sweeper.cancel()
+                # On a stop the sweeper leaves after the forget it may be in; cancelled in the middle
+                # of it, its unit of work would be rolled back while the engine is disposed.
+                if not self._stop.is_set():
+                    sweeper.cancel()
+                await asyncio.gather(sweeper, return_exceptions=True)
             await self._drain()
 
     async def _replay(self) -> None:
@@ -223,7 +227,9 @@ class Poller:
         """Forget finished updates while no poll comes to do it (a quiet moment)."""
         assert self.inbox is not None
         while True:
-            await asyncio.sleep(1.0)
+            await self._sleep(1.0)
+            if self._stop.is_set():
+                return  # _drain forgets the rest
             if not self._handled:
                 continue
             handled, self._handled = self._handled, []

@@ -198,7 +198,7 @@ async def running_bot(
         harness.task = task
         yield harness
     finally:
-        if harness is not None:
+        if harness is not None and harness.stop_mark is None:  # unless the test stopped it
             harness.stop_mark = len(tg.requests)
         app.stop()
         try:

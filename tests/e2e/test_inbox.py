@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from crm_core.db import Database
 from crm_core.models import UpdateInbox
 from tests.e2e.conftest import ADMIN_ID
 from tests.e2e.harness import Harness
@@ -69,3 +70,34 @@ async def test_a_press_is_answered_once_its_change_is_committed(bot: Harness) ->
     assert bot.tg.callback_answers[press["callback_query"]["id"]] is None  # not answered yet
     await bot.settle(timeout=10)
     assert bot.tg.callback_answers[press["callback_query"]["id"]] is not None
+
+
+async def test_a_stop_during_the_sweep_lets_it_finish(bot: Harness) -> None:
+    """Stopped while the sweeper is removing finished updates from the inbox (held up here by
+    another process's lock), the bot lets that unit of work finish instead of cancelling it in the
+    middle: the finished update leaves the inbox and nothing is logged as an error."""
+    await admin_user(bot)
+    await bot.say(ADMIN_ID, "/help")
+    assert len(await _inbox(bot)) == 1  # finished, waiting for the sweeper
+    other = Database(bot.app.db.url)  # as another process would
+    try:
+        async with other.unit_of_work() as session:
+            # SQLite: the transaction begins (IMMEDIATE, with the write lock) at its first statement.
+            lock = "SELECT 1" if other.is_sqlite else "LOCK TABLE update_inbox IN EXCLUSIVE MODE"
+            await session.execute(text(lock))
+            poller = bot.app.poller
+            for _ in range(30):  # the sweeper takes the finished updates within a second
+                if not poller._handled:
+                    break
+                await asyncio.sleep(0.1)
+            assert poller._handled == []
+            await asyncio.sleep(0.2)  # and waits for the lock
+            bot.stop_mark = len(bot.tg.requests)  # the long poll it abandons ends in a 409
+            bot.app.stop()
+            await asyncio.sleep(0.5)
+            assert not bot.task.done()  # the sweep is still waiting, and is waited for
+        await asyncio.wait_for(bot.task, timeout=10)
+        async with other.unit_of_work() as session:
+            assert list(await session.scalars(select(UpdateInbox.update_id))) == []
+    finally:
+        await other.dispose()
