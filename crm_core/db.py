@@ -23,10 +23,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from crm_core.db_sqlite import use_one_trip_cursors
+from crm_core.db_sqlite import BEGIN_IMMEDIATE, SQLITE_BUSY_TIMEOUT_MS, use_one_trip_cursors
 from crm_core.fields.kinds import MAX_ID
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_POOL_SIZE = 15
 
 
@@ -107,7 +106,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(BEGIN_IMMEDIATE)
 
 
 def _lower(value: object) -> object:

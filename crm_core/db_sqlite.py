@@ -10,10 +10,16 @@ Inside a transaction that function runs right in the event loop's thread. Every 
 begins IMMEDIATE (crm_core.db), so it already holds the write lock and, in WAL mode, no statement
 of it waits for another connection: it only runs, for microseconds on the hot paths, and the
 handoff to the thread and back cost more than that. What can wait goes to the thread as before:
-BEGIN (the write lock, which another process may hold), COMMIT and ROLLBACK (a commit may
-checkpoint the WAL, with an fsync), and anything outside a transaction. Units of work on SQLite
-take turns in this process anyway (crm_core.db.Turns), so nothing that ran beside a statement in
-the thread is held up by it in the loop, except for the duration of the statement itself.
+COMMIT and ROLLBACK (a commit may checkpoint the WAL, with an fsync), and anything outside a
+transaction. Units of work on SQLite take turns in this process anyway (crm_core.db.Turns), so
+nothing that ran beside a statement in the thread is held up by it in the loop, except for the
+duration of the statement itself.
+
+BEGIN IMMEDIATE is tried in the loop's thread too, without waiting (busy timeout 0 for it): the
+write lock is free unless another process or a session outside the turns holds it, and then the
+BEGIN goes to the thread and waits there with the busy timeout, as it always did. The rollback the
+pool runs on every connection it gets back is skipped when no transaction is open (sqlite3 itself
+does nothing then): a handoff per unit of work for nothing.
 
 Every connection the engine opens is switched to this cursor (`use_one_trip_cursors`, from the
 engine's connect event); server-side cursors (streaming) stay as they were. The driver connection
@@ -37,8 +43,12 @@ from sqlalchemy.util import await_only
 
 _Outcome = tuple[list[Any] | None, Any, int, int | None]
 
+# How long a statement waits for another connection's write lock (PRAGMA busy_timeout).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
 # Statements that may wait on a lock or the disk even inside a transaction: always in the thread.
 _WAITS = re.compile(r"\s*(BEGIN|COMMIT|END|ROLLBACK|RELEASE|PRAGMA|VACUUM|ATTACH)\b", re.IGNORECASE)
+BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
 
 
 def _execute(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
@@ -61,6 +71,20 @@ async def _execute_here(conn: sqlite3.Connection, operation: str, parameters: An
     """In the event loop's thread, awaited as the thread's call is (SQLAlchemy's async connection
     insists that a statement awaits something); it never suspends."""
     return _execute(conn, operation, parameters, many)
+
+
+def _begin_at_once(conn: sqlite3.Connection) -> bool:
+    """BEGIN IMMEDIATE if the write lock is free right now, without waiting; False if it is held."""
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute(BEGIN_IMMEDIATE)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    return True
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -117,6 +141,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             conn = connection._conn
             if conn.in_transaction and not _WAITS.match(operation):
                 outcome = await_only(_execute_here(conn, operation, parameters, many))
+            elif operation == BEGIN_IMMEDIATE and not conn.in_transaction and _begin_at_once(conn):
+                outcome = (None, None, -1, None)
             else:
                 outcome = await_only(connection._execute(_execute, conn, operation, parameters, many))
         except Exception as error:
@@ -128,6 +154,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
+
+    def rollback(self) -> None:
+        driver = self._connection._connection
+        if driver is not None and not driver.in_transaction:
+            return  # nothing to roll back: sqlite3 would do nothing, after a trip to the thread
+        super().rollback()
 
     async def _terminate_graceful_close(self) -> None:
         """Close an invalidated connection: its thread closes it after any call still queued, then

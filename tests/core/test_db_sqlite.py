@@ -1,6 +1,6 @@
 """The one-trip cursor on SQLite (crm_core.db_sqlite): what the driver tells of a statement comes
-through unchanged, in a single call into aiosqlite's thread, or inside a transaction in the event
-loop's own thread."""
+through unchanged, in a single call into aiosqlite's thread, or inside a transaction (and its
+BEGIN when the write lock is free) in the event loop's own thread."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from crm_core.db import Database
-from crm_core.db_sqlite import OneTripCursor
+from crm_core.db_sqlite import SQLITE_BUSY_TIMEOUT_MS, OneTripCursor
 
 
 @pytest.fixture
@@ -96,8 +96,9 @@ def _raw_select(sync_conn: object, sql: str) -> list[tuple[object, ...]]:
 
 async def test_statements_inside_a_transaction_run_in_the_loop_thread(sqlite_db: Database) -> None:
     """Inside a transaction (begun IMMEDIATE, so the write lock is held) a statement cannot wait for
-    another connection: it runs where the event loop runs, without a handoff. BEGIN and COMMIT,
-    which can wait, still go to aiosqlite's thread."""
+    another connection: it runs where the event loop runs, without a handoff. So does the BEGIN
+    when nobody holds the write lock. COMMIT, which can checkpoint, still goes to aiosqlite's
+    thread; the pool's rollback of the connection it gets back, with nothing open, goes nowhere."""
     async with sqlite_db.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
@@ -106,15 +107,17 @@ async def test_statements_inside_a_transaction_run_in_the_loop_thread(sqlite_db:
         calls, real = _count_thread_calls(driver)
         try:
             await conn.begin()
-            assert len(calls) == 1  # BEGIN IMMEDIATE
             await conn.execute(text("INSERT INTO t (a) VALUES ('x')"))
             where = (await conn.execute(text("SELECT tid(), count(*) FROM t"))).one()
-            assert len(calls) == 1
+            timeout = (await conn.execute(text("PRAGMA busy_timeout"))).scalar()
+            assert len(calls) == 1  # the PRAGMA
             await conn.commit()
             assert len(calls) == 2  # COMMIT
         finally:
             driver._execute = real
+    assert len(calls) == 2  # given back to the pool without a rollback
     assert where == (threading.get_ident(), 1)
+    assert timeout == SQLITE_BUSY_TIMEOUT_MS  # the BEGIN's own timeout of 0 is undone
     async with sqlite_db.engine.connect() as conn:
         assert (await conn.execute(text("SELECT a FROM t"))).scalars().all() == ["x"]
 
@@ -152,6 +155,21 @@ async def test_waiting_for_another_process_write_lock_does_not_stop_the_loop(
     finally:
         ticker.cancel()
         other.close()
+    async with sqlite_db.engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == SQLITE_BUSY_TIMEOUT_MS
+
+
+async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(sqlite_db: Database) -> None:
+    async with sqlite_db.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        await conn.execute(text("INSERT INTO t (a) VALUES ('left open')"))
+        calls, real = _count_thread_calls(driver)
+    driver._execute = real
+    assert len(calls) == 1  # the rollback, in the thread
+    assert not driver._conn.in_transaction
+    async with sqlite_db.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
 
 
 async def test_closing_an_invalidated_connection_ends_when_also_force_closed(sqlite_db: Database) -> None:
