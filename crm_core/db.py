@@ -23,7 +23,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from crm_core.db_sqlite import BEGIN_IMMEDIATE, SQLITE_BUSY_TIMEOUT_MS, use_one_trip_cursors
+from crm_core.db_sqlite import (
+    BEGIN_IMMEDIATE,
+    SQLITE_BUSY_TIMEOUT_MS,
+    commit_in_loop,
+    use_one_trip_cursors,
+    wait_for_checkpoints,
+)
 from crm_core.fields.kinds import MAX_ID
 
 PG_POOL_SIZE = 15
@@ -100,6 +106,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        if not memory:
+            commit_in_loop(dbapi_conn)  # its WAL checkpointed in a thread (crm_core.db_sqlite)
         # SQLite's own lower()/upper() only know ASCII; Russian names must compare case-insensitively.
         dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
         dbapi_conn.create_function("upper", 1, _upper, deterministic=True)
@@ -234,3 +242,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.is_sqlite:
+            await asyncio.to_thread(wait_for_checkpoints)  # the file is whole once this returns

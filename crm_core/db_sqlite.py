@@ -9,17 +9,25 @@ the bench machine), most of a unit of work on SQLite being its statements.
 Inside a transaction that function runs right in the event loop's thread. Every transaction here
 begins IMMEDIATE (crm_core.db), so it already holds the write lock and, in WAL mode, no statement
 of it waits for another connection: it only runs, for microseconds on the hot paths, and the
-handoff to the thread and back cost more than that. What can wait goes to the thread as before:
-COMMIT and ROLLBACK (a commit may checkpoint the WAL, with an fsync), and anything outside a
-transaction. Units of work on SQLite take turns in this process anyway (crm_core.db.Turns), so
-nothing that ran beside a statement in the thread is held up by it in the loop, except for the
-duration of the statement itself.
+handoff to the thread and back cost more than that (~130 µs of CPU each, measured). What can
+wait goes to the thread as before: ROLLBACK, RELEASE, PRAGMAs, and anything outside a transaction.
+Units of work on SQLite take turns in this process anyway (crm_core.db.Turns), so nothing that ran
+beside a statement in the thread is held up by it in the loop, except for the duration of the
+statement itself.
 
 BEGIN IMMEDIATE is tried in the loop's thread too, without waiting (busy timeout 0 for it): the
 write lock is free unless another process or a session outside the turns holds it, and then the
 BEGIN goes to the thread and waits there with the busy timeout, as it always did. The rollback the
 pool runs on every connection it gets back is skipped when no transaction is open (sqlite3 itself
-does nothing then): a handoff per unit of work for nothing.
+does nothing then).
+
+COMMIT runs in the loop's thread on a database in WAL mode (with synchronous=NORMAL a commit only
+appends to the WAL, no fsync) whose connections do not checkpoint by themselves
+(wal_autocheckpoint=0): the checkpoint, which copies the WAL into the database file and fsyncs,
+would otherwise run inside the commit that crosses 1,000 pages, holding the loop. `Checkpoints`
+runs it instead in a thread of its own on a connection of its own, PASSIVE (it never waits for
+or blocks a writer), after a commit, at most one at a time and one a second. A unit of work on
+SQLite then makes no handoff at all when the write lock is free.
 
 Every connection the engine opens is switched to this cursor (`use_one_trip_cursors`, from the
 engine's connect event); server-side cursors (streaming) stay as they were. The driver connection
@@ -30,8 +38,12 @@ calls on one connection never overlap (SQLAlchemy awaits each).
 from __future__ import annotations
 
 import collections
+import logging
 import re
 import sqlite3
+import threading
+import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +52,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
 )
 from sqlalchemy.util import await_only
+
+log = logging.getLogger(__name__)
 
 _Outcome = tuple[list[Any] | None, Any, int, int | None]
 
@@ -85,6 +99,76 @@ def _begin_at_once(conn: sqlite3.Connection) -> bool:
     finally:
         conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     return True
+
+
+class Checkpoints:
+    """Checkpoints of one database file, PASSIVE, in a thread of their own: started after a
+    commit, at most one at a time and at most one per `interval` seconds."""
+
+    def __init__(self, path: str, interval: float = 1.0) -> None:
+        self.path = path
+        self.interval = interval
+        self._last = float("-inf")
+        self._thread: threading.Thread | None = None
+
+    def after_commit(self) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval or (self._thread is not None and self._thread.is_alive()):
+            return
+        self._last = now
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint")
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+        except sqlite3.Error as error:  # the next one takes it further; the WAL keeps every commit
+            log.warning("SQLite checkpoint of %s failed: %s", self.path, error)
+
+
+# The driver connections whose commits run in the loop's thread, with their file's checkpoints.
+_CHECKPOINTS: weakref.WeakKeyDictionary[Any, Checkpoints] = weakref.WeakKeyDictionary()
+_BY_PATH: dict[str, Checkpoints] = {}
+
+
+def commit_in_loop(dbapi_connection: Any) -> bool:
+    """From the connect event, after the PRAGMAs: if the database is a file in WAL mode, turn its
+    automatic checkpoints off and let this connection commit in the loop's thread (see above)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode")
+        mode = cursor.fetchone()
+        cursor.execute("PRAGMA database_list")
+        files = {row[1]: row[2] for row in cursor.fetchall()}
+        if not mode or str(mode[0]).lower() != "wal" or not files.get("main"):
+            return False
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+    finally:
+        cursor.close()
+    path = files["main"]
+    checkpoints = _BY_PATH.get(path)
+    if checkpoints is None:
+        checkpoints = _BY_PATH[path] = Checkpoints(path)
+    _CHECKPOINTS[dbapi_connection._connection] = checkpoints
+    return True
+
+
+def checkpoints_of(path: str) -> Checkpoints | None:
+    return _BY_PATH.get(path)
+
+
+def wait_for_checkpoints() -> None:
+    """Blocks until no checkpoint runs (a closed database's file is then whole, e.g. to be copied)."""
+    for checkpoints in list(_BY_PATH.values()):
+        checkpoints.join()
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -154,6 +238,21 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
+
+    def commit(self) -> None:
+        driver = self._connection
+        checkpoints = _CHECKPOINTS.get(driver)
+        conn = driver._connection
+        if checkpoints is None or conn is None:
+            super().commit()
+            return
+        if not conn.in_transaction:
+            return
+        try:
+            conn.commit()
+        except Exception as error:
+            self._handle_exception(error)
+        checkpoints.after_commit()
 
     def rollback(self) -> None:
         driver = self._connection._connection

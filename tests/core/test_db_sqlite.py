@@ -1,6 +1,7 @@
 """The one-trip cursor on SQLite (crm_core.db_sqlite): what the driver tells of a statement comes
 through unchanged, in a single call into aiosqlite's thread, or inside a transaction (and its
-BEGIN when the write lock is free) in the event loop's own thread."""
+BEGIN when the write lock is free, and its COMMIT) in the event loop's own thread, the WAL being
+checkpointed in a thread of its own."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from crm_core.db import Database
-from crm_core.db_sqlite import SQLITE_BUSY_TIMEOUT_MS, OneTripCursor
+from crm_core.db_sqlite import SQLITE_BUSY_TIMEOUT_MS, OneTripCursor, checkpoints_of
 
 
 @pytest.fixture
@@ -96,9 +97,9 @@ def _raw_select(sync_conn: object, sql: str) -> list[tuple[object, ...]]:
 
 async def test_statements_inside_a_transaction_run_in_the_loop_thread(sqlite_db: Database) -> None:
     """Inside a transaction (begun IMMEDIATE, so the write lock is held) a statement cannot wait for
-    another connection: it runs where the event loop runs, without a handoff. So does the BEGIN
-    when nobody holds the write lock. COMMIT, which can checkpoint, still goes to aiosqlite's
-    thread; the pool's rollback of the connection it gets back, with nothing open, goes nowhere."""
+    another connection: it runs where the event loop runs, without a handoff. So do the BEGIN
+    when nobody holds the write lock and the COMMIT (which does not checkpoint); the pool's
+    rollback of the connection it gets back, with nothing open, goes nowhere."""
     async with sqlite_db.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
@@ -112,10 +113,9 @@ async def test_statements_inside_a_transaction_run_in_the_loop_thread(sqlite_db:
             timeout = (await conn.execute(text("PRAGMA busy_timeout"))).scalar()
             assert len(calls) == 1  # the PRAGMA
             await conn.commit()
-            assert len(calls) == 2  # COMMIT
         finally:
             driver._execute = real
-    assert len(calls) == 2  # given back to the pool without a rollback
+    assert len(calls) == 1  # committed, and given back to the pool without a rollback
     assert where == (threading.get_ident(), 1)
     assert timeout == SQLITE_BUSY_TIMEOUT_MS  # the BEGIN's own timeout of 0 is undone
     async with sqlite_db.engine.connect() as conn:
@@ -189,3 +189,42 @@ async def test_closing_an_invalidated_connection_ends_when_also_force_closed(sql
         with pytest.raises(sqlite3.ProgrammingError):
             sqlite_conn.execute("SELECT 1")
         await conn.invalidate()
+
+
+def _main_file_rows(path: Path) -> list[str]:
+    """What the database file itself holds, without the WAL (immutable: the WAL is not read)."""
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return [row[0] for row in conn.execute("SELECT a FROM t ORDER BY id")]
+    finally:
+        conn.close()
+
+
+async def test_the_wal_is_checkpointed_in_a_thread_not_by_the_commit(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """The engine's connections never checkpoint (a commit in the loop's thread must not copy the
+    WAL and fsync); a thread of its own does, after commits, so the WAL does not grow without end."""
+    path = tmp_path / "one_trip.db"
+    async with sqlite_db.engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+    checkpoints = checkpoints_of(str(path))
+    assert checkpoints is not None
+    checkpoints.interval = 0.0
+    checkpoints.join()
+    async with sqlite_db.unit_of_work() as s:
+        await s.execute(text("INSERT INTO t (a) VALUES ('kept')"))
+    checkpoints.join()
+    assert _main_file_rows(path) == ["kept"]  # in the database file itself, while the engine is open
+    checkpoints.interval = 3600.0  # none more: the next commit stays in the WAL
+    async with sqlite_db.unit_of_work() as s:
+        await s.execute(text("INSERT INTO t (a) VALUES ('in the wal')"))
+    checkpoints.join()
+    assert _main_file_rows(path) == ["kept"]
+    async with sqlite_db.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT a FROM t ORDER BY id"))).scalars().all() == [
+            "kept",
+            "in the wal",
+        ]
+    await sqlite_db.dispose()  # closing the last connection checkpoints the rest
+    assert _main_file_rows(path) == ["kept", "in the wal"]
