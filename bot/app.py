@@ -30,7 +30,7 @@ from aiohttp import BytesPayload
 from bot.group_sends import GroupSendLog
 from bot.http_server import HealthChecks, HttpServer, Webhook
 from bot.metrics import SendMetrics, UpdateMetrics
-from bot.middlewares import AnswerCallbacksMiddleware, UnitOfWorkMiddleware
+from bot.middlewares import AnswerCallbacksMiddleware, HeldRepliesFirst, UnitOfWorkMiddleware
 from bot.polling import FreshUpdates, Inbox, Poller
 from bot.retry import WaitOutFloodControl
 from bot.routing import Gatehouse
@@ -222,6 +222,7 @@ def _json_dumps(value: Any) -> str:
 
 def create_bot(token: str, api_url: str, *, wait_out_flood_control: bool = True) -> Bot:
     session = BotSession(api=TelegramAPIServer.from_base(api_url))
+    session.middleware(HeldRepliesFirst())  # outermost: what it sends goes through the rest
     if wait_out_flood_control:
         session.middleware(WaitOutFloodControl())
     session.middleware(SendMetrics("replies"))

@@ -7,9 +7,12 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response
 from aiogram.types import CallbackQuery, TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -21,8 +24,10 @@ from crm_core.clock import utcnow
 from crm_core.db import Database
 from crm_core.errors import NotRegistered, UserDeactivated
 from crm_core.models import ProcessedUpdate
+from crm_core.services import update_inbox
 from crm_core.services import users as users_service
 from handlers.context import HandlerOptions
+from handlers.held_replies import held_replies, replies_held, send_stored
 from handlers.texts import LANGUAGES, Translator, normalize_language
 
 log = logging.getLogger(__name__)
@@ -35,9 +40,10 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 class UnitOfWorkMiddleware(BaseMiddleware):
     """Outer update middleware: opens the session, skips an update already processed, finds the
-    user, and commits after the handler (rolls back if it raised). Then it runs what was left for
-    after the commit (`after_commit`: calls that need not hold the database, e.g. on SQLite the
-    one write turn of the process)."""
+    user, and commits after the handler (rolls back if it raised). Then it sends the screens the
+    handler showed (held meanwhile: handlers.ui.HeldReplies) and runs what was left for after the
+    commit (`after_commit`: calls that need not hold the database, e.g. on SQLite the one write
+    turn of the process)."""
 
     def __init__(self, db: Database, options: HandlerOptions) -> None:
         self.db = db
@@ -51,6 +57,22 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         data["tr"] = Translator(normalize_language(tg_user.language_code if tg_user else None))
         after_commit: list[Callable[[], Awaitable[None]]] = []
         data["after_commit"] = after_commit
+        with replies_held() as held:
+            result = await self._in_unit_of_work(handler, event, data, bot_id, tg_user)
+        try:
+            await held.send()
+            kept = data.pop("kept_replies", None)
+            if kept:
+                await send_stored(data["bot"], kept)
+        except TelegramAPIError as exc:  # committed already: the change stands, the user is told nothing
+            log.error("update %s is saved but its reply could not be sent: %s", event.update_id, exc)
+        for action in after_commit:
+            await action()
+        return result
+
+    async def _in_unit_of_work(
+        self, handler: Handler, event: Update, data: dict[str, Any], bot_id: int, tg_user: TgUser | None
+    ) -> Any:
         async with self.db.unit_of_work() as session:
             # Recorded in the same transaction as the handler's changes: both or neither. The primary
             # key refuses an update already processed (here or by another process): one query, not two.
@@ -63,6 +85,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 await session.rollback()
                 log.info("update %s was already processed; skipped", event.update_id)
                 data["update_duplicate"] = True  # counted as such by bot.metrics
+                if data.get("in_inbox"):  # its process may have died before sending its replies
+                    data["kept_replies"] = await update_inbox.kept_replies(session, bot_id, event.update_id)
                 return None
             data["session"] = session
             data["options"] = self.options
@@ -93,9 +117,25 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     data["user"] = user
                     data["tr"] = Translator(user.language)
             result = await handler(event, data)
-        for action in after_commit:
-            await action()
-        return result
+            held = held_replies()
+            replies = held.stored() if held is not None and data.get("in_inbox") else None
+            if replies is not None:  # with the changes, for a rerun if this process dies before sending
+                await update_inbox.keep_replies(session, bot_id, event.update_id, replies)
+            return result
+
+
+class HeldRepliesFirst(BaseRequestMiddleware):
+    """Bot session middleware: a call the update makes to Telegram while screens are held for
+    after its commit sends those first, so that its calls keep the order the handler made them in
+    (e.g. a screen shown, then the message deleted)."""
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Response[Any]:
+        held = held_replies()
+        if held is not None and held.pending:
+            await held.send()
+        return await make_request(bot, method)
 
 
 class AnswerCallbacksMiddleware(BaseMiddleware):

@@ -99,7 +99,8 @@ class Poller:
         self.polling_timeout = polling_timeout
         self.shutdown_timeout = shutdown_timeout
         self.allowed_updates = allowed_updates
-        self.workflow_data = workflow_data
+        # The handlers' middleware keeps an update's held replies in its inbox row (handlers.held_replies).
+        self.workflow_data = {**workflow_data, "in_inbox": inbox is not None}
         self._slots = asyncio.Semaphore(max_in_flight)
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._max_seen: int | None = None

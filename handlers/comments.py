@@ -36,7 +36,7 @@ from handlers.timeline import (
     may_change_comment,
     timeline_screen,
 )
-from handlers.ui import show
+from handlers.ui import reply, show
 
 router = Router(name="comments")
 
@@ -159,7 +159,7 @@ async def on_comment(
         await state.update_data(cm_album=message.media_group_id, cm_t=str(item_type), cm_id=item_id)
     note = tr("cm.added_file") if ref is not None else tr("cm.added")
     card_text, markup = await card_screen(session, user, tr, item_type, item_id)
-    await message.answer(_with_note(note, card_text), reply_markup=markup)
+    await reply(message, _with_note(note, card_text), markup)
 
 
 async def _rest_of_album(message: Message, state: FSMContext) -> bool:
@@ -249,7 +249,7 @@ async def on_edit(
     screen, markup = await comment_screen(
         session, user, tr, comment_id, str(data.get("cm_f") or ""), int(data.get("cm_p") or 0)
     )
-    await message.answer(_with_note(tr("cm.saved"), screen), reply_markup=markup)
+    await reply(message, _with_note(tr("cm.saved"), screen), markup)
 
 
 @router.message(CommentEdit.text, F.chat.type == "private", ~F.text.startswith("/"))

@@ -4,6 +4,9 @@ What the bot last drew in each message is remembered server-side (ScreenMemory),
 repeated screen (a double tap, two people pressing on one card) costs no request: the callback's
 copy of the message is stale by the time the second press is handled, and Telegram counts the
 "message is not modified" errors an edit would earn against the bot.
+
+A screen shown while an update's unit of work is open is sent once it has committed
+(handlers.held_replies).
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 from aiogram import BaseMiddleware, Dispatcher
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import BaseStorage
+from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, TelegramObject
+
+from handlers.held_replies import make_or_hold
 
 log = logging.getLogger(__name__)
 
@@ -133,28 +140,56 @@ def _unchanged(message: Message, text: str, markup: InlineKeyboardMarkup | None)
 
 
 async def show(event: CallbackQuery | Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Edit the pressed message into this screen, or send it; held until the update commits."""
     digest = _digest(text, markup)
     if isinstance(event, Message):
-        await _swap(await event.answer(text, reply_markup=markup), digest)
+        send = event.answer(text, reply_markup=markup)
+        await make_or_hold(partial(_send, send, digest), send)
         return
     message = event.message
     if message is None or isinstance(message, InaccessibleMessage):
-        sent = await event.bot.send_message(event.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
-        await _swap(sent, digest)
+        send = SendMessage(chat_id=event.from_user.id, text=text, reply_markup=markup).as_(event.bot)  # type: ignore[arg-type]
+        await make_or_hold(partial(_send, send, digest), send)
         return
+    edit = message.edit_text(text, reply_markup=markup)
+    send = message.answer(text, reply_markup=markup)  # when it cannot be edited
+    await make_or_hold(partial(_edit, message, edit, send, text, markup, digest), send, edit)
+
+
+async def reply(message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """A new message in the chat of `message`; held until the update commits."""
+    send = message.answer(text, reply_markup=markup)
+    await make_or_hold(partial(_made, send), send)
+
+
+async def _made(method: TelegramMethod[Any]) -> None:
+    await method
+
+
+async def _send(send: SendMessage, digest: str) -> None:
+    await _swap(await send, digest)
+
+
+async def _edit(
+    message: Message,
+    edit: EditMessageText,
+    send: SendMessage,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+    digest: str,
+) -> None:
     previous = await _swap(message, digest)
     if previous == digest or (previous is None and _unchanged(message, text, markup)):
         return  # editing would only earn a 400 "message is not modified"
     try:
-        await message.edit_text(text, reply_markup=markup)
+        await edit
     except TelegramBadRequest as exc:
         # Same content in another spelling is not an error either; other failures (a message too
         # old to edit) fall back to a new message so that the user always sees the screen.
         if "message is not modified" in exc.message:
             return
         await _forget(message)  # it does not show this screen after all
-        sent = await message.answer(text, reply_markup=markup)
-        await _swap(sent, digest)
+        await _swap(await send, digest)
     except BaseException:
         await _forget(message)
         raise
@@ -163,4 +198,4 @@ async def show(event: CallbackQuery | Message, text: str, markup: InlineKeyboard
 async def reply_screen(message: Message, screen: tuple[str, InlineKeyboardMarkup], note: str = "") -> None:
     """One message (a note on what was just done, then the screen): chats are rate-limited."""
     text = f"{note}\n\n{screen[0]}" if note else screen[0]
-    await message.answer(text, reply_markup=screen[1])
+    await reply(message, text, screen[1])

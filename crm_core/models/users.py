@@ -100,6 +100,9 @@ class UpdateInbox(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     body: Mapped[str] = mapped_column(Text)  # the update's JSON as Telegram sent it
     received_at: Mapped[datetime]
+    # What its handler showed (JSON of Bot API calls), sent after the commit: a rerun of an update
+    # whose process died before sending them sends them from here (handlers.held_replies).
+    replies: Mapped[str | None] = mapped_column(Text)
 
 
 class CacheVersion(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,3 +40,19 @@ async def waiting(session: AsyncSession, bot_id: int) -> list[tuple[int, str]]:
         .order_by(UpdateInbox.update_id)
     )
     return [(uid, body) for uid, body in rows]
+
+
+_KEY = (UpdateInbox.bot_id == bindparam("b"), UpdateInbox.update_id == bindparam("u"))
+# Built once: one of them runs with nearly every update.
+_KEEP_REPLIES = update(UpdateInbox).where(*_KEY).values(replies=bindparam("r"))
+_REPLIES = select(UpdateInbox.replies).where(*_KEY)
+
+
+async def keep_replies(session: AsyncSession, bot_id: int, update_id: int, replies: str) -> None:
+    """What the update's handler showed, to be sent after the commit (handlers.held_replies): with
+    its changes, so that a rerun of the update sends it if this process dies first."""
+    await session.execute(_KEEP_REPLIES, {"b": bot_id, "u": update_id, "r": replies})
+
+
+async def kept_replies(session: AsyncSession, bot_id: int, update_id: int) -> str | None:
+    return await session.scalar(_REPLIES, {"b": bot_id, "u": update_id})

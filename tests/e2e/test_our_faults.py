@@ -62,7 +62,8 @@ async def test_kill_9_mid_handler_runs_the_update_again_once(database_url: str) 
             data = next(
                 d for row in screen.inline_keyboard for (label, d, _u) in row if label == "In progress"
             )  # type: ignore[union-attr]
-            # The move is made and flushed; the screen's edit hangs in Telegram: kill -9 now.
+            # The move is made and committed; the screen's edit, sent after the commit, hangs in
+            # Telegram: kill -9 now.
             tg.delay_next("editMessageText", 60.0)
             edits = len(tg.calls("editMessageText"))
             tg.press_button(ADMIN_ID, card.message_id, data)
@@ -72,19 +73,16 @@ async def test_kill_9_mid_handler_runs_the_update_again_once(database_url: str) 
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
             REPORT.faults["kill -9 mid-handler"] += 1
-            assert await _moves(db, lead_id) == 0  # rolled back with the process
+            assert await _moves(db, lead_id) == 1  # committed before its reply went out
+            assert "Choose the new stage" in (tg.get_message(ADMIN_ID, card.message_id).text or "")  # type: ignore[union-attr]
 
             edits = len(tg.calls("editMessageText"))
             proc = await start_bot_process(tg, database_url, ADMIN_IDS=str(ADMIN_ID))
-            # The rerun edits the screen again; the move is committed once its edit has returned.
+            # The rerun finds the update processed and sends the edit its inbox row kept.
             await tg.wait_for(lambda: len(tg.calls("editMessageText")) > edits, timeout=20)
-            for _ in range(100):
-                if await _moves(db, lead_id):
-                    break
-                await asyncio.sleep(0.1)
-            assert "In progress" in (tg.get_message(ADMIN_ID, card.message_id).text or "")  # type: ignore[union-attr]
+            await tg.wait_for(lambda: "In progress" in (tg.get_message(ADMIN_ID, card.message_id).text or ""))  # type: ignore[union-attr]
             await asyncio.sleep(0.5)
-            assert await _moves(db, lead_id) == 1  # handled again, once
+            assert await _moves(db, lead_id) == 1  # not applied again
             REPORT.updates_sent += 1
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -94,7 +92,11 @@ async def test_kill_9_mid_handler_runs_the_update_again_once(database_url: str) 
         # The rerun answers the press more than 15 s after it was made (a process start): Telegram
         # refuses the answer, and the bot lets it be.
         late = (("answerCallbackQuery", 400),)
-        assert unexpected_client_errors(tg, allow=ABANDONED_POLL + late) == []
+        # The Stage screen's update may not have left the inbox yet when the process was killed
+        # (finished updates leave it in batches): its rerun sends its kept edit again, which
+        # Telegram refuses as not modified, and the bot takes as done.
+        again = (("editMessageText", 400),)
+        assert unexpected_client_errors(tg, allow=ABANDONED_POLL + late + again) == []
     await db.dispose()
 
 
