@@ -158,8 +158,11 @@ def _int(value: Any) -> int | None:
         return None
 
 
-async def serve(tokens: list[str], port_file: str) -> None:
+async def serve(tokens: list[str], port_file: str, latency_ms: float = 0.0) -> None:
     fakes = [BenchFake(token) for token in tokens]
+    if latency_ms > 0:  # Telegram's round trip: every call is answered that much later
+        for fake in fakes:
+            fake.delay_next(None, latency_ms / 1000, times=None)
     urls = [await fake.start() for fake in fakes]
     with open(port_file + ".tmp", "w") as f:
         json.dump(urls, f)
@@ -173,9 +176,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--token", action="append", required=True)
+    parser.add_argument("--latency", type=float, default=0.0, help="ms before each call is answered")
     args = parser.parse_args()
     try:
-        asyncio.run(serve(args.token, args.port_file))
+        asyncio.run(serve(args.token, args.port_file, args.latency))
     except KeyboardInterrupt:
         pass
 

@@ -24,6 +24,8 @@ expected counts as wrong, a bot message no update accounts for as stray.
 Figures robust to a loaded machine: the CPU time (user + sys) each bot process spends per update
 answered, and the CRM's ratio to the echo bot's; the wall-clock figures are printed beside them.
 `--profile DIR` samples the CRM with py-spy (on-CPU stacks, collapsed) from the burst on.
+`--latency MS` has the fake answer every call MS milliseconds late, as Telegram does from afar
+(50-300 ms in production; 0, the default, is a Bot API server next to the bot).
 """
 
 from __future__ import annotations
@@ -452,7 +454,7 @@ async def run(args: argparse.Namespace) -> None:
     tokens = [ECHO_TOKEN, *(CRM_TOKENS[d] for d in dbs)]
     fake = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.bench_fake", "--port-file", port_file,
-        *itertools.chain.from_iterable(("--token", t) for t in tokens),
+        *itertools.chain.from_iterable(("--token", t) for t in tokens), "--latency", str(args.latency),
     )  # fmt: skip
     try:
         while not os.path.exists(port_file):
@@ -465,7 +467,9 @@ async def run(args: argparse.Namespace) -> None:
         async with aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=None)
         ) as http:
-            print(f"{args.users} users; burst {args.burst_steps} updates each; {args.seconds:.0f} s per rate")
+            late = f"; every call answered {args.latency:g} ms late" if args.latency else ""
+            steps = f"burst {args.burst_steps} updates each; {args.seconds:.0f} s per rate"
+            print(f"{args.users} users; {steps}{late}")
             echo = await measure(
                 http, "echo", urls[ECHO_TOKEN], [sys.executable, "-m", "bench.echo_bot"],
                 {"BOT_TOKEN": ECHO_TOKEN, "TELEGRAM_API_URL": urls[ECHO_TOKEN]}, args, crm=False,
@@ -511,6 +515,7 @@ def main() -> None:
     parser.add_argument("--rates", type=int, nargs="+", default=[30, 100])
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each rate phase")
     parser.add_argument("--profile", metavar="DIR", help="sample the CRM with py-spy, stacks in DIR")
+    parser.add_argument("--latency", type=float, default=0.0, help="ms the fake takes to answer each call")
     parser.add_argument("--timeout", type=float, default=60.0, help="an update unanswered this long is lost")
     asyncio.run(run(parser.parse_args()))
 

@@ -49,7 +49,7 @@ async def test_kill_9_mid_handler_runs_the_update_again_once(database_url: str) 
         try:
             tg.send_text(ADMIN_ID, "/start")
             await tg.wait_bot_messages(ADMIN_ID, 1, timeout=20)
-            await _committed_user(db, ADMIN_ID)  # the reply goes out before the commit
+            await _committed_user(db, ADMIN_ID)  # its reply went out after the commit
             async with db.unit_of_work() as s:
                 admin = await s.scalar(select(User).where(User.telegram_id == ADMIN_ID))
                 lead_id = (await items_service.create_lead(s, admin, title="Faulty")).id
