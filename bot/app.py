@@ -97,12 +97,14 @@ def build_dispatcher(
         storage=storage or MemoryStorage(), events_isolation=events_isolation or SimpleEventIsolation()
     )
     dp.update.outer_middleware(UpdateMetrics())  # first: times and counts everything below
+    # What each message shows, so a repeated screen costs no edit: around the unit of work, whose
+    # screens are sent after its commit.
+    ui.register(dp)
     dp.update.outer_middleware(UnitOfWorkMiddleware(db, options))
     dp.update.outer_middleware(RoomEffectsMiddleware())  # deal rooms: no echo into the room
     dp.update.outer_middleware(OpenCardMiddleware())  # remembers the card a person has open
     dp.callback_query.outer_middleware(AnswerCallbacksMiddleware())
     form_commands.register(dp)  # a command typed into a form leaves it
-    ui.register(dp)  # what each message shows, so a repeated screen costs no edit
     # Each router behind a gate derived from its handlers' filters; presses and messages visit
     # only the routers whose gate lets them through.
     dp.include_router(Gatehouse(get_routers()))

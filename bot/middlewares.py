@@ -41,7 +41,7 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 class UnitOfWorkMiddleware(BaseMiddleware):
     """Outer update middleware: opens the session, skips an update already processed, finds the
     user, and commits after the handler (rolls back if it raised). Then it sends the screens the
-    handler showed (held meanwhile: handlers.ui.HeldReplies) and runs what was left for after the
+    handler showed (held meanwhile: handlers.held_replies) and runs what was left for after the
     commit (`after_commit`: calls that need not hold the database, e.g. on SQLite the one write
     turn of the process)."""
 
