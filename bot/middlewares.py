@@ -27,7 +27,7 @@ from crm_core.models import ProcessedUpdate
 from crm_core.services import update_inbox
 from crm_core.services import users as users_service
 from handlers.context import HandlerOptions
-from handlers.held_replies import held_replies, replies_held, send_stored
+from handlers.held_replies import HeldReplies, held_replies, replies_held, send_stored
 from handlers.texts import LANGUAGES, Translator, normalize_language
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         after_commit: list[Callable[[], Awaitable[None]]] = []
         data["after_commit"] = after_commit
         with replies_held() as held:
-            result = await self._in_unit_of_work(handler, event, data, bot_id, tg_user)
+            result = await self._in_unit_of_work(handler, event, data, bot_id, tg_user, held)
         try:
             await held.send()
             kept = data.pop("kept_replies", None)
@@ -71,7 +71,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         return result
 
     async def _in_unit_of_work(
-        self, handler: Handler, event: Update, data: dict[str, Any], bot_id: int, tg_user: TgUser | None
+        self,
+        handler: Handler,
+        event: Update,
+        data: dict[str, Any],
+        bot_id: int,
+        tg_user: TgUser | None,
+        held: HeldReplies,
     ) -> Any:
         async with self.db.unit_of_work() as session:
             # Recorded in the same transaction as the handler's changes: both or neither. The primary
@@ -117,8 +123,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     data["user"] = user
                     data["tr"] = Translator(user.language)
             result = await handler(event, data)
-            held = held_replies()
-            replies = held.stored() if held is not None and data.get("in_inbox") else None
+            replies = held.stored() if data.get("in_inbox") else None
             if replies is not None:  # with the changes, for a rerun if this process dies before sending
                 await update_inbox.keep_replies(session, bot_id, event.update_id, replies)
             return result

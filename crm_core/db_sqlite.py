@@ -117,6 +117,7 @@ class Checkpoints:
             return
         self._last = now
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint")
+        _RUNNING.add(self)
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
@@ -132,11 +133,14 @@ class Checkpoints:
                 conn.close()
         except sqlite3.Error as error:  # the next one takes it further; the WAL keeps every commit
             log.warning("SQLite checkpoint of %s failed: %s", self.path, error)
+        finally:
+            _RUNNING.discard(self)
 
 
 # The driver connections whose commits run in the loop's thread, with their file's checkpoints.
 _CHECKPOINTS: weakref.WeakKeyDictionary[Any, Checkpoints] = weakref.WeakKeyDictionary()
 _BY_PATH: dict[str, Checkpoints] = {}
+_RUNNING: set[Checkpoints] = set()  # those with a checkpoint under way
 
 
 def commit_in_loop(dbapi_connection: Any) -> bool:
@@ -167,7 +171,7 @@ def checkpoints_of(path: str) -> Checkpoints | None:
 
 def wait_for_checkpoints() -> None:
     """Blocks until no checkpoint runs (a closed database's file is then whole, e.g. to be copied)."""
-    for checkpoints in list(_BY_PATH.values()):
+    for checkpoints in list(_RUNNING):
         checkpoints.join()
 
 

@@ -11,10 +11,11 @@ sent there and then but kept here, and sent once the unit of work has committed 
 Any other call the update makes to Telegram before the commit sends what is held first (a bot
 session middleware), so the update's calls reach Telegram in the order the handler made them.
 
-What is held is also written, as the Bot API calls it makes, to the update's processed_updates
-row in the same transaction (`stored`): when the process dies between the commit and the send,
-the update's rerun (from the update inbox, or Telegram posting an unanswered webhook again), which
-that row stops from running the handler twice, sends it from there (`send_stored`).
+What is held is also written, as the Bot API calls it makes, to the update's row of the update
+inbox in the same transaction (`stored`): when the process dies between the commit and the send,
+the update's rerun from the inbox at the next start, which processed_updates stops from running
+the handler twice, sends it from there (`send_stored`). Webhook mode has no inbox: there such a
+reply is lost, the change it reported is not.
 """
 
 from __future__ import annotations
