@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from crm_core.db_sqlite import (
     BEGIN_IMMEDIATE,
     SQLITE_BUSY_TIMEOUT_MS,
+    begin_here,
     commit_in_loop,
     use_one_trip_cursors,
     wait_for_checkpoints,
@@ -114,7 +115,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(BEGIN_IMMEDIATE)
+        if not begin_here(conn.connection.dbapi_connection):
+            conn.exec_driver_sql(BEGIN_IMMEDIATE)
 
 
 def _lower(value: object) -> object:
