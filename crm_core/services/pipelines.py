@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crm_core import cache
 from crm_core.clock import ensure_utc, utcnow
@@ -433,6 +434,29 @@ def stage_history_row(item: Lead | Deal, stage: Stage, actor: User | None, now: 
     )
 
 
+_SH = StageHistory.__table__
+# Core, built once: as an ORM-enabled UPDATE it evaluated its WHERE against the session's objects
+# at every move; the few loaded rows it could concern are kept in step below instead.
+_CLOSE_OPEN_STAGE = (
+    update(_SH)
+    .where(_SH.c.owner_type == bindparam("t"), _SH.c.owner_id == bindparam("i"), _SH.c.left_at.is_(None))
+    .values(left_at=bindparam("now"))
+)
+
+
+async def _close_stage_history(session: AsyncSession, item: Lead | Deal, now: datetime) -> None:
+    """End the item's open stage record (the stage it leaves)."""
+    await session.execute(_CLOSE_OPEN_STAGE, {"t": item.ITEM_TYPE, "i": item.id, "now": now})
+    for row in list(session.sync_session.identity_map.values()):
+        if (
+            isinstance(row, StageHistory)
+            and row.owner_type == item.ITEM_TYPE
+            and row.owner_id == item.id
+            and row.left_at is None
+        ):
+            set_committed_value(row, "left_at", now)
+
+
 async def stage_history(session: AsyncSession, item: Lead | Deal) -> Sequence[StageHistory]:
     return (
         await session.scalars(
@@ -477,15 +501,7 @@ async def move_stage(
     item.updated_at = now
     # The version check happens here: a concurrent move makes this UPDATE match no row.
     await flush_or_conflict(session, item)
-    await session.execute(
-        update(StageHistory)
-        .where(
-            StageHistory.owner_type == item.ITEM_TYPE,
-            StageHistory.owner_id == item.id,
-            StageHistory.left_at.is_(None),
-        )
-        .values(left_at=now)
-    )
+    await _close_stage_history(session, item, now)
     await open_stage_history(session, item, stage, actor, now)
     payload: dict[str, Any] = {
         "from_stage_id": old_stage.id,

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from crm_core.errors import AccessDenied, ConcurrencyConflict, PipelineInvariantViolated, StageNotEmpty
-from crm_core.models.items import Deal, ItemType, StageSemantics
+from crm_core.models.items import Deal, ItemType, StageHistory, StageSemantics
 from crm_core.models.timeline import EventType
 from crm_core.models.users import Role
 from crm_core.services import items as items_svc
@@ -122,6 +122,21 @@ async def test_move_stage_history_events_and_closing(session):
     assert (first.payload["from_code"], first.payload["to_code"]) == ("NEW", "FINAL_INVOICE")
     assert first.payload["from_name"] is None and first.payload["to_name"] is None
     assert first.author_id == user.id and first.created_at == t1
+
+
+async def test_a_move_closes_the_stage_record_already_loaded(session):
+    """The open record is closed by a plain UPDATE: the session's loaded copy must say so too."""
+    user = await make_user(session, Role.SALESPERSON)
+    deal = await make_deal(session, user, now=T0)
+    stages = {s.code: s for s in await pl.list_stages(session, deal.pipeline_id)}
+    [opened] = await pl.stage_history(session, deal)
+    assert opened.left_at is None
+    t1 = T0 + timedelta(hours=1)
+    await pl.move_stage(session, user, deal, stages["PREPARATION"].id, now=t1)
+    assert opened.left_at == t1
+    assert opened not in session.dirty  # as loaded, not a change of its own to flush
+    left = await session.scalar(select(StageHistory.left_at).where(StageHistory.id == opened.id))
+    assert left == t1
 
 
 async def test_lead_failure_stage_closes_as_poor(session):
