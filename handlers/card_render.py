@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -241,46 +242,44 @@ async def card_text(
 # --- the keyboard -------------------------------------------------------------------------------
 
 
-def _btn(tr: Translator, key: str, item: AnyItem, action: CardAction) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        text=tr(key), callback_data=CardCB(type=item.ITEM_TYPE, id=item.id, action=action).pack()
-    )
-
-
 def card_keyboard(tr: Translator, item: AnyItem, *, converted: bool = False) -> InlineKeyboardMarkup:
-    staged = item.ITEM_TYPE.has_stages
-    rows: list[list[InlineKeyboardButton]] = []
-    first = [_btn(tr, N_("card.btn.activity"), item, CardAction.ACTIVITY)]
+    """The card's buttons, in lists of the caller's own (callers add rows)."""
+    rows = _card_rows(tr.language, item.ITEM_TYPE, item.id, converted)
+    return InlineKeyboardMarkup(inline_keyboard=[list(row) for row in rows])
+
+
+@lru_cache(maxsize=4096)
+def _card_rows(
+    language: str, item_type: ItemType, item_id: int, converted: bool
+) -> tuple[tuple[InlineKeyboardButton, ...], ...]:
+    """Built once per card and language and then reused: thirteen buttons, each a validated model
+    with packed callback data, were 2% of an update's CPU (bench.throughput, py-spy)."""
+    tr = Translator(language)
+
+    def btn(key: str, action: CardAction) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=tr(key), callback_data=CardCB(type=item_type, id=item_id, action=action).pack()
+        )
+
+    staged = item_type.has_stages
+    first = [btn(N_("card.btn.activity"), CardAction.ACTIVITY)]
     if staged:
-        first.insert(0, _btn(tr, N_("card.btn.stage"), item, CardAction.STAGE))
-    rows.append(first)
-    rows.append(
-        [
-            _btn(tr, N_("card.btn.comment"), item, CardAction.COMMENT),
-            _btn(tr, N_("card.btn.timeline"), item, CardAction.TIMELINE),
-        ]
-    )
-    third = [
-        _btn(tr, N_("card.btn.task"), item, CardAction.TASK),
-        _btn(tr, N_("mail.btn.card"), item, CardAction.EMAIL),
-    ]
-    if item.ITEM_TYPE == ItemType.LEAD and not converted:
-        third.append(_btn(tr, N_("card.btn.convert"), item, CardAction.CONVERT))
-    rows.append(third)
-    fourth = [_btn(tr, N_("card.btn.fields"), item, CardAction.FIELDS)]
+        first.insert(0, btn(N_("card.btn.stage"), CardAction.STAGE))
+    third = [btn(N_("card.btn.task"), CardAction.TASK), btn(N_("mail.btn.card"), CardAction.EMAIL)]
+    if item_type == ItemType.LEAD and not converted:
+        third.append(btn(N_("card.btn.convert"), CardAction.CONVERT))
+    fourth = [btn(N_("card.btn.fields"), CardAction.FIELDS)]
     if staged:
-        fourth.insert(0, _btn(tr, N_("card.btn.client"), item, CardAction.CLIENT))
-    rows.append(fourth)
-    rows.append(
-        [
-            _btn(tr, N_("card.btn.people"), item, CardAction.PEOPLE),
-            _btn(tr, N_("card.btn.more"), item, CardAction.MORE),
-        ]
+        fourth.insert(0, btn(N_("card.btn.client"), CardAction.CLIENT))
+    menu = InlineKeyboardButton(text=tr("card.btn.menu"), callback_data=MenuCB(action=MenuAction.MAIN).pack())
+    return (
+        tuple(first),
+        (btn(N_("card.btn.comment"), CardAction.COMMENT), btn(N_("card.btn.timeline"), CardAction.TIMELINE)),
+        tuple(third),
+        tuple(fourth),
+        (btn(N_("card.btn.people"), CardAction.PEOPLE), btn(N_("card.btn.more"), CardAction.MORE)),
+        (menu,),
     )
-    rows.append(
-        [InlineKeyboardButton(text=tr("card.btn.menu"), callback_data=MenuCB(action=MenuAction.MAIN).pack())]
-    )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def back_to_card(tr: Translator, item_type: ItemType, item_id: int) -> InlineKeyboardButton:
