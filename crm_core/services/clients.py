@@ -3,17 +3,18 @@ find duplicates by phone (normalised E.164) or email (case-insensitive)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import ValidationFailed
 from crm_core.models.items import AnyItem, CommKind, Communication, Company, Contact, ItemType, Lead
-from crm_core.models.users import User
-from crm_core.permissions import ensure_active, visible_clause
+from crm_core.models.users import Role, User
+from crm_core.permissions import ensure_active, role_visible_clause, visible_clause
 from crm_core.services import items as items_svc
 from crm_core.services.communications import (
     DEFAULT_PHONE_REGION,
@@ -196,27 +197,43 @@ async def find_duplicates(
             terms.append((CommKind.EMAIL, norm))
     if not terms:
         return []
-    cond = or_(*[(Communication.kind == k) & (Communication.normalized == n) for k, n in terms])
+    params: dict[str, Any] = {"actor_id": actor.id, "department_id": actor.department_id, "limit": limit}
+    for i, (kind, norm) in enumerate(terms):
+        params[f"k{i}"], params[f"n{i}"] = kind, norm
+    team = actor.role == Role.HEAD and actor.department_id is not None
     out: list[Duplicate] = []
     for item_type in types:
-        model = {ItemType.LEAD: Lead, ItemType.CONTACT: Contact, ItemType.COMPANY: Company}[
-            ItemType(item_type)
-        ]
-        q = (
-            select(model, Communication.kind, Communication.normalized)
-            .join(
-                Communication,
-                (Communication.owner_type == model.ITEM_TYPE) & (Communication.owner_id == model.id),
-            )
-            .where(cond, visible_clause(actor, model))
-            .order_by(model.id.desc())
-            .limit(limit)
-        )
-        if exclude is not None and exclude.ITEM_TYPE == model.ITEM_TYPE:
-            q = q.where(model.id != exclude.id)
+        item_type = ItemType(item_type)
+        excluding = exclude is not None and exclude.ITEM_TYPE == item_type
+        stmt = _duplicates_stmt(item_type, actor.role, team, len(terms), excluding)
         seen: set[int] = set()
-        for row, kind, norm in (await session.execute(q)).all():
+        for row, kind, norm in (
+            await session.execute(stmt, {**params, "exclude_id": exclude.id} if excluding else params)
+        ).all():
             if row.id not in seen:
                 seen.add(row.id)
-                out.append(Duplicate(model.ITEM_TYPE, row, str(kind), norm))
+                out.append(Duplicate(item_type, row, str(kind), norm))
     return out
+
+
+_DUPLICATE_MODELS = {ItemType.LEAD: Lead, ItemType.CONTACT: Contact, ItemType.COMPANY: Company}
+
+
+@functools.lru_cache(maxsize=256)
+def _duplicates_stmt(item_type: ItemType, role: Role, team: bool, n_terms: int, excluding: bool) -> Any:
+    """find_duplicates' statement, built once per shape and run with bound values: built per call
+    it took ~1.5% of a busy bot's CPU (every lead captured with a phone asks)."""
+    model = _DUPLICATE_MODELS[item_type]
+    pairs = [
+        (Communication.kind == bindparam(f"k{i}")) & (Communication.normalized == bindparam(f"n{i}"))
+        for i in range(n_terms)
+    ]
+    department = bindparam("department_id") if team else None
+    stmt = (
+        select(model, Communication.kind, Communication.normalized)
+        .join(Communication, (Communication.owner_type == item_type) & (Communication.owner_id == model.id))
+        .where(or_(*pairs), role_visible_clause(role, bindparam("actor_id"), department, model))
+        .order_by(model.id.desc())
+        .limit(bindparam("limit"))
+    )
+    return stmt.where(model.id != bindparam("exclude_id")) if excluding else stmt

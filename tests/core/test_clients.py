@@ -3,7 +3,7 @@ from crm_core.models.users import Role
 from crm_core.services import communications
 from crm_core.services import items as items_svc
 from crm_core.services.clients import create_client, find_duplicates, search_clients
-from tests.core.factories import make_admin, make_company, make_contact, make_lead, make_user
+from tests.core.factories import make_admin, make_company, make_contact, make_department, make_lead, make_user
 
 
 async def test_search_by_name_phone_and_email(session):
@@ -75,6 +75,31 @@ async def test_duplicates_across_leads_contacts_companies(session):
         if d.item_type == ItemType.LEAD
     } == set()
     assert await find_duplicates(session, user, phones=["garbage"]) == []
+
+
+async def test_duplicates_are_only_those_the_actor_may_see(session):
+    sales = await make_department(session, "Sales")
+    other = await make_department(session, "Support")
+    seller = await make_user(session, Role.SALESPERSON, department=sales)
+    colleague = await make_user(session, Role.SALESPERSON, department=sales)
+    head = await make_user(session, Role.HEAD, department=sales)
+    outsider_head = await make_user(session, Role.HEAD, department=other)
+    admin = await make_admin(session)
+    mine = await make_lead(session, seller, title="Mine", phones=["+7 999 555 00 11"])
+    theirs = await make_lead(session, colleague, title="Theirs", phones=["+7 999 555 00 11"])
+
+    async def found(actor, **kw):
+        return {d.item.id for d in await find_duplicates(session, actor, phones=["89995550011"], **kw)}
+
+    assert await found(seller) == {mine.id}
+    assert await found(colleague) == {theirs.id}
+    assert await found(head) == {mine.id, theirs.id}  # the head sees the department's
+    assert await found(outsider_head) == set()
+    assert await found(admin) == {mine.id, theirs.id}
+    assert await found(admin, exclude=theirs) == {mine.id}
+    # Two terms, one of them matching nothing: still found by the one that matches.
+    dups = await find_duplicates(session, admin, phones=["89995550011"], emails=["nobody@x.ru"])
+    assert {d.item.id for d in dups} == {mine.id, theirs.id}
 
 
 async def test_repeat_lead_detected_by_phone_typed_differently(session):
