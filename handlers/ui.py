@@ -12,7 +12,6 @@ A screen shown while an update's unit of work is open is sent once it has commit
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
+import orjson
 from aiogram import BaseMiddleware, Dispatcher
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import BaseStorage
@@ -99,8 +99,10 @@ def register(dp: Dispatcher) -> None:
 
 
 def _digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
-    payload = json.dumps([text, _markup_data(markup)], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    # orjson: the standard library's encoder was ~0.5% of a busy bot's CPU. A digest stored by
+    # another encoding before an upgrade costs one redundant edit at most.
+    payload = orjson.dumps([text, _markup_data(markup)], option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(payload).hexdigest()
 
 
 def _key(message: Message) -> str:
