@@ -21,6 +21,11 @@ counts as unanswered. A reply is credited to its update exactly (see bench.bench
 against what the step expects (the echo of the text; the lead's ref); a reply that is not the one
 expected counts as wrong, a bot message no update accounts for as stray.
 
+The machine's speed drifts over the minutes between one bot's burst and the next's (by a fifth on
+a shared machine), so the echo bot is kept running and, after each CRM's phases, --pairs more
+bursts of the two take turns (each as long as the main burst; which goes first alternates): each
+pair's ratio is of two throughputs measured seconds apart, and their median is printed.
+
 Figures robust to a loaded machine: the CPU time (user + sys) each bot process spends per update
 answered, and the CRM's ratio to the echo bot's; the wall-clock figures are printed beside them.
 `--profile DIR` samples the CRM with py-spy (on-CPU stacks, collapsed) from the burst on.
@@ -39,6 +44,7 @@ import os
 import random
 import re
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -344,6 +350,16 @@ class BotFigures:
     rates: dict[int, Results] = field(default_factory=dict)
     errors: str = ""
     strays: int = 0
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # (echo's, this bot's) updates/s
+
+    def paired(self) -> str:
+        ratios = sorted(crm / echo for echo, crm in self.pairs)
+        if not ratios:
+            return "not measured"
+        return (
+            f"{100 * statistics.median(ratios):.0f}% of the echo bot's (median of {len(ratios)} pairs; "
+            f"{100 * ratios[0]:.0f}-{100 * ratios[-1]:.0f}%)"
+        )
 
     @property
     def cpu_ms_per_update(self) -> float:
@@ -358,7 +374,11 @@ async def measure(
     env: dict[str, str],
     args: argparse.Namespace,
     crm: bool,
-) -> BotFigures:
+    echo: Running | None = None,
+) -> tuple[BotFigures, Running]:
+    """Start a bot, warm it up and measure its phases. With `echo` (the echo bot, left running),
+    the paired bursts follow. The bot is left running (returned) when no `echo` is given, else
+    stopped."""
     figures = BotFigures(name)
     people = [Person(FIRST_USER + i) for i in range(args.users)]
     async with http.post(
@@ -384,13 +404,44 @@ async def measure(
             figures.rates[rate] = results = await driver.open_loop(rate, args.seconds)
             _cpu_per_update(results, proc.pid, cpu0)
             print(f"  {name}: at {rate}/s {results.row()}, {results.cpu()}", flush=True)
-        figures.strays = (await _bench_stats(http, base))["strays"]
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             await spy.wait()
-    finally:
+        running = Running(proc, driver)
+        if echo is not None and args.pairs:
+            steps = args.pair_steps or args.burst_steps  # as the main burst: the same ramp and tail
+            figures.pairs = await paired_bursts(echo, running, args.pairs, steps)
+            print(f"  {name}: paired bursts {figures.paired()}", flush=True)
+        figures.strays = (await _bench_stats(http, base))["strays"]
+    except BaseException:
         figures.errors = await stop_bot(proc)
-    return figures
+        raise
+    if echo is not None:
+        figures.errors = await stop_bot(proc)
+    return figures, running
+
+
+@dataclass
+class Running:
+    proc: asyncio.subprocess.Process
+    driver: Driver
+
+
+async def paired_bursts(echo: Running, crm: Running, pairs: int, steps: int) -> list[tuple[float, float]]:
+    """Bursts of the echo bot and the CRM, taking turns (which goes first alternates): each
+    pair's two throughputs are measured seconds apart, so a machine whose speed drifts over the
+    minutes between the bots' main bursts does not skew their ratio."""
+    out = []
+    for k in range(pairs):
+        rates = {}
+        for who, bot in (("echo", echo), ("crm", crm)) if k % 2 == 0 else (("crm", crm), ("echo", echo)):
+            rates[who], results = await bot.driver.closed_loop(steps)
+            if results.unanswered or results.wrong:
+                raise RuntimeError(
+                    f"paired bursts: {who} left {results.unanswered} unanswered, {results.wrong} wrong"
+                )
+        out.append((rates["echo"], rates["crm"]))
+    return out
 
 
 async def _start_profiler(directory: str, name: str, pid: int) -> asyncio.subprocess.Process:
@@ -432,6 +483,8 @@ def report(echo: BotFigures, crms: list[BotFigures], rates: list[int]) -> None:
         )
         burst_cpu = f.cpu_ms_per_update / echo.cpu_ms_per_update
         print(f"{f.name}: CPU per update {burst_cpu:.1f}x echo's in the burst, {cpu}")
+        if f.pairs:
+            print(f"{f.name}: burst in turns with the echo bot: {f.paired()}")
         print(f"{f.name}: start-up {f.startup / echo.startup:.1f}x the echo bot's", end="")
         for r in rates:
             extra = _p(f.rates[r], 0.99) - _p(echo.rates[r], 0.99)
@@ -470,40 +523,41 @@ async def run(args: argparse.Namespace) -> None:
             late = f"; every call answered {args.latency:g} ms late" if args.latency else ""
             steps = f"burst {args.burst_steps} updates each; {args.seconds:.0f} s per rate"
             print(f"{args.users} users; {steps}{late}")
-            echo = await measure(
+            echo, echo_bot = await measure(
                 http, "echo", urls[ECHO_TOKEN], [sys.executable, "-m", "bench.echo_bot"],
                 {"BOT_TOKEN": ECHO_TOKEN, "TELEGRAM_API_URL": urls[ECHO_TOKEN]}, args, crm=False,
             )  # fmt: skip
-            crms = []
-            for kind in dbs:
-                if kind == "postgres" and not await pg_reachable(args.pg_url):
-                    print("  PostgreSQL is not reachable: skipped")
-                    continue
-                url = await prepare_database(kind, args.pg_url, args.users)
-                env = {
-                    "BOT_TOKEN": CRM_TOKENS[kind],
-                    "TELEGRAM_API_URL": urls[CRM_TOKENS[kind]],
-                    "DATABASE_URL": url,
-                    "ADMIN_IDS": str(FIRST_USER),
-                    "LOG_LEVEL": "WARNING",
-                    "REDIS_URL": "",
-                }
-                argv = [sys.executable, "-m", "bot.cli", "run"]
-                crms.append(
-                    await measure(
-                        http,
-                        f"CRM {kind}",
-                        urls[CRM_TOKENS[kind]],
-                        argv,
-                        env,
-                        args,
-                        crm=True,
-                    )  # fmt: skip
-                )
+            try:
+                crms = await measure_crms(http, urls, dbs, args, echo_bot)
+            finally:
+                echo.errors = await stop_bot(echo_bot.proc)
             report(echo, crms, args.rates)
     finally:
         fake.terminate()
         await fake.wait()
+
+
+async def measure_crms(
+    http: aiohttp.ClientSession, urls: dict[str, str], dbs: list[str], args: argparse.Namespace, echo: Running
+) -> list[BotFigures]:
+    crms = []
+    for kind in dbs:
+        if kind == "postgres" and not await pg_reachable(args.pg_url):
+            print("  PostgreSQL is not reachable: skipped")
+            continue
+        url = await prepare_database(kind, args.pg_url, args.users)
+        env = {
+            "BOT_TOKEN": CRM_TOKENS[kind],
+            "TELEGRAM_API_URL": urls[CRM_TOKENS[kind]],
+            "DATABASE_URL": url,
+            "ADMIN_IDS": str(FIRST_USER),
+            "LOG_LEVEL": "WARNING",
+            "REDIS_URL": "",
+        }
+        argv = [sys.executable, "-m", "bot.cli", "run"]
+        figures, _ = await measure(http, f"CRM {kind}", urls[CRM_TOKENS[kind]], argv, env, args, True, echo)
+        crms.append(figures)
+    return crms
 
 
 def main() -> None:
@@ -517,6 +571,10 @@ def main() -> None:
     parser.add_argument("--profile", metavar="DIR", help="sample the CRM with py-spy, stacks in DIR")
     parser.add_argument("--latency", type=float, default=0.0, help="ms the fake takes to answer each call")
     parser.add_argument("--timeout", type=float, default=60.0, help="an update unanswered this long is lost")
+    parser.add_argument("--pairs", type=int, default=8, help="paired bursts, echo and CRM in turn (0: none)")
+    parser.add_argument(
+        "--pair-steps", type=int, help="updates per user in each paired burst (--burst-steps)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
