@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
-import json
 import os
 import statistics
 import subprocess
@@ -38,6 +36,7 @@ from bench.throughput import (
     _cpu_seconds,
     prepare_database,
     start_bot,
+    start_fake,
     stop_bot,
 )
 
@@ -50,6 +49,7 @@ class Bot:
     proc: asyncio.subprocess.Process
     driver: Driver
     per_update: list[float] = field(default_factory=list)  # CPU ms per update, one per burst
+    rates: list[float] = field(default_factory=list)  # updates/s, one per burst
     updates: int = 0
     cpu: float = 0.0
 
@@ -94,7 +94,7 @@ async def start(
 
 async def burst(bot: Bot, steps: int) -> None:
     before = _cpu_seconds(bot.proc.pid)
-    _, results = await bot.driver.closed_loop(steps)
+    rate, results = await bot.driver.closed_loop(steps)
     spent = _cpu_seconds(bot.proc.pid) - before
     done = len(results.latencies)
     if results.unanswered or results.wrong or results.errors:
@@ -102,6 +102,7 @@ async def burst(bot: Bot, steps: int) -> None:
             f"{bot.name}: {results.unanswered} unanswered, {results.wrong} wrong {results.errors[:3]}"
         )
     bot.per_update.append(spent * 1000 / max(done, 1))
+    bot.rates.append(rate)
     bot.updates += done
     bot.cpu += spent
 
@@ -110,19 +111,9 @@ async def run(args: argparse.Namespace) -> None:
     trees = [("this", HERE), (f"base {args.base}", tree_of(args.base))]
     tokens = ["444441:COMPARE-THIS", "444442:COMPARE-BASE"]
     workdir = tempfile.mkdtemp(prefix="crm-compare-")
-    port_file = os.path.join(workdir, "ports.json")
-    fake = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.bench_fake", "--port-file", port_file,
-        *itertools.chain.from_iterable(("--token", t) for t in tokens), cwd=str(HERE),
-    )  # fmt: skip
+    fake, urls = await start_fake(workdir, tokens, cwd=str(HERE))
     bots: list[Bot] = []
     try:
-        while not os.path.exists(port_file):
-            if fake.returncode is not None:
-                raise RuntimeError("the fake Bot API did not start")
-            await asyncio.sleep(0.05)
-        with open(port_file) as f:
-            urls = dict(zip(tokens, json.load(f), strict=True))
         async with aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None)
         ) as http:
@@ -145,10 +136,12 @@ async def run(args: argparse.Namespace) -> None:
         mean = bot.cpu * 1000 / max(bot.updates, 1)
         print(f"  {bot.name}: CPU {mean:.2f} ms/update ({bot.updates:,} updates)")
     totals = (this.cpu / this.updates) / (base.cpu / base.updates)
+    speed = statistics.median(a / b for a, b in zip(this.rates, base.rates, strict=True))
     print(
         f"  this / base: median {statistics.median(ratios):.3f} of the bursts' ratios "
         f"(lowest {min(ratios):.2f}, highest {max(ratios):.2f}); of the totals {totals:.3f}"
     )
+    print(f"  throughput, this / base: median {speed:.3f} of the bursts' ratios")
 
 
 def main() -> None:

@@ -500,22 +500,29 @@ def _p(results: Results, q: float) -> float:
     return lat[min(len(lat) - 1, int(q * len(lat)))]
 
 
-async def run(args: argparse.Namespace) -> None:
-    workdir = tempfile.mkdtemp(prefix="crm-throughput-")
+async def start_fake(
+    workdir: str, tokens: list[str], latency: float = 0.0, cwd: str | None = None
+) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    """The fake Bot API in a process of its own, and each token's base URL."""
     port_file = os.path.join(workdir, "ports.json")
-    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    tokens = [ECHO_TOKEN, *(CRM_TOKENS[d] for d in dbs)]
     fake = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.bench_fake", "--port-file", port_file,
-        *itertools.chain.from_iterable(("--token", t) for t in tokens), "--latency", str(args.latency),
+        *itertools.chain.from_iterable(("--token", t) for t in tokens), "--latency", str(latency), cwd=cwd,
     )  # fmt: skip
+    while not os.path.exists(port_file):
+        if fake.returncode is not None:
+            raise RuntimeError("the fake Bot API did not start")
+        await asyncio.sleep(0.05)
+    with open(port_file) as f:
+        return fake, dict(zip(tokens, json.load(f), strict=True))
+
+
+async def run(args: argparse.Namespace) -> None:
+    workdir = tempfile.mkdtemp(prefix="crm-throughput-")
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    tokens = [ECHO_TOKEN, *(CRM_TOKENS[d] for d in dbs)]
+    fake, urls = await start_fake(workdir, tokens, args.latency)
     try:
-        while not os.path.exists(port_file):
-            if fake.returncode is not None:
-                raise RuntimeError("the fake Bot API did not start")
-            await asyncio.sleep(0.05)
-        with open(port_file) as f:
-            urls = dict(zip(tokens, json.load(f), strict=True))
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=None)
