@@ -23,8 +23,9 @@ expected counts as wrong, a bot message no update accounts for as stray.
 
 The machine's speed drifts over the minutes between one bot's burst and the next's (by a fifth on
 a shared machine), so the echo bot is kept running and, after each CRM's phases, --pairs more
-bursts of the two take turns (each as long as the main burst; which goes first alternates): each
-pair's ratio is of two throughputs measured seconds apart, and their median is printed.
+bursts of the two take turns (the CRM's as long as its main burst, the echo bot's as many times
+longer as it is faster; which goes first alternates): each pair's ratio is of two throughputs
+measured seconds apart, and their median is printed.
 
 Figures robust to a loaded machine: the CPU time (user + sys) each bot process spends per update
 answered, and the CRM's ratio to the echo bot's; the wall-clock figures are printed beside them.
@@ -407,7 +408,7 @@ async def measure(
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             await spy.wait()
-        running = Running(proc, driver)
+        running = Running(proc, driver, figures.burst)
         if echo is not None and args.pairs:
             steps = args.pair_steps or args.burst_steps  # as the main burst: the same ramp and tail
             figures.pairs = await paired_bursts(echo, running, args.pairs, steps)
@@ -425,17 +426,20 @@ async def measure(
 class Running:
     proc: asyncio.subprocess.Process
     driver: Driver
+    burst: float  # its main burst's updates/s
 
 
 async def paired_bursts(echo: Running, crm: Running, pairs: int, steps: int) -> list[tuple[float, float]]:
     """Bursts of the echo bot and the CRM, taking turns (which goes first alternates): each
     pair's two throughputs are measured seconds apart, so a machine whose speed drifts over the
-    minutes between the bots' main bursts does not skew their ratio."""
+    minutes between the bots' main bursts does not skew their ratio. The echo bot's bursts are
+    lengthened to last about as long as the CRM's: a second-long burst read ±15% from one to the next."""
     out = []
+    longer = max(1, round(echo.burst / crm.burst)) if crm.burst > 0 else 1
     for k in range(pairs):
         rates = {}
         for who, bot in (("echo", echo), ("crm", crm)) if k % 2 == 0 else (("crm", crm), ("echo", echo)):
-            rates[who], results = await bot.driver.closed_loop(steps)
+            rates[who], results = await bot.driver.closed_loop(steps * (longer if bot is echo else 1))
             if results.unanswered or results.wrong:
                 raise RuntimeError(
                     f"paired bursts: {who} left {results.unanswered} unanswered, {results.wrong} wrong"
