@@ -162,7 +162,10 @@ def _answer(bot: Harness, update: dict) -> str:
 async def test_stop_leaves_whole_rows(bot: Harness) -> None:
     bot.tg.set_rate_limits(False)
     await admin_user(bot)
-    rows = [["Title", "Phone"]] + [[f"Lead {i}", f"+7916{i:07d}"] for i in range(3000)]
+    # Enough rows that the import is still running when Stop arrives: 3,000 could all be in
+    # before the press on a fast machine (the test then failed, the stop having come too late).
+    total = 20_000
+    rows = [["Title", "Phone"]] + [[f"Lead {i}", f"+7916{i:07d}"] for i in range(total)]
     [screen] = await _send(bot, ADMIN_ID, "big.csv", csv_file(rows, ",", "utf-8"))
     await bot.press(ADMIN_ID, screen, "Import")
     await bot.tg.wait_for(lambda: "⏳" in (bot.current(screen).text or ""), 10)
@@ -171,7 +174,7 @@ async def test_stop_leaves_whole_rows(bot: Harness) -> None:
     report = await _wait_report(bot, ADMIN_ID, screen)
     assert "Import stopped" in (report.text or "")
     created = int((report.text or "").split("created ")[1].split(",")[0])
-    assert 0 < created < 3000
+    assert 0 < created < total
     assert await _count(bot) == created  # every created lead is whole: it has its phone
     async with bot.app.db.unit_of_work() as s:
         from crm_core.models.items import Communication
