@@ -106,7 +106,7 @@ def begin_here(dbapi_connection: Any) -> bool:
     free; False to let SQLAlchemy run it (waiting in the thread, errors wrapped as usual). Through
     SQLAlchemy's execute the BEGIN cost as much CPU as the statement after it."""
     driver = getattr(dbapi_connection, "_connection", None)
-    conn = getattr(driver, "_conn", None)
+    conn = getattr(driver, "_connection", None)  # the attribute: the property raises when closed
     if not isinstance(conn, sqlite3.Connection) or conn.in_transaction:
         return False
     try:
