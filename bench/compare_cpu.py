@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -81,13 +80,8 @@ async def start(
         "REDIS_URL": "",
         "PYTHONPATH": str(tree),  # the tree's own packages, ahead of any installed ones
     }
-    argv = [sys.executable, "-m", "bot.cli", "run"]
-    cwd = os.getcwd()
-    os.chdir(tree)  # the bot's relative paths (none by default) resolve in its tree
-    try:
-        proc, _ = await start_bot(http, base_url, argv, env)
-    finally:
-        os.chdir(cwd)
+    # Started in its tree: `-m` looks in the working directory first.
+    proc, _ = await start_bot(http, base_url, [sys.executable, "-m", "bot.cli", "run"], env, cwd=str(tree))
     await Driver(http, base_url, people, True, timeout=300).closed_loop(3)  # warm-up, not measured
     return Bot(name, proc, Driver(http, base_url, people, True, timeout=60))
 

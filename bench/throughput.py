@@ -251,14 +251,14 @@ async def _get_updates_calls(http: aiohttp.ClientSession, base: str) -> int:
 
 
 async def start_bot(
-    http: aiohttp.ClientSession, base: str, argv: list[str], env: dict[str, str]
+    http: aiohttp.ClientSession, base: str, argv: list[str], env: dict[str, str], cwd: str | None = None
 ) -> tuple[asyncio.subprocess.Process, float]:
     before = await _get_updates_calls(http, base)
     # The log goes to a file: a pipe nobody reads while the bot runs would fill up and block it.
     log = tempfile.NamedTemporaryFile(prefix="crm-throughput-", suffix=".log", delete=False)
     t0 = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        *argv, env={**os.environ, **env}, stdout=asyncio.subprocess.DEVNULL, stderr=log
+        *argv, env={**os.environ, **env}, stdout=asyncio.subprocess.DEVNULL, stderr=log, cwd=cwd
     )
     log.close()
     proc.log_path = log.name  # type: ignore[attr-defined]
