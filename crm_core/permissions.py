@@ -40,19 +40,24 @@ def role_visible_clause(
     item_type: ItemType | None = None,
     *,
     include_deleted: bool = False,
+    observed: bool = True,
 ) -> ColumnElement[bool]:
     """visible_clause for an active actor given by role, id and department, where the id and the
-    department may be bound parameters (a statement built once for every actor of that role)."""
+    department may be bound parameters (a statement built once for every actor of that role).
+    `observed=False`: only the rows visible for whom they belong to (own, a head's team's), not
+    for being observed; a list reads those by index apart from the observed ones."""
     item_type = item_type or model.ITEM_TYPE
     alive = true() if include_deleted else model.deleted_at.is_(None)
     if role == Role.ADMIN:
         return alive
-    observed = exists().where(
-        ItemObserver.user_id == actor_id,
-        ItemObserver.owner_type == item_type,
-        ItemObserver.owner_id == model.id,
-    )
-    own = or_(model.responsible_id == actor_id, observed)
+    own: ColumnElement[bool] = model.responsible_id == actor_id
+    if observed:
+        watched = exists().where(
+            ItemObserver.user_id == actor_id,
+            ItemObserver.owner_type == item_type,
+            ItemObserver.owner_id == model.id,
+        )
+        own = or_(own, watched)
     if role == Role.HEAD and department_id is not None:
         team = select(User.id).where(User.department_id == department_id).scalar_subquery()
         own = or_(own, model.responsible_id.in_(team))

@@ -149,38 +149,50 @@ def _expected_order(rows, sort):
         [("source", "asc"), ("created_at", "asc")],
     ],
 )
-async def test_keyset_paging_returns_every_row_once(session, sort) -> None:
+@pytest.mark.parametrize("viewer", ["admin", "salesperson"])
+async def test_keyset_paging_returns_every_row_once(session, sort, viewer) -> None:
     admin = await make_admin(session)
+    dept = await make_department(session)
+    sales = await make_user(session, department=dept)
+    other = await make_user(session, department=dept)
     _, stages = await _deal_stages(session)
     amounts = [None, "5", "5", "10", None, "7.5", "5", "10", "1", None, "5", "7.5", "3"]
     titles = ["b", "a", "b", "c", "a", "a", "b", "c", "a", "b", "c", "a", "b"]
     created = [NOW - timedelta(hours=i % 4) for i in range(len(amounts))]  # ties on created_at
+    shown = []
     for i, (amount, title) in enumerate(zip(amounts, titles, strict=True)):
-        await make_deal(
+        # the salesperson's own, a colleague's they observe, a colleague's they may not see
+        owner, observers = [(sales, []), (other, [sales.id]), (other, [])][i % 3]
+        deal = await make_deal(
             session,
             admin,
             title=title,
             amount=amount,
             now=created[i],
-            source=None if i % 3 else "web",
+            source=None if i % 4 else "web",
             stage_id=stages[i % 7].id,
+            responsible_id=owner.id,
+            observer_ids=observers,
         )
-    rows = (await v.list_items(session, admin, ItemType.DEAL, sort=sort, limit=100)).items
-    assert len(rows) == len(amounts)
+        if viewer == "admin" or i % 3 != 2:
+            shown.append(deal.id)
+    actor = admin if viewer == "admin" else sales
+    rows = (await v.list_items(session, actor, ItemType.DEAL, sort=sort, limit=100)).items
+    assert sorted(r.id for r in rows) == sorted(shown)
     expected = _expected_order(rows, sort)
     assert [r.id for r in rows] == expected
     for size in (1, 3, 4):
         seen, cursor = [], None
         while True:
-            page = await v.list_items(session, admin, ItemType.DEAL, sort=sort, limit=size, cursor=cursor)
+            page = await v.list_items(session, actor, ItemType.DEAL, sort=sort, limit=size, cursor=cursor)
             seen += [r.id for r in page.items]
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
         assert seen == expected
         by_offset = []
-        for off in range(0, len(amounts), size):
-            page = await v.list_items(session, admin, ItemType.DEAL, sort=sort, limit=size, offset=off)
+        for off in range(0, len(shown), size):
+            page = await v.list_items(session, actor, ItemType.DEAL, sort=sort, limit=size, offset=off)
             by_offset += [r.id for r in page.items]
         assert by_offset == expected
 

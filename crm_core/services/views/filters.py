@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, column, exists, func, literal_column, or_, select, true
+from sqlalchemy import ColumnElement, and_, any_, column, exists, func, literal_column, or_, select, true
 from sqlalchemy import table as table_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +30,7 @@ from crm_core.models.items import (
     contact_companies,
 )
 from crm_core.models.users import User
-from crm_core.permissions import visible_clause
+from crm_core.permissions import role_visible_clause, visible_clause
 
 # --- fields -------------------------------------------------------------------------------------
 
@@ -438,18 +438,23 @@ def fast_visible(actor: User, model: Any, item_type: ItemType | None = None) -> 
 
 
 def visible_parts(
-    actor: User, model: Any, item_type: ItemType | None = None
+    actor: User, model: Any, item_type: ItemType | None = None, *, dialect: str = "sqlite"
 ) -> list[list[ColumnElement[bool]]]:
     """The rows of `model` the actor may see as disjoint parts (each a list of WHERE clauses), each
     of which an index on responsible_id can read in a page's order: an admin's one part; for
     others, the rows whose responsible is theirs (their own, a head's team) and the rows they
-    observe whose responsible is not. visible_clause is in every part: it stays the authority."""
+    observe whose responsible is not. The rule (crm_core.permissions) is in every part. The first
+    leaves out its observer test, which cannot matter there: PostgreSQL prices that subquery for
+    every row an index would read, and then does not read the index in the page's order."""
     from crm_core.models.users import Role
 
     item_type = item_type or model.ITEM_TYPE
     clause = visible_clause(actor, model, item_type)
     if not actor.is_active or actor.role == Role.ADMIN:
         return [[clause]]
+    by_owner = role_visible_clause(
+        actor.role, actor.id, actor.department_id, model, item_type, observed=False
+    )
     mine: ColumnElement[bool] = model.responsible_id == actor.id
     theirs: ColumnElement[bool] = model.responsible_id != actor.id
     if actor.role == Role.HEAD and actor.department_id is not None:
@@ -459,7 +464,10 @@ def visible_parts(
     observed = select(ItemObserver.owner_id).where(
         ItemObserver.user_id == actor.id, ItemObserver.owner_type == item_type
     )
-    return [[clause, mine], [clause, model.id.in_(observed), theirs]]
+    # PostgreSQL joins an IN (subquery) row by row (twice the time at a thousand observed items);
+    # an array of the ids is looked up in one index scan.
+    among = model.id == any_(func.array(observed.scalar_subquery())) if dialect == "postgresql" else None
+    return [[by_owner, mine], [clause, among if among is not None else model.id.in_(observed), theirs]]
 
 
 def filtered(
@@ -474,4 +482,4 @@ def filtered(
         if not isinstance(cond, Condition):
             cond = Condition.from_json(cond)
         where.append(condition_clause(item_type, model, cond, actor, now, dialect))
-    return model, where, visible_parts(actor, model, item_type)
+    return model, where, visible_parts(actor, model, item_type, dialect=dialect)

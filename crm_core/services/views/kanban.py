@@ -170,5 +170,5 @@ async def stage_items(
         cursor=cursor,
         offset=offset,
         with_total=with_total,
-        parts=visible_parts(actor, model),
+        parts=visible_parts(actor, model, dialect=session.get_bind().dialect.name),
     )

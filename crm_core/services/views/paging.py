@@ -201,13 +201,19 @@ async def fetch_page(
     parts = parts or [[]]
     dialect = session.get_bind().dialect.name
     after = [_after(model, keys, decode_cursor(item_type, keys, cursor))] if cursor else []
+    # PostgreSQL visits the table row of every index entry it tests, even to reject it; reading
+    # the page's ids first lets an index that carries the filtered columns (0022) answer alone.
+    ids_first = dialect == "postgresql"
+    table = model.__table__
+    wanted = [table.c.id, *(table.c[k.field] for k in keys if k.field != "id")] if ids_first else None
     if len(parts) == 1:
-        source: Any = model
-        stmt: Select[Any] = select(model).where(*where, *parts[0], *after)
+        source: Any = table.c if ids_first else model
+        stmt: Select[Any] = select(*wanted) if wanted else select(model)
+        stmt = stmt.where(*where, *parts[0], *after)
     else:
         upto = min(limit + 1 + offset, MAX_OFFSET)  # a part's LIMIT must bind too
         pieces = [
-            select(model.__table__)
+            (select(*wanted) if wanted else select(table))
             .where(*where, *part, *after)
             .order_by(*_order_by(model, keys, dialect))
             .limit(upto)
@@ -215,11 +221,14 @@ async def fetch_page(
             for part in parts
         ]
         merged = union_all(*[select(*piece.c) for piece in pieces]).subquery("visible")
-        source = aliased(model, merged)
-        stmt = select(source)
+        source = merged.c if ids_first else aliased(model, merged)
+        stmt = select(*merged.c) if ids_first else select(source)
     stmt = stmt.order_by(*_order_by(source, keys, dialect)).limit(limit + 1)
     if offset:
         stmt = stmt.offset(offset)
+    if ids_first:
+        page = stmt.subquery("page")
+        stmt = select(model).join(page, model.id == page.c.id).order_by(*_order_by(model, keys, dialect))
     rows = list((await session.scalars(stmt)).all())
     more = len(rows) > limit
     rows = rows[:limit]
