@@ -12,10 +12,13 @@ caller names it in the reader's language (stage names are the bot's catalogs, no
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, func, literal_column, null, or_, select
+from sqlalchemy import ColumnElement, any_, func, literal, literal_column, null, or_, select, union_all
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.fields.kinds import in_id_range
@@ -25,6 +28,7 @@ from crm_core.models.items import (
     Communication,
     Company,
     Contact,
+    ItemObserver,
     ItemType,
     Lead,
     Stage,
@@ -68,33 +72,33 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _name_exprs(model: Any) -> tuple[list[Any], list[Any]]:
-    """(indexed expressions for prefix search, expressions for contains search)."""
+def _name_exprs(model: Any, rows: Any = None) -> tuple[list[Any], list[Any]]:
+    """(indexed expressions for prefix search, expressions for contains search) of `model`'s
+    names, on `rows` (an alias of model; the model itself by default)."""
     # Constants are written into the SQL, not bound: PostgreSQL's trigram indexes (migration 0017)
     # are on these very expressions, and an expression with a parameter in it matches no index.
+    r = model if rows is None else rows
     empty, space = literal_column("''"), literal_column("' '")
     if model is Contact:
-        first, last = func.coalesce(Contact.name, empty), func.coalesce(Contact.last_name, empty)
+        first, last = func.coalesce(r.name, empty), func.coalesce(r.last_name, empty)
         return (
-            [func.lower(Contact.name), func.lower(Contact.last_name)],
+            [func.lower(r.name), func.lower(r.last_name)],
             [
                 func.lower(first.op("||")(space).op("||")(last)),
                 func.lower(last.op("||")(space).op("||")(first)),
             ],
         )
     if model is Lead:
-        person = (
-            func.coalesce(Lead.name, empty).op("||")(space).op("||")(func.coalesce(Lead.last_name, empty))
-        )
+        person = func.coalesce(r.name, empty).op("||")(space).op("||")(func.coalesce(r.last_name, empty))
         return (
-            [func.lower(Lead.title)],
+            [func.lower(r.title)],
             [
-                func.lower(Lead.title),
+                func.lower(r.title),
                 func.lower(person),
-                func.lower(func.coalesce(Lead.company_title, empty)),
+                func.lower(func.coalesce(r.company_title, empty)),
             ],
         )
-    return [func.lower(model.title)], [func.lower(model.title)]
+    return [func.lower(r.title)], [func.lower(r.title)]
 
 
 def _prefix_cond(expr: Any, text: str, dialect: str) -> ColumnElement[bool]:
@@ -146,6 +150,107 @@ def _name_query(
 
 
 FEW_PREFIX_ROWS = 200
+
+# PostgreSQL: a text whose trigrams are all common costs the trigram index every row it matches
+# (its posting lists, then each row), though the page wants only the newest twenty. Such a text is
+# found sooner by reading the newest rows first: a first window tells how common it is, a second,
+# sized on that, is read when it promises the page; otherwise the index answers, as before.
+PROBE_FIRST, PROBE_MAX = 1_000, 20_000
+# Below this many rows the trigram index is cheap whatever the text: no window is read first.
+# The size is the planner's estimate (pg_class.reltuples), read once in a while per table.
+LARGE_TABLE, SIZE_TTL = 100_000, 300.0
+_sizes: WeakKeyDictionary[Any, dict[str, tuple[float, float]]] = (
+    WeakKeyDictionary()
+)  # engine -> table -> (rows, when)
+NAME_COLUMNS = {Contact: ("name", "last_name"), Lead: ("title", "name", "last_name", "company_title")}
+
+
+def _names_matching(model: Any, rows: Any, pattern: str) -> ColumnElement[bool]:
+    _, exprs = _name_exprs(model, rows.c)
+    return or_(*[e.like(pattern, escape="\\") for e in exprs])
+
+
+def _newest_matching(model: Any, actor: User, pattern: str, window: int, limit: int) -> Any:
+    """Ids of the newest `limit` rows whose names match `pattern` among the `window` newest rows
+    the actor sees by whom they belong to: an admin all, a salesperson their own (read through
+    an index on (responsible_id, id) that carries the names, migration 0022)."""
+    from crm_core.models.users import Role
+
+    names = [getattr(model, c) for c in NAME_COLUMNS.get(model, ("title",))]
+    base = select(model.id, *names).where(model.deleted_at.is_(None))
+    if actor.role != Role.ADMIN:
+        base = base.where(model.responsible_id == actor.id)
+    # The LIMIT keeps the window one: the planner may not trade it for the trigram index.
+    newest = base.order_by(model.id.desc()).limit(window).subquery("newest")
+    found = select(newest.c.id).where(_names_matching(model, newest, pattern))
+    return found.order_by(newest.c.id.desc()).limit(limit)
+
+
+def _observed_matching(model: Any, actor: User, pattern: str, above: int) -> Any:
+    """Ids of the rows the actor observes, newer than `above`, whose names match `pattern`."""
+    newer = select(ItemObserver.owner_id).where(
+        ItemObserver.user_id == actor.id,
+        ItemObserver.owner_type == model.ITEM_TYPE,
+        ItemObserver.owner_id > above,
+    )
+    names = [getattr(model, c) for c in NAME_COLUMNS.get(model, ("title",))]
+    # OFFSET: looked up by id, not through the trigram index, which the planner would AND in.
+    rows = (
+        select(model.id, *names)
+        .where(model.id == any_(func.array(newer.scalar_subquery())), model.deleted_at.is_(None))
+        .offset(0)
+        .subquery("observed")
+    )
+    return select(rows.c.id).where(_names_matching(model, rows, pattern))
+
+
+async def _large(session: AsyncSession, table: str) -> bool:
+    sizes = _sizes.setdefault(session.get_bind(), {})
+    now = time.monotonic()
+    known = sizes.get(table)
+    if known is None or now - known[1] > SIZE_TTL:
+        rows = await session.scalar(
+            sql_text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}
+        )
+        known = sizes[table] = (float(rows or 0), now)
+    return known[0] >= LARGE_TABLE
+
+
+async def _newest_first(
+    session: AsyncSession, types: tuple[ItemType, ...], actor: User, pattern: str, limit: int
+) -> dict[ItemType, list[Any]]:
+    """The contains pages read newest first (PostgreSQL), of the types where that found them; the
+    others are the trigram index's to answer. The first windows of all types are read in one
+    statement. A salesperson's page also takes the observed rows newer than their own last."""
+    from crm_core.models.users import Role
+
+    if actor.role == Role.HEAD and actor.department_id is not None:
+        return {}  # a team is not one range of an index
+    large = [t for t in types if await _large(session, ITEM_MODELS[t].__tablename__)]
+    if not large:
+        return {}
+    firsts = [_newest_matching(ITEM_MODELS[t], actor, pattern, PROBE_FIRST, limit).subquery() for t in large]
+    found: dict[ItemType, list[int]] = {t: [] for t in large}
+    tagged = [select(f.c.id, literal(i).label("k")) for i, f in enumerate(firsts)]
+    for row_id, k in (await session.execute(union_all(*tagged))).all():
+        found[large[k]].append(row_id)
+    pages: dict[ItemType, list[Any]] = {}
+    for item_type, ids in found.items():
+        model = ITEM_MODELS[item_type]
+        window = PROBE_FIRST
+        while 0 < len(ids) < limit and window < PROBE_MAX:
+            window = min(PROBE_MAX, window * limit * 3 // (2 * len(ids)))
+            ids = list((await session.scalars(_newest_matching(model, actor, pattern, window, limit))).all())
+        if len(ids) < limit:
+            continue
+        ids.sort(reverse=True)
+        if actor.role != Role.ADMIN:
+            ids += (await session.scalars(_observed_matching(model, actor, pattern, ids[limit - 1]))).all()
+            ids = sorted(ids, reverse=True)[:limit]
+        # Their names matched just now; what the actor may see is asked again, as everywhere.
+        stmt = _select_display(model).where(model.id.in_(ids), visible_clause(actor, model))
+        pages[item_type] = list((await session.execute(stmt.order_by(model.id.desc()))).all())
+    return pages
 
 
 async def _fewer_than(session: AsyncSession, model: Any, cond: Any, n: int) -> bool:
@@ -234,13 +339,18 @@ async def search_items(
             add(_hit(item_type, row, RANK_PREFIX, "name"))
     if len(hits) < limit:
         pattern = "%" + _escape(lowered) + "%"
+        newest: dict[ItemType, list[Any]] = {}
+        if dialect == "postgresql" and len(lowered) >= 3:
+            newest = await _newest_first(session, name_types, actor, pattern, limit)
         for item_type in name_types:
             model = ITEM_MODELS[item_type]
             _, contains_exprs = _name_exprs(model)
             cond = or_(*[e.like(pattern, escape="\\") for e in contains_exprs])
-            for row in (
-                await session.execute(_name_query(model, cond, actor, lowered, dialect, limit))
-            ).all():
+            rows = newest.get(item_type)
+            if rows is None:
+                query = _name_query(model, cond, actor, lowered, dialect, limit)
+                rows = list((await session.execute(query)).all())
+            for row in rows:
                 add(_hit(item_type, row, RANK_CONTAINS, "name"))
     if partial_digits and len(hits) < limit and not (comm is not None and hits):
         for item_type in types:

@@ -3,8 +3,10 @@ ranking and visibility."""
 
 from __future__ import annotations
 
+import pytest
+
 from crm_core.models.items import ItemType
-from crm_core.services import trash
+from crm_core.services import search, trash
 from crm_core.services.search import RANK_CONTAINS, RANK_EXACT, RANK_PREFIX, RANK_REF, search_items
 from tests.core.factories import make_admin, make_company, make_contact, make_deal, make_lead, make_user
 
@@ -97,3 +99,39 @@ async def test_visibility_and_trash(session) -> None:
     assert (ItemType.COMPANY, gone.id) not in _keys(await search_items(session, admin, "secret"))
     assert await search_items(session, admin, f"CO-{gone.id}") == []
     assert await search_items(session, admin, "   ") == []
+
+
+@pytest.mark.parametrize("large", [False, True])
+async def test_a_common_text_pages_the_newest_visible_matches(session, monkeypatch, large) -> None:
+    """More matches than the page: the page is the newest the actor may see, whichever way the
+    database finds them. On PostgreSQL a large table is read newest first (`large`: this one
+    counts as large), then the observed rows newer than the last of the actor's own; a small
+    one, or a text in few names, goes to the trigram index."""
+    monkeypatch.setattr(search, "LARGE_TABLE", float("-inf") if large else float("inf"))
+    admin = await make_admin(session)
+    s1 = await make_user(session)
+    s2 = await make_user(session)
+    owner_of = [s1, s2, s1, s2, s1, s1, s2, s1, s2, s1, s2, s1]
+    deals = []
+    for i, owner in enumerate(owner_of):
+        observers = [s1.id] if i in (3, 8) else []  # two of s2's that s1 observes
+        deals.append(
+            await make_deal(
+                session, admin, title=f"Window frame {i}", responsible_id=owner.id, observer_ids=observers
+            )
+        )
+    await make_deal(session, admin, title="Door frame", responsible_id=s1.id)  # no match
+    await trash.delete_item(session, admin, deals[11])  # s1's newest: trashed
+    visible_to_s1 = [d.id for i, d in enumerate(deals) if i != 11 and (owner_of[i] is s1 or i in (3, 8))]
+    alive = [d.id for d in deals[:11]]
+
+    for limit in (2, 3, 4, 20):
+        hits = await search_items(session, s1, "ndow fr", limit=limit, types=(ItemType.DEAL,))
+        assert [h.id for h in hits] == sorted(visible_to_s1, reverse=True)[:limit], limit
+        assert all(h.rank == RANK_CONTAINS for h in hits)
+        hits = await search_items(session, admin, "ndow fr", limit=limit, types=(ItemType.DEAL,))
+        assert [h.id for h in hits] == sorted(alive, reverse=True)[:limit], limit
+    hits = await search_items(session, s2, "ndow fr", limit=3, types=(ItemType.DEAL,))
+    assert [h.id for h in hits] == sorted(
+        (d.id for i, d in enumerate(deals) if owner_of[i] is s2), reverse=True
+    )[:3]
