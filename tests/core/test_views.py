@@ -184,7 +184,10 @@ async def test_keyset_paging_returns_every_row_once(session, sort, viewer) -> No
     for size in (1, 3, 4):
         seen, cursor = [], None
         while True:
-            page = await v.list_items(session, actor, ItemType.DEAL, sort=sort, limit=size, cursor=cursor)
+            page = await v.list_items(
+                session, actor, ItemType.DEAL, sort=sort, limit=size, cursor=cursor, with_total=True
+            )
+            assert page.total == len(shown)  # a cursor narrows the page, not the total
             seen += [r.id for r in page.items]
             if page.next_cursor is None:
                 break
