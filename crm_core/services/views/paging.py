@@ -108,25 +108,6 @@ def _after(model: Any, keys: list[SortKey], values: list[Any]) -> ColumnElement[
     return clause
 
 
-def _from_cursor(
-    model: Any, lead: SortKey, value: Any, parts: list[list[ColumnElement[bool]]]
-) -> list[list[ColumnElement[bool]]]:
-    """`parts` with the first (the one an index reads in the page's order: visible_parts puts it
-    first) bounded by the cursor's leading value, so that the index is read from the cursor on,
-    not from its start (the OR of `_after` bounds nothing). The NULLs, last in either order, are
-    a range of their own: that part is read as two. The others are looked up by id: a bound
-    would save them nothing, a second reading would cost."""
-    if value is None:
-        return parts  # `_after` already says "col IS NULL"
-    col = getattr(model, lead.field)
-    v = literal(value, col.type) if isinstance(value, bool) else value
-    first, rest = parts[0], parts[1:]
-    bounded = [*first, col <= v if lead.desc else col >= v]
-    if not lead.nullable:
-        return [bounded, *rest]
-    return [bounded, [*first, col.is_(None)], *rest]
-
-
 def _encode_value(v: Any) -> Any:
     if v is None or isinstance(v, (bool, int, str)):
         return v
@@ -217,13 +198,9 @@ async def fetch_page(
     if offset and offset < 0:
         raise ValidationFailed("offset must be >= 0", field="offset", value=offset)
     offset = fit_offset(offset)
-    visible = parts = parts or [[]]
+    parts = parts or [[]]
     dialect = session.get_bind().dialect.name
-    after: list[ColumnElement[bool]] = []
-    if cursor:
-        values = decode_cursor(item_type, keys, cursor)
-        after.append(_after(model, keys, values))
-        parts = _from_cursor(model, keys[0], values[0], parts)
+    after = [_after(model, keys, decode_cursor(item_type, keys, cursor))] if cursor else []
     # PostgreSQL visits the table row of every index entry it tests, even to reject it; reading
     # the page's ids first lets an index that carries the filtered columns (0022) answer alone.
     ids_first = dialect == "postgresql"
@@ -258,7 +235,7 @@ async def fetch_page(
     next_cursor = encode_cursor(item_type, keys, rows[-1]) if more and rows else None
     total = None
     if with_total:
-        total = await count_rows(session, model, where, visible)
+        total = await count_rows(session, model, where, parts)
     return Page(rows, next_cursor, total, None if cursor else offset)
 
 
