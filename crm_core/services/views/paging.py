@@ -203,7 +203,9 @@ async def fetch_page(
     after = [_after(model, keys, decode_cursor(item_type, keys, cursor))] if cursor else []
     # PostgreSQL visits the table row of every index entry it tests, even to reject it; reading
     # the page's ids first lets an index that carries the filtered columns (0022) answer alone.
-    ids_first = dialect == "postgresql"
+    # Merged parts are merged as ids and sort values too: whole rows, to be skipped by an offset
+    # or cut by the limit, cost SQLite more than reading the page's rows again.
+    ids_first = dialect == "postgresql" or len(parts) > 1
     table = model.__table__
     wanted = [table.c.id, *(table.c[k.field] for k in keys if k.field != "id")] if ids_first else None
     if len(parts) == 1:
