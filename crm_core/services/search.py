@@ -159,9 +159,8 @@ PROBE_FIRST, PROBE_MAX = 1_000, 20_000
 # Below this many rows the trigram index is cheap whatever the text: no window is read first.
 # The size is the planner's estimate (pg_class.reltuples), read once in a while per table.
 LARGE_TABLE, SIZE_TTL = 100_000, 300.0
-_sizes: WeakKeyDictionary[Any, dict[str, tuple[float, float]]] = (
-    WeakKeyDictionary()
-)  # engine -> table -> (rows, when)
+_Sizes = dict[str, tuple[float, float]]  # table -> (rows, when read)
+_sizes: WeakKeyDictionary[Any, _Sizes] = WeakKeyDictionary()  # per engine
 NAME_COLUMNS = {Contact: ("name", "last_name"), Lead: ("title", "name", "last_name", "company_title")}
 
 

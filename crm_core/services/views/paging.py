@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import ValidationFailed
@@ -207,15 +206,15 @@ async def fetch_page(
     # or cut by the limit, cost SQLite more than reading the page's rows again.
     ids_first = dialect == "postgresql" or len(parts) > 1
     table = model.__table__
-    wanted = [table.c.id, *(table.c[k.field] for k in keys if k.field != "id")] if ids_first else None
+    wanted = [table.c.id, *(table.c[k.field] for k in keys if k.field != "id")]
     if len(parts) == 1:
         source: Any = table.c if ids_first else model
-        stmt: Select[Any] = select(*wanted) if wanted else select(model)
+        stmt: Select[Any] = select(*wanted) if ids_first else select(model)
         stmt = stmt.where(*where, *parts[0], *after)
     else:
         upto = min(limit + 1 + offset, MAX_OFFSET)  # a part's LIMIT must bind too
         pieces = [
-            (select(*wanted) if wanted else select(table))
+            select(*wanted)
             .where(*where, *part, *after)
             .order_by(*_order_by(model, keys, dialect))
             .limit(upto)
@@ -223,8 +222,7 @@ async def fetch_page(
             for part in parts
         ]
         merged = union_all(*[select(*piece.c) for piece in pieces]).subquery("visible")
-        source = merged.c if ids_first else aliased(model, merged)
-        stmt = select(*merged.c) if ids_first else select(source)
+        source, stmt = merged.c, select(*merged.c)
     stmt = stmt.order_by(*_order_by(source, keys, dialect)).limit(limit + 1)
     if offset:
         stmt = stmt.offset(offset)
