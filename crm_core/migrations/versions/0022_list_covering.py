@@ -94,10 +94,11 @@ def _rebuild(wide: bool) -> None:
         keys = pg_keys if pg else sqlite_keys
         if not keys:
             continue
-        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+        columns = f"({keys})"
         if wide:
-            keys = f"{keys}) INCLUDE ({carried}" if pg else f"{keys}, {carried}"
-        conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({keys})")
+            columns = f"({keys}) INCLUDE ({carried})" if pg else f"({keys}, {carried})"
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} {columns}")
 
 
 def upgrade() -> None:
