@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, any_, func, literal, literal_column, null, or_, select, union_all
+from sqlalchemy import ColumnElement, func, literal, literal_column, null, or_, select, union_all
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,12 +33,18 @@ from crm_core.models.items import (
     Lead,
     Stage,
 )
-from crm_core.models.users import User
+from crm_core.models.users import Role, User
 from crm_core.permissions import ensure_active, visible_clause
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
 from crm_core.services.views import fast_visible
-from crm_core.services.views.filters import substring_candidates, trigram_index
+from crm_core.services.views.filters import (
+    FTS_FIELDS,
+    id_among,
+    observed_ids,
+    substring_candidates,
+    trigram_index,
+)
 
 RANK_REF, RANK_EXACT, RANK_PREFIX, RANK_CONTAINS = 0, 1, 2, 3
 SEARCH_TYPES = (ItemType.DEAL, ItemType.LEAD, ItemType.CONTACT, ItemType.COMPANY)
@@ -161,7 +167,11 @@ PROBE_FIRST, PROBE_MAX = 1_000, 20_000
 LARGE_TABLE, SIZE_TTL = 100_000, 300.0
 _Sizes = dict[str, tuple[float, float]]  # table -> (rows, when read)
 _sizes: WeakKeyDictionary[Any, _Sizes] = WeakKeyDictionary()  # per engine
-NAME_COLUMNS = {Contact: ("name", "last_name"), Lead: ("title", "name", "last_name", "company_title")}
+
+
+def _name_columns(model: Any) -> list[Any]:
+    """The columns a name search reads (those the trigram index holds), in a fixed order."""
+    return [getattr(model, c) for c in sorted(FTS_FIELDS[model.__tablename__])]
 
 
 def _names_matching(model: Any, rows: Any, pattern: str) -> ColumnElement[bool]:
@@ -173,10 +183,7 @@ def _newest_matching(model: Any, actor: User, pattern: str, window: int, limit: 
     """Ids of the newest `limit` rows whose names match `pattern` among the `window` newest rows
     the actor sees by whom they belong to: an admin all, a salesperson their own (read through
     an index on (responsible_id, id) that carries the names, migration 0022)."""
-    from crm_core.models.users import Role
-
-    names = [getattr(model, c) for c in NAME_COLUMNS.get(model, ("title",))]
-    base = select(model.id, *names).where(model.deleted_at.is_(None))
+    base = select(model.id, *_name_columns(model)).where(model.deleted_at.is_(None))
     if actor.role != Role.ADMIN:
         base = base.where(model.responsible_id == actor.id)
     # The LIMIT keeps the window one: the planner may not trade it for the trigram index.
@@ -187,16 +194,11 @@ def _newest_matching(model: Any, actor: User, pattern: str, window: int, limit: 
 
 def _observed_matching(model: Any, actor: User, pattern: str, above: int) -> Any:
     """Ids of the rows the actor observes, newer than `above`, whose names match `pattern`."""
-    newer = select(ItemObserver.owner_id).where(
-        ItemObserver.user_id == actor.id,
-        ItemObserver.owner_type == model.ITEM_TYPE,
-        ItemObserver.owner_id > above,
-    )
-    names = [getattr(model, c) for c in NAME_COLUMNS.get(model, ("title",))]
+    newer = observed_ids(actor, model.ITEM_TYPE).where(ItemObserver.owner_id > above)
     # OFFSET: looked up by id, not through the trigram index, which the planner would AND in.
     rows = (
-        select(model.id, *names)
-        .where(model.id == any_(func.array(newer.scalar_subquery())), model.deleted_at.is_(None))
+        select(model.id, *_name_columns(model))
+        .where(id_among(model.id, newer, "postgresql"), model.deleted_at.is_(None))
         .offset(0)
         .subquery("observed")
     )
@@ -221,8 +223,6 @@ async def _newest_first(
     """The contains pages read newest first (PostgreSQL), of the types where that found them; the
     others are the trigram index's to answer. The first windows of all types are read in one
     statement. A salesperson's page also takes the observed rows newer than their own last."""
-    from crm_core.models.users import Role
-
     if actor.role == Role.HEAD and actor.department_id is not None:
         return {}  # a team is not one range of an index
     large = [t for t in types if await _large(session, ITEM_MODELS[t].__tablename__)]
