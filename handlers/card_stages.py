@@ -107,10 +107,14 @@ async def _move(
     item: Lead | Deal,
     move: Callable[[], Awaitable[bool]],
 ) -> None:
+    # No savepoint (two statements, a thread hop on SQLite): a stale button is refused before
+    # anything is written, and the card shows it; a row changed between load and flush breaks the
+    # transaction, which only a rollback mends, so that one goes to the error handler.
     try:
-        async with session.begin_nested():
-            moved = await move()
+        moved = await move()
     except ConcurrencyConflict:
+        if not session.is_active:
+            raise
         callback_answer.text = tr("card.conflict")
         callback_answer.show_alert = True
     else:

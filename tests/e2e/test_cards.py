@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from crm_core.clock import utcnow
 from crm_core.formatting import format_datetime
@@ -300,6 +300,41 @@ async def test_stale_stage_keyboard_is_a_clear_conflict(bot: Harness) -> None:
     async with bot.app.db.unit_of_work() as s:
         assert (await s.get(Stage, lead.stage_id)).code == "NEW"
     assert "Contested (Olga)" in bot.current(card).text  # the fresh card is shown
+
+
+async def test_a_row_changed_between_load_and_move_is_rolled_back_and_told(bot: Harness) -> None:
+    """The race a stale button cannot show (another process writes the row after the card loaded
+    it, on PostgreSQL): the move's version check matches no row; everything rolls back, and the
+    press is answered with the conflict."""
+    _admin, sales, _other = await _team(bot)
+    lead_id = await _create(bot, sales, "lead", title="Raced")
+    [card] = await bot.say(SALES_ID, f"L-{lead_id}")
+    [stages] = await bot.press(SALES_ID, card, "Stage")
+    engine = bot.app.db.engine.sync_engine
+
+    def another_writer(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> Any:
+        if statement.startswith("UPDATE leads SET version"):
+            # As if the row had moved on: the statement's expected version is no longer there.
+            params = type(params)([*params[:-1], params[-1] + 100])
+        return statement, params
+
+    event.listen(engine, "before_cursor_execute", another_writer, retval=True)
+    try:
+        data = next(d for row in stages.inline_keyboard for (label, d, _u) in row if "Processed" in label)
+        update = bot.tg.forge_callback(SALES_ID, data, message_id=stages.message_id)
+        await bot.settle()
+    finally:
+        event.remove(engine, "before_cursor_execute", another_writer)
+    assert "Someone changed this at the same time" in _answer(bot, update)
+    lead = await _load(bot, Lead, lead_id)
+    async with bot.app.db.unit_of_work() as s:
+        assert (await s.get(Stage, lead.stage_id)).code == "NEW"
+        events = await s.scalar(
+            select(func.count())
+            .select_from(TimelineEvent)
+            .where(TimelineEvent.owner_type == ItemType.LEAD, TimelineEvent.owner_id == lead_id)
+        )
+    assert events == 1  # created; the move's records rolled back with it
 
 
 # --- fields ---------------------------------------------------------------------------------------
