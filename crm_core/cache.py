@@ -1,5 +1,6 @@
 """A process-wide cache of rows that nearly every update reads and almost nothing changes: users (by
-Telegram id), pipelines, stages and required fields.
+Telegram id), pipelines, stages and required fields; and which items have a room (every timeline
+event of a lead or deal asks, and nearly none has one).
 
 Validity comes from the database, not from this process: `cache_versions.n` is bumped by triggers
 (migration 0019) in the same transaction as every insert, update and delete of a cached table,
@@ -32,16 +33,20 @@ from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm.attributes import instance_state
 
 from crm_core.db import hold
-from crm_core.models import CacheVersion, Department, Pipeline, RequiredField, Stage, User
+from crm_core.models import CacheVersion, Department, Pipeline, RequiredField, Room, Stage, User
 
 T = TypeVar("T")
 
 # Tables whose changes bump n (migration 0019); a change of any of them in a unit of work turns
 # the cache off for it. Departments are not cached, but deleting one changes users' rows.
 CACHED_MODELS: tuple[type[Any], ...] = (User, Department, Pipeline, Stage, RequiredField)
-_CACHED_TABLES = frozenset(m.__table__.name for m in CACHED_MODELS)
+# Rooms bump n only when one is created, deleted or moved to another item (migration 0023); any
+# change of one in a unit of work turns the cache off for it all the same.
+_WATCHED: tuple[type[Any], ...] = (*CACHED_MODELS, Room)
+_CACHED_TABLES = frozenset(m.__table__.name for m in _WATCHED)
 _WRITE_WORDS = ("insert", "update", "delete", "truncate", "replace")
 MAX_USERS = 10_000  # users remembered per version at most (more simply go to the database)
+MAX_ROOMS = 50_000  # rooms known per version at most (with more, each lookup asks the database)
 
 _STATE = "crm_core.cache"  # session.info: (the engine's cache, n) once n is read
 _OFF = "crm_core.cache.off"  # session.info: this unit of work changed a cached table
@@ -61,12 +66,13 @@ class Table:
 class Generation:
     """What this process knows under one value of n."""
 
-    __slots__ = ("n", "tables", "users")
+    __slots__ = ("n", "room_owners", "tables", "users")
 
     def __init__(self, n: int | None) -> None:
         self.n = n
         self.users: dict[int, dict[str, Any]] = {}  # by telegram_id
         self.tables: dict[type[Any], Table] = {}
+        self.room_owners: Any = None  # frozenset of (owner_type, owner_id), or _TOO_MANY
 
 
 class EngineCache:
@@ -122,7 +128,7 @@ def _generation(session: AsyncSession) -> Generation | None:
     if state is None or info.get(_OFF):
         return None
     sync = session.sync_session
-    if any(isinstance(o, CACHED_MODELS) for o in (*sync.new, *sync.deleted, *sync.dirty)):
+    if any(isinstance(o, _WATCHED) for o in (*sync.new, *sync.deleted, *sync.dirty)):
         return None  # about to change a cached table: the query's autoflush will, so ask the database
     cache, n = state
     return cache.at(n)
@@ -227,6 +233,28 @@ def derived(tbl: Table, key: Any, build: Any) -> Any:
         return value
 
 
+# --- which items have a room -----------------------------------------------------------------------
+
+_ROOM_OWNERS = select(Room.owner_type, Room.owner_id).limit(MAX_ROOMS + 1)
+_TOO_MANY: Any = object()  # more rooms than MAX_ROOMS: not kept
+
+
+async def has_no_room(session: AsyncSession, owner_type: str, owner_id: int) -> bool:
+    """True when the item surely has no room; False when it has one, or only the database knows."""
+    gen = _generation(session)
+    if gen is None:
+        return False
+    owners = gen.room_owners
+    if owners is None:
+        rows = (await session.execute(_ROOM_OWNERS)).all()
+        owners = _TOO_MANY if len(rows) > MAX_ROOMS else frozenset((str(t), i) for t, i in rows)
+        gen = _generation(session)  # the query's autoflush may have written a room
+        if gen is None:
+            return False
+        gen.room_owners = owners
+    return owners is not _TOO_MANY and (str(owner_type), owner_id) not in owners
+
+
 # --- noticing this unit of work's own changes ---------------------------------------------------
 
 
@@ -242,7 +270,7 @@ def _changed_by_flush(session: SyncSession, _context: object) -> None:
 
 
 def _touches(*groups: Iterable[object]) -> bool:
-    return any(isinstance(o, CACHED_MODELS) for g in groups for o in g)
+    return any(isinstance(o, _WATCHED) for g in groups for o in g)
 
 
 @event.listens_for(SyncSession, "do_orm_execute")

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core import cache
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.models.items import ITEM_MODELS, ItemType, Stage, StageSemantics
 from crm_core.models.notifications import Notification, NotificationCategory, NotificationState
@@ -80,7 +81,7 @@ _ROOM_OF = select(Room).where(
 
 
 async def room_of(session: AsyncSession, owner_type: ItemType | str, owner_id: int) -> Room | None:
-    if ItemType(owner_type) not in ROOM_ITEMS:
+    if ItemType(owner_type) not in ROOM_ITEMS or await cache.has_no_room(session, owner_type, owner_id):
         return None
     return await session.scalar(_ROOM_OF, {"owner_type": ItemType(owner_type), "owner_id": owner_id})
 

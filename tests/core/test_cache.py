@@ -15,8 +15,10 @@ from crm_core import cache
 from crm_core.clock import utcnow
 from crm_core.db import Database
 from crm_core.models import CacheVersion, ItemType, ProcessedUpdate, RequiredField, Role, Stage, User
+from crm_core.models.rooms import Room, RoomKind
 from crm_core.services import pipelines as pl
 from crm_core.services import required_fields as rf
+from crm_core.services import room_feed
 from crm_core.services import users as users_service
 from tests.core.factories import make_admin, make_user
 
@@ -241,3 +243,56 @@ async def test_a_statement_changing_a_cached_table_keeps_the_cache_from_its_rows
             raise RuntimeError("rolled back")
     async with update_uow(db) as s:
         assert {st.name for st in await pl.list_stages(s, pipeline_id)} == {None}
+
+
+async def test_whether_an_item_has_a_room_is_known_until_a_room_is_bound_or_unbound(
+    two: tuple[Database, Database],
+) -> None:
+    """The room lookup of every timeline event asks nothing while no room is bound or unbound;
+    one bound or moved by another engine (raw SQL, as another program writes) is seen at once."""
+    bot, other = two
+    async with bot.unit_of_work() as s:
+        user_id = (await make_user(s, Role.SALESPERSON)).id
+    insert_room = (
+        "INSERT INTO rooms (owner_type, owner_id, kind, chat_id, title, language, reminders, "
+        "log_messages, closed, feed_batch, created_at, bound_by) "
+        "VALUES ('deal', 7, 'group', -1007, '', 'en', false, false, false, 0, :now, :user)"
+    )
+    for _ in range(2):  # the first fills the cache, the second is served from it
+        with selects_from(bot, "rooms") as reads:
+            async with update_uow(bot) as s:
+                assert await room_feed.room_of(s, ItemType.DEAL, 7) is None
+                assert await room_feed.room_of(s, ItemType.LEAD, 7) is None
+    assert reads == []
+
+    async def bumps(sql: str, **params: Any) -> bool:
+        before = await _version(other)
+        async with other.engine.begin() as conn:
+            await conn.execute(text(sql), params)
+        return await _version(other) > before
+
+    assert await bumps(insert_room, now=utcnow(), user=user_id)
+    async with update_uow(bot) as s:
+        room = await room_feed.room_of(s, ItemType.DEAL, 7)
+        assert room is not None and room.chat_id == -1007
+        assert await room_feed.room_of(s, ItemType.DEAL, 8) is None
+    # Its other columns change with the room's life (its pinned card): the cache stays.
+    assert not await bumps("UPDATE rooms SET card_message_id = 5, title = 'T'")
+    assert await bumps("UPDATE rooms SET owner_id = 8")
+    async with update_uow(bot) as s:
+        assert await room_feed.room_of(s, ItemType.DEAL, 7) is None
+        assert (await room_feed.room_of(s, ItemType.DEAL, 8)).card_message_id == 5
+    assert await bumps("DELETE FROM rooms")
+    with selects_from(bot, "rooms") as reads:
+        async with update_uow(bot) as s:
+            assert await room_feed.room_of(s, ItemType.DEAL, 8) is None
+    assert len(reads) == 1  # the rooms' owners read again, once
+
+
+async def test_a_room_bound_in_the_same_unit_of_work_is_found(db: Database) -> None:
+    async with db.unit_of_work() as s:
+        user_id = (await make_user(s, Role.SALESPERSON)).id
+    async with update_uow(db) as s:
+        assert await room_feed.room_of(s, ItemType.DEAL, 9) is None  # fills the cache
+        s.add(Room(owner_type=ItemType.DEAL, owner_id=9, kind=RoomKind.GROUP, chat_id=-1009, bound_by=user_id))
+        assert (await room_feed.room_of(s, ItemType.DEAL, 9)).chat_id == -1009
