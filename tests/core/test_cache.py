@@ -294,5 +294,7 @@ async def test_a_room_bound_in_the_same_unit_of_work_is_found(db: Database) -> N
         user_id = (await make_user(s, Role.SALESPERSON)).id
     async with update_uow(db) as s:
         assert await room_feed.room_of(s, ItemType.DEAL, 9) is None  # fills the cache
-        s.add(Room(owner_type=ItemType.DEAL, owner_id=9, kind=RoomKind.GROUP, chat_id=-1009, bound_by=user_id))
+        s.add(
+            Room(owner_type=ItemType.DEAL, owner_id=9, kind=RoomKind.GROUP, chat_id=-1009, bound_by=user_id)
+        )
         assert (await room_feed.room_of(s, ItemType.DEAL, 9)).chat_id == -1009
