@@ -30,7 +30,7 @@ import orjson
 from aiogram import Bot
 from aiogram.client.default import Default
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
+from aiogram.methods import EditMessageText, SendMessage
 
 Call = Callable[[], Awaitable[Any]]
 
@@ -61,9 +61,13 @@ class HeldReplies:
             return None
         items = []
         for _call, send, edit in self._held:
-            item = {"send": _fields(send)}
+            markup = _markup(send)
+            item = {"send": _fields(send, markup)}
             if edit is not None:
-                item["edit"] = _fields(edit)
+                # The edit and its fallback show one keyboard: turned into JSON once, not twice.
+                item["edit"] = _fields(
+                    edit, markup if edit.reply_markup is send.reply_markup else _markup(edit)
+                )
             items.append(item)
         return orjson.dumps(items).decode()
 
@@ -81,10 +85,19 @@ class HeldReplies:
             self._sending = False
 
 
-def _fields(method: TelegramMethod[Any]) -> dict[str, Any]:
-    """A method's fields as JSON holds them; the bot's defaults (the parse mode...) stay its own."""
-    dumped = method.model_dump(exclude_none=True, warnings=False)
-    return {key: value for key, value in dumped.items() if not isinstance(value, Default)}
+def _markup(method: SendMessage | EditMessageText) -> Any:
+    markup = method.reply_markup
+    return None if markup is None else markup.model_dump(exclude_none=True, warnings=False)
+
+
+def _fields(method: SendMessage | EditMessageText, markup: Any) -> dict[str, Any]:
+    """A method's fields as JSON holds them, its keyboard given already dumped; the bot's defaults
+    (the parse mode...) stay its own."""
+    dumped = method.model_dump(exclude_none=True, exclude={"reply_markup"}, warnings=False)
+    fields = {key: value for key, value in dumped.items() if not isinstance(value, Default)}
+    if markup is not None:
+        fields["reply_markup"] = markup
+    return fields
 
 
 _held: ContextVar[HeldReplies | None] = ContextVar("held_replies", default=None)
