@@ -397,9 +397,16 @@ async def measure(
         driver = Driver(http, base, [p for p in people if not p.retired], crm, args.timeout)
         spy = await _start_profiler(args.profile, name, proc.pid) if crm and args.profile else None
         cpu0 = _cpu_seconds(proc.pid), _cpu_seconds(proc.pid, proc.pid)
+        polls = (await _bench_stats(http, base))["polls"]
         figures.burst, figures.burst_results = await driver.closed_loop(args.burst_steps)
         _cpu_per_update(figures.burst_results, proc.pid, cpu0)
-        print(f"  {name}: burst {figures.burst:,.0f} updates/s, {figures.burst_results.cpu()}", flush=True)
+        polls = (await _bench_stats(http, base))["polls"] - polls
+        per_poll = len(figures.burst_results.latencies) / max(polls, 1)
+        print(
+            f"  {name}: burst {figures.burst:,.0f} updates/s, {figures.burst_results.cpu()}, "
+            f"{per_poll:.1f} updates per getUpdates",
+            flush=True,
+        )
         for rate in args.rates:
             cpu0 = _cpu_seconds(proc.pid), _cpu_seconds(proc.pid, proc.pid)
             figures.rates[rate] = results = await driver.open_loop(rate, args.seconds)
