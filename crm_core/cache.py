@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Insert, TextClause, event, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as SyncSession
@@ -114,7 +114,9 @@ async def execute_reading_version(
     n = (await session.execute(statement, params)).scalar()
     if n is None:
         return
-    engine = (await session.connection()).sync_engine
+    engine = session.sync_session.get_bind()  # the engine, without a trip through a greenlet
+    if isinstance(engine, Connection):
+        engine = engine.engine
     cache = _caches.get(engine)
     if cache is None:
         cache = _caches[engine] = EngineCache()
