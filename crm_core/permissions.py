@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, any_, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.errors import AccessDenied, NotFound, UserDeactivated
@@ -62,6 +62,47 @@ def role_visible_clause(
         team = select(User.id).where(User.department_id == department_id).scalar_subquery()
         own = or_(own, model.responsible_id.in_(team))
     return and_(alive, own)
+
+
+def observed_ids(actor_id: Any, item_type: ItemType) -> Select[Any]:
+    """The ids of the items of `item_type` the actor observes."""
+    return select(ItemObserver.owner_id).where(
+        ItemObserver.user_id == actor_id, ItemObserver.owner_type == item_type
+    )
+
+
+def id_among(col: Any, ids: Select[Any], dialect: str) -> ColumnElement[bool]:
+    """`col IN (ids)`. PostgreSQL joins an IN (subquery) row by row (twice the time at a thousand
+    observed items); an array of the ids is looked up in one index scan."""
+    if dialect == "postgresql":
+        return col == any_(func.array(ids.scalar_subquery()))
+    return col.in_(ids)
+
+
+def visible_parts(
+    actor: User, model: Any, item_type: ItemType | None = None, *, dialect: str = "sqlite"
+) -> list[list[ColumnElement[bool]]]:
+    """What visible_clause selects, as disjoint parts (each a list of WHERE clauses) that an index
+    can read in a list's order: an admin's one part; for others, the rows they see for whom they
+    belong to (their own, a head's team's) and the rows they see only for observing them. The
+    second part names the observed ids once, to be looked up by id, instead of testing each row:
+    for a row that is not theirs by owner, being observed is the whole rule. The first leaves out
+    the observer test, which cannot matter there: PostgreSQL would price that subquery for every
+    row an index reads, and then not read the index in the page's order."""
+    item_type = item_type or model.ITEM_TYPE
+    if not actor.is_active or actor.role == Role.ADMIN:
+        return [[visible_clause(actor, model, item_type)]]
+    by_owner = role_visible_clause(
+        actor.role, actor.id, actor.department_id, model, item_type, observed=False
+    )
+    mine: ColumnElement[bool] = model.responsible_id == actor.id
+    theirs: ColumnElement[bool] = model.responsible_id != actor.id
+    if actor.role == Role.HEAD and actor.department_id is not None:
+        team = select(User.id).where(User.department_id == actor.department_id).scalar_subquery()
+        mine = or_(mine, model.responsible_id.in_(team))
+        theirs = and_(theirs, model.responsible_id.not_in(team))
+    observed = id_among(model.id, observed_ids(actor.id, item_type), dialect)
+    return [[by_owner, mine], [model.deleted_at.is_(None), observed, theirs]]
 
 
 async def can_view(session: AsyncSession, actor: User, item: Any) -> bool:

@@ -34,14 +34,12 @@ from crm_core.models.items import (
     Stage,
 )
 from crm_core.models.users import Role, User
-from crm_core.permissions import ensure_active, visible_clause
+from crm_core.permissions import ensure_active, id_among, observed_ids, visible_clause
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
 from crm_core.services.views import fast_visible
 from crm_core.services.views.filters import (
     FTS_FIELDS,
-    id_among,
-    observed_ids,
     substring_candidates,
     trigram_index,
 )
@@ -194,7 +192,7 @@ def _newest_matching(model: Any, actor: User, pattern: str, window: int, limit: 
 
 def _observed_matching(model: Any, actor: User, pattern: str, above: int) -> Any:
     """Ids of the rows the actor observes, newer than `above`, whose names match `pattern`."""
-    newer = observed_ids(actor, model.ITEM_TYPE).where(ItemObserver.owner_id > above)
+    newer = observed_ids(actor.id, model.ITEM_TYPE).where(ItemObserver.owner_id > above)
     # OFFSET: looked up by id, not through the trigram index, which the planner would AND in.
     rows = (
         select(model.id, *_name_columns(model))

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from crm_core.errors import AccessDenied, NotFound, UserDeactivated
 from crm_core.models.items import Deal, ItemType, Lead
 from crm_core.models.users import Role
-from crm_core.permissions import can_view, visible_clause
+from crm_core.permissions import can_view, visible_clause, visible_parts
 from crm_core.refs import resolve_ref
 from crm_core.services import items as items_svc
 from crm_core.services import pipelines as pl
@@ -103,6 +103,40 @@ async def test_visible_clause_matches_can_view(session):
     for actor in users:
         expected = {lead.id for lead in leads if await can_view(session, actor, lead)}
         assert await _visible_ids(session, actor, Lead) == expected
+
+
+async def test_visible_parts_split_the_rule_without_overlap(session):
+    """A list reads what an actor sees as parts (by owner, observed only): together they are
+    exactly visible_clause's rows, and no row is in two of them, for every role, over own, team,
+    observed (a team row observed too) and trashed rows."""
+    north = await make_department(session, "North")
+    admin = await make_admin(session)
+    head = await make_user(session, Role.HEAD, department=north)
+    sales = await make_user(session, Role.SALESPERSON, department=north)
+    lone = await make_user(session, Role.SALESPERSON)
+    gone = await make_user(session, Role.SALESPERSON)
+    users = [admin, head, sales, lone]
+    deals = []
+    for i, owner in enumerate(users):
+        for j, watcher in enumerate([None, *users]):
+            observers = [watcher.id] if watcher is not None and watcher is not owner else []
+            deal = await make_deal(
+                session, admin, title=f"D{i}{j}", responsible_id=owner.id, observer_ids=observers
+            )
+            deals.append(deal)
+            if j % 2:
+                await trash.delete_item(session, admin, deal)
+    gone.is_active = False
+    await session.flush()
+    dialect = session.get_bind().dialect.name
+    for actor in [*users, gone]:
+        expected = await _visible_ids(session, actor, Deal)
+        seen: list[int] = []
+        for part in visible_parts(actor, Deal, dialect=dialect):
+            seen += list(await session.scalars(select(Deal.id).where(*part)))
+        assert sorted(seen) == sorted(expected), actor.role
+        assert len(seen) == len(set(seen))
+    assert await _visible_ids(session, sales, Deal)  # the cases are not all empty
 
 
 async def test_trashed_item_is_not_found(session):

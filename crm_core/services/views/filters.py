@@ -16,9 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     and_,
-    any_,
     column,
     exists,
     func,
@@ -42,7 +40,7 @@ from crm_core.models.items import (
     contact_companies,
 )
 from crm_core.models.users import User
-from crm_core.permissions import role_visible_clause, visible_clause
+from crm_core.permissions import observed_ids, visible_clause, visible_parts
 
 # --- fields -------------------------------------------------------------------------------------
 
@@ -425,21 +423,6 @@ def condition_clause(
     }[op]()
 
 
-def observed_ids(actor: User, item_type: ItemType) -> Select[Any]:
-    """The ids of the items of `item_type` the actor observes."""
-    return select(ItemObserver.owner_id).where(
-        ItemObserver.user_id == actor.id, ItemObserver.owner_type == item_type
-    )
-
-
-def id_among(col: Any, ids: Select[Any], dialect: str) -> ColumnElement[bool]:
-    """`col IN (ids)`. PostgreSQL joins an IN (subquery) row by row (twice the time at a thousand
-    observed items); an array of the ids is looked up in one index scan."""
-    if dialect == "postgresql":
-        return col == any_(func.array(ids.scalar_subquery()))
-    return col.in_(ids)
-
-
 def fast_visible(actor: User, model: Any, item_type: ItemType | None = None) -> list[ColumnElement[bool]]:
     """visible_clause plus, for non-admins, `id IN (own ∪ observed ∪ team)`: a superset of the
     visible ids built from indexed lookups, so the planner reads a user's rows by index instead of
@@ -450,41 +433,13 @@ def fast_visible(actor: User, model: Any, item_type: ItemType | None = None) -> 
     clause = visible_clause(actor, model, item_type)
     if not actor.is_active or actor.role == Role.ADMIN:
         return [clause]
-    parts = [select(model.id).where(model.responsible_id == actor.id), observed_ids(actor, item_type)]
+    parts = [select(model.id).where(model.responsible_id == actor.id), observed_ids(actor.id, item_type)]
     if actor.role == Role.HEAD and actor.department_id is not None:
         team = select(User.id).where(User.department_id == actor.department_id)
         parts.append(select(model.id).where(model.responsible_id.in_(team)))
     from sqlalchemy import union
 
     return [clause, model.id.in_(union(*parts))]
-
-
-def visible_parts(
-    actor: User, model: Any, item_type: ItemType | None = None, *, dialect: str = "sqlite"
-) -> list[list[ColumnElement[bool]]]:
-    """The rows of `model` the actor may see as disjoint parts (each a list of WHERE clauses), each
-    of which an index on responsible_id can read in a page's order: an admin's one part; for
-    others, the rows whose responsible is theirs (their own, a head's team) and the rows they
-    observe whose responsible is not. The rule (crm_core.permissions) is in every part. The first
-    leaves out its observer test, which cannot matter there: PostgreSQL prices that subquery for
-    every row an index would read, and then does not read the index in the page's order."""
-    from crm_core.models.users import Role
-
-    item_type = item_type or model.ITEM_TYPE
-    clause = visible_clause(actor, model, item_type)
-    if not actor.is_active or actor.role == Role.ADMIN:
-        return [[clause]]
-    by_owner = role_visible_clause(
-        actor.role, actor.id, actor.department_id, model, item_type, observed=False
-    )
-    mine: ColumnElement[bool] = model.responsible_id == actor.id
-    theirs: ColumnElement[bool] = model.responsible_id != actor.id
-    if actor.role == Role.HEAD and actor.department_id is not None:
-        team = select(User.id).where(User.department_id == actor.department_id).scalar_subquery()
-        mine = or_(mine, model.responsible_id.in_(team))
-        theirs = and_(theirs, model.responsible_id.not_in(team))
-    observed = id_among(model.id, observed_ids(actor, item_type), dialect)
-    return [[by_owner, mine], [clause, observed, theirs]]
 
 
 def filtered(

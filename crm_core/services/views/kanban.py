@@ -21,8 +21,8 @@ from crm_core.models.items import (
 )
 from crm_core.models.users import Role, User
 from crm_core.models.views import ObserverTotal, StageTotal
-from crm_core.permissions import ensure_active
-from crm_core.services.views.filters import fast_visible, visible_parts
+from crm_core.permissions import ensure_active, visible_parts
+from crm_core.services.views.filters import fast_visible
 from crm_core.services.views.paging import Page, fetch_page, sort_keys
 
 
