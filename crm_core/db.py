@@ -92,6 +92,14 @@ def _split_pg_options(url: str) -> tuple[str, dict[str, str]]:
     return parsed.set(query=rest).render_as_string(hide_password=False), settings
 
 
+# SQLite reads a file database through a memory map of up to this size (it caps it at its own
+# limit, 2 GB by default) rather than copying each page into the connection's 2 MB cache with a
+# read(): a salesperson's list page at 1M deals looks a thousand observed ones up by id, scattered
+# over the file, and took twice the time for it. The map is the OS's page cache, shared by every
+# connection and process, so it costs no memory of its own.
+SQLITE_MMAP_BYTES = 2 << 30
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     memory = make_url(str(engine.url)).database in (None, "", ":memory:")
 
@@ -103,6 +111,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
