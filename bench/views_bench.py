@@ -218,15 +218,15 @@ def _print_table(title: str, sizes: list[int], res: list[dict[tuple[str, str], t
         head += f" {f'{n:,} ms':>13}"
     if len(sizes) > 1:
         head += f" {'ratio':>6}"
-    print(head + "  result (largest)")
-    print("-" * len(head + "  result (largest)"))
+    print(head + "  result (each size)")
+    print("-" * len(head + "  result (each size)"))
     for key in res[0]:
         line = f"{key[0]:<42} {key[1]:<12}"
         for r in res:
             line += f" {r[key][0]:>13.1f}"
         if len(sizes) > 1:
             line += f" {res[-1][key][0] / max(res[0][key][0], 0.001):>6.1f}"
-        print(f"{line}  {res[-1][key][1]}")
+        print(f"{line}  {' / '.join(r[key][1] for r in res)}")
 
 
 async def main_async(args: argparse.Namespace) -> None:
