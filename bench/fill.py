@@ -240,8 +240,13 @@ async def fill(
 ) -> FillInfo:
     rnd = random.Random(seed)
     await migrate.upgrade(db.engine)
-    # 0017: stage_totals and the SQLite FTS tables; 0020: observer_totals.
-    trigger_owners = [_migration("0017_view_speed.py"), _migration("0020_views_more.py")]
+    # 0017: stage_totals and the SQLite FTS tables; 0020: observer_totals; 0024: the observed
+    # items' copies on item_observers (created after 0020's, whose trigger it narrows).
+    trigger_owners = [
+        _migration("0017_view_speed.py"),
+        _migration("0020_views_more.py"),
+        _migration("0024_observed_copies.py"),
+    ]
     now = datetime.now(UTC).replace(microsecond=0)
     n_companies, n_contacts = max(rows // 10, 1), max(rows * 3 // 10, 1)
     times: dict[str, float] = {}

@@ -331,6 +331,16 @@ class ItemObserver(Base):
     owner_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Copies of the item's list columns, written only by the database's triggers (migration 0024),
+    # so that a user's observed items are read in a list's order from an index.
+    item_responsible_id: Mapped[int | None] = mapped_column()
+    item_deleted_at: Mapped[datetime | None] = mapped_column()
+    item_created_at: Mapped[datetime | None] = mapped_column()
+    item_updated_at: Mapped[datetime | None] = mapped_column()
+    item_stage_id: Mapped[int | None] = mapped_column()
+    item_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    item_focused_at: Mapped[datetime | None] = mapped_column()
+    item_last_activity_at: Mapped[datetime | None] = mapped_column()
 
 
 class StageHistory(Base):

@@ -7,15 +7,24 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
-from crm_core.models.items import Communication, Deal, ItemType, Lead, StageSemantics
+from crm_core.models.items import (
+    ITEM_MODELS,
+    Communication,
+    Deal,
+    ItemObserver,
+    ItemType,
+    Lead,
+    StageSemantics,
+)
 from crm_core.permissions import visible_clause
-from crm_core.services import bulk, conversion, trash
+from crm_core.services import activities, bulk, conversion, trash
 from crm_core.services import items as items_svc
 from crm_core.services import pipelines as pl
 from crm_core.services import views as v
 from crm_core.services.search import search_items
+from crm_core.services.views.observed import COPIED
 from tests.core.factories import (
     make_admin,
     make_company,
@@ -38,6 +47,34 @@ async def _assert_totals_agree(session, actors, pipeline_ids) -> None:
                 fast = await v.kanban(session, actor, pipeline_id, include_closed=closed)
                 slow = await v.kanban_by_scan(session, actor, pipeline_id, include_closed=closed)
                 assert _columns(fast) == _columns(slow), (actor.role, pipeline_id, closed)
+
+
+async def _assert_copies_agree(session) -> int:
+    """Every observation's copies (migration 0024) equal its item's columns; returns how many
+    observations were compared."""
+    compared = 0
+    for item_type, model in ITEM_MODELS.items():
+        names = [n for n in COPIED if n != "id" and hasattr(model, n)]
+        o = ItemObserver
+        stmt = (
+            select(
+                o.owner_id,
+                o.user_id,
+                *(getattr(o, COPIED[n]) for n in names),
+                *(getattr(model, n) for n in names),
+            )
+            .join(model, model.id == o.owner_id)
+            .where(o.owner_type == item_type)
+        )
+        for row in (await session.execute(stmt)).all():
+            copies, items = row[2 : 2 + len(names)], row[2 + len(names) :]
+            assert dict(zip(names, copies, strict=True)) == dict(zip(names, items, strict=True)), (
+                item_type,
+                row[0],
+            )
+            compared += 1
+    assert compared == await session.scalar(select(func.count()).select_from(ItemObserver))  # none missed
+    return compared
 
 
 async def test_kanban_totals_follow_every_kind_of_change(session) -> None:
@@ -76,6 +113,8 @@ async def test_kanban_totals_follow_every_kind_of_change(session) -> None:
         for i in range(8)
     ]
     await _assert_totals_agree(session, actors, [deal_pipe.id, lead_pipe.id])
+    await session.flush()
+    assert await _assert_copies_agree(session) == 3
 
     # stage moves, to a closed stage too; a responsible change; amounts and currency edited
     await pl.move_stage(session, admin, deals[1], process[-1].id)
@@ -113,6 +152,23 @@ async def test_kanban_totals_follow_every_kind_of_change(session) -> None:
         {"i": deals[8].id, "u": s2.id},
     )
     await _assert_totals_agree(session, actors, [deal_pipe.id, lead_pipe.id])
+    assert await _assert_copies_agree(session) >= 9
+    # contacts and companies carry the copies they have; an activity and a reminder's focus
+    # change a deal's last activity and focus by raw UPDATEs
+    contact = await make_contact(session, admin, responsible_id=s1.id, observer_ids=[s2.id])
+    company = await make_company(session, admin, responsible_id=s2.id, observer_ids=[s1.id])
+    await items_svc.update_item(session, admin, contact, {"name": "Renamed"})
+    await items_svc.change_responsible(session, admin, company, s3.id)
+    await activities.create_activity(
+        session,
+        admin,
+        owner_type=ItemType.DEAL,
+        owner_id=deals[16].id,
+        deadline=datetime.now(UTC) + timedelta(hours=2),
+    )
+    await session.execute(update(Deal).where(Deal.id == deals[17].id).values(focused_at=datetime.now(UTC)))
+    await session.flush()
+    assert await _assert_copies_agree(session) >= 11
     await items_svc.remove_observer(session, admin, deals[0], s3.id)
     await items_svc.remove_observer(session, admin, deals[19], s2.id)
     await items_svc.change_responsible(session, admin, deals[16], s3.id)
@@ -128,6 +184,7 @@ async def test_kanban_totals_follow_every_kind_of_change(session) -> None:
     await trash.purge_trash(session, datetime.now(UTC) + timedelta(days=60))
     await session.flush()
     await _assert_totals_agree(session, actors, [deal_pipe.id, lead_pipe.id, other_pipe.id])
+    assert await _assert_copies_agree(session) > 0
     cols = await v.kanban(session, admin, other_pipe.id)
     assert sum(c.count for c in cols) == 1
 
