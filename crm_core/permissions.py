@@ -10,6 +10,7 @@ Trashed items are invisible to normal access (only the trash service looks at th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, any_, exists, false, func, or_, select, true
@@ -79,30 +80,52 @@ def id_among(col: Any, ids: Select[Any], dialect: str) -> ColumnElement[bool]:
     return col.in_(ids)
 
 
+@dataclass(frozen=True)
+class ObservedPart:
+    """The rows an actor sees only for observing them (alive, observed, not theirs by owner), in
+    two equivalent forms: `by_id`, clauses over the item model (its id among the observed ids);
+    `copies`, clauses over `observations`, an alias of item_observers whose copies of the item's
+    columns (migration 0024) stand for the item's, so that a list reads them in its order."""
+
+    by_id: list[ColumnElement[bool]]
+    observations: Any
+    copies: list[ColumnElement[bool]]
+
+
 def visible_parts(
     actor: User, model: Any, item_type: ItemType | None = None, *, dialect: str = "sqlite"
-) -> list[list[ColumnElement[bool]]]:
-    """What visible_clause selects, as disjoint parts (each a list of WHERE clauses) that an index
-    can read in a list's order: an admin's one part; for others, the rows they see for whom they
-    belong to (their own, a head's team's) and the rows they see only for observing them. The
-    second part names the observed ids once, to be looked up by id, instead of testing each row:
-    for a row that is not theirs by owner, being observed is the whole rule. The first leaves out
-    the observer test, which cannot matter there: PostgreSQL would price that subquery for every
-    row an index reads, and then not read the index in the page's order."""
+) -> list[list[ColumnElement[bool]] | ObservedPart]:
+    """What visible_clause selects, as disjoint parts that an index can read in a list's order: an
+    admin's one part; for others, the rows they see for whom they belong to (their own, a head's
+    team's), and those they see only for observing them (ObservedPart). The first leaves out the
+    observer test, which cannot matter there: PostgreSQL would price that subquery for every row
+    an index reads, and then not read the index in the page's order."""
     item_type = item_type or model.ITEM_TYPE
     if not actor.is_active or actor.role == Role.ADMIN:
         return [[visible_clause(actor, model, item_type)]]
     by_owner = role_visible_clause(
         actor.role, actor.id, actor.department_id, model, item_type, observed=False
     )
+    observations = ItemObserver.__table__.alias("observed")
+    o = observations.c
     mine: ColumnElement[bool] = model.responsible_id == actor.id
     theirs: ColumnElement[bool] = model.responsible_id != actor.id
+    theirs_copy: ColumnElement[bool] = o.item_responsible_id != actor.id
     if actor.role == Role.HEAD and actor.department_id is not None:
         team = select(User.id).where(User.department_id == actor.department_id).scalar_subquery()
         mine = or_(mine, model.responsible_id.in_(team))
         theirs = and_(theirs, model.responsible_id.not_in(team))
-    observed = id_among(model.id, observed_ids(actor.id, item_type), dialect)
-    return [[by_owner, mine], [model.deleted_at.is_(None), observed, theirs]]
+        theirs_copy = and_(theirs_copy, o.item_responsible_id.not_in(team))
+    observed = ObservedPart(
+        by_id=[
+            model.deleted_at.is_(None),
+            id_among(model.id, observed_ids(actor.id, item_type), dialect),
+            theirs,
+        ],
+        observations=observations,
+        copies=[o.user_id == actor.id, o.owner_type == item_type, o.item_deleted_at.is_(None), theirs_copy],
+    )
+    return [[by_owner, mine], observed]
 
 
 async def can_view(session: AsyncSession, actor: User, item: Any) -> bool:

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from crm_core.errors import AccessDenied, NotFound, UserDeactivated
 from crm_core.models.items import Deal, ItemType, Lead
 from crm_core.models.users import Role
-from crm_core.permissions import can_view, visible_clause, visible_parts
+from crm_core.permissions import ObservedPart, can_view, visible_clause, visible_parts
 from crm_core.refs import resolve_ref
 from crm_core.services import items as items_svc
 from crm_core.services import pipelines as pl
@@ -133,6 +133,12 @@ async def test_visible_parts_split_the_rule_without_overlap(session):
         expected = await _visible_ids(session, actor, Deal)
         seen: list[int] = []
         for part in visible_parts(actor, Deal, dialect=dialect):
+            if isinstance(part, ObservedPart):
+                by_id = set(await session.scalars(select(Deal.id).where(*part.by_id)))
+                by_copies = await session.scalars(select(part.observations.c.owner_id).where(*part.copies))
+                assert set(by_copies) == by_id, actor.role  # the two forms agree
+                seen += by_id
+                continue
             seen += list(await session.scalars(select(Deal.id).where(*part)))
         assert sorted(seen) == sorted(expected), actor.role
         assert len(seen) == len(set(seen))

@@ -422,3 +422,30 @@ async def test_trashed_items_are_not_listed(session) -> None:
     page = await v.list_items(session, admin, "deal", with_total=True)
     assert [r.id for r in page.items] == [keep.id] and page.total == 1
     assert isinstance(page.items[0], Deal) and not isinstance(page.items[0], Lead)
+
+
+async def test_observed_part_reads_the_copies_when_the_list_names_only_copied_columns(session) -> None:
+    """A salesperson's observed items are read from their observations' copies (in the page's
+    order, from an index) when every filter and sort key has a copy; otherwise by id. Both give
+    the same rows, which the paging tests check; here, which way is taken."""
+    from crm_core.permissions import ObservedPart, visible_parts
+    from crm_core.services.views.filters import filtered
+    from crm_core.services.views.observed import Copies
+    from crm_core.services.views.paging import _source, sort_keys
+
+    sales = await make_user(session)
+    part = visible_parts(sales, Deal)[1]
+    assert isinstance(part, ObservedPart)
+
+    def source(filters, sort):
+        _, where, _ = filtered(session, sales, ItemType.DEAL, filters, NOW)
+        keys = sort_keys(ItemType.DEAL, sort, [("created_at", "desc")])
+        return _source(Deal, part, where, keys)[0]
+
+    copied = [Condition("amount", "gt", 5), Condition("created_at", "last_30_days")]
+    assert isinstance(source(copied, [("amount", "desc")]), Copies)
+    assert isinstance(source([], None), Copies)
+    assert isinstance(source([], [("focused_at", "desc"), ("last_activity_at", "desc")]), Copies)
+    assert source([], [("title", "asc")]) is Deal  # no copy of the title
+    assert source([Condition("title", "contains", "x")], None) is Deal
+    assert source([Condition("source", "eq", "web")], [("amount", "desc")]) is Deal

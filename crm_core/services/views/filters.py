@@ -7,7 +7,7 @@ column's own index serves the range.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -444,14 +444,18 @@ def fast_visible(actor: User, model: Any, item_type: ItemType | None = None) -> 
 
 def filtered(
     session: AsyncSession, actor: User, item_type: ItemType, filters: Sequence[Condition], now: datetime
-) -> tuple[Any, list[ColumnElement[bool]], list[list[ColumnElement[bool]]]]:
-    """The model of item_type, the filters' WHERE clauses and the parts of what the actor sees
-    (visible_parts): the rows listed are those matching the clauses in any of the parts."""
+) -> tuple[Any, Callable[[Any], list[ColumnElement[bool]]], list[Any]]:
+    """The model of item_type, the filters' WHERE clauses over a source (the model, or a stand-in
+    for it: views.observed.Copies) and the parts of what the actor sees (visible_parts): the rows
+    listed are those matching the clauses in any of the parts. The filters are checked here."""
     model = ITEM_MODELS[item_type]
-    where: list[ColumnElement[bool]] = []
     dialect = session.get_bind().dialect.name
-    for cond in filters:
-        if not isinstance(cond, Condition):
-            cond = Condition.from_json(cond)
-        where.append(condition_clause(item_type, model, cond, actor, now, dialect))
+    conds = [c if isinstance(c, Condition) else Condition.from_json(c) for c in filters]
+    on_model = [condition_clause(item_type, model, c, actor, now, dialect) for c in conds]
+
+    def where(source: Any) -> list[ColumnElement[bool]]:
+        if source is model:
+            return list(on_model)
+        return [condition_clause(item_type, source, c, actor, now, dialect) for c in conds]
+
     return model, where, visible_parts(actor, model, item_type, dialect=dialect)

@@ -159,12 +159,11 @@ async def stage_items(
     item_type = ItemType(pipeline.entity_type)
     model = ITEM_MODELS[item_type]
     keys = sort_keys(item_type, STAGE_ORDER, STAGE_ORDER)
-    where = [model.stage_id == stage_id]
     return await fetch_page(
         session,
         item_type,
         model,
-        where,
+        lambda source: [source.stage_id == stage_id],
         keys,
         limit=limit,
         cursor=cursor,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -23,7 +23,7 @@ from crm_core.errors import ValidationFailed
 from crm_core.fields.kinds import MAX_OFFSET, fit_offset
 from crm_core.models.items import ItemType
 from crm_core.models.users import User
-from crm_core.permissions import ensure_active
+from crm_core.permissions import ObservedPart, ensure_active
 from crm_core.services.views.filters import (
     BOOL,
     DATE,
@@ -36,6 +36,7 @@ from crm_core.services.views.filters import (
     canonical_field,
     filtered,
 )
+from crm_core.services.views.observed import Copies, NotCopied
 
 MAX_LIMIT = 500
 
@@ -174,23 +175,63 @@ def _check_limit(limit: int) -> int:
     return int(limit)
 
 
+# The filters of a list over a source: the item model, or the observed copies (observed.Copies)
+# standing in for it. Built once per source; over the copies it may raise NotCopied.
+Where = Callable[[Any], list[ColumnElement[bool]]]
+Part = list[ColumnElement[bool]] | ObservedPart
+
+
+def _source(
+    model: Any, part: Part, where: Where, keys: Sequence[SortKey] = ()
+) -> tuple[Any, Any, list[ColumnElement[bool]]]:
+    """(stand-in for the model, FROM, clauses) of one part: an observed part over its copies when
+    the filters and the sort keys name only copied columns, else over the model by id."""
+    if isinstance(part, ObservedPart):
+        copies = Copies(part.observations, model.ITEM_TYPE)
+        try:
+            for k in keys:
+                getattr(copies, k.field)
+            return copies, part.observations, [*where(copies), *part.copies]
+        except NotCopied:
+            part = part.by_id
+    return model, model, [*where(model), *part]
+
+
+def _piece(
+    model: Any,
+    part: Part,
+    where: Where,
+    keys: list[SortKey],
+    after: list[Any] | None,
+    dialect: str,
+    upto: int,
+) -> Any:
+    """A part's ids and sort values, in the page's order, at most `upto` of them."""
+    src, _, clauses = _source(model, part, where, keys)
+    wanted = [src.id.label("id"), *(getattr(src, k.field).label(k.field) for k in keys if k.field != "id")]
+    if after is not None:
+        clauses.append(_after(src, keys, after))
+    return select(*wanted).where(*clauses).order_by(*_order_by(src, keys, dialect)).limit(upto).subquery()
+
+
 async def fetch_page(
     session: AsyncSession,
     item_type: ItemType,
     model: Any,
-    where: list[ColumnElement[bool]],
+    where: Where,
     keys: list[SortKey],
     *,
     limit: int,
     cursor: str | None,
     offset: int | None,
     with_total: bool,
-    parts: list[list[ColumnElement[bool]]] | None = None,
+    parts: list[Part] | None = None,
 ) -> Page:
     """One page of `model` rows matching `where` and any one of the disjoint `parts` (what the
     actor sees: visible_parts), ordered by `keys`, after `cursor` or from `offset`. With several
     parts each is read in the page's order up to the page's end (an index on responsible_id
-    serves a salesperson's own rows) and the pieces are merged: no part is read past the page."""
+    serves a salesperson's own rows, one on their observations the observed ones) and the pieces
+    are merged: no part is read past the page."""
     limit = _check_limit(limit)
     if cursor and offset:
         raise ValidationFailed("give a cursor or an offset, not both", field="cursor")
@@ -199,28 +240,26 @@ async def fetch_page(
     offset = fit_offset(offset)
     parts = parts or [[]]
     dialect = session.get_bind().dialect.name
-    after = [_after(model, keys, decode_cursor(item_type, keys, cursor))] if cursor else []
+    values = decode_cursor(item_type, keys, cursor) if cursor else None
     # PostgreSQL visits the table row of every index entry it tests, even to reject it; reading
     # the page's ids first lets an index that carries the filtered columns (0022) answer alone.
     # Merged parts are merged as ids and sort values too: whole rows, to be skipped by an offset
     # or cut by the limit, cost SQLite more than reading the page's rows again.
     ids_first = dialect == "postgresql" or len(parts) > 1
-    table = model.__table__
-    wanted = [table.c.id, *(table.c[k.field] for k in keys if k.field != "id")]
     if len(parts) == 1:
-        source: Any = table.c if ids_first else model
-        stmt: Select[Any] = select(*wanted) if ids_first else select(model)
-        stmt = stmt.where(*where, *parts[0], *after)
+        _, _, clauses = _source(model, parts[0], where)
+        if values is not None:
+            clauses.append(_after(model, keys, values))
+        if ids_first:
+            table = model.__table__
+            wanted = [table.c.id, *(table.c[k.field] for k in keys if k.field != "id")]
+            source: Any = table.c
+            stmt: Select[Any] = select(*wanted).where(*clauses)
+        else:
+            source, stmt = model, select(model).where(*clauses)
     else:
         upto = min(limit + 1 + offset, MAX_OFFSET)  # a part's LIMIT must bind too
-        pieces = [
-            select(*wanted)
-            .where(*where, *part, *after)
-            .order_by(*_order_by(model, keys, dialect))
-            .limit(upto)
-            .subquery()
-            for part in parts
-        ]
+        pieces = [_piece(model, part, where, keys, values, dialect, upto) for part in parts]
         merged = union_all(*[select(*piece.c) for piece in pieces]).subquery("visible")
         source, stmt = merged.c, select(*merged.c)
     stmt = stmt.order_by(*_order_by(source, keys, dialect)).limit(limit + 1)
@@ -239,16 +278,12 @@ async def fetch_page(
     return Page(rows, next_cursor, total, None if cursor else offset)
 
 
-async def count_rows(
-    session: AsyncSession,
-    model: Any,
-    where: list[ColumnElement[bool]],
-    parts: list[list[ColumnElement[bool]]],
-) -> int:
+async def count_rows(session: AsyncSession, model: Any, where: Where, parts: list[Part]) -> int:
     """How many rows match `where` and one of the disjoint `parts`: one statement."""
-    counts = [
-        select(func.count()).select_from(model).where(*where, *part).scalar_subquery() for part in parts
-    ]
+    counts = []
+    for part in parts:
+        _, from_, clauses = _source(model, part, where)
+        counts.append(select(func.count()).select_from(from_).where(*clauses).scalar_subquery())
     total = counts[0]
     for c in counts[1:]:
         total = total + c
