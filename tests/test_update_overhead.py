@@ -102,7 +102,7 @@ def test_settling_the_heap_collects_garbage_and_freezes_what_lives() -> None:
     import gc
     import weakref
 
-    from bot.app import settle_heap
+    from bot.app import YOUNG_COLLECTION, settle_heap
 
     class Node:
         pass
@@ -112,12 +112,15 @@ def test_settling_the_heap_collects_garbage_and_freezes_what_lives() -> None:
     gone = weakref.ref(garbage)
     del garbage
     alive = [Node()]
+    thresholds = gc.get_threshold()
     try:
         assert settle_heap() > 0
         assert gone() is None
         assert not any(o is alive for o in gc.get_objects())  # out of the collector's generations
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION  # young objects collected less often
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     assert any(o is alive for o in gc.get_objects())  # unfrozen, back in the oldest generation
 
 
