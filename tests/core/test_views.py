@@ -275,6 +275,22 @@ async def test_filters(session) -> None:
     # visibility: s1 sees their own deal and the one they observe
     assert await ids(s1) == {d1.id, d2.id}
     assert await ids(s1, Condition("amount", "lt", 1000)) == {d2.id}
+    # the same filters read the observed deal from its copies (amount, stage, creation) or by id
+    # (the rest): what s1 gets is the admin's answer among what s1 sees
+    for cond in (
+        Condition("stage_id", "in", [stages[0].id, stages[1].id]),
+        Condition("amount", "between", ["100", 1000]),
+        Condition("amount", "is_null"),
+        Condition("created_at", "last_30_days"),
+        Condition("responsible_id", "eq", s2.id),
+        Condition("observer_id", "eq", s1.id),
+        Condition("observer_id", "is_null"),
+        Condition("contact_id", "not_null"),
+        Condition("phone", "not_null"),
+        Condition("title", "contains", "door"),
+        Condition("source", "ne", "web"),
+    ):
+        assert await ids(s1, cond) == await ids(admin, cond) & {d1.id, d2.id}, cond
 
     for bad in (
         Condition("nope", "eq", 1),
