@@ -5,9 +5,10 @@
         --rows 1000000
 
 Each operation runs for an admin and for a salesperson (who sees only their own items) on a
-database of `--anchor` deals (10,000) and one of `--rows` deals; the table prints both medians and
-their ratio (the goal: at most 2x). "before" rows time the old way (aggregating the items), kept as
-the reference the fast path is checked against.
+database of `--anchor` deals (10,000) and one of `--rows` deals, the two taking turns run by run;
+the table prints both medians, their ratio (the goal: at most 2x) and each size's result.
+"before" rows time the old way (aggregating the items), kept as the reference the fast path is
+checked against.
 
 Filled databases are kept and reused: SQLite files in --cache-dir, PostgreSQL schemas
 `bench_views_<rows>` (with --pg-schema PREFIX: `<PREFIX>_<rows>`); --refill rebuilds them.
