@@ -4,7 +4,7 @@
     DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test python -m bench.views_bench \\
         --rows 1000000
 
-Each operation runs for an admin and for a salesperson (who sees only their own items) on a
+Each operation runs for an admin and for a salesperson (their own items and those they observe) on a
 database of `--anchor` deals (10,000) and one of `--rows` deals, the two taking turns run by run;
 the table prints both medians, their ratio (the goal: at most 2x) and each size's result.
 "before" rows time the old way (aggregating the items), kept as the reference the fast path is
