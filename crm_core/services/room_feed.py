@@ -81,9 +81,10 @@ _ROOM_OF = select(Room).where(
 
 
 async def room_of(session: AsyncSession, owner_type: ItemType | str, owner_id: int) -> Room | None:
-    if ItemType(owner_type) not in ROOM_ITEMS or await cache.has_no_room(session, owner_type, owner_id):
+    item_type = ItemType(owner_type)
+    if item_type not in ROOM_ITEMS or await cache.has_no_room(session, item_type, owner_id):
         return None
-    return await session.scalar(_ROOM_OF, {"owner_type": ItemType(owner_type), "owner_id": owner_id})
+    return await session.scalar(_ROOM_OF, {"owner_type": item_type, "owner_id": owner_id})
 
 
 # Who joined the item by this event: invited to the room (payload key of the person).
