@@ -106,16 +106,21 @@ def visible_parts(
     by_owner = role_visible_clause(
         actor.role, actor.id, actor.department_id, model, item_type, observed=False
     )
-    observations = ItemObserver.__table__.alias("observed")
-    o = observations.c
-    mine: ColumnElement[bool] = model.responsible_id == actor.id
-    theirs: ColumnElement[bool] = model.responsible_id != actor.id
-    theirs_copy: ColumnElement[bool] = o.item_responsible_id != actor.id
+    team = None
     if actor.role == Role.HEAD and actor.department_id is not None:
         team = select(User.id).where(User.department_id == actor.department_id).scalar_subquery()
-        mine = or_(mine, model.responsible_id.in_(team))
-        theirs = and_(theirs, model.responsible_id.not_in(team))
-        theirs_copy = and_(theirs_copy, o.item_responsible_id.not_in(team))
+
+    def owned(responsible: Any) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """(the actor's by owner, not the actor's by owner) over a responsible column."""
+        if team is None:
+            return responsible == actor.id, responsible != actor.id
+        return or_(responsible == actor.id, responsible.in_(team)), and_(
+            responsible != actor.id, responsible.not_in(team)
+        )
+
+    mine, theirs = owned(model.responsible_id)
+    observations = ItemObserver.__table__.alias("observed")
+    o = observations.c
     observed = ObservedPart(
         by_id=[
             model.deleted_at.is_(None),
@@ -123,7 +128,12 @@ def visible_parts(
             theirs,
         ],
         observations=observations,
-        copies=[o.user_id == actor.id, o.owner_type == item_type, o.item_deleted_at.is_(None), theirs_copy],
+        copies=[
+            o.user_id == actor.id,
+            o.owner_type == item_type,
+            o.item_deleted_at.is_(None),
+            owned(o.item_responsible_id)[1],
+        ],
     )
     return [[by_owner, mine], observed]
 
