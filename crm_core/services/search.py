@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, func, literal, literal_column, null, or_, select, union_all
+from sqlalchemy import ColumnElement, bindparam, func, literal, literal_column, null, or_, select, union_all
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,7 @@ from crm_core.models.items import (
     Stage,
 )
 from crm_core.models.users import Role, User
-from crm_core.permissions import ensure_active, id_among, observed_ids, visible_clause
+from crm_core.permissions import ensure_active, id_among, observed_ids, role_visible_clause, visible_clause
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
 from crm_core.services.views import fast_visible
@@ -172,27 +172,29 @@ def _name_columns(model: Any) -> list[Any]:
     return [getattr(model, c) for c in sorted(FTS_FIELDS[model.__tablename__])]
 
 
-def _names_matching(model: Any, rows: Any, pattern: str) -> ColumnElement[bool]:
+def _names_matching(model: Any, rows: Any, pattern: Any) -> ColumnElement[bool]:
     _, exprs = _name_exprs(model, rows.c)
     return or_(*[e.like(pattern, escape="\\") for e in exprs])
 
 
-def _newest_matching(model: Any, actor: User, pattern: str, window: int, limit: int) -> Any:
-    """Ids of the newest `limit` rows whose names match `pattern` among the `window` newest rows
-    the actor sees by whom they belong to: an admin all, a salesperson their own (read through
-    an index on (responsible_id, id) that carries the names, migration 0022)."""
+def _newest_matching(model: Any, admin: bool) -> Any:
+    """Ids of the newest :limit rows whose names match :pattern among the :window newest rows the
+    actor (:actor_id) sees by whom they belong to: an admin all, a salesperson their own (read
+    through an index on (responsible_id, id) that carries the names, migration 0022)."""
     base = select(model.id, *_name_columns(model)).where(model.deleted_at.is_(None))
-    if actor.role != Role.ADMIN:
-        base = base.where(model.responsible_id == actor.id)
+    if not admin:
+        base = base.where(model.responsible_id == bindparam("actor_id"))
     # The LIMIT keeps the window one: the planner may not trade it for the trigram index.
-    newest = base.order_by(model.id.desc()).limit(window).subquery("newest")
-    found = select(newest.c.id).where(_names_matching(model, newest, pattern))
-    return found.order_by(newest.c.id.desc()).limit(limit)
+    newest = base.order_by(model.id.desc()).limit(bindparam("window")).subquery("newest")
+    found = select(newest.c.id).where(_names_matching(model, newest, bindparam("pattern")))
+    return found.order_by(newest.c.id.desc()).limit(bindparam("limit"))
 
 
-def _observed_matching(model: Any, actor: User, pattern: str, above: int) -> Any:
-    """Ids of the rows the actor observes, newer than `above`, whose names match `pattern`."""
-    newer = observed_ids(actor.id, model.ITEM_TYPE).where(ItemObserver.owner_id > above)
+def _observed_matching(model: Any) -> Any:
+    """Ids of the rows :actor_id observes, newer than :above, whose names match :pattern."""
+    newer = observed_ids(bindparam("actor_id"), model.ITEM_TYPE).where(
+        ItemObserver.owner_id > bindparam("above")
+    )
     # OFFSET: looked up by id, not through the trigram index, which the planner would AND in.
     rows = (
         select(model.id, *_name_columns(model))
@@ -200,7 +202,39 @@ def _observed_matching(model: Any, actor: User, pattern: str, above: int) -> Any
         .offset(0)
         .subquery("observed")
     )
-    return select(rows.c.id).where(_names_matching(model, rows, pattern))
+    return select(rows.c.id).where(_names_matching(model, rows, bindparam("pattern")))
+
+
+def _display_of(model: Any, role: Role) -> Any:
+    """The display rows of :ids that an actor of `role` (:actor_id) may see, newest first."""
+    access = role_visible_clause(role, bindparam("actor_id"), None, model)
+    return (
+        _select_display(model)
+        .where(model.id.in_(bindparam("ids", expanding=True)), access)
+        .order_by(model.id.desc())
+    )
+
+
+# The newest-first reading's statements, built once per shape (their values are bound): building
+# them anew cost more than running them.
+_PROBES: dict[tuple[Any, ...], Any] = {}
+
+
+def _probe(kind: str, *shape: Any) -> Any:
+    stmt = _PROBES.get((kind, *shape))
+    if stmt is None:
+        if kind == "firsts":  # the first windows of several types, each row tagged by its type
+            types, admin = shape
+            firsts = [_newest_matching(ITEM_MODELS[t], admin).subquery() for t in types]
+            stmt = union_all(*[select(f.c.id, literal(i).label("k")) for i, f in enumerate(firsts)])
+        elif kind == "window":
+            stmt = _newest_matching(ITEM_MODELS[shape[0]], shape[1])
+        elif kind == "observed":
+            stmt = _observed_matching(ITEM_MODELS[shape[0]])
+        else:
+            stmt = _display_of(ITEM_MODELS[shape[0]], shape[1])
+        _PROBES[(kind, *shape)] = stmt
+    return stmt
 
 
 async def _large(session: AsyncSession, table: str) -> bool:
@@ -223,30 +257,37 @@ async def _newest_first(
     statement. A salesperson's page also takes the observed rows newer than their own last."""
     if actor.role == Role.HEAD and actor.department_id is not None:
         return {}  # a team is not one range of an index
-    large = [t for t in types if await _large(session, ITEM_MODELS[t].__tablename__)]
+    large = tuple([t for t in types if await _large(session, ITEM_MODELS[t].__tablename__)])
     if not large:
         return {}
-    firsts = [_newest_matching(ITEM_MODELS[t], actor, pattern, PROBE_FIRST, limit).subquery() for t in large]
+    admin = actor.role == Role.ADMIN
+    params = {"actor_id": actor.id, "pattern": pattern, "limit": limit}
     found: dict[ItemType, list[int]] = {t: [] for t in large}
-    tagged = [select(f.c.id, literal(i).label("k")) for i, f in enumerate(firsts)]
-    for row_id, k in (await session.execute(union_all(*tagged))).all():
+    firsts = await session.execute(_probe("firsts", large, admin), {**params, "window": PROBE_FIRST})
+    for row_id, k in firsts.all():
         found[large[k]].append(row_id)
     pages: dict[ItemType, list[Any]] = {}
     for item_type, ids in found.items():
-        model = ITEM_MODELS[item_type]
         window = PROBE_FIRST
         while 0 < len(ids) < limit and window < PROBE_MAX:
             window = min(PROBE_MAX, window * limit * 3 // (2 * len(ids)))
-            ids = list((await session.scalars(_newest_matching(model, actor, pattern, window, limit))).all())
+            ids = list(
+                (
+                    await session.scalars(_probe("window", item_type, admin), {**params, "window": window})
+                ).all()
+            )
         if len(ids) < limit:
             continue
         ids.sort(reverse=True)
-        if actor.role != Role.ADMIN:
-            ids += (await session.scalars(_observed_matching(model, actor, pattern, ids[limit - 1]))).all()
+        if not admin:
+            above = {**params, "above": ids[limit - 1]}
+            ids += (await session.scalars(_probe("observed", item_type), above)).all()
             ids = sorted(ids, reverse=True)[:limit]
         # Their names matched just now; what the actor may see is asked again, as everywhere.
-        stmt = _select_display(model).where(model.id.in_(ids), visible_clause(actor, model))
-        pages[item_type] = list((await session.execute(stmt.order_by(model.id.desc()))).all())
+        shown = {"actor_id": actor.id, "ids": ids}
+        pages[item_type] = list(
+            (await session.execute(_probe("display", item_type, actor.role), shown)).all()
+        )
     return pages
 
 
