@@ -181,13 +181,15 @@ def _newest_matching(model: Any, admin: bool) -> Any:
     """Ids of the newest :limit rows whose names match :pattern among the :window newest rows the
     actor (:actor_id) sees by whom they belong to: an admin all, a salesperson their own (read
     through an index on (responsible_id, id) that carries the names, migration 0022)."""
-    base = select(model.id, *_name_columns(model)).where(model.deleted_at.is_(None))
+    _, lowered = _name_exprs(model)
+    names = [e.label(f"name{i}") for i, e in enumerate(lowered)]
+    base = select(model.id, *names).where(model.deleted_at.is_(None))
     if not admin:
         base = base.where(model.responsible_id == bindparam("actor_id"))
     # The LIMIT keeps the window one: the planner may not trade it for the trigram index.
     newest = base.order_by(model.id.desc()).limit(bindparam("window")).subquery("newest")
-    found = select(newest.c.id).where(_names_matching(model, newest, bindparam("pattern")))
-    return found.order_by(newest.c.id.desc()).limit(bindparam("limit"))
+    matching = or_(*[newest.c[n.name].like(bindparam("pattern"), escape="\\") for n in names])
+    return select(newest.c.id).where(matching).order_by(newest.c.id.desc()).limit(bindparam("limit"))
 
 
 def _observed_matching(model: Any) -> Any:
