@@ -4,9 +4,11 @@ aiogram's own polling confirms an update (the next getUpdates offset) as soon as
 does not wait for running handlers on shutdown. Here an update is first stored in the update inbox
 (`Inbox`, one transaction per poll), then confirmed, and removed from the inbox once its handler
 has finished. A process stopped or killed meanwhile runs what the inbox holds at its next start;
-the processed_updates table stops a finished one from running twice. An update that failed because
-the database or Redis was unavailable (rolled back whole) is retried with a growing pause, and
-stays in the inbox if the process stops meanwhile.
+the processed_updates table stops a finished one from running twice. Handlers start as soon as
+their updates are stored; the store's commit does not wait for the disk (PostgreSQL), so neither
+do they, and the next poll, which confirms the updates, waits until the store is durable. An
+update that failed because the database or Redis was unavailable (rolled back whole) is retried
+with a growing pause, and stays in the inbox if the process stops meanwhile.
 
 Without an inbox (no database given) the offset is held below the oldest update still in flight,
 so Telegram returns in-flight updates on every poll: they are skipped by id, and only the new ones
@@ -67,13 +69,19 @@ class Inbox:
         self.bot_id = bot_id
 
     async def keep(self, bodies: list[tuple[int, str]], handled: list[int]) -> None:
-        async with self.db.unit_of_work() as session:
+        """Store new updates. Their handlers start before the commit is on disk (they would wait
+        for it otherwise): the poller confirms them only after `durable`."""
+        async with self.db.unit_of_work(lazily_durable=True) as session:
             await update_inbox.forget(session, self.bot_id, handled)
             await update_inbox.keep(session, self.bot_id, bodies)
 
     async def forget(self, handled: list[int]) -> None:
         async with self.db.unit_of_work() as session:
             await update_inbox.forget(session, self.bot_id, handled)
+
+    async def durable(self) -> None:
+        """Return once what `keep` stored survives a crash of the database server."""
+        await self.db.make_durable()
 
     async def waiting(self) -> list[tuple[int, str]]:
         async with self.db.unit_of_work() as session:
@@ -164,6 +172,8 @@ class Poller:
                 for update in fresh:
                     await self._slots.acquire()
                     self._start(update)
+                if fresh and not await self._durable():
+                    break  # stopped: _drain confirms nothing the inbox may not hold
                 if held and not fresh and self.inbox is None:
                     # The server answered at once with in-flight updates only: wait for one to
                     # finish (or a moment, for new ones) instead of spinning.
@@ -223,6 +233,23 @@ class Poller:
             log.warning("updates could not be stored in the inbox (%s); polling again", _brief(exc))
             return False
         return True
+
+    async def _durable(self) -> bool:
+        """Wait until the stored updates survive a crash of the database server, before the next
+        poll confirms them; False if the poller was stopped first."""
+        if self.inbox is None:
+            return True
+        backoff = 1.0
+        while True:
+            try:
+                await self.inbox.durable()
+                return True
+            except Exception as exc:  # noqa: BLE001 - unconfirmed until it succeeds
+                if self._stop.is_set():
+                    return False
+                log.warning("the update inbox could not be made durable (%s); retrying", _brief(exc))
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 30)
 
     async def _sweep(self) -> None:
         """Forget finished updates while no poll comes to do it (a quiet moment)."""
@@ -342,6 +369,11 @@ class Poller:
                     self._handled = []
                 except Exception:  # noqa: BLE001 - at worst they run again and are skipped by id
                     log.warning("finished updates could not be removed from the inbox", exc_info=True)
+            try:
+                await self.inbox.durable()
+            except Exception:  # noqa: BLE001 - not confirmed: they come again and are skipped by id
+                log.warning("the update inbox could not be made durable on shutdown", exc_info=True)
+                offset = None
         if offset is not None:
             try:
                 await self.bot(GetUpdates(offset=offset, timeout=0, limit=1), request_timeout=10)

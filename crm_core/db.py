@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, bindparam, event, select
+from sqlalchemy import BigInteger, Integer, bindparam, event, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -248,6 +248,9 @@ def hold(session: AsyncSession, obj: Any) -> Any:
     return obj
 
 
+_LAZY_COMMIT = text("SET LOCAL synchronous_commit = off")
+_FLUSH = text("SELECT pg_logical_emit_message(true, 'crm.durable', '')")
+
 RESERVED_CONNECTIONS = 3  # of the pool, for sessions outside units of work (the delivery loop)
 
 
@@ -279,15 +282,31 @@ class Database:
         return is_sqlite(self.engine)
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """Commit if the block succeeds, roll back if it raises. The only place that commits."""
+    async def unit_of_work(self, *, lazily_durable: bool = False) -> AsyncIterator[AsyncSession]:
+        """Commit if the block succeeds, roll back if it raises. The only place that commits.
+        `lazily_durable`: on PostgreSQL the commit does not wait for the disk; the next commit
+        that does (any other unit of work, or make_durable) takes it there. SQLite's commits
+        never wait for the disk (WAL, synchronous=NORMAL)."""
         async with self._turn(), self.sessionmaker() as session:
             try:
+                if lazily_durable and not self.is_sqlite:
+                    await session.execute(_LAZY_COMMIT)
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+
+    async def make_durable(self) -> None:
+        """Return once every commit so far survives a crash of the database server: on PostgreSQL
+        a commit that waits for the WAL to be flushed past its own record (and so past every
+        earlier one). A commit waits only if its transaction wrote WAL besides the commit record
+        (a transaction id alone does not), hence a logical message, which replication ignores.
+        On SQLite a commit is in the WAL file when it returns."""
+        if self.is_sqlite:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(_FLUSH)  # a record of its own: its commit waits for the flush
 
     def _turn(self) -> AbstractAsyncContextManager[None]:
         return self._turns() if self._turns is not None else nullcontext()

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, make_url, select, text
 
 from crm_core.db import Database, is_sqlite
 from crm_core.models import User
@@ -78,3 +78,25 @@ async def test_units_of_work_in_flight_reuse_their_connections(db: Database) -> 
         await asyncio.gather(*(one() for _ in range(at_once)))
     assert 0 < first_wave <= at_once
     assert len(opened) == first_wave, f"{len(opened) - first_wave} connections opened again"
+
+
+async def test_a_lazily_durable_commit_is_kept_and_made_durable_on_demand(db: Database) -> None:
+    """The update inbox's store commits without waiting for the disk (PostgreSQL), for that unit
+    of work only; make_durable returns once the WAL is flushed past it. On SQLite both are plain."""
+    async with db.unit_of_work(lazily_durable=True) as s:
+        s.add(User(telegram_id=7, full_name="stored lazily"))
+        if not db.is_sqlite:
+            assert await s.scalar(text("SHOW synchronous_commit")) == "off"
+            written = await s.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
+    async with db.unit_of_work() as s:
+        assert await s.scalar(select(User.full_name).where(User.telegram_id == 7)) == "stored lazily"
+        if not db.is_sqlite:
+            assert await s.scalar(text("SHOW synchronous_commit")) == "on"  # SET LOCAL: that one only
+    await db.make_durable()
+    if not db.is_sqlite:
+        async with db.unit_of_work() as s:
+            flushed_past = await s.scalar(
+                text("SELECT pg_current_wal_flush_lsn() >= CAST(CAST(:lsn AS text) AS pg_lsn)"),
+                {"lsn": written},
+            )
+        assert flushed_past
