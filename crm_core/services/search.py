@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -177,10 +178,16 @@ def _names_matching(model: Any, rows: Any, pattern: Any) -> ColumnElement[bool]:
     return or_(*[e.like(pattern, escape="\\") for e in exprs])
 
 
+# The newest-first reading's statements are built once per shape (cached; their values are
+# bound): building them anew cost more than running them.
+
+
+@cache
 def _newest_matching(model: Any, admin: bool) -> Any:
     """Ids of the newest :limit rows whose names match :pattern among the :window newest rows the
     actor (:actor_id) sees by whom they belong to: an admin all, a salesperson their own (read
-    through an index on (responsible_id, id) that carries the names, migration 0022)."""
+    through an index on (responsible_id, id) that carries the names, 0022, and for deals,
+    contacts and companies the lowered names the test compares, 0025)."""
     _, lowered = _name_exprs(model)
     names = [e.label(f"name{i}") for i, e in enumerate(lowered)]
     base = select(model.id, *names).where(model.deleted_at.is_(None))
@@ -192,6 +199,14 @@ def _newest_matching(model: Any, admin: bool) -> Any:
     return select(newest.c.id).where(matching).order_by(newest.c.id.desc()).limit(bindparam("limit"))
 
 
+@cache
+def _first_windows(types: tuple[ItemType, ...], admin: bool) -> Any:
+    """_newest_matching of several types in one statement, each row tagged (k) by its type's place."""
+    firsts = [_newest_matching(ITEM_MODELS[t], admin).subquery() for t in types]
+    return union_all(*[select(f.c.id, literal(i).label("k")) for i, f in enumerate(firsts)])
+
+
+@cache
 def _observed_matching(model: Any) -> Any:
     """Ids of the rows :actor_id observes, newer than :above, whose names match :pattern."""
     newer = observed_ids(bindparam("actor_id"), model.ITEM_TYPE).where(
@@ -207,6 +222,7 @@ def _observed_matching(model: Any) -> Any:
     return select(rows.c.id).where(_names_matching(model, rows, bindparam("pattern")))
 
 
+@cache
 def _display_of(model: Any, role: Role) -> Any:
     """The display rows of :ids that an actor of `role` (:actor_id) may see, newest first."""
     access = role_visible_clause(role, bindparam("actor_id"), None, model)
@@ -215,28 +231,6 @@ def _display_of(model: Any, role: Role) -> Any:
         .where(model.id.in_(bindparam("ids", expanding=True)), access)
         .order_by(model.id.desc())
     )
-
-
-# The newest-first reading's statements, built once per shape (their values are bound): building
-# them anew cost more than running them.
-_PROBES: dict[tuple[Any, ...], Any] = {}
-
-
-def _probe(kind: str, *shape: Any) -> Any:
-    stmt = _PROBES.get((kind, *shape))
-    if stmt is None:
-        if kind == "firsts":  # the first windows of several types, each row tagged by its type
-            types, admin = shape
-            firsts = [_newest_matching(ITEM_MODELS[t], admin).subquery() for t in types]
-            stmt = union_all(*[select(f.c.id, literal(i).label("k")) for i, f in enumerate(firsts)])
-        elif kind == "window":
-            stmt = _newest_matching(ITEM_MODELS[shape[0]], shape[1])
-        elif kind == "observed":
-            stmt = _observed_matching(ITEM_MODELS[shape[0]])
-        else:
-            stmt = _display_of(ITEM_MODELS[shape[0]], shape[1])
-        _PROBES[(kind, *shape)] = stmt
-    return stmt
 
 
 async def _large(session: AsyncSession, table: str) -> bool:
@@ -265,31 +259,27 @@ async def _newest_first(
     admin = actor.role == Role.ADMIN
     params = {"actor_id": actor.id, "pattern": pattern, "limit": limit}
     found: dict[ItemType, list[int]] = {t: [] for t in large}
-    firsts = await session.execute(_probe("firsts", large, admin), {**params, "window": PROBE_FIRST})
+    firsts = await session.execute(_first_windows(large, admin), {**params, "window": PROBE_FIRST})
     for row_id, k in firsts.all():
         found[large[k]].append(row_id)
     pages: dict[ItemType, list[Any]] = {}
     for item_type, ids in found.items():
+        model = ITEM_MODELS[item_type]
         window = PROBE_FIRST
         while 0 < len(ids) < limit and window < PROBE_MAX:
             window = min(PROBE_MAX, window * limit * 3 // (2 * len(ids)))
-            ids = list(
-                (
-                    await session.scalars(_probe("window", item_type, admin), {**params, "window": window})
-                ).all()
-            )
+            wider = await session.scalars(_newest_matching(model, admin), {**params, "window": window})
+            ids = list(wider.all())
         if len(ids) < limit:
             continue
         ids.sort(reverse=True)
         if not admin:
             above = {**params, "above": ids[limit - 1]}
-            ids += (await session.scalars(_probe("observed", item_type), above)).all()
+            ids += (await session.scalars(_observed_matching(model), above)).all()
             ids = sorted(ids, reverse=True)[:limit]
         # Their names matched just now; what the actor may see is asked again, as everywhere.
-        shown = {"actor_id": actor.id, "ids": ids}
-        pages[item_type] = list(
-            (await session.execute(_probe("display", item_type, actor.role), shown)).all()
-        )
+        shown = await session.execute(_display_of(model, actor.role), {"actor_id": actor.id, "ids": ids})
+        pages[item_type] = list(shown.all())
     return pages
 
 
