@@ -3,6 +3,8 @@ ranking and visibility."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from crm_core.models.items import ItemType
@@ -135,3 +137,64 @@ async def test_a_common_text_pages_the_newest_visible_matches(session, monkeypat
     assert [h.id for h in hits] == sorted(
         (d.id for i, d in enumerate(deals) if owner_of[i] is s2), reverse=True
     )[:3]
+
+
+def _incompressible(n: int, seed: int) -> str:
+    """n characters of four bytes each that no compression shrinks (emoji and the like)."""
+    rnd = random.Random(seed)
+    return "".join(chr(rnd.randrange(0x1F300, 0x1FAFF)) for _ in range(n))
+
+
+@pytest.mark.parametrize("large", [False, True])
+async def test_the_widest_leads_are_kept_and_found_in_their_place(session, monkeypatch, large) -> None:
+    """A lead whose title, names and company are all as long as they may be, in four-byte
+    characters, saves (on PostgreSQL it is too wide for the index of a salesperson's newest leads
+    with their names), and a search finds it in its place among the newest matches, also when
+    the newest-first reading's windows are smaller than the leads."""
+    monkeypatch.setattr(search, "LARGE_TABLE", float("-inf") if large else float("inf"))
+    monkeypatch.setattr(search, "PROBE_FIRST", 2)
+    admin = await make_admin(session)
+    s1 = await make_user(session)
+    wide = {0, 3, 6}
+    leads = []
+    for i in range(9):
+        fields = {"title": f"Window frame {i}"}
+        if i in wide:
+            fields = {
+                "title": f"Window frame {i} " + _incompressible(255 - 15, i),
+                "name": _incompressible(100, 100 + i),
+                "last_name": _incompressible(100, 200 + i),
+                "company_title": _incompressible(255, 300 + i),
+            }
+        leads.append(await make_lead(session, admin, responsible_id=s1.id, **fields))
+    newest = sorted((lead.id for lead in leads), reverse=True)
+    for limit in (1, 2, 3, 4, 5, 20):
+        for actor in (s1, admin):
+            hits = await search_items(session, actor, "ndow fr", limit=limit, types=(ItemType.LEAD,))
+            assert [h.id for h in hits] == newest[:limit], (limit, actor.role)
+    hits = await search_items(session, s1, leads[6].company_title[100:110], types=(ItemType.LEAD,))
+    assert [h.id for h in hits] == [leads[6].id]
+
+
+async def test_every_item_with_its_longest_names_in_four_byte_characters_is_kept(session) -> None:
+    """The indexes of names (a salesperson's newest rows with their names, lowered and raw: 0022,
+    0025, 0026) have room for the longest names of every type, in characters no compression
+    shrinks; a search finds each."""
+    admin = await make_admin(session)
+    s1 = await make_user(session)
+    made = [
+        await make_deal(session, admin, responsible_id=s1.id, title=_incompressible(255, 1)),
+        await make_company(session, admin, responsible_id=s1.id, title=_incompressible(255, 2)),
+        await make_contact(
+            session, admin, responsible_id=s1.id, name=_incompressible(100, 3),
+            last_name=_incompressible(100, 4),
+        ),
+        await make_lead(
+            session, admin, responsible_id=s1.id, title=_incompressible(255, 5), name=_incompressible(100, 6),
+            last_name=_incompressible(100, 7), company_title=_incompressible(255, 8),
+        ),
+    ]  # fmt: skip
+    for item, seed in zip(made, (1, 2, 4, 8), strict=True):
+        text = _incompressible(100, seed)[50:58]
+        hits = await search_items(session, s1, text)
+        assert [h.id for h in hits] == [item.id], item
