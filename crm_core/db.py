@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, bindparam, event, select, text
+from sqlalchemy import BigInteger, Integer, bindparam, event, func, select, text, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -249,6 +249,15 @@ def hold(session: AsyncSession, obj: Any) -> Any:
 
 
 _LAZY_COMMIT = text("SET LOCAL synchronous_commit = off")
+
+
+def lazily_durable_column() -> Any:
+    """A column to add to a statement that runs anyway, making the commit of its transaction
+    lazily durable, as unit_of_work(lazily_durable=True) does, without a statement of its own
+    (set_config(..., true) is SET LOCAL). PostgreSQL only."""
+    return func.set_config("synchronous_commit", "off", true())
+
+
 _FLUSH = text("SELECT pg_logical_emit_message(true, 'crm.durable', '')")
 
 RESERVED_CONNECTIONS = 3  # of the pool, for sessions outside units of work (the delivery loop)

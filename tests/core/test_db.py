@@ -3,9 +3,9 @@
 import asyncio
 
 import pytest
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import func, insert, make_url, select, text
 
-from crm_core.db import Database, is_sqlite
+from crm_core.db import Database, is_sqlite, lazily_durable_column
 from crm_core.models import User
 from tests.conftest import BASE_URL, _admin_sql
 
@@ -100,3 +100,18 @@ async def test_a_lazily_durable_commit_is_kept_and_made_durable_on_demand(db: Da
                 {"lsn": written},
             )
         assert flushed_past
+
+
+async def test_a_statement_can_carry_the_lazily_durable_commit(db: Database) -> None:
+    """lazily_durable_column(), added to a statement that runs anyway, makes its transaction's
+    commit lazily durable, as unit_of_work(lazily_durable=True) does: that transaction only."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's synchronous_commit; a commit on SQLite never waits for the disk")
+    stmt = insert(User.__table__).returning(User.__table__.c.id, lazily_durable_column())
+    async with db.unit_of_work() as s:
+        assert await s.scalar(text("SHOW synchronous_commit")) == "on"
+        await s.execute(stmt, {"telegram_id": 8, "full_name": "carried", "role": "salesperson"})
+        assert await s.scalar(text("SHOW synchronous_commit")) == "off"
+    async with db.unit_of_work() as s:
+        assert await s.scalar(select(User.full_name).where(User.telegram_id == 8)) == "carried"
+        assert await s.scalar(text("SHOW synchronous_commit")) == "on"
