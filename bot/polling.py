@@ -6,7 +6,8 @@ does not wait for running handlers on shutdown. Here an update is first stored i
 has finished. A process stopped or killed meanwhile runs what the inbox holds at its next start;
 the processed_updates table stops a finished one from running twice. Handlers start as soon as
 their updates are stored; the store's commit does not wait for the disk (PostgreSQL), so neither
-do they, and the next poll, which confirms the updates, waits until the store is durable. An
+do they, and the next poll, which confirms the updates, waits until the store is durable. Nor does
+a handler's commit (bot.middlewares): the update it handled leaves the inbox only by a later one. An
 update that failed because the database or Redis was unavailable (rolled back whole) is retried
 with a growing pause, and stays in the inbox if the process stops meanwhile.
 
