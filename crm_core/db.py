@@ -248,14 +248,14 @@ def hold(session: AsyncSession, obj: Any) -> Any:
     return obj
 
 
-_LAZY_COMMIT = text("SET LOCAL synchronous_commit = off")
-
-
 def lazily_durable_column() -> Any:
-    """A column to add to a statement that runs anyway, making the commit of its transaction
-    lazily durable, as unit_of_work(lazily_durable=True) does, without a statement of its own
+    """A column that makes the commit of its statement's transaction lazily durable (see
+    unit_of_work): added to a statement that runs anyway, it costs no statement of its own
     (set_config(..., true) is SET LOCAL). PostgreSQL only."""
     return func.set_config("synchronous_commit", "off", true())
+
+
+_LAZY_COMMIT = select(lazily_durable_column())
 
 
 _FLUSH = text("SELECT pg_logical_emit_message(true, 'crm.durable', '')")

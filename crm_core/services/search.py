@@ -178,10 +178,6 @@ def _names_matching(model: Any, rows: Any, pattern: Any) -> ColumnElement[bool]:
     return or_(*[e.like(pattern, escape="\\") for e in exprs])
 
 
-# The newest-first reading's statements are built once per shape (cached; their values are
-# bound): building them anew cost more than running them.
-
-
 # A lead's names are in the index of a salesperson's newest leads (0026) when together they take
 # at most this many bytes; the wider ones, in their own index.
 LEAD_NAME_BYTES = 1000
@@ -195,6 +191,10 @@ def _lead_name_bytes() -> Any:
     for n in names[1:]:
         joined = joined.op("||")(n)
     return func.octet_length(joined)
+
+
+# The newest-first reading's statements are built once per shape (cached; their values are
+# bound): building them anew cost more than running them.
 
 
 @cache
@@ -215,10 +215,10 @@ def _newest_matching(model: Any, admin: bool) -> Any:
         # A salesperson's leads are in two indexes by the width of their names (0026): each is
         # read newest first, and the window is the newest of both, merged in id order (so the
         # reading still stops at the page's last match).
-        limit = literal_column(str(LEAD_NAME_BYTES))
+        width, limit = _lead_name_bytes(), literal_column(str(LEAD_NAME_BYTES))
         parts = [
             base.where(cond).order_by(Lead.id.desc()).limit(bindparam("window")).subquery()
-            for cond in (_lead_name_bytes() <= limit, _lead_name_bytes() > limit)
+            for cond in (width <= limit, width > limit)
         ]
         both = union_all(*[select(p) for p in parts])
         newest = both.order_by(both.selected_columns.id.desc()).limit(bindparam("window")).subquery("newest")
