@@ -6,15 +6,21 @@ was about a sixth of the bot's CPU per update).
 A gate is exact, never a new rule: it is derived from filters the handlers already have, each of
 which an update must pass (aiogram requires all of a handler's filters). A router has a gate for an
 event type only if every one of its handlers there has such a filter:
-  - callback data of a class (`SomeCB.filter(...)`): the data starts with the class's prefix;
-  - a command (`Command(...)`): the text or caption starts with one of its prefix characters;
+  - callback data of a class (`SomeCB.filter(F.action == ...)`): the data unpacks into one of the
+    classes and passes that handler's rule (unpacking is cached: handlers.callbacks.Unpacked);
+  - a command (`Command(...)`): the text or caption starts with one of its prefix characters and
+    names one of its commands (any command, where one is given as a pattern);
   - a state (`StateFilter`, a `State`): the chat's state is one of those.
+A router's own filters (`router.message.filter(...)`), which aiogram checks before any of its
+handlers and which then turn the whole router away, are part of its gate too.
 
 The routers are put, in order, under one parent (`Gatehouse`) that holds their gates and for a
 press or a message visits only the routers whose gate lets it through: aiogram's own visit of a
 router (a closure, a middleware chain, the root filters, the keyword arguments copied at each step)
-cost ~19 µs even where a gate then said no, and an update passed some fifty routers. The routers
-themselves are left as they are (they are module singletons, adopted by every dispatcher built).
+cost ~19 µs even where a gate then said no. A card's button went through every router with a card
+button (eleven) and a command through every router with a command (a dozen) before the gates knew
+the rule and the command's name. The routers themselves are left as they are (they are module
+singletons, adopted by every dispatcher built).
 """
 
 from __future__ import annotations
@@ -32,24 +38,45 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 
 
-class CallbackPrefixes:
-    """Gate: the callback data has one of these prefixes."""
+class CallbackGate:
+    """Gate: the callback data passes one of these handlers' callback-data filters."""
 
-    def __init__(self, prefixes: dict[str, frozenset[str]]) -> None:
-        self.prefixes = prefixes  # by separator
+    def __init__(self, filters: Sequence[CallbackQueryFilter]) -> None:
+        # separator -> prefix -> the filters of that class, in the handlers' order
+        self.filters: dict[str, dict[str, list[CallbackQueryFilter]]] = {}
+        for found in filters:
+            data_class = found.callback_data
+            by_prefix = self.filters.setdefault(data_class.__separator__, {})
+            by_prefix.setdefault(data_class.__prefix__, []).append(found)
 
     async def __call__(self, query: CallbackQuery) -> bool:  # async, as a MessageGate is
         data = query.data
-        if data is None:
-            return False
-        return any(data.partition(sep)[0] in names for sep, names in self.prefixes.items())
+        if not data:
+            return False  # no callback-data filter takes it
+        for sep, by_prefix in self.filters.items():
+            for found in by_prefix.get(data.partition(sep)[0], ()):
+                if found.rule is None:
+                    return True
+                try:
+                    if await found(query):
+                        return True
+                except Exception:  # the visit raises it as aiogram would
+                    return True
+        return False
 
 
 class MessageGate:
-    """Gate: a command (by its first character), or one of these states."""
+    """Gate: a command (by its prefix character and its name), or one of these states."""
 
-    def __init__(self, command_chars: str, states: frozenset[str | None], state_filters: list[Any]) -> None:
+    def __init__(
+        self,
+        command_chars: str,
+        states: frozenset[str | None],
+        state_filters: list[Any],
+        commands: frozenset[str] | None = None,
+    ) -> None:
         self.command_chars = command_chars
+        self.commands = commands  # casefolded; None: any name (a command given as a pattern)
         self.states = states
         self.state_filters = state_filters  # those not reducible to a set of names
 
@@ -57,7 +84,13 @@ class MessageGate:
         if self.command_chars:
             text = message.text or message.caption
             if text and text.lstrip()[:1] in self.command_chars:
-                return True
+                if self.commands is None:
+                    return True
+                # As aiogram's Command reads it: "/name@bot args" -> "name"; casefolded, so that
+                # the gate lets through at least what a case-sensitive handler takes.
+                word = text.split(maxsplit=1)[0]
+                if word[1:].partition("@")[0].casefold() in self.commands:
+                    return True
         if raw_state in self.states:
             return True
         for state_filter in self.state_filters:
@@ -67,6 +100,28 @@ class MessageGate:
 
 
 _NOTHING = object()  # a router with nothing for this kind of update
+
+
+class RootFiltered:
+    """Gate: the router's own filters, then its handlers' gate (if it has one)."""
+
+    def __init__(
+        self, router: Router, observer: Any, handlers_gate: CallbackGate | MessageGate | None
+    ) -> None:
+        self.router = router
+        self.observer = observer
+        self.handlers_gate = handlers_gate
+
+    async def opens(self, event: Any, kwargs: dict[str, Any]) -> bool:
+        gate = self.handlers_gate
+        if gate is not None and not await _passes(gate, event, kwargs.get("raw_state")):
+            return False
+        try:
+            data = {**kwargs, "event_router": self.router}  # as the visit would pass them
+            passed, _ = await self.observer.check_root_filters(event, **data)
+        except Exception:  # the visit raises it as aiogram would
+            return True
+        return bool(passed)
 
 
 class Gatehouse(Router):
@@ -89,8 +144,12 @@ class Gatehouse(Router):
         for router, gate in members:
             if gate is _NOTHING:
                 continue
-            if gate is not None and not await _passes(gate, event, raw_state):
-                continue
+            if gate is not None:
+                if isinstance(gate, RootFiltered):
+                    if not await gate.opens(event, kwargs):
+                        continue
+                elif not await _passes(gate, event, raw_state):
+                    continue
             response = await router.propagate_event(update_type=update_type, event=event, **kwargs)
             if response is not UNHANDLED:
                 return response
@@ -105,16 +164,19 @@ def _gate_for(router: Router, event: str) -> Any:
         return None
     if not observer.handlers:
         return _NOTHING
-    return gate_for(observer)
+    gate = gate_for(observer)
+    if observer._handler.filters:  # the router's own filters, checked before its handlers
+        return RootFiltered(router, observer, gate)
+    return gate
 
 
-async def _passes(gate: CallbackPrefixes | MessageGate, event: Any, raw_state: str | None) -> bool:
+async def _passes(gate: CallbackGate | MessageGate, event: Any, raw_state: str | None) -> bool:
     if isinstance(gate, MessageGate):
         return await gate(event, raw_state=raw_state)
     return await gate(event)
 
 
-def gate_for(observer: Any) -> CallbackPrefixes | MessageGate | None:
+def gate_for(observer: Any) -> CallbackGate | MessageGate | None:
     """The gate of a router's callback-query or message handlers; None if one may take anything."""
     if observer.event_name == "callback_query":
         return _callback_gate(observer.handlers)
@@ -123,23 +185,23 @@ def gate_for(observer: Any) -> CallbackPrefixes | MessageGate | None:
     return None
 
 
-def _callback_gate(handlers: list[HandlerObject]) -> CallbackPrefixes | None:
-    prefixes: dict[str, set[str]] = {}
+def _callback_gate(handlers: list[HandlerObject]) -> CallbackGate | None:
     if not handlers:
         return None
+    filters = []
     for handler in handlers:
         found = [c for c in _filters(handler) if isinstance(c, CallbackQueryFilter)]
         if not found:
             return None
-        data_class = found[0].callback_data
-        prefixes.setdefault(data_class.__separator__, set()).add(data_class.__prefix__)
-    return CallbackPrefixes({sep: frozenset(names) for sep, names in prefixes.items()})
+        filters.append(found[0])
+    return CallbackGate(filters)
 
 
 def _message_gate(handlers: list[HandlerObject]) -> MessageGate | None:
     if not handlers:
         return None
     chars: set[str] = set()
+    commands: set[str] | None = set()
     states: set[str | None] = set()
     state_filters: list[Any] = []
     for handler in handlers:
@@ -147,6 +209,11 @@ def _message_gate(handlers: list[HandlerObject]) -> MessageGate | None:
         command = next((c for c in callbacks if isinstance(c, Command)), None)
         if command is not None:
             chars.update(command.prefix)
+            if commands is not None:
+                if all(isinstance(c, str) for c in command.commands):
+                    commands.update(c.casefold() for c in command.commands)
+                else:
+                    commands = None  # a pattern: any name may match
             continue
         state = next((c for c in callbacks if isinstance(c, StateFilter | State)), None)
         if state is None:
@@ -158,7 +225,12 @@ def _message_gate(handlers: list[HandlerObject]) -> MessageGate | None:
             return None  # any state: no gate
         else:
             states.update(names)
-    return MessageGate("".join(sorted(chars)), frozenset(states), state_filters)
+    return MessageGate(
+        "".join(sorted(chars)),
+        frozenset(states),
+        state_filters,
+        None if commands is None else frozenset(commands),
+    )
 
 
 def _state_names(state: StateFilter | State) -> set[str | None] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -12,7 +13,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Chat, Message, User
 
-from bot.routing import CallbackPrefixes, Gatehouse, MessageGate, gate_for
+from bot.routing import CallbackGate, Gatehouse, MessageGate, RootFiltered, gate_for
 from handlers import get_routers
 
 
@@ -48,13 +49,17 @@ def _press(data: str | None) -> CallbackQuery:
     return CallbackQuery(id="1", from_user=USER, chat_instance="x", data=data)
 
 
-async def test_callback_gate_passes_exactly_the_prefixes_of_its_handlers() -> None:
+async def test_callback_gate_passes_exactly_what_its_handlers_callback_filters_take() -> None:
     router = Router()
     router.callback_query.register(lambda q: None, OneCB.filter(F.n == 1))
+    router.callback_query.register(lambda q: None, OneCB.filter(F.n == 3))
     router.callback_query.register(lambda q: None, TwoCB.filter())
     gate = gate_for(router.callback_query)
-    assert isinstance(gate, CallbackPrefixes)
-    assert await gate(_press(OneCB(n=5).pack()))  # the rule (n == 1) is the handler's to check
+    assert isinstance(gate, CallbackGate)
+    assert await gate(_press(OneCB(n=1).pack()))
+    assert await gate(_press(OneCB(n=3).pack()))
+    assert not await gate(_press(OneCB(n=5).pack()))  # no handler's rule takes it
+    assert not await gate(_press("one:x"))  # does not unpack: no handler takes it either
     assert await gate(_press(TwoCB(s="x").pack()))
     assert not await gate(_press("three:1"))
     assert not await gate(_press("onex:1"))
@@ -78,8 +83,12 @@ async def test_message_gate_commands_and_states() -> None:
     router.message.register(lambda m: None, StateFilter(Form.phone, None))
     gate = gate_for(router.message)
     assert isinstance(gate, MessageGate)
-    assert await gate(_message("/anything"), raw_state="other")  # Command decides which command
+    assert not await gate(_message("/anything"), raw_state="other")  # no handler's command
     assert await gate(_message("  !go"), raw_state="other")
+    assert await gate(_message("/go@somebot and more"), raw_state="other")  # the mention is Command's
+    assert await gate(_message("/GO"), raw_state="other")  # so is the case
+    assert not await gate(_message("/gone"), raw_state="other")
+    assert not await gate(_message("#go"), raw_state="other")
     assert await gate(_message(None, caption="/go"), raw_state="other")
     assert await gate(_message("hello"), raw_state=Form.name.state)
     assert await gate(_message("hello"), raw_state=Form.phone.state)
@@ -90,6 +99,17 @@ async def test_message_gate_commands_and_states() -> None:
     assert isinstance(gate2, MessageGate)
     assert not await gate2(_message("hello"), raw_state=None)
     assert not await gate2(_message("/go"), raw_state=None)
+
+
+async def test_a_command_given_as_a_pattern_lets_any_name_through() -> None:
+    router = Router()
+    router.message.register(lambda m: None, Command("go"))
+    router.message.register(lambda m: None, Command(re.compile(r"item_\d+")))
+    gate = gate_for(router.message)
+    assert isinstance(gate, MessageGate)
+    assert await gate(_message("/item_12"), raw_state=None)
+    assert await gate(_message("/anything"), raw_state=None)
+    assert not await gate(_message("anything"), raw_state=None)
 
 
 async def test_any_state_means_no_gate() -> None:
@@ -122,7 +142,7 @@ def test_the_gatehouse_holds_the_routers_in_order() -> None:
     assert house.sub_routers == routers  # other kinds of updates go aiogram's way through them
     for event in Gatehouse.EVENTS:
         assert [r for r, _ in house.members[event]] == routers
-    gated = [g for _, g in house.members["callback_query"] if isinstance(g, CallbackPrefixes)]
+    gated = [g for _, g in house.members["callback_query"] if isinstance(g, CallbackGate)]
     assert len(gated) > 40
 
 
@@ -164,3 +184,35 @@ async def test_the_gatehouse_visits_only_routers_whose_gate_is_open() -> None:
     assert await say("/go", None) == ("command", ["command"])
     assert await say("hello", Form.name.state) == ("form", ["form"])
     assert await say("hello", None) == (UNHANDLED, [])
+
+
+async def test_rules_commands_and_a_routers_own_filters_keep_it_from_being_visited() -> None:
+    """A button of one class with many handlers across routers (a card's), a command among many
+    routers with commands, and a router turned away by its own filters (group chats only)."""
+    ones = [Counted(name=f"one{n}") for n in range(4)]
+    for n, router in enumerate(ones):
+        router.callback_query.register(lambda q, n=n: f"one{n}", OneCB.filter(F.n == n))
+    groups = Counted(name="groups")
+    groups.message.filter(F.chat.type.in_({"group", "supergroup"}))
+    groups.message.register(lambda m: "groups")  # no gate of its own: it would take anything
+    commands = [Counted(name=f"cmd{n}") for n in range(3)]
+    for n, router in enumerate(commands):
+        router.message.register(lambda m, n=n: f"cmd{n}", Command(f"go{n}"))
+    house = Gatehouse([*ones, groups, *commands])
+    assert isinstance(house.members["message"][len(ones)][1], RootFiltered)
+
+    async def press(n: int) -> tuple[Any, list[str]]:
+        Counted.visits = []
+        result = await house.propagate_event("callback_query", _press(OneCB(n=n).pack()), raw_state=None)
+        return result, Counted.visits
+
+    assert await press(2) == ("one2", ["one2"])
+    assert await press(7) == (UNHANDLED, [])
+
+    Counted.visits = []
+    assert await house.propagate_event("message", _message("/go1 x"), raw_state=None, bot=BOT) == "cmd1"
+    assert Counted.visits == ["cmd1"]  # not the group router: a private chat
+    group_message = _message("/go1").model_copy(update={"chat": Chat(id=-5, type="group")})
+    Counted.visits = []
+    assert await house.propagate_event("message", group_message, raw_state=None, bot=BOT) == "groups"
+    assert Counted.visits == ["groups"]
