@@ -261,7 +261,7 @@ def _display_of(model: Any, role: Role) -> Any:
 
 
 async def _large(session: AsyncSession, table: str) -> bool:
-    sizes = _sizes.setdefault(session.get_bind(), {})
+    sizes = _sizes.setdefault(session.get_bind().engine, {})
     now = time.monotonic()
     known = sizes.get(table)
     if known is None or now - known[1] > SIZE_TTL:

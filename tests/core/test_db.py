@@ -1,6 +1,8 @@
 """The database layer itself: Unicode case folding and concurrent writers on SQLite."""
 
 import asyncio
+import gc
+import warnings
 
 import pytest
 from sqlalchemy import func, insert, make_url, select, text
@@ -78,6 +80,76 @@ async def test_units_of_work_in_flight_reuse_their_connections(db: Database) -> 
         await asyncio.gather(*(one() for _ in range(at_once)))
     assert 0 < first_wave <= at_once
     assert len(opened) == first_wave, f"{len(opened) - first_wave} connections opened again"
+
+
+async def test_a_unit_of_work_cancelled_midway_leaves_nothing_to_the_next(db: Database) -> None:
+    """A unit of work cancelled inside (a shutdown) is rolled back, and its connection, kept for the
+    next unit of work otherwise, does not hand that one a transaction already begun (on SQLite it
+    would hold the write lock and refuse the next BEGIN)."""
+    started = asyncio.Event()
+
+    async def interrupted() -> None:
+        async with db.unit_of_work() as s:
+            s.add(User(telegram_id=21, full_name="never committed"))
+            await s.flush()
+            started.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(interrupted())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for n in range(3):
+        async with db.unit_of_work() as s:
+            assert await s.scalar(select(User).where(User.telegram_id == 21)) is None
+            s.add(User(telegram_id=30 + n, full_name=f"after {n}"))
+    async with db.unit_of_work() as s:
+        assert await s.scalar(select(func.count()).select_from(User).where(User.telegram_id >= 30)) == 3
+
+
+async def test_a_unit_of_work_that_raised_leaves_its_connection_clean(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as s:
+            s.add(User(telegram_id=41, full_name="rolled back"))
+            await s.flush()
+            raise RuntimeError("the handler failed")
+    async with db.unit_of_work() as s:
+        assert await s.scalar(select(User).where(User.telegram_id == 41)) is None
+        s.add(User(telegram_id=42, full_name="kept"))
+    async with db.unit_of_work() as s:
+        assert await s.scalar(select(User.full_name).where(User.telegram_id == 42)) == "kept"
+
+
+@pytest.mark.skipif(is_sqlite(BASE_URL), reason="PostgreSQL's connections")
+async def test_dispose_closes_the_connections_kept_between_units_of_work(database_url: str) -> None:
+    name = make_url(database_url).database
+    db = Database(database_url)
+    pids = set()
+
+    async def one() -> None:
+        async with db.unit_of_work() as s:
+            pids.add(await s.scalar(select(func.pg_backend_pid())))
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(one() for _ in range(4)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await db.dispose()
+        gc.collect()
+    # Closed by dispose, not left for the garbage collector to terminate.
+    assert not [w for w in caught if "garbage collector" in str(w.message)]
+    admin = Database(BASE_URL)
+    try:
+        async with admin.unit_of_work() as s:
+            left = await s.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :n AND pid = ANY(:pids)"),
+                {"n": name, "pids": list(pids)},
+            )
+    finally:
+        await admin.dispose()
+    assert len(pids) == 4
+    assert left == 0
 
 
 async def test_a_lazily_durable_commit_is_kept_and_made_durable_on_demand(db: Database) -> None:
