@@ -10,7 +10,8 @@ event type only if every one of its handlers there has such a filter:
     classes and passes that handler's rule (unpacking is cached: handlers.callbacks.Unpacked);
   - a command (`Command(...)`): the text or caption starts with one of its prefix characters and
     names one of its commands (any command, where one is given as a pattern);
-  - a state (`StateFilter`, a `State`): the chat's state is one of those.
+  - a state (`StateFilter`, a `State`): the chat's state is one of those;
+  - otherwise its magic filters (`F.chat_shared`...), which are pure: all of them pass.
 A router's own filters (`router.message.filter(...)`), which aiogram checks before any of its
 handlers and which then turn the whole router away, are part of its gate too.
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from inspect import unwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Router
 from aiogram.dispatcher.event.bases import UNHANDLED
@@ -36,6 +37,9 @@ from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
+
+if TYPE_CHECKING:
+    from magic_filter import MagicFilter  # aiogram's F; an attribute of its filter objects
 
 
 class CallbackGate:
@@ -74,8 +78,10 @@ class MessageGate:
         states: frozenset[str | None],
         state_filters: list[Any],
         commands: frozenset[str] | None = None,
+        magic: Sequence[Sequence[MagicFilter]] = (),
     ) -> None:
         self.command_chars = command_chars
+        self.magic = magic  # per handler without a command or a state, its magic filters
         self.commands = commands  # casefolded; None: any name (a command given as a pattern)
         self.states = states
         self.state_filters = state_filters  # those not reducible to a set of names
@@ -95,6 +101,12 @@ class MessageGate:
             return True
         for state_filter in self.state_filters:
             if await state_filter(message, raw_state=raw_state):
+                return True
+        for filters in self.magic:
+            try:
+                if all(f.resolve(message) for f in filters):
+                    return True
+            except Exception:  # the visit raises it as aiogram would
                 return True
         return False
 
@@ -204,6 +216,7 @@ def _message_gate(handlers: list[HandlerObject]) -> MessageGate | None:
     commands: set[str] | None = set()
     states: set[str | None] = set()
     state_filters: list[Any] = []
+    magic: list[tuple[MagicFilter, ...]] = []
     for handler in handlers:
         callbacks = _filters(handler)
         command = next((c for c in callbacks if isinstance(c, Command)), None)
@@ -217,7 +230,11 @@ def _message_gate(handlers: list[HandlerObject]) -> MessageGate | None:
             continue
         state = next((c for c in callbacks if isinstance(c, StateFilter | State)), None)
         if state is None:
-            return None
+            found = tuple(f.magic for f in handler.filters or () if f.magic is not None)
+            if not found:
+                return None
+            magic.append(found)
+            continue
         names = _state_names(state)
         if names is None:
             state_filters.append(state)
@@ -230,6 +247,7 @@ def _message_gate(handlers: list[HandlerObject]) -> MessageGate | None:
         frozenset(states),
         state_filters,
         None if commands is None else frozenset(commands),
+        magic,
     )
 
 

@@ -71,7 +71,7 @@ async def test_no_gate_where_a_handler_could_take_anything() -> None:
     router.callback_query.register(lambda q: None, OneCB.filter())
     router.callback_query.register(lambda q: None)  # no filter at all
     router.message.register(lambda m: None, Command("go"))
-    router.message.register(lambda m: None, F.text.startswith("L-"))
+    router.message.register(lambda m: None, lambda m: m.text.startswith("L-"))
     assert gate_for(router.callback_query) is None
     assert gate_for(router.message) is None
 
@@ -110,6 +110,21 @@ async def test_a_command_given_as_a_pattern_lets_any_name_through() -> None:
     assert await gate(_message("/item_12"), raw_state=None)
     assert await gate(_message("/anything"), raw_state=None)
     assert not await gate(_message("anything"), raw_state=None)
+
+
+async def test_handlers_with_only_magic_filters_are_gated_by_them() -> None:
+    router = Router()
+    router.message.register(lambda m: None, F.chat.type == "group", F.text.startswith("L-"))
+    router.message.register(lambda m: None, F.caption)
+    gate = gate_for(router.message)
+    assert isinstance(gate, MessageGate)
+    group = _message("L-1").model_copy(update={"chat": Chat(id=-5, type="group")})
+    assert await gate(group, raw_state=None)
+    assert not await gate(_message("L-1"), raw_state=None)  # a private chat
+    assert not await gate(group.model_copy(update={"text": "hello"}), raw_state=None)
+    assert await gate(_message(None, caption="a photo"), raw_state=None)
+    router.message.register(lambda m: None, lambda m: True)  # a filter not known to be pure
+    assert gate_for(router.message) is None
 
 
 async def test_any_state_means_no_gate() -> None:
