@@ -68,6 +68,9 @@ class CallbackGate:
                     return True
         return False
 
+    async def opens(self, event: CallbackQuery, kwargs: dict[str, Any]) -> bool:
+        return await self(event)
+
 
 class MessageGate:
     """Gate: a command (by its prefix character and its name), or one of these states."""
@@ -81,10 +84,10 @@ class MessageGate:
         magic: Sequence[Sequence[MagicFilter]] = (),
     ) -> None:
         self.command_chars = command_chars
-        self.magic = magic  # per handler without a command or a state, its magic filters
         self.commands = commands  # casefolded; None: any name (a command given as a pattern)
         self.states = states
         self.state_filters = state_filters  # those not reducible to a set of names
+        self.magic = magic  # per handler without a command or a state, its magic filters
 
     async def __call__(self, message: Message, raw_state: str | None = None) -> bool:
         if self.command_chars:
@@ -110,6 +113,9 @@ class MessageGate:
                 return True
         return False
 
+    async def opens(self, event: Message, kwargs: dict[str, Any]) -> bool:
+        return await self(event, raw_state=kwargs.get("raw_state"))
+
 
 _NOTHING = object()  # a router with nothing for this kind of update
 
@@ -126,7 +132,7 @@ class RootFiltered:
 
     async def opens(self, event: Any, kwargs: dict[str, Any]) -> bool:
         gate = self.handlers_gate
-        if gate is not None and not await _passes(gate, event, kwargs.get("raw_state")):
+        if gate is not None and not await gate.opens(event, kwargs):
             return False
         try:
             data = {**kwargs, "event_router": self.router}  # as the visit would pass them
@@ -152,16 +158,11 @@ class Gatehouse(Router):
         members = self.members.get(update_type)
         if members is None:
             return await super().propagate_event(update_type, event, **kwargs)
-        raw_state = kwargs.get("raw_state")
         for router, gate in members:
             if gate is _NOTHING:
                 continue
-            if gate is not None:
-                if isinstance(gate, RootFiltered):
-                    if not await gate.opens(event, kwargs):
-                        continue
-                elif not await _passes(gate, event, raw_state):
-                    continue
+            if gate is not None and not await gate.opens(event, kwargs):
+                continue
             response = await router.propagate_event(update_type=update_type, event=event, **kwargs)
             if response is not UNHANDLED:
                 return response
@@ -180,12 +181,6 @@ def _gate_for(router: Router, event: str) -> Any:
     if observer._handler.filters:  # the router's own filters, checked before its handlers
         return RootFiltered(router, observer, gate)
     return gate
-
-
-async def _passes(gate: CallbackGate | MessageGate, event: Any, raw_state: str | None) -> bool:
-    if isinstance(gate, MessageGate):
-        return await gate(event, raw_state=raw_state)
-    return await gate(event)
 
 
 def gate_for(observer: Any) -> CallbackGate | MessageGate | None:

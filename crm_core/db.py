@@ -76,15 +76,14 @@ def _refuse_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     """A pooled connection the server has closed (a restart, pg_terminate_backend) is replaced at
     checkout. asyncpg notices the close as it happens, so this costs no round trip, where
     pool_pre_ping cost three per unit of work (BEGIN, a ping, ROLLBACK: 2% of the CPU of an update)."""
-    driver = getattr(dbapi_conn, "driver_connection", None)
-    if driver is not None and driver.is_closed():
+    if _closed_by_server(dbapi_conn):
         raise DisconnectionError("the server closed this connection")
 
 
-def _closed_by_server(conn: AsyncConnection) -> bool:
-    driver = getattr(conn.sync_connection.connection.dbapi_connection, "driver_connection", None)
-    is_closed = getattr(driver, "is_closed", None)
-    return bool(is_closed()) if callable(is_closed) else False
+def _closed_by_server(dbapi_conn: Any) -> bool:
+    """What the driver already knows (asyncpg); False for a driver that cannot tell (aiosqlite)."""
+    is_closed = getattr(getattr(dbapi_conn, "driver_connection", None), "is_closed", None)
+    return callable(is_closed) and bool(is_closed())
 
 
 def _split_pg_options(url: str) -> tuple[str, dict[str, str]]:
@@ -333,7 +332,7 @@ class Database:
             self._idle, self._idle_loop = [], loop
         while self._idle:
             conn = self._idle.pop()
-            if not _closed_by_server(conn):
+            if not _closed_by_server(conn.sync_connection.connection.dbapi_connection):
                 return conn
             await conn.invalidate()  # as the pool's checkout does (_refuse_closed): a new one
             await conn.close()
@@ -341,12 +340,12 @@ class Database:
 
     async def _checkin(self, conn: AsyncConnection) -> None:
         kept = (
-            self._idle_loop is asyncio.get_running_loop()
+            self._turns is not None  # no bound on the connections: none kept
+            and len(self._idle) < self._turns.limit
+            and self._idle_loop is asyncio.get_running_loop()
             and not conn.closed
             and not conn.invalidated
             and not conn.in_transaction()
-            and self._turns is not None  # no bound on the connections: none kept
-            and len(self._idle) < self._turns.limit
         )
         if kept:
             self._idle.append(conn)
