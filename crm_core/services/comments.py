@@ -31,6 +31,7 @@ from crm_core.models.notifications import NotificationCategory
 from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.models.users import Role, User
 from crm_core.permissions import can_view, ensure_active, ensure_can_edit, ensure_can_view
+from crm_core.rows import insert_now
 from crm_core.services.activities import load_item, touch_item
 from crm_core.services.notifications import notify
 from crm_core.services.timeline import add_event
@@ -138,8 +139,7 @@ async def add_comment(
         created_at=now,
         updated_at=now,
     )
-    session.add(comment)
-    await session.flush()
+    await insert_now(session, comment)
     event = await add_event(
         session,
         owner_type=item.ITEM_TYPE,

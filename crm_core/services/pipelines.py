@@ -23,6 +23,7 @@ from crm_core.models.items import Deal, ItemType, Lead, Pipeline, Stage, StageHi
 from crm_core.models.timeline import EventType
 from crm_core.models.users import User
 from crm_core.permissions import ensure_admin, ensure_can_edit
+from crm_core.rows import insert_now
 from crm_core.services.timeline import add_event
 from crm_core.services.versioning import check_version, flush_or_conflict
 
@@ -420,7 +421,7 @@ def apply_stage_semantics(item: Lead | Deal, stage: Stage, now: datetime) -> Non
 async def open_stage_history(
     session: AsyncSession, item: Lead | Deal, stage: Stage, actor: User | None, now: datetime
 ) -> None:
-    session.add(stage_history_row(item, stage, actor, now))
+    await insert_now(session, stage_history_row(item, stage, actor, now))
 
 
 def stage_history_row(item: Lead | Deal, stage: Stage, actor: User | None, now: datetime) -> StageHistory:

@@ -14,6 +14,7 @@ from crm_core.fields.kinds import fit_offset
 from crm_core.models.items import ItemType
 from crm_core.models.timeline import EventType, TimelineEvent
 from crm_core.models.users import User
+from crm_core.rows import insert_now
 from crm_core.services import room_feed
 
 
@@ -57,8 +58,7 @@ async def add_event(
         payload=payload,
         at=at,
     )
-    session.add(event)
-    await session.flush()
+    await insert_now(session, event)
     await room_feed.on_event(session, event)  # the item's room, if it has one, hears of it
     return event
 
