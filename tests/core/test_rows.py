@@ -98,3 +98,20 @@ async def test_a_class_it_cannot_write_is_flushed_as_before(db: Database) -> Non
         assert lead.version == 1
     async with db.unit_of_work() as s:
         assert await s.scalar(select(Lead.title).where(Lead.id == lead.id)) == "By flush"
+
+
+async def test_pending_changes_go_first_with_autoflush_off_too(db: Database) -> None:
+    async with db.unit_of_work() as s:
+        user = await make_user(s)
+        lead = await make_lead(s, user)
+    seen, listener = _statements(db)
+    try:
+        async with db.unit_of_work() as s:
+            lead = await s.get(Lead, lead.id)
+            seen.clear()
+            with s.no_autoflush:
+                lead.title = "Renamed"
+                await insert_now(s, Comment(owner_type=ItemType.LEAD, owner_id=lead.id, author_id=user.id))
+            assert seen == ["UPDATE leads", "INSERT comments"]
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", listener)
