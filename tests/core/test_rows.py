@@ -3,8 +3,10 @@ and the object is left in the session as if loaded."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from crm_core.db import Database
@@ -50,8 +52,9 @@ async def test_the_row_is_written_with_its_defaults_and_stays_loaded(db: Databas
         assert tuple(row) == (True, {}, lead.id)
 
 
+@pytest.mark.parametrize("autoflush", [True, False], ids=["autoflush", "no_autoflush"])
 async def test_pending_changes_are_written_first_and_a_clean_session_costs_one_statement(
-    db: Database,
+    db: Database, autoflush: bool
 ) -> None:
     async with db.unit_of_work() as s:
         user = await make_user(s)
@@ -61,17 +64,18 @@ async def test_pending_changes_are_written_first_and_a_clean_session_costs_one_s
         async with db.unit_of_work() as s:
             lead = await s.get(Lead, lead.id)
             seen.clear()
-            lead.title = "Renamed before the comment"
-            first = await insert_now(
-                s, Comment(owner_type=ItemType.LEAD, owner_id=lead.id, author_id=user.id, text="one")
-            )
-            assert seen == ["UPDATE leads", "INSERT comments"]  # the pending change, then the row
-            seen.clear()
-            second = await insert_now(
-                s, Comment(owner_type=ItemType.LEAD, owner_id=lead.id, author_id=user.id, text="two")
-            )
-            assert seen == ["INSERT comments"]
-            assert second.id > first.id
+            with nullcontext() if autoflush else s.no_autoflush:
+                lead.title = "Renamed before the comment"
+                first = await insert_now(
+                    s, Comment(owner_type=ItemType.LEAD, owner_id=lead.id, author_id=user.id, text="one")
+                )
+                assert seen == ["UPDATE leads", "INSERT comments"]  # the pending change, then the row
+                seen.clear()
+                second = await insert_now(
+                    s, Comment(owner_type=ItemType.LEAD, owner_id=lead.id, author_id=user.id, text="two")
+                )
+                assert seen == ["INSERT comments"]
+                assert second.id > first.id
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", listener)
     async with db.unit_of_work() as s:
@@ -98,20 +102,3 @@ async def test_a_class_it_cannot_write_is_flushed_as_before(db: Database) -> Non
         assert lead.version == 1
     async with db.unit_of_work() as s:
         assert await s.scalar(select(Lead.title).where(Lead.id == lead.id)) == "By flush"
-
-
-async def test_pending_changes_go_first_with_autoflush_off_too(db: Database) -> None:
-    async with db.unit_of_work() as s:
-        user = await make_user(s)
-        lead = await make_lead(s, user)
-    seen, listener = _statements(db)
-    try:
-        async with db.unit_of_work() as s:
-            lead = await s.get(Lead, lead.id)
-            seen.clear()
-            with s.no_autoflush:
-                lead.title = "Renamed"
-                await insert_now(s, Comment(owner_type=ItemType.LEAD, owner_id=lead.id, author_id=user.id))
-            assert seen == ["UPDATE leads", "INSERT comments"]
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", listener)
