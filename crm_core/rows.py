@@ -3,9 +3,8 @@
 A flush of one new object (the unit of work's sort, the mapper's bookkeeping) cost 45-90 µs more
 than the INSERT (in-process, per row: 278-314 against 212-219 µs on PostgreSQL, 169-171 against
 123-124 on SQLite), and the hot updates flushed such rows on their own: a comment, its timeline
-event, a stage record. `insert_now` writes what a flush would (pending
-changes first, then the row with its column defaults) and leaves the object in the session as if
-loaded, with its id.
+event, a stage record. `insert_now` writes what a flush would (pending changes first, then the
+row with its column defaults) and leaves the object in the session as if loaded, with its id.
 
 Only plain classes take this path: one integer primary key, no inheritance, no version counter, no
 mapper insert events, no server-side defaults, defaults that are constants or take no argument.
