@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Mapper
 
 from crm_core.db_sqlite import (
     BEGIN_IMMEDIATE,
@@ -183,19 +184,27 @@ def _by_id(entity: Any) -> tuple[Any, Any] | None:
         return _BY_ID[entity]
     except KeyError:
         pass
-    mapper = sa_inspect(entity, raiseerr=False)
+    mapper = single_key_mapper(entity)
     found = None
+    if mapper is not None and not mapper.always_refresh:
+        found = select(entity).where(mapper.primary_key[0] == bindparam("pk")), mapper._identity_class
+    _BY_ID[entity] = found
+    return found
+
+
+def single_key_mapper(entity: Any) -> Mapper[Any] | None:
+    """The mapper of a class mapped on its own (no inheritance) with a one-column primary key: the
+    classes whose rows this module and crm_core.rows read and write by hand. None for any other."""
+    mapper = sa_inspect(entity, raiseerr=False)
     if (
         mapper is not None
         and getattr(mapper, "is_mapper", False)
         and len(mapper.primary_key) == 1
         and mapper.inherits is None
         and not mapper.polymorphic_map
-        and not mapper.always_refresh
     ):
-        found = select(entity).where(mapper.primary_key[0] == bindparam("pk")), mapper._identity_class
-    _BY_ID[entity] = found
-    return found
+        return mapper
+    return None
 
 
 _INT4 = MAX_ID  # INTEGER on PostgreSQL; BIGINT everywhere holds 2**63 - 1

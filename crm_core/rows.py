@@ -13,6 +13,7 @@ Any other object, or one with a related object set, is flushed as before."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import insert
@@ -20,6 +21,8 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql.dml import ReturningInsert
+
+from crm_core.db import single_key_mapper
 
 T = TypeVar("T")
 
@@ -35,24 +38,11 @@ class _Plan:
     relationships: tuple[str, ...]
 
 
-_PLANS: dict[type, _Plan | None] = {}
-
-
+@cache
 def _plan(cls: type) -> _Plan | None:
-    try:
-        return _PLANS[cls]
-    except KeyError:
-        pass
-    _PLANS[cls] = plan = _make_plan(cls)
-    return plan
-
-
-def _make_plan(cls: type) -> _Plan | None:
-    mapper = sa_inspect(cls)
+    mapper = single_key_mapper(cls)
     if (
-        len(mapper.primary_key) != 1
-        or mapper.inherits is not None
-        or mapper.polymorphic_map
+        mapper is None
         or mapper.version_id_col is not None
         or mapper.dispatch.before_insert
         or mapper.dispatch.after_insert
@@ -61,7 +51,6 @@ def _make_plan(cls: type) -> _Plan | None:
     pk = mapper.primary_key[0]
     table = mapper.local_table
     columns = []
-    id_key = None
     for prop in mapper.column_attrs:
         if len(prop.columns) != 1 or prop.columns[0].table is not table:
             return None
@@ -69,7 +58,6 @@ def _make_plan(cls: type) -> _Plan | None:
         if column.server_default is not None:
             return None
         if column is pk:
-            id_key = prop.key
             continue
         default = column.default
         if default is None:
@@ -80,11 +68,9 @@ def _make_plan(cls: type) -> _Plan | None:
             columns.append((prop.key, column.key, default.arg.__wrapped__, True))
         else:
             return None  # a SQL expression, a sequence, a default that reads the statement
-    if id_key is None:
-        return None
     return _Plan(
         statement=insert(table).returning(pk),
-        id_key=id_key,
+        id_key=mapper.get_property_by_column(pk).key,
         columns=tuple(columns),
         relationships=tuple(r.key for r in mapper.relationships),
     )

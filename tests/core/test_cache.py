@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core import cache
@@ -21,6 +21,7 @@ from crm_core.services import required_fields as rf
 from crm_core.services import room_feed
 from crm_core.services import users as users_service
 from tests.core.factories import make_admin, make_user
+from tests.core.sql_log import statements
 
 _update_ids = itertools.count(1)
 
@@ -34,19 +35,12 @@ async def update_uow(db: Database) -> AsyncIterator[AsyncSession]:
         yield s
 
 
-@contextmanager
-def selects_from(db: Database, table: str) -> Iterator[list[str]]:
-    seen: list[str] = []
+def selects_from(db: Database, table: str) -> AbstractContextManager[list[str]]:
+    def select_from_table(statement: str) -> str | None:
+        is_select = statement.lstrip().upper().startswith("SELECT")
+        return statement if is_select and f"FROM {table}" in statement else None
 
-    def on(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
-            seen.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", on)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", on)
+    return statements(db, select_from_table)
 
 
 async def _version(db: Database) -> int:

@@ -4,7 +4,6 @@ and the object is left in the session as if loaded."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any
 
 import pytest
 from sqlalchemy import event, select
@@ -15,17 +14,12 @@ from crm_core.models.items import ItemType
 from crm_core.models.timeline import EventType
 from crm_core.rows import insert_now
 from tests.core.factories import make_lead, make_user
+from tests.core.sql_log import statements
 
 
-def _statements(db: Database) -> tuple[list[str], Any]:
-    seen: list[str] = []
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        words = statement.split()  # "UPDATE leads ...", "INSERT INTO comments ..."
-        seen.append(f"{words[0]} {words[1] if words[0] == 'UPDATE' else words[2]}")
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", on_execute)
-    return seen, on_execute
+def _verb_and_table(statement: str) -> str:
+    words = statement.split()  # "UPDATE leads ...", "INSERT INTO comments ..."
+    return f"{words[0]} {words[1] if words[0] == 'UPDATE' else words[2]}"
 
 
 async def test_the_row_is_written_with_its_defaults_and_stays_loaded(db: Database) -> None:
@@ -59,8 +53,7 @@ async def test_pending_changes_are_written_first_and_a_clean_session_costs_one_s
     async with db.unit_of_work() as s:
         user = await make_user(s)
         lead = await make_lead(s, user)
-    seen, listener = _statements(db)
-    try:
+    with statements(db, _verb_and_table) as seen:
         async with db.unit_of_work() as s:
             lead = await s.get(Lead, lead.id)
             seen.clear()
@@ -76,8 +69,6 @@ async def test_pending_changes_are_written_first_and_a_clean_session_costs_one_s
                 )
                 assert seen == ["INSERT comments"]
                 assert second.id > first.id
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", listener)
     async with db.unit_of_work() as s:
         texts = await s.scalars(select(Comment.text).where(Comment.owner_id == lead.id).order_by(Comment.id))
         assert texts.all() == ["one", "two"]
@@ -97,7 +88,10 @@ async def test_a_class_it_cannot_write_is_flushed_as_before(db: Database) -> Non
             pipeline_id=other.pipeline_id,
             stage_id=other.stage_id,
         )
+        flushed: list[object] = []
+        event.listen(s.sync_session, "after_flush", lambda session, _ctx: flushed.extend(session.new))
         await insert_now(s, lead)
+        assert flushed == [lead]  # written by the session's flush, not by a statement of its own
         assert lead.id is not None and lead in s
         assert lead.version == 1
     async with db.unit_of_work() as s:
