@@ -85,6 +85,14 @@ def cases(info: FillInfo, actor: User, now: datetime) -> list[Case]:
             s, actor, ItemType.DEAL, filters=filters, sort=sort, limit=50, now=now, cursor=cursor
         )
 
+    by_amount = {"filters": [Condition("amount", "gte", Decimal("1000"))], "sort": [("amount", "desc")]}
+
+    async def amount_next_page(s: Any) -> views.Page:
+        if "amount" not in first:
+            first["amount"] = await views.list_items(s, actor, ItemType.DEAL, limit=50, now=now, **by_amount)
+        cursor = first["amount"].next_cursor
+        return await views.list_items(s, actor, ItemType.DEAL, limit=50, now=now, cursor=cursor, **by_amount)
+
     pipe = info.pipeline_id
     phone7 = info.sample_phone.replace(" ", "")[-7:]
     return [
@@ -95,6 +103,7 @@ def cases(info: FillInfo, actor: User, now: datetime) -> list[Case]:
         ("list: default order page (50)", lambda s: views.list_items(s, actor, ItemType.DEAL, limit=50)),
         ("list: filtered+sorted page (50)", list_page),
         ("list: next keyset page", next_page),
+        ("list: by amount >= 1000, next keyset page", amount_next_page),
         (
             "list: by updated_at, page @offset 1000",
             lambda s: views.list_items(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import and_, or_, true, update
 
 from crm_core.errors import NotFound, ValidationFailed
 from crm_core.models.items import Deal, ItemType, Lead, StageSemantics
@@ -16,6 +16,7 @@ from crm_core.services import pipelines as pl
 from crm_core.services import trash
 from crm_core.services import views as v
 from crm_core.services.views import Condition
+from crm_core.services.views.paging import _resume, sort_keys
 from tests.core.factories import make_admin, make_contact, make_deal, make_department, make_lead, make_user
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -138,19 +139,9 @@ def _expected_order(rows, sort):
     return [r.id for r in sorted(rows, key=functools.cmp_to_key(cmp))]
 
 
-@pytest.mark.parametrize(
-    "sort",
-    [
-        [("amount", "desc")],
-        [("amount", "asc")],
-        [("title", "asc"), ("amount", "desc")],
-        [("closed", "asc"), ("amount", "asc"), ("id", "asc")],
-        [("created_at", "desc")],
-        [("source", "asc"), ("created_at", "asc")],
-    ],
-)
-@pytest.mark.parametrize("viewer", ["admin", "salesperson"])
-async def test_keyset_paging_returns_every_row_once(session, sort, viewer) -> None:
+async def _paging_deals(session, viewer):
+    """(actor, the deals the actor sees): thirteen deals with ties and NULLs in amount, title and
+    source, a third the salesperson's own, a third observed by them, a third hidden from them."""
     admin = await make_admin(session)
     dept = await make_department(session)
     sales = await make_user(session, department=dept)
@@ -175,29 +166,109 @@ async def test_keyset_paging_returns_every_row_once(session, sort, viewer) -> No
             observer_ids=observers,
         )
         if viewer == "admin" or i % 3 != 2:
-            shown.append(deal.id)
-    actor = admin if viewer == "admin" else sales
-    rows = (await v.list_items(session, actor, ItemType.DEAL, sort=sort, limit=100)).items
-    assert sorted(r.id for r in rows) == sorted(shown)
-    expected = _expected_order(rows, sort)
-    assert [r.id for r in rows] == expected
+            shown.append(deal)
+    return (admin if viewer == "admin" else sales), shown
+
+
+async def _check_paging(session, actor, sort, filters, expected) -> None:
+    """Every page size, by cursor and by offset, walks exactly `expected` (ids, in order)."""
     for size in (1, 3, 4):
         seen, cursor = [], None
         while True:
             page = await v.list_items(
-                session, actor, ItemType.DEAL, sort=sort, limit=size, cursor=cursor, with_total=True
+                session,
+                actor,
+                ItemType.DEAL,
+                filters=filters,
+                sort=sort,
+                limit=size,
+                cursor=cursor,
+                with_total=True,
             )
-            assert page.total == len(shown)  # a cursor narrows the page, not the total
+            assert page.total == len(expected)  # a cursor narrows the page, not the total
             seen += [r.id for r in page.items]
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
         assert seen == expected
         by_offset = []
-        for off in range(0, len(shown), size):
-            page = await v.list_items(session, actor, ItemType.DEAL, sort=sort, limit=size, offset=off)
+        for off in range(0, len(expected), size):
+            page = await v.list_items(
+                session, actor, ItemType.DEAL, filters=filters, sort=sort, limit=size, offset=off
+            )
             by_offset += [r.id for r in page.items]
         assert by_offset == expected
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [
+        [("amount", "desc")],
+        [("amount", "asc")],
+        [("title", "asc"), ("amount", "desc")],
+        [("closed", "asc"), ("amount", "asc"), ("id", "asc")],
+        [("created_at", "desc")],
+        [("source", "asc"), ("created_at", "asc")],
+    ],
+)
+@pytest.mark.parametrize("viewer", ["admin", "salesperson"])
+async def test_keyset_paging_returns_every_row_once(session, sort, viewer) -> None:
+    actor, shown = await _paging_deals(session, viewer)
+    rows = (await v.list_items(session, actor, ItemType.DEAL, sort=sort, limit=100)).items
+    assert sorted(r.id for r in rows) == sorted(d.id for d in shown)
+    expected = _expected_order(rows, sort)
+    assert [r.id for r in rows] == expected
+    await _check_paging(session, actor, sort, [], expected)
+
+
+# A filter on the first sort key that leaves NULLs out lets a page after a cursor start at the
+# cursor's value in the index (paging._resume); one that keeps them must not.
+AMOUNT_FILTERS = {
+    "gte": (Condition("amount", "gte", "5"), lambda a: a is not None and a >= Decimal("5")),
+    "between": (
+        Condition("amount", "between", ["3", "7.5"]),
+        lambda a: a is not None and 3 <= a <= Decimal("7.5"),
+    ),
+    "in": (Condition("amount", "in", ["5", "10"]), lambda a: a in (Decimal("5"), Decimal("10"))),
+    "not_null": (Condition("amount", "not_null"), lambda a: a is not None),
+    "ne, keeps NULLs": (Condition("amount", "ne", "5"), lambda a: a != Decimal("5")),
+}
+
+
+@pytest.mark.parametrize("sort", [[("amount", "desc")], [("amount", "asc")], [("created_at", "desc")]])
+@pytest.mark.parametrize("flt", list(AMOUNT_FILTERS))
+@pytest.mark.parametrize("viewer", ["admin", "salesperson"])
+async def test_keyset_paging_of_a_filtered_list(session, sort, flt, viewer) -> None:
+    actor, shown = await _paging_deals(session, viewer)
+    condition, keeps = AMOUNT_FILTERS[flt]
+    wanted = [d for d in shown if keeps(d.amount)]
+    assert wanted and len(wanted) < len(shown)
+    await _check_paging(session, actor, sort, [condition], _expected_order(wanted, sort))
+
+
+def test_a_page_after_a_cursor_is_bounded_where_nulls_cannot_follow() -> None:
+    """The plain bound on the first sort key, which lets an index start at the cursor: there when
+    the key cannot be NULL or a filter leaves NULLs out, absent when NULLs (sorted last) may follow."""
+
+    def bound(sort, clauses, values):
+        keys = sort_keys(ItemType.DEAL, sort, [])
+        extra = _resume(Deal, keys, values, clauses)[1:]
+        return [str(c) for c in extra]
+
+    at = [Decimal("5"), 7]
+    assert bound([("amount", "desc")], [Deal.amount >= 1], at) == ["deals.amount <= :amount_1"]
+    assert bound([("amount", "asc")], [and_(true(), Deal.amount >= 1, Deal.amount <= 9)], at) == [
+        "deals.amount >= :amount_1"
+    ]
+    assert bound([("amount", "asc")], [Deal.amount.in_([1, 5])], at) == ["deals.amount >= :amount_1"]
+    assert bound([("amount", "desc")], [Deal.amount.is_not(None)], at) == ["deals.amount <= :amount_1"]
+    assert bound([("created_at", "desc")], [], [NOW, 7]) == ["deals.created_at <= :created_at_1"]
+    # NULLs may follow: no filter, a filter that keeps them, a filter on another column
+    assert bound([("amount", "desc")], [], at) == []
+    assert bound([("amount", "desc")], [or_(Deal.amount != 5, Deal.amount.is_(None))], at) == []
+    assert bound([("amount", "desc")], [Deal.stage_id == 3], at) == []
+    # the cursor among the NULLs: `_after` alone already reads only NULLs
+    assert bound([("amount", "desc")], [Deal.amount.is_not(None)], [None, 7]) == []
 
 
 async def test_cursor_of_another_sort_is_refused(session) -> None:

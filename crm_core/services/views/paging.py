@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, Null
 
 from crm_core.clock import ensure_utc, utcnow
 from crm_core.errors import ValidationFailed
@@ -106,6 +108,47 @@ def _after(model: Any, keys: list[SortKey], values: list[Any]) -> ColumnElement[
             beyond = or_(beyond, col.is_(None))
         clause = or_(beyond, and_(col == v, clause))
     return clause
+
+
+# Operators whose comparison is never true of a NULL column: a conjunct using one excludes NULLs.
+_NOT_NULL_TESTS = {
+    operators.eq, operators.lt, operators.le, operators.gt, operators.ge,
+    operators.in_op, operators.between_op,
+}  # fmt: skip
+
+
+def _excludes_null(clauses: Sequence[ColumnElement[bool]], col: Any) -> bool:
+    """Whether one of the ANDed `clauses` can only hold for a non-NULL `col` (a filter on it)."""
+    col = col.expression  # the column of a mapped attribute
+    for clause in clauses:
+        if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
+            if _excludes_null(list(clause.clauses), col):
+                return True
+        elif isinstance(clause, BinaryExpression) and clause.left.compare(col):
+            if clause.operator in _NOT_NULL_TESTS:
+                return True
+            if clause.operator is operators.is_not and isinstance(clause.right, Null):
+                return True
+    return False
+
+
+def _resume(
+    model: Any, keys: list[SortKey], values: list[Any], clauses: Sequence[ColumnElement[bool]]
+) -> list[ColumnElement[bool]]:
+    """The clauses of the rows after a cursor: `_after`, and, where it holds, a plain bound on the
+    first sort key (`<= v` descending, `>= v` ascending). An index cannot seek to the OR of
+    `_after`: without the bound a page read the index from the list's start again, or SQLite
+    sorted every matching row (2.3 s for the second page of 1M deals by amount). The bound holds
+    unless NULLs, which sort last, may follow: a nullable key that no filter keeps from NULL."""
+    out = [_after(model, keys, values)]
+    first, v = keys[0], values[0]
+    col = getattr(model, first.field)
+    if v is None or isinstance(v, bool):
+        return out
+    if first.nullable and not _excludes_null(clauses, col):
+        return out
+    out.append(col <= v if first.desc else col >= v)
+    return out
 
 
 def _encode_value(v: Any) -> Any:
@@ -210,7 +253,7 @@ def _piece(
     src, _, clauses = _source(model, part, where, keys)
     wanted = [src.id.label("id"), *(getattr(src, k.field).label(k.field) for k in keys if k.field != "id")]
     if after is not None:
-        clauses.append(_after(src, keys, after))
+        clauses += _resume(src, keys, after, clauses)
     return select(*wanted).where(*clauses).order_by(*_order_by(src, keys, dialect)).limit(upto).subquery()
 
 
@@ -249,7 +292,7 @@ async def fetch_page(
     if len(parts) == 1:
         _, _, clauses = _source(model, parts[0], where)
         if values is not None:
-            clauses.append(_after(model, keys, values))
+            clauses += _resume(model, keys, values, clauses)
         if ids_first:
             table = model.__table__
             wanted = [table.c.id, *(table.c[k.field] for k in keys if k.field != "id")]
