@@ -1,6 +1,8 @@
+import warnings
 from datetime import UTC, datetime
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import SAWarning
 
 from crm_core import migrate
 from crm_core.db import Database
@@ -115,6 +117,59 @@ async def test_0006_turns_stage_names_into_codes_and_literal_names(database_url:
         assert back[(ids["lead"], "PROCESSED")] == ("Проверен", "Проверен")
         assert back[(custom, "C99")] == ("Доставка", "Доставка")
         assert tuple(leads) == ("Leads", "Лиды")
+        await migrate.upgrade(db.engine)
+    finally:
+        await db.dispose()
+
+
+def _redundant_indexes(conn: Connection) -> set[str]:
+    """Non-unique, whole-table indexes whose columns lead another index, a unique constraint or
+    the primary key of their table: each costs a write per change and reads nothing the wider
+    one cannot."""
+    ins = inspect(conn)
+    found = set()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+        for table in ins.get_table_names():
+            indexes = ins.get_indexes(table)
+            wider = [
+                i["column_names"]
+                for i in indexes
+                if None not in i["column_names"]
+                and not any(k.endswith("_where") and v is not None for k, v in i["dialect_options"].items())
+            ]
+            wider += [u["column_names"] for u in ins.get_unique_constraints(table)]
+            wider.append(ins.get_pk_constraint(table)["constrained_columns"])
+            for index in indexes:
+                cols = index["column_names"]
+                if index["unique"] or None in cols:
+                    continue
+                if any(len(w) > len(cols) and w[: len(cols)] == cols for w in wider):
+                    found.add(index["name"])
+    return found
+
+
+async def test_no_index_is_a_leading_part_of_another(database_url: str) -> None:
+    """0027 dropped the ten that were; 0026 still has them, which shows the check finds them."""
+    db = Database(database_url)
+    try:
+        await migrate.upgrade(db.engine)
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(_redundant_indexes) == set()
+        await migrate.downgrade(db.engine, "0026")
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(_redundant_indexes) == {
+                "ix_leads_stage_id",
+                "ix_leads_focus",
+                "ix_leads_responsible_id",
+                "ix_deals_stage_id",
+                "ix_deals_focus",
+                "ix_deals_responsible_id",
+                "ix_companies_responsible_id",
+                "ix_contacts_responsible_id",
+                "ix_communications_owner",
+                "ix_mail_letters_mailbox_id",
+            }
         await migrate.upgrade(db.engine)
     finally:
         await db.dispose()

@@ -144,7 +144,8 @@ class ItemMixin:
 
     @declared_attr
     def responsible_id(cls) -> Mapped[int]:
-        return mapped_column(ForeignKey("users.id"), index=True)
+        # Indexed by the ix_*_resp_* indexes it leads (migrations 0004, 0017).
+        return mapped_column(ForeignKey("users.id"))
 
     @declared_attr
     def created_by_id(cls) -> Mapped[int | None]:
@@ -184,7 +185,8 @@ class StagedMixin:
 
     @declared_attr
     def stage_id(cls) -> Mapped[int]:
-        return mapped_column(ForeignKey("stages.id"), index=True)
+        # Indexed by ix_*_stage_order, which it leads (migration 0004).
+        return mapped_column(ForeignKey("stages.id"))
 
     stage_entered_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed: Mapped[bool] = mapped_column(default=False)
@@ -210,10 +212,7 @@ class StagedMixin:
 
 class Lead(ItemMixin, StagedMixin, Base):
     __tablename__ = "leads"
-    __table_args__ = (
-        Index("ix_leads_board", "pipeline_id", "stage_id", "deleted_at"),
-        Index("ix_leads_focus", "stage_id", "focused_at", "last_activity_at"),
-    )
+    __table_args__ = (Index("ix_leads_board", "pipeline_id", "stage_id", "deleted_at"),)
     ITEM_TYPE = ItemType.LEAD
 
     title: Mapped[str] = mapped_column(String(255), default="")
@@ -233,10 +232,7 @@ class Lead(ItemMixin, StagedMixin, Base):
 
 class Deal(ItemMixin, StagedMixin, Base):
     __tablename__ = "deals"
-    __table_args__ = (
-        Index("ix_deals_board", "pipeline_id", "stage_id", "deleted_at"),
-        Index("ix_deals_focus", "stage_id", "focused_at", "last_activity_at"),
-    )
+    __table_args__ = (Index("ix_deals_board", "pipeline_id", "stage_id", "deleted_at"),)
     ITEM_TYPE = ItemType.DEAL
 
     title: Mapped[str] = mapped_column(String(255), default="")
@@ -306,10 +302,7 @@ class Communication(Base):
     """A phone or an email of an item: the value as typed and its normalised form for search."""
 
     __tablename__ = "communications"
-    __table_args__ = (
-        Index("ix_communications_owner", "owner_type", "owner_id"),
-        Index("ix_communications_lookup", "kind", "normalized"),
-    )
+    __table_args__ = (Index("ix_communications_lookup", "kind", "normalized"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_type: Mapped[ItemType] = mapped_column(item_type_column())

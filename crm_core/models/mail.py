@@ -75,7 +75,7 @@ class Letter(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"), index=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
     direction: Mapped[LetterDirection] = mapped_column(str_enum(LetterDirection, "mail_direction", 4))
     message_id: Mapped[str] = mapped_column(String(500), unique=True)
     in_reply_to: Mapped[str | None] = mapped_column(String(500))
