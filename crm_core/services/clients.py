@@ -22,6 +22,7 @@ from crm_core.services.communications import (
     try_normalize_email,
     try_normalize_phone,
 )
+from crm_core.services.like import contains_pattern
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,6 @@ class ClientMatch:
     @property
     def ref(self) -> str:
         return self.item.ref
-
-
-def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _comm_terms(query: str, region: str | None) -> list[tuple[CommKind, str]]:
@@ -91,7 +87,7 @@ async def search_clients(
             for row in rows:
                 seen.add((model.ITEM_TYPE, row.id))
                 results.append(ClientMatch(model.ITEM_TYPE, row, str(kind)))
-        pattern = _like(query)
+        pattern = contains_pattern(query.lower())
         if model is Contact:
             full = func.lower(func.coalesce(Contact.name, "") + " " + func.coalesce(Contact.last_name, ""))
             name_cond = or_(

@@ -38,6 +38,7 @@ from crm_core.models.users import Role, User
 from crm_core.permissions import ensure_active, id_among, observed_ids, role_visible_clause, visible_clause
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
+from crm_core.services.like import contains_pattern, escape_like, prefix_pattern
 from crm_core.services.views import fast_visible
 from crm_core.services.views.filters import (
     FTS_FIELDS,
@@ -73,10 +74,6 @@ class SearchHit:
         return " · ".join(p for p in (self.ref, self.matched, self.detail) if p)
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _name_exprs(model: Any, rows: Any = None) -> tuple[list[Any], list[Any]]:
     """(indexed expressions for prefix search, expressions for contains search) of `model`'s
     names, on `rows` (an alias of model; the model itself by default)."""
@@ -110,7 +107,7 @@ def _prefix_cond(expr: Any, text: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "sqlite" and text and ord(text[-1]) < 0x10FFFF:
         # SQLite uses an expression index for a range, not for LIKE: [text, text-with-last-char+1).
         return (expr >= text) & (expr < text[:-1] + chr(ord(text[-1]) + 1))
-    return expr.like(_escape(text) + "%", escape="\\")  # PostgreSQL: text_pattern_ops index
+    return expr.like(prefix_pattern(text), escape="\\")  # PostgreSQL: text_pattern_ops index
 
 
 def _select_display(model: Any) -> Any:
@@ -395,14 +392,14 @@ async def search_items(
         for row in (await session.execute(stmt)).all():
             add(_hit(item_type, row, RANK_PREFIX, "name"))
     if len(hits) < limit:
-        pattern = "%" + _escape(lowered) + "%"
+        pattern = "%" + escape_like(lowered) + "%"
         newest: dict[ItemType, list[Any]] = {}
         if dialect == "postgresql" and len(lowered) >= 3:
             newest = await _newest_first(session, name_types, actor, pattern, limit)
         for item_type in name_types:
             model = ITEM_MODELS[item_type]
             _, contains_exprs = _name_exprs(model)
-            cond = or_(*[e.like(pattern, escape="\\") for e in contains_exprs])
+            cond = or_(*[e.like(contains_pattern(lowered), escape="\\") for e in contains_exprs])
             rows = newest.get(item_type)
             if rows is None:
                 query = _name_query(model, cond, actor, lowered, dialect, limit)
@@ -421,7 +418,7 @@ async def search_items(
                 )
                 .where(
                     Communication.kind == CommKind.PHONE,
-                    Communication.normalized.like("%" + partial_digits + "%"),
+                    Communication.normalized.like(contains_pattern(partial_digits)),
                     *substring_candidates(dialect, "communications", Communication.id, partial_digits),
                     visible_clause(actor, model),
                 )

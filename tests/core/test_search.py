@@ -11,6 +11,7 @@ from crm_core.models.items import ItemType
 from crm_core.services import search, trash
 from crm_core.services.search import RANK_CONTAINS, RANK_EXACT, RANK_PREFIX, RANK_REF, search_items
 from tests.core.factories import make_admin, make_company, make_contact, make_deal, make_lead, make_user
+from tests.core.sql_log import statements
 
 
 def _keys(hits):
@@ -101,6 +102,27 @@ async def test_visibility_and_trash(session) -> None:
     assert (ItemType.COMPANY, gone.id) not in _keys(await search_items(session, admin, "secret"))
     assert await search_items(session, admin, f"CO-{gone.id}") == []
     assert await search_items(session, admin, "   ") == []
+
+
+async def test_typed_text_is_matched_literally_and_planned_for_itself(session, db) -> None:
+    """Quotes, backslashes, % and _ are plain characters. The text is written into the SQL, not
+    bound: PostgreSQL would otherwise keep one plan for every text of a prepared statement, one
+    that cannot use the trigram or prefix index for any of them."""
+    admin = await make_admin(session)
+    odd = await make_company(session, admin, title="O'Brien 100% \\ x_y")
+    await make_company(session, admin, title="O'Brien 1000 \\ xzy")
+    with statements(db) as seen:
+        for typed, rank in (
+            ("'brien 100%", RANK_CONTAINS),
+            ("o'brien 100%", RANK_PREFIX),
+            ("\\ x_", RANK_CONTAINS),
+        ):
+            hits = await search_items(session, admin, typed, types=(ItemType.COMPANY,))
+            assert [(h.id, h.rank) for h in hits] == [(odd.id, rank)], typed
+    assert any("LIKE '%''brien 100\\%%'" in s for s in seen)
+    if db.engine.dialect.name == "postgresql":  # SQLite reads a prefix as a range of its index
+        assert any("LIKE 'o''brien 100\\%%'" in s for s in seen)
+    assert any("LIKE '%\\\\ x\\_%'" in s for s in seen)
 
 
 @pytest.mark.parametrize("large", [False, True])

@@ -41,6 +41,7 @@ from crm_core.models.items import (
 )
 from crm_core.models.users import User
 from crm_core.permissions import observed_ids, visible_clause, visible_parts
+from crm_core.services.like import contains_pattern
 
 # --- fields -------------------------------------------------------------------------------------
 
@@ -261,11 +262,6 @@ def _range_end(value: Any, tz: ZoneInfo, *, upper: bool) -> datetime | None:
 # --- conditions to SQL ---------------------------------------------------------------------------
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _comm_exists(model: Any, kind: CommKind, extra: ColumnElement[bool] | None = None) -> Any:
     cond = [
         Communication.owner_type == model.ITEM_TYPE,
@@ -343,8 +339,9 @@ def condition_clause(
             if not digits:
                 raise _bad(name, value)
             narrow = substring_candidates(dialect, "communications", Communication.id, digits)
-            return _comm_exists(model, ckind, and_(Communication.normalized.like(f"%{digits}%"), *narrow))
-        pattern = _like_pattern(text)
+            like = Communication.normalized.like(contains_pattern(digits))
+            return _comm_exists(model, ckind, and_(like, *narrow))
+        pattern = contains_pattern(text.lower())
         narrow = substring_candidates(dialect, "communications", Communication.id, text.lower())
         like = func.lower(Communication.normalized).like(pattern, "\\")
         return _comm_exists(model, ckind, and_(like, *narrow))
@@ -395,7 +392,7 @@ def condition_clause(
         narrow = []
         if name in FTS_FIELDS.get(model.__tablename__, ()):
             narrow = substring_candidates(dialect, model.__tablename__, model.id, text.lower())
-        return and_(func.lower(col).like(_like_pattern(text), escape="\\"), *narrow)
+        return and_(func.lower(col).like(contains_pattern(text.lower()), escape="\\"), *narrow)
     if op == "in":
         if not isinstance(value, (list, tuple, set)) or not value:
             raise _bad(name, value, "a non-empty list is needed")
