@@ -8,12 +8,24 @@ once the same connection had searched for common ones. A literal is planned for 
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import BindParameter, String, bindparam
+
+# What no stored text holds: NUL (the text parsers drop it; PostgreSQL cannot store it, and in a
+# statement's text it would end the string), and lone surrogates (no UTF-8; a forged JSON body can
+# carry them), which stand for the replacement character instead: such a text then finds nothing.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as a stored text could hold it: without NUL, lone surrogates replaced."""
+    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
 
 
 def escape_like(text: str) -> str:
     """`text` matched literally by LIKE ... ESCAPE '\\'."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return storable(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _rendered(pattern: str) -> BindParameter[str]:
@@ -32,4 +44,4 @@ def prefix_pattern(text: str) -> BindParameter[str]:
     return _rendered(f"{escape_like(text)}%")
 
 
-__all__ = ["escape_like", "contains_pattern", "prefix_pattern"]
+__all__ = ["storable", "escape_like", "contains_pattern", "prefix_pattern"]

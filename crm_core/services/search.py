@@ -38,7 +38,7 @@ from crm_core.models.users import Role, User
 from crm_core.permissions import ensure_active, id_among, observed_ids, role_visible_clause, visible_clause
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
-from crm_core.services.like import contains_pattern, escape_like, prefix_pattern
+from crm_core.services.like import contains_pattern, escape_like, prefix_pattern, storable
 from crm_core.services.views import fast_visible
 from crm_core.services.views.filters import (
     FTS_FIELDS,
@@ -324,7 +324,7 @@ async def search_items(
 ) -> list[SearchHit]:
     """Items the actor may see (not trashed) matching `text`, ranked, at most `limit`."""
     ensure_active(actor)
-    text = (text or "").strip()
+    text = storable(text or "").strip()
     if not text or limit <= 0:
         return []
     dialect = session.get_bind().dialect.name

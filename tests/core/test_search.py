@@ -122,6 +122,11 @@ async def test_typed_text_is_matched_literally_and_planned_for_itself(session, d
     assert any("LIKE '%''brien 100\\%%'" in s for s in seen)
     if db.engine.dialect.name == "postgresql":  # SQLite reads a prefix as a range of its index
         assert any("LIKE 'o''brien 100\\%%'" in s for s in seen)
+    # What no stored text holds: NUL is dropped (as the field parsers drop it), a lone surrogate (a
+    # forged JSON body) finds nothing; neither breaks the statement nor the unit of work after it.
+    assert _keys(await search_items(session, admin, "brien 100\x00%")) == [(ItemType.COMPANY, odd.id)]
+    assert await search_items(session, admin, "brien\ud800") == []
+    assert _keys(await search_items(session, admin, "o'brien 1000")) != []
     assert any("LIKE '%\\\\ x\\_%'" in s for s in seen)
 
 

@@ -41,7 +41,7 @@ from crm_core.models.items import (
 )
 from crm_core.models.users import User
 from crm_core.permissions import observed_ids, visible_clause, visible_parts
-from crm_core.services.like import contains_pattern
+from crm_core.services.like import contains_pattern, storable
 
 # --- fields -------------------------------------------------------------------------------------
 
@@ -290,7 +290,7 @@ def trigram_index(dialect: str, table: str, lowered: str) -> tuple[Any, ColumnEl
     if dialect != "sqlite" or len(lowered) < 3:
         return None
     fts = table_(f"{table}_fts", column("rowid"))
-    phrase = '"' + lowered.replace('"', '""') + '"'
+    phrase = '"' + storable(lowered).replace('"', '""') + '"'
     return fts, literal_column(f"{table}_fts").op("MATCH")(phrase)
 
 
