@@ -14,7 +14,7 @@ from sqlalchemy import BindParameter, String, bindparam
 
 # What no stored text holds: NUL (the text parsers drop it; PostgreSQL cannot store it, and in a
 # statement's text it would end the string), and lone surrogates (no UTF-8; a forged JSON body can
-# carry them), which stand for the replacement character instead: such a text then finds nothing.
+# carry them), which stand for the replacement character instead, as a UTF-8 decoder would have it.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
