@@ -127,6 +127,7 @@ async def test_typed_text_is_matched_literally_and_planned_for_itself(session, d
     assert _keys(await search_items(session, admin, "brien 100\x00%")) == [(ItemType.COMPANY, odd.id)]
     assert await search_items(session, admin, "brien\ud800") == []
     assert _keys(await search_items(session, admin, "o'brien 1000")) != []
+    assert await search_items(session, admin, "x' OR '1'='1") == []  # a quote cannot end the literal
     assert any("LIKE '%\\\\ x\\_%'" in s for s in seen)
 
 
