@@ -34,9 +34,15 @@ def _rendered(pattern: str) -> BindParameter[str]:
     return bindparam(None, pattern, type_=String(), literal_execute=True)
 
 
+def contains(text: str) -> str:
+    """LIKE pattern of the values containing `text` (as given: lower it first for lower(...)), as a
+    plain string: for a parameter of a statement whose plan must not depend on it."""
+    return f"%{escape_like(text)}%"
+
+
 def contains_pattern(text: str) -> BindParameter[str]:
-    """LIKE pattern of the values containing `text` (as given: lower it first for lower(...))."""
-    return _rendered(f"%{escape_like(text)}%")
+    """`contains(text)` written into the statement."""
+    return _rendered(contains(text))
 
 
 def prefix_pattern(text: str) -> BindParameter[str]:
@@ -44,4 +50,4 @@ def prefix_pattern(text: str) -> BindParameter[str]:
     return _rendered(f"{escape_like(text)}%")
 
 
-__all__ = ["storable", "escape_like", "contains_pattern", "prefix_pattern"]
+__all__ = ["storable", "escape_like", "contains", "contains_pattern", "prefix_pattern"]

@@ -38,7 +38,7 @@ from crm_core.models.users import Role, User
 from crm_core.permissions import ensure_active, id_among, observed_ids, role_visible_clause, visible_clause
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
-from crm_core.services.like import contains_pattern, escape_like, prefix_pattern, storable
+from crm_core.services.like import contains, contains_pattern, prefix_pattern, storable
 from crm_core.services.views import fast_visible
 from crm_core.services.views.filters import (
     FTS_FIELDS,
@@ -392,7 +392,7 @@ async def search_items(
         for row in (await session.execute(stmt)).all():
             add(_hit(item_type, row, RANK_PREFIX, "name"))
     if len(hits) < limit:
-        pattern = "%" + escape_like(lowered) + "%"
+        pattern = contains(lowered)  # bound: the newest-first windows' plan is one for any text
         newest: dict[ItemType, list[Any]] = {}
         if dialect == "postgresql" and len(lowered) >= 3:
             newest = await _newest_first(session, name_types, actor, pattern, limit)

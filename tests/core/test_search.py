@@ -120,6 +120,7 @@ async def test_typed_text_is_matched_literally_and_planned_for_itself(session, d
             hits = await search_items(session, admin, typed, types=(ItemType.COMPANY,))
             assert [(h.id, h.rank) for h in hits] == [(odd.id, rank)], typed
     assert any("LIKE '%''brien 100\\%%'" in s for s in seen)
+    assert any("LIKE '%\\\\ x\\_%'" in s for s in seen)
     if db.engine.dialect.name == "postgresql":  # SQLite reads a prefix as a range of its index
         assert any("LIKE 'o''brien 100\\%%'" in s for s in seen)
     # What no stored text holds: NUL is dropped (as the field parsers drop it), a lone surrogate (a
@@ -128,7 +129,6 @@ async def test_typed_text_is_matched_literally_and_planned_for_itself(session, d
     assert await search_items(session, admin, "brien\ud800") == []
     assert _keys(await search_items(session, admin, "o'brien 1000")) != []
     assert await search_items(session, admin, "x' OR '1'='1") == []  # a quote cannot end the literal
-    assert any("LIKE '%\\\\ x\\_%'" in s for s in seen)
 
 
 @pytest.mark.parametrize("large", [False, True])
