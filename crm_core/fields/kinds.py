@@ -218,9 +218,19 @@ def parse_email(text: str, ctx: FieldContext | None = None) -> str:
     return result.normalized.lower()
 
 
+# What no stored text holds: NUL (no character a person means; PostgreSQL cannot store it, and in
+# a statement's text it would end the string), and lone surrogates (no UTF-8; a program's JSON can
+# carry them), which stand for the replacement character instead, as a UTF-8 decoder would have it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as a stored text can hold it: without NUL, lone surrogates replaced."""
+    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+
+
 def parse_text(text: str, max_length: int | None = None) -> str:
-    # NUL is no character a person means, and PostgreSQL cannot store it in text.
-    s = (text or "").replace("\x00", "").strip()
+    s = storable(text or "").strip()
     limit = max_length or DEFAULT_TEXT_LIMIT
     if len(s) > limit:
         raise ValidationFailed("text too long", field="text", max=limit)

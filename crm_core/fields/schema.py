@@ -31,6 +31,7 @@ from crm_core.fields.kinds import (
     parse_number,
     parse_phone,
     parse_text,
+    storable,
 )
 from crm_core.models.items import ItemType
 
@@ -69,7 +70,7 @@ class Field:
         if self.kind == Kind.TEXT:
             if value is None:
                 return None if self.clearable else ""
-            text = str(value).replace("\x00", "").strip()
+            text = storable(str(value)).strip()
             if len(text) > self.limit:
                 raise ValidationFailed("text too long", field=self.name, max=self.limit)
             return text if text or not self.clearable else None
@@ -87,8 +88,7 @@ class Field:
 
     def parse(self, text: str, ctx: FieldContext) -> Any:
         """The value typed for this field; ValidationFailed (a reason) when it does not fit."""
-        # NUL is no character a person means (PostgreSQL cannot store it): "\x00" is empty too.
-        text = (text or "").replace("\x00", "").strip()
+        text = storable(text or "").strip()  # "\x00" is empty too
         if not text:
             raise ValidationFailed("empty value", field=self.name)
         if self.many:

@@ -8,19 +8,9 @@ once the same connection had searched for common ones. A literal is planned for 
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import BindParameter, String, bindparam
 
-# What no stored text holds: NUL (the text parsers drop it; PostgreSQL cannot store it, and in a
-# statement's text it would end the string), and lone surrogates (no UTF-8; a forged JSON body can
-# carry them), which stand for the replacement character instead, as a UTF-8 decoder would have it.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def storable(text: str) -> str:
-    """`text` as a stored text could hold it: without NUL, lone surrogates replaced."""
-    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+from crm_core.fields.kinds import storable
 
 
 def escape_like(text: str) -> str:
@@ -50,4 +40,4 @@ def prefix_pattern(text: str) -> BindParameter[str]:
     return _rendered(f"{escape_like(text)}%")
 
 
-__all__ = ["storable", "escape_like", "contains", "contains_pattern", "prefix_pattern"]
+__all__ = ["escape_like", "contains", "contains_pattern", "prefix_pattern"]

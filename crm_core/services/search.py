@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, bindparam, func, literal, literal_column, 
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.fields.kinds import in_id_range
+from crm_core.fields.kinds import in_id_range, storable
 from crm_core.models.items import (
     ITEM_MODELS,
     CommKind,
@@ -38,7 +38,7 @@ from crm_core.models.users import Role, User
 from crm_core.permissions import ensure_active, id_among, observed_ids, role_visible_clause, visible_clause
 from crm_core.refs import format_ref, try_parse_ref
 from crm_core.services.communications import DEFAULT_PHONE_REGION, try_normalize_email, try_normalize_phone
-from crm_core.services.like import contains, contains_pattern, prefix_pattern, storable
+from crm_core.services.like import contains, contains_pattern, prefix_pattern
 from crm_core.services.views import fast_visible
 from crm_core.services.views.filters import (
     FTS_FIELDS,

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.clock import ensure_utc, utcnow, zone_of
 from crm_core.errors import ValidationFailed
 from crm_core.fields import Kind, filterable_fields
+from crm_core.fields.kinds import storable
 from crm_core.models.items import (
     ITEM_MODELS,
     CommKind,
@@ -41,7 +42,7 @@ from crm_core.models.items import (
 )
 from crm_core.models.users import User
 from crm_core.permissions import observed_ids, visible_clause, visible_parts
-from crm_core.services.like import contains_pattern, storable
+from crm_core.services.like import contains_pattern
 
 # --- fields -------------------------------------------------------------------------------------
 
