@@ -8,7 +8,6 @@ Retry-After). CORS is open so that a page may post with fetch().
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from typing import Any
@@ -18,6 +17,7 @@ from aiohttp.web_request import FileField
 
 from crm_core.services import forms as forms_service
 from handlers.http import DB_KEY, OPTIONS_KEY
+from handlers.http.bodies import read_json, scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +64,17 @@ async def _read_body(request: web.Request) -> dict[str, Any] | None:
     """The submitted fields, or None when the body is not an object of fields."""
     if request.content_type == "application/json":
         try:
-            body = json.loads(await request.read() or b"null")
-        except (ValueError, UnicodeDecodeError):
+            body = read_json(await request.read() or b"null")
+        except ValueError:
             return None
-        return body if isinstance(body, dict) else None
+        return scrubbed(body) if isinstance(body, dict) else None
     form = await request.post()
     fields: dict[str, Any] = {}
     for key, value in form.items():
         if isinstance(value, FileField):
             continue  # files are not lead fields
         fields.setdefault(key, value)  # a repeated field: the first value
-    return fields
+    return scrubbed(fields)
 
 
 async def submit(request: web.Request) -> web.Response:

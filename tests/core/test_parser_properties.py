@@ -27,6 +27,7 @@ from crm_core.fields.kinds import (
     in_id_range,
     parse_currency,
     parse_money,
+    parse_text,
 )
 from crm_core.models.items import ItemType
 from crm_core.refs import parse_ref
@@ -198,6 +199,14 @@ def test_nul_is_dropped_from_typed_text() -> None:
     # PostgreSQL refused a comment typed with a NUL in it (the e2e properties found it)
     assert schema.get_field(ItemType.LEAD, "comment").parse("a\x00b", FieldContext()) == "ab"
     assert schema.get_field(ItemType.LEAD, "comment").clean("a\x00b") == "ab"
+
+
+def test_a_lone_surrogate_becomes_the_replacement_character() -> None:
+    # no UTF-8 holds one: asyncpg failed to encode a title given so (a program's JSON can carry it)
+    title = schema.get_field(ItemType.LEAD, "title")
+    assert title.clean("a\ud800b\udfff") == "a\ufffdb\ufffd"
+    assert title.parse("\udc00x\x00", FieldContext()) == "\ufffdx"
+    assert parse_text("😀 \ud83d") == "😀 \ufffd"  # a character beyond the BMP is no surrogate here
 
 
 async def test_a_forged_page_offset_past_bigint_reads_a_bounded_page(session) -> None:  # noqa: ANN001

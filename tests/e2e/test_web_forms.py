@@ -126,6 +126,30 @@ async def test_refusals_404_422_413_and_429(web: Harness) -> None:
         assert len(list(await s.scalars(select(Lead)))) == 1  # nothing refused made a lead
 
 
+async def test_a_text_no_database_can_store_is_refused_or_dropped(web: Harness) -> None:
+    # json.loads let a lone surrogate through, which no UTF-8 holds; a NUL is no character meant
+    await admin_user(web)
+    key = await _form(web)
+    url = f"{web.http_base}/forms/{key}"  # type: ignore[attr-defined]
+    as_json = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            url, data=b'{"name": "Br\\ud800ken", "phone": "+79991112233"}', headers=as_json
+        ) as r:
+            assert (r.status, (await r.json())["errors"]) == (422, {"body": "not_an_object"})
+        nul = b'{"name": "An\\u0000na", "phone": "+79991112233", "utm_source": "y\\u0000a"}'
+        async with http.post(url, data=nul, headers=as_json) as r:
+            assert r.status == 201, await r.text()
+        async with http.post(
+            url, data={"name": "Bo\x00ris", "phone": "+79991112244", "utm_term": "a\x00b"}
+        ) as r:
+            assert r.status == 201, await r.text()
+    async with web.app.db.sessionmaker() as s:
+        assert list(await s.scalars(select(Lead.title).order_by(Lead.id))) == ["Site: Anna", "Site: Boris"]
+        utm = list(await s.scalars(select(FormSubmission.utm).order_by(FormSubmission.id)))
+        assert utm == [{"utm_source": "ya"}, {"utm_term": "ab"}]
+
+
 async def test_a_revoked_key_answers_404(web: Harness) -> None:
     await admin_user(web)
     key = await _form(web)

@@ -116,6 +116,31 @@ async def test_a_redelivered_update_is_skipped(hooked: Harness) -> None:
     assert hooked.new_bot_messages(ADMIN_ID, marker) == []
 
 
+async def test_a_body_that_is_no_json_update_is_refused_and_changes_nothing(hooked: Harness) -> None:
+    # json.loads took a lone surrogate, which no UTF-8 holds (PostgreSQL failed on it later)
+    tg = hooked.tg
+    tg.add_user(ADMIN_ID, "Anna", language_code="en")
+    await hooked.say(ADMIN_ID, "/start")
+    marker = tg.mark()
+    text = '{"update_id": 900, "message": {"message_id": 900, "date": 0, "text": "/new Bro\\ud800ken",'
+    text += f' "chat": {{"id": {ADMIN_ID}, "type": "private"}}, "from": {{"id": {ADMIN_ID}, "is_bot": false,'
+    text += ' "first_name": "Anna"}}}'
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as http:
+        for body in (text.encode(), b"{not json", json.dumps({"update_id": "x"}).encode()):
+            async with http.post(f"{hooked.http_base}/tg/hook", data=body, headers=headers) as r:  # type: ignore[attr-defined]
+                assert (r.status, await r.json()) == (400, {"ok": False, "error": "bad_update"})
+    await asyncio.sleep(0.2)
+    assert hooked.new_bot_messages(ADMIN_ID, marker) == []
+    # the same update, well formed, is handled
+    good = json.loads(text.replace("\\ud800", ""))
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{hooked.http_base}/tg/hook", json=good, headers=headers) as r:  # type: ignore[attr-defined]
+            assert r.status == 200
+    await hooked.settle()
+    assert "L-" in " ".join(m.text or "" for m in hooked.new_bot_messages(ADMIN_ID, marker))
+
+
 async def test_refused_pushes_are_retried_until_answered(hooked: Harness) -> None:
     """The fake retries a refused update as Telegram does: the secret changes under the bot's feet
     (another deployment set the webhook), then the right one comes back."""

@@ -302,3 +302,30 @@ async def test_list_pages_by_50_with_start_next_and_total(rest) -> None:
         ]
     ]
     assert len(set(seen)) == 120 and [int(i) for i in seen] == sorted((int(i) for i in seen), reverse=True)
+
+
+async def test_texts_no_database_can_store_are_refused_or_dropped_never_a_500(rest) -> None:
+    # PostgreSQL answered 500 to both: a lone surrogate (json.loads let it through; no UTF-8 holds
+    # it) and a NUL in a comment (the text fields dropped NUL, comments did not).
+    lone = b'{"fields": {"TITLE": "Broken \\ud800 title"}}'
+    status, body = await rest.call("boris", "crm.lead.add", data=lone)
+    assert (status, body["error_description"]) == (400, "Cannot read the request: the body is not valid JSON")
+    status, body = await rest.call("boris", "crm.lead.add", data=b'{"fields": {"TITLE": "Nul\\u0000led"}}')
+    assert status == 200
+    lead_id = body["result"]
+    on_lead = f"fields[ENTITY_ID]={lead_id}&fields[ENTITY_TYPE]=lead"
+    comment = {"fields": {"ENTITY_ID": lead_id, "ENTITY_TYPE": "lead", "COMMENT": "Said\x00 yes"}}
+    status, _ = await rest.call("boris", "crm.timeline.comment.add", json=comment)
+    assert status == 200
+    # "%00" in a query string and in a batch's command decodes to a NUL too
+    add = "crm.timeline.comment.add"
+    status, _ = await rest.call("boris", add, query=f"{on_lead}&fields[COMMENT]=By%00 query")
+    assert status == 200
+    _, body = await rest.call(
+        "boris", "batch", json={"cmd": {"a": f"{add}?{on_lead}&fields[COMMENT]=By%00 batch"}}
+    )
+    assert body["result"]["result_error"] == []
+    async with rest.db.unit_of_work() as s:
+        assert list(await s.scalars(select(Lead.title))) == ["Nulled"]  # the refused body added nothing
+        texts = await s.scalars(select(Comment.text).where(Comment.owner_id == lead_id).order_by(Comment.id))
+        assert list(texts) == ["Said yes", "By query", "By batch"]

@@ -1,16 +1,18 @@
 """Request parameters as PHP reads them: `fields[PHONE][0][VALUE]=...` in a query string or a form
 body becomes {"fields": {"PHONE": {"0": {"VALUE": ...}}}}; a JSON body is taken as it is. Bitrix24
-clients send either (fast_bitrix24 posts JSON; a site snippet GETs or posts a form)."""
+clients send either (fast_bitrix24 posts JSON; a site snippet GETs or posts a form). Texts come out
+as handlers.http.bodies reads them: NUL dropped, a lone surrogate refused."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from crm_core.errors import ValidationFailed
+from crm_core.fields.kinds import storable
+from handlers.http.bodies import read_json, scrubbed
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
@@ -24,6 +26,7 @@ def php_parse(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     for n, (raw_key, value) in enumerate(pairs):
         if n >= MAX_PAIRS:
             raise ValidationFailed("too many parameters")
+        raw_key, value = storable(raw_key), storable(value)  # "%00" decodes to a NUL
         m = _KEY.match(raw_key)
         if not m:
             out[raw_key] = value
@@ -53,9 +56,9 @@ def parse_query(query: str) -> dict[str, Any]:
 
 def parse_json(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = read_json(body or b"{}")
+    except ValueError as exc:
         raise ValidationFailed("the body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object")
-    return data
+    return scrubbed(data)
