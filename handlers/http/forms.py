@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_request import FileField
 
+from crm_core.errors import ValidationFailed
 from crm_core.services import forms as forms_service
 from handlers.http import DB_KEY, OPTIONS_KEY
 from handlers.http.bodies import read_json, scrubbed
@@ -65,9 +66,9 @@ async def _read_body(request: web.Request) -> dict[str, Any] | None:
     if request.content_type == "application/json":
         try:
             body = read_json(await request.read() or b"null")
-        except ValueError:
+            return scrubbed(body) if isinstance(body, dict) else None
+        except (ValueError, ValidationFailed):  # not JSON; nested past any form's fields
             return None
-        return scrubbed(body) if isinstance(body, dict) else None
     form = await request.post()
     fields: dict[str, Any] = {}
     for key, value in form.items():

@@ -137,6 +137,8 @@ async def test_a_text_no_database_can_store_is_refused_or_dropped(web: Harness) 
             url, data=b'{"name": "Br\\ud800ken", "phone": "+79991112233"}', headers=as_json
         ) as r:
             assert (r.status, (await r.json())["errors"]) == (422, {"body": "not_an_object"})
+        async with http.post(url, data=b'{"name": ' + b"[" * 40 + b"]" * 40 + b"}", headers=as_json) as r:
+            assert (r.status, (await r.json())["errors"]) == (422, {"body": "not_an_object"})
         nul = b'{"name": "An\\u0000na", "phone": "+79991112233", "utm_source": "y\\u0000a"}'
         async with http.post(url, data=nul, headers=as_json) as r:
             assert r.status == 201, await r.text()

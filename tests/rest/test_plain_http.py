@@ -310,6 +310,12 @@ async def test_texts_no_database_can_store_are_refused_or_dropped_never_a_500(re
     lone = b'{"fields": {"TITLE": "Broken \\ud800 title"}}'
     status, body = await rest.call("boris", "crm.lead.add", data=lone)
     assert (status, body["error_description"]) == (400, "Cannot read the request: the body is not valid JSON")
+    deep = b'{"fields": {"TITLE": "Deep", "X": ' + b"[" * 40 + b"]" * 40 + b"}}"
+    status, body = await rest.call("boris", "crm.lead.add", data=deep)
+    assert (status, body["error_description"]) == (
+        400,
+        "Cannot read the request: the parameters are nested too deeply",
+    )
     status, body = await rest.call("boris", "crm.lead.add", data=b'{"fields": {"TITLE": "Nul\\u0000led"}}')
     assert status == 200
     lead_id = body["result"]
