@@ -93,6 +93,19 @@ async def test_create_items_with_phones_emails_and_refs(session):
         await items_svc.create_item(session, user, ItemType.LEAD, {"stage_id": 1})  # not a plain field
 
 
+async def test_a_title_no_database_can_store_is_stored_as_it_can_be(session):
+    # asyncpg failed to encode a lone surrogate (a program's JSON can carry one); NUL is never meant
+    from sqlalchemy import select
+
+    from crm_core.models.items import Lead
+
+    user = await make_user(session, Role.SALESPERSON)
+    lead = await items_svc.create_item(session, user, ItemType.LEAD, {"title": "Bro\ud800ken\x00 sign"})
+    lead_id = lead.id
+    session.expire_all()  # read back from the database, not the session
+    assert await session.scalar(select(Lead.title).where(Lead.id == lead_id)) == "Bro\ufffdken sign"
+
+
 async def test_update_records_field_changes(session):
     user = await make_user(session, Role.SALESPERSON)
     lead = await make_lead(session, user, title="Old", amount=10, phones=["+79990000001"])
