@@ -26,7 +26,7 @@ def read_json(body: bytes) -> Any:
 def scrubbed(value: Any, depth: int = 0) -> Any:
     """`value` (decoded parameters) with every text, keys too, as a stored text can hold it."""
     if depth > MAX_NESTING:
-        raise ValidationFailed("the parameters are nested too deeply")
+        raise ValidationFailed("parameters nested too deep")  # as php_parse says it
     if isinstance(value, str):
         return storable(value)
     if isinstance(value, dict):

@@ -314,7 +314,7 @@ async def test_texts_no_database_can_store_are_refused_or_dropped_never_a_500(re
     status, body = await rest.call("boris", "crm.lead.add", data=deep)
     assert (status, body["error_description"]) == (
         400,
-        "Cannot read the request: the parameters are nested too deeply",
+        "Cannot read the request: parameters nested too deep",
     )
     status, body = await rest.call("boris", "crm.lead.add", data=b'{"fields": {"TITLE": "Nul\\u0000led"}}')
     assert status == 200
