@@ -49,6 +49,9 @@ class NoNextPage:
     to time at that size, and no ratio to take (a first page of a few rows is not the same work)."""
 
 
+NO_NEXT_PAGE = "no next page"  # its result in the table
+
+
 async def _timed(db: Database, fn: Callable[[Any], Awaitable[Any]], runs: int) -> tuple[float, Any]:
     samples, result = [], None
     for _ in range(runs):
@@ -62,7 +65,7 @@ async def _timed(db: Database, fn: Callable[[Any], Awaitable[Any]], runs: int) -
 
 def _size(result: Any) -> str:
     if isinstance(result, NoNextPage):
-        return "no next page"
+        return NO_NEXT_PAGE
     if isinstance(result, views.Page):
         return f"{len(result.items)} rows"
     if isinstance(result, list) and result and isinstance(result[0], views.KanbanColumn):
@@ -242,7 +245,7 @@ def _print_table(title: str, sizes: list[int], res: list[dict[tuple[str, str], t
     print("-" * len(head + "  result (each size)"))
     for key in res[0]:
         line = f"{key[0]:<42} {key[1]:<12}"
-        nothing = [r[key][1] == _size(NoNextPage()) for r in res]
+        nothing = [r[key][1] == NO_NEXT_PAGE for r in res]
         for r, none in zip(res, nothing, strict=True):
             line += f" {'-':>13}" if none else f" {r[key][0]:>13.1f}"
         if len(sizes) > 1 and any(nothing):
