@@ -155,3 +155,84 @@ def test_a_sent_message_comes_back_without_what_the_bot_wrote_into_it() -> None:
     ).result
     assert update.callback_query.message.reply_markup.inline_keyboard[0][0].callback_data == "c:1"
     assert update.callback_query.message.entities[0].type == "bold"
+
+
+def test_the_json_body_holds_what_aiogram_form_would_send() -> None:
+    """bot.api_body reads the method's fields itself; for every kind of value a call carries it
+    sends what aiogram's own `prepare_value` makes of the method's dump, leaving out what a form
+    leaves out."""
+    from datetime import UTC, datetime
+
+    import orjson
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.enums import ParseMode
+    from aiogram.methods import (
+        AnswerCallbackQuery,
+        BanChatMember,
+        CreateForumTopic,
+        EditMessageText,
+        RestrictChatMember,
+        SendMessage,
+        SendPoll,
+        SetMyCommands,
+    )
+    from aiogram.types import (
+        BotCommand,
+        BotCommandScopeAllGroupChats,
+        ChatPermissions,
+        InlineKeyboardButton,
+        InlineKeyboardMarkup,
+        LinkPreviewOptions,
+        ReplyParameters,
+    )
+
+    from bot.api_body import json_body
+
+    bot = create_bot("1:TEST", "http://127.0.0.1:9")
+    bot.default = DefaultBotProperties(parse_mode=ParseMode.HTML, protect_content=True)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text="Stage", callback_data="cs:1")],
+            [InlineKeyboardButton(text="Site", url="https://example.com/a?b=1")],
+        ]
+    )
+    methods = [
+        SendMessage(chat_id=7, text="<b>L-1</b>", reply_markup=markup),
+        SendMessage(
+            chat_id=-100123,
+            message_thread_id=5,
+            text="x",
+            parse_mode=None,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_parameters=ReplyParameters(message_id=3, allow_sending_without_reply=True),
+            disable_notification=False,
+        ),
+        SendMessage(chat_id="@channel", text="", business_connection_id="b1"),
+        EditMessageText(chat_id=7, message_id=9, text="t", reply_markup=markup),
+        AnswerCallbackQuery(callback_query_id="42", text="Done", show_alert=False, cache_time=0),
+        SendPoll(chat_id=7, question="Q?", options=["a", "b"], is_anonymous=False),
+        CreateForumTopic(chat_id=-100123, name="L-1 Windows", icon_color=0x6FB9F0),
+        SetMyCommands(
+            commands=[BotCommand(command="today", description="Today")], scope=BotCommandScopeAllGroupChats()
+        ),
+        BanChatMember(chat_id=-100123, user_id=7, until_date=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        RestrictChatMember(
+            chat_id=-100123,
+            user_id=7,
+            permissions=ChatPermissions(can_send_messages=False),
+            until_date=datetime(2031, 5, 6, tzinfo=UTC),
+        ),
+    ]
+    for method in methods:
+        files: dict[str, object] = {}
+        expected = {}
+        for key, value in method.model_dump(warnings=False).items():
+            value = bot.session.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if value is not None and value != "":
+                expected[key] = value
+        assert not files
+        sent = orjson.loads(orjson.dumps(json_body(bot, method)))
+        assert sent == orjson.loads(orjson.dumps(expected)), type(method).__name__
+    first = orjson.loads(orjson.dumps(json_body(bot, methods[0])))
+    assert first["parse_mode"] == "HTML" and first["protect_content"] is True  # defaults resolved
+    assert "text" not in json_body(bot, methods[2])  # an empty text is left out, as by the form
