@@ -30,11 +30,11 @@ _AS_IS = frozenset({str, int, float, bool})
 def json_body(bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any]:
     """The body of `method`; raises HasFiles when it carries an InputFile."""
     body: dict[str, Any] = {}
-    fields = type(method).model_fields
-    extra = method.__pydantic_extra__ or {}
-    for key, value in (*method.__dict__.items(), *extra.items()):
-        if key not in fields and key not in extra:  # on the object, not a field: not sent
-            continue
+    values = method.__dict__
+    # The fields, then the extras (aiogram's dump sends both); nothing else set on the object.
+    items = [(key, values[key]) for key in type(method).model_fields]
+    items += (method.__pydantic_extra__ or {}).items()
+    for key, value in items:
         value = prepared(value, bot)
         if value is None or value == "":  # what the form leaves out
             continue
