@@ -5,6 +5,7 @@ waits for the commit: the answer to a button press."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 
 from sqlalchemy import select, text
 
@@ -77,14 +78,21 @@ async def test_a_stop_during_the_sweep_lets_it_finish(bot: Harness) -> None:
     another process's lock), the bot lets that unit of work finish instead of cancelling it in the
     middle: the finished update leaves the inbox and nothing is logged as an error."""
     await admin_user(bot)
-    await bot.say(ADMIN_ID, "/help")
-    assert len(await _inbox(bot)) == 1  # finished, waiting for the sweeper
     other = Database(bot.app.db.url)  # as another process would
+    held = AsyncExitStack()  # the other process's transaction, holding the lock
     try:
-        async with other.unit_of_work() as session:
+        for _ in range(5):
+            await bot.say(ADMIN_ID, "/help")  # finished, waiting for the sweeper
+            session = await held.enter_async_context(other.unit_of_work())
             # SQLite: the transaction begins (IMMEDIATE, with the write lock) at its first statement.
             lock = "SELECT 1" if other.is_sqlite else "LOCK TABLE update_inbox IN EXCLUSIVE MODE"
             await session.execute(text(lock))
+            if list(await session.scalars(select(UpdateInbox.update_id))):
+                break  # the lock came before the sweeper
+            await held.aclose()  # the sweeper came first (it runs every second): once more
+        else:
+            raise AssertionError("the sweeper always came before the lock")
+        async with held:
             poller = bot.app.poller
             for _ in range(30):  # the sweeper takes the finished updates within a second
                 if not poller._handled:
@@ -100,4 +108,5 @@ async def test_a_stop_during_the_sweep_lets_it_finish(bot: Harness) -> None:
         async with other.unit_of_work() as session:
             assert list(await session.scalars(select(UpdateInbox.update_id))) == []
     finally:
+        await held.aclose()
         await other.dispose()
