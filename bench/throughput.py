@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import compileall
 import contextlib
 import itertools
 import json
@@ -52,10 +51,11 @@ import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from bench.bytecode import byte_compile
 
 ECHO_TOKEN = "111111:ECHO-TOKEN"
 CRM_TOKENS = {"sqlite": "222222:CRM-SQLITE", "postgres": "333333:CRM-POSTGRES"}
@@ -250,17 +250,6 @@ async def _bench_stats(http: aiohttp.ClientSession, base: str) -> dict[str, int]
 
 async def _get_updates_calls(http: aiohttp.ClientSession, base: str) -> int:
     return (await _bench_stats(http, base))["polls"]
-
-
-CRM_PACKAGES = ("bot", "handlers", "crm_core", "scheduler", "config")
-
-
-def byte_compile(root: Path) -> None:
-    """Byte-compile the CRM's own modules, as `pip install` does. Where PYTHONDONTWRITEBYTECODE is
-    set (this machine sets it), an editable install otherwise compiled ~270 files at every start,
-    0.35 s of the CRM's start-up, while the echo bot's aiogram came compiled with the venv."""
-    for package in CRM_PACKAGES:
-        compileall.compile_dir(root / package, quiet=1)
 
 
 async def start_bot(
@@ -543,7 +532,7 @@ async def start_fake(
 
 async def run(args: argparse.Namespace) -> None:
     workdir = tempfile.mkdtemp(prefix="crm-throughput-")
-    byte_compile(Path(__file__).resolve().parent.parent)
+    byte_compile()
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     tokens = [ECHO_TOKEN, *(CRM_TOKENS[d] for d in dbs)]
     fake, urls = await start_fake(workdir, tokens, args.latency)
