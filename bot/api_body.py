@@ -4,7 +4,9 @@ The fields are those aiogram's form would send: `prepare_value` applied to the m
 what the form leaves out (None, an empty text) left out. aiogram's way, a full dump and then
 `prepare_value` on every value of it, took 85 µs for a card with thirteen buttons, most of the
 CPU of the call outside the network; this reads the method's own fields and dumps only its nested
-objects (a keyboard), without the None fields that would be dropped anyway.
+objects (a keyboard), without the None fields that would be dropped anyway. An inline keyboard's
+dump is the one its screen already made (handlers.keyboard_data): it holds only JSON values (the
+buttons' enums are kept as their values), so it is sent as it is.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 from aiogram import Bot
 from aiogram.client.default import Default
 from aiogram.methods import TelegramMethod
-from aiogram.types import InputFile
+from aiogram.types import InlineKeyboardMarkup, InputFile
 from pydantic import BaseModel
+
+from handlers.keyboard_data import keyboard_data
 
 
 class HasFiles(Exception):
@@ -58,6 +62,8 @@ def prepared(value: Any, bot: Bot) -> Any:
         return out
     if kind is list or kind is tuple:
         return [item for item in (prepared(item, bot) for item in value) if item is not None]
+    if kind is InlineKeyboardMarkup:
+        return keyboard_data(value)
     if isinstance(value, Default):
         return prepared(bot.default[value.name], bot)
     if isinstance(value, InputFile):

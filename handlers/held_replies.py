@@ -31,6 +31,9 @@ from aiogram import Bot
 from aiogram.client.default import Default
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import EditMessageText, SendMessage
+from aiogram.types import InlineKeyboardMarkup
+
+from handlers.keyboard_data import keyboard_data
 
 Call = Callable[[], Awaitable[Any]]
 
@@ -64,10 +67,7 @@ class HeldReplies:
             markup = _markup(send)
             item = {"send": _fields(send, markup)}
             if edit is not None:
-                # The edit and its fallback show one keyboard: turned into JSON once, not twice.
-                item["edit"] = _fields(
-                    edit, markup if edit.reply_markup is send.reply_markup else _markup(edit)
-                )
+                item["edit"] = _fields(edit, _markup(edit))
             items.append(item)
         return orjson.dumps(items).decode()
 
@@ -87,6 +87,8 @@ class HeldReplies:
 
 def _markup(method: SendMessage | EditMessageText) -> Any:
     markup = method.reply_markup
+    if isinstance(markup, InlineKeyboardMarkup):
+        return keyboard_data(markup)  # dumped already for the screen's digest
     return None if markup is None else markup.model_dump(exclude_none=True, warnings=False)
 
 

@@ -27,6 +27,7 @@ from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, TelegramObject
 
 from handlers.held_replies import make_or_hold
+from handlers.keyboard_data import keyboard_data
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ async def _forget(message: Message) -> None:
 
 
 def _markup_data(markup: InlineKeyboardMarkup | None) -> object:
-    return markup.model_dump(exclude_none=True, exclude_defaults=True) if markup else None
+    return keyboard_data(markup) if markup else None
 
 
 def _unchanged(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from aiogram.methods import GetUpdates
+from aiogram.methods import EditMessageText, GetUpdates, SendMessage
 
 from bot.app import create_bot
 from bot.polling import FreshUpdates
@@ -179,11 +179,16 @@ def test_the_json_body_holds_what_aiogram_form_would_send() -> None:
     from aiogram.types import (
         BotCommand,
         BotCommandScopeAllGroupChats,
+        CallbackGame,
         ChatPermissions,
+        CopyTextButton,
         InlineKeyboardButton,
         InlineKeyboardMarkup,
         LinkPreviewOptions,
+        LoginUrl,
         ReplyParameters,
+        SwitchInlineQueryChosenChat,
+        WebAppInfo,
     )
 
     from bot.api_body import json_body
@@ -194,6 +199,20 @@ def test_the_json_body_holds_what_aiogram_form_would_send() -> None:
         inline_keyboard=[
             [InlineKeyboardButton(text="Stage", callback_data="cs:1")],
             [InlineKeyboardButton(text="Site", url="https://example.com/a?b=1")],
+            [
+                InlineKeyboardButton(text="App", web_app=WebAppInfo(url="https://example.com/app")),
+                InlineKeyboardButton(
+                    text="Log in", login_url=LoginUrl(url="https://e.com/l", forward_text="")
+                ),
+                InlineKeyboardButton(text="Copy", copy_text=CopyTextButton(text="+7 912"), style="primary"),
+            ],
+            [
+                InlineKeyboardButton(
+                    text="Pick", switch_inline_query_chosen_chat=SwitchInlineQueryChosenChat(query="L-")
+                ),
+                InlineKeyboardButton(text="Play", callback_game=CallbackGame()),
+                InlineKeyboardButton(text="Pay", pay=True, icon_custom_emoji_id="5368324170671202286"),
+            ],
         ]
     )
     methods = [
@@ -236,3 +255,67 @@ def test_the_json_body_holds_what_aiogram_form_would_send() -> None:
     first = orjson.loads(orjson.dumps(json_body(bot, methods[0])))
     assert first["parse_mode"] == "HTML" and first["protect_content"] is True  # defaults resolved
     assert "text" not in json_body(bot, methods[2])  # an empty text is left out, as by the form
+
+
+def test_a_screens_keyboard_is_dumped_once_for_its_digest_record_and_calls(monkeypatch) -> None:
+    """A shown screen's keyboard is read for its digest, for the update's record of held replies and
+    for the bodies of the edit and of the message sent when the edit cannot be made: one dump of it
+    serves them all, and each gets the keyboard whole."""
+    import orjson
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.api_body import json_body
+    from handlers import keyboard_data as kept
+    from handlers.held_replies import HeldReplies
+    from handlers.ui import _digest
+
+    def keyboard(n: int) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[
+                [InlineKeyboardButton(text=f"Stage {n}", callback_data=f"cs:{n}")],
+                [InlineKeyboardButton(text="Site", url="https://example.com/")],
+            ]
+        )
+
+    dumps: list[int] = []
+    dump = InlineKeyboardMarkup.model_dump
+
+    def counting(self: InlineKeyboardMarkup, **kwargs: object) -> dict:
+        dumps.append(id(self))
+        return dump(self, **kwargs)
+
+    monkeypatch.setattr(InlineKeyboardMarkup, "model_dump", counting)
+    bot = create_bot("1:TEST", "http://127.0.0.1:9")
+    markup = keyboard(1)
+    whole = {
+        "inline_keyboard": [
+            [{"text": "Stage 1", "callback_data": "cs:1"}],
+            [{"text": "Site", "url": "https://example.com/"}],
+        ]
+    }
+    send = SendMessage(chat_id=7, text="L-1", reply_markup=markup)
+    edit = EditMessageText(chat_id=7, message_id=9, text="L-1", reply_markup=markup)
+    digest = _digest("L-1", markup)
+    held = HeldReplies()
+    held.hold(_nothing, send, edit)
+    [item] = orjson.loads(held.stored() or "")
+    bodies = [orjson.loads(orjson.dumps(json_body(bot, method))) for method in (edit, send)]
+    assert dumps == [id(markup)]
+    assert item["send"]["reply_markup"] == item["edit"]["reply_markup"] == whole
+    assert [body["reply_markup"] for body in bodies] == [whole, whole]
+    # The digest is the one the screen memory kept before (a dump without defaults): unchanged.
+    assert _digest("L-1", keyboard(1)) == digest
+    assert kept.keyboard_data(keyboard(1)) == dump(markup, exclude_none=True, exclude_defaults=True)
+
+    # Only the last few keyboards are kept: an old one is dumped again.
+    others = [keyboard(n) for n in range(2, kept.KEPT + 3)]
+    for other in others:
+        kept.keyboard_data(other)
+    assert len(kept._recent) == kept.KEPT
+    dumps.clear()
+    assert kept.keyboard_data(markup) == whole
+    assert dumps == [id(markup)]
+
+
+async def _nothing() -> None:
+    return None
