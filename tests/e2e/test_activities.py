@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from crm_core.clock import ensure_utc
 from crm_core.models import User
 from crm_core.models.activities import Activity, ActivityReminder, ReminderKind, ReminderState
 from crm_core.services import activities as activities_service
@@ -195,10 +196,17 @@ async def test_change_the_reminders(bot: Harness) -> None:
     assert "▫️ at the deadline" in labels and "✅ 1 h before" in labels
     [screen] = await bot.press(SALES_ID, screen, "Back")
     assert "1 day before, 1 h before, 15 min before" in screen.text
+    saved_at = datetime.now(UTC)
     await bot.press(SALES_ID, screen, "Save")
     [activity] = await _activities(bot, lead_id)
     assert activity.type == "task"
     assert activity.reminder_offsets == [1440, 60, 15]
+    # A reminder whose time has already passed is not made: on a Sunday in Vladivostok after 10:00,
+    # "next Monday 10:00" is tomorrow and its day-before reminder is over.
+    deadline = ensure_utc(activity.deadline)
+    assert deadline - saved_at > timedelta(hours=13)
+    due = {o for o in (1440, 60, 15) if deadline - timedelta(minutes=o) >= saved_at}
+    assert {60, 15} <= due
     async with bot.app.db.unit_of_work() as s:
         offsets = set(
             await s.scalars(
@@ -209,7 +217,7 @@ async def test_change_the_reminders(bot: Harness) -> None:
                 )
             )
         )
-    assert offsets == {1440, 60, 15}
+    assert offsets == due
 
 
 async def test_cancel_returns_to_the_card_and_creates_nothing(bot: Harness) -> None:
